@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: MIT
+# sbx build: host CLI+daemon (build/sbx), static guest PID 1 (build/sbx-guest), tests.
+CC ?= cc
+PREFIX ?= /usr/local
+BUILD ?= build
+PKG_CONFIG ?= pkg-config
+
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fstack-clash-protection
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/host $(JSON_CFLAGS) $(SAN) $(CFLAGS)
+LDFLAGS_HOST := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
+LDFLAGS_GUEST := -static -Wl,-z,relro,-z,now $(LDFLAGS)
+
+COMMON_SRC := $(wildcard src/common/*.c)
+HOST_SRC := $(wildcard src/host/*.c)
+GUEST_SRC := $(wildcard src/guest/*.c)
+COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/obj/%.o)
+HOST_OBJ := $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
+GUEST_OBJ := $(GUEST_SRC:src/%.c=$(BUILD)/gobj/%.o)
+GUEST_COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/gobj/%.o)
+# Host objects that unit tests link against (everything except main.c).
+HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/main.o,$(HOST_OBJ))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean install test unit integration check-asan setup bench
+all: $(BUILD)/sbx $(BUILD)/sbx-guest
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/common/*.h src/host/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+# The guest is linked statically; without SAN (sanitizers do not link statically).
+$(BUILD)/gobj/%.o: src/%.c $(wildcard src/common/*.h src/guest/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/guest $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/sbx: $(HOST_OBJ) $(COMMON_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS_HOST) $(JSON_LIBS)
+
+$(BUILD)/sbx-guest: $(GUEST_OBJ) $(GUEST_COMMON_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS_GUEST) -lutil
+
+$(BUILD)/tests/%: tests/unit/%.c $(HOST_LIB_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $^ $(LDFLAGS_HOST) $(JSON_LIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# Kernel, initramfs and the minimal template in the user's cache (idempotent, fast when present).
+setup: all
+	./scripts/setup.sh --deps-only
+	$(BUILD)/sbx template build minimal
+
+integration: all
+	./scripts/test-integration.sh
+
+test: all unit
+	./scripts/setup.sh --deps-only
+	$(BUILD)/sbx template build minimal
+	./scripts/test-integration.sh
+
+check-asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" unit
+
+bench: all
+	./bench/start
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sbx
+	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
+	install -m 0755 $(BUILD)/sbx-guest $(DESTDIR)$(PREFIX)/lib/sbx/sbx-guest
+	install -d $(DESTDIR)$(PREFIX)/share/sbx
+	cp -r recipes $(DESTDIR)$(PREFIX)/share/sbx/
+
+clean:
+	rm -rf build build-asan

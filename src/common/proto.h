@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+/* proto.h: the meaning of OPEN and CTRL payloads on the guest channel (all TLV). */
+#ifndef SBX_PROTO_H
+#define SBX_PROTO_H
+
+#define SBX_PROTO_VERSION 1u
+#define SBX_CHANNEL_PORT "sbx.ctl"   /* virtserialport name */
+#define SBX_WS_TAG "sbxws"           /* virtiofs tag of the workspace */
+
+/* HELLO payload tags (after the magic). */
+enum {
+	HELLO_VERSION = 1,  /* u32 */
+	HELLO_KERNEL = 2,   /* str, guest only */
+	HELLO_UPTIME_MS = 3,/* u32, guest only */
+};
+
+/* OPEN payload tags. */
+enum {
+	OPEN_KIND = 1,      /* str: "exec" (more kinds: proxy, tproxy, dns, ssh-agent) */
+	OPEN_ARG = 2,       /* str, repeated, argv in order; at least one */
+	OPEN_ENV = 3,       /* str "K=V", repeated */
+	OPEN_CWD = 4,       /* str absolute path */
+	OPEN_USER = 5,      /* str: "agent" or "root" (or a name/uid the guest resolves) */
+	OPEN_TTY = 6,       /* u32: rows << 16 | cols; present = allocate a pty */
+};
+
+/* CTRL payloads start with CTRL_OP (u32), then op-specific tags. */
+enum { CTRL_OP = 1 };
+enum ctrl_op {
+	/* stream 0, host -> guest */
+	OP_CONFIG = 1,      /* CFG_* tags; guest answers OP_READY or OP_ERROR */
+	OP_POWEROFF = 2,    /* sync, stop everything, power off */
+	/* stream 0, guest -> host */
+	OP_READY = 3,
+	/* any stream, either way */
+	OP_ERROR = 4,       /* CTRL_MSG str */
+	/* exec stream, host -> guest */
+	OP_RESIZE = 5,      /* CTRL_ROWS, CTRL_COLS */
+	OP_SIGNAL = 6,      /* CTRL_SIGNO */
+	/* exec stream, guest -> host: sent once, before the guest's CLOSE */
+	OP_EXIT = 7,        /* CTRL_STATUS: exit code, or 128+n for signal n */
+};
+enum {
+	CTRL_MSG = 2,       /* str */
+	CTRL_ROWS = 3,      /* u32 */
+	CTRL_COLS = 4,      /* u32 */
+	CTRL_SIGNO = 5,     /* u32 */
+	CTRL_STATUS = 6,    /* i32 */
+	CFG_HOSTNAME = 10,  /* str */
+	CFG_WORKSPACE = 11, /* str absolute path: mount SBX_WS_TAG there */
+	CFG_UID = 12,       /* u32: uid of user "agent" */
+	CFG_GID = 13,       /* u32 */
+	CFG_ENV = 14,       /* str "K=V", repeated: default environment of every exec */
+	CFG_TIME_NS = 15,   /* u64 as 8 bytes LE: host CLOCK_REALTIME, to set the guest clock */
+};
+
+/* Exit status for exec failures inside the guest, as shells use them. */
+#define EXEC_STATUS_NOT_EXEC 126
+#define EXEC_STATUS_NOT_FOUND 127
+
+#endif

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/* cli_misc.c: daemon, diagnose and version commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "client.h"
+#include "daemon.h"
+#include "image.h"
+#include "util.h"
+
+static int daemon_status(struct sbx_paths *p, bool quiet)
+{
+	struct sbxc *c;
+	struct json_object *req, *resp, *v;
+
+	if (client_connect(p, false, &c) < 0) {
+		if (!quiet)
+			printf("sbxd is not running\n");
+		return 3;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("status"));
+	if (client_call(c, req, &resp) < 0) {
+		client_free(c);
+		return 1;
+	}
+	if (!quiet) {
+		printf("sbxd is running");
+		if (json_object_object_get_ex(resp, "pid", &v))
+			printf(" (pid %d", json_object_get_int(v));
+		if (json_object_object_get_ex(resp, "accel", &v))
+			printf(", %s)", json_object_get_string(v));
+		printf("\n");
+	}
+	json_object_put(resp);
+	client_free(c);
+	return 0;
+}
+
+int cmd_daemon(struct sbx_paths *p, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(sub, "run"))
+		return daemon_main(p, true);
+	if (!strcmp(sub, "start")) {
+		struct sbxc *c;
+		int r = client_connect(p, true, &c);
+		if (r < 0) {
+			fprintf(stderr, "sbx: cannot start the daemon: %s (see %s/sbxd.log)\n", strerror(-r), p->state);
+			return 1;
+		}
+		client_free(c);
+		return daemon_status(p, false);
+	}
+	if (!strcmp(sub, "stop")) {
+		struct sbxc *c;
+		struct json_object *req;
+		_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
+		uint64_t deadline;
+
+		if (client_connect(p, false, &c) < 0) {
+			printf("sbxd is not running\n");
+			return 0;
+		}
+		req = json_object_new_object();
+		json_object_object_add(req, "op", json_object_new_string("shutdown"));
+		if (client_call(c, req, NULL) < 0) {
+			client_free(c);
+			return 1;
+		}
+		client_free(c);
+		/* Wait until it is gone, so a following start gets a fresh daemon. */
+		deadline = now_ms() + 5000;
+		while (access(pidfile, F_OK) == 0 && now_ms() < deadline)
+			usleep(10000);
+		printf("sbxd stopped (running sandboxes keep running)\n");
+		return 0;
+	}
+	if (!strcmp(sub, "status"))
+		return daemon_status(p, false);
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !*sub) {
+		printf("Usage: sbx daemon start|stop|status\n\n"
+		       "The daemon (sbxd) owns the VMs; any command starts it on demand.\n"
+		       "  start   start it (no-op when running)\n"
+		       "  stop    stop it; running sandboxes keep running and are re-adopted\n"
+		       "  status  say whether it runs (exit 3 when not)\n");
+		return *sub ? 0 : 2;
+	}
+	fprintf(stderr, "sbx daemon: unknown subcommand '%s'\n", sub);
+	return 2;
+}
+
+static bool check(const char *what, bool ok, const char *detail, const char *fix)
+{
+	printf("%-12s %s  %s\n", what, ok ? "ok  " : "FAIL", detail);
+	if (!ok && fix)
+		printf("%-12s       fix: %s\n", "", fix);
+	return ok;
+}
+
+int cmd_diagnose(struct sbx_paths *p, int argc, char **argv)
+{
+	enum accel a;
+	_cleanup_free_ char *reason = NULL;
+	_cleanup_free_ char *img = NULL;
+	struct kernel_info k = { 0 };
+	bool all = true;
+	int r;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: sbx diagnose\n\nCheck KVM, QEMU, virtiofsd, the guest kernel, templates and the daemon.\n");
+		return 0;
+	}
+	r = accel_detect("auto", &a, &reason);
+	{
+		_cleanup_free_ char *d = xasprintf("%s: %s", a == ACCEL_KVM ? "KVM" : "TCG (software emulation, slower)",
+						   reason ? reason : "");
+		check("accel", r >= 0, d, "load kvm_intel/kvm_amd and give your user access to /dev/kvm; TCG works meanwhile");
+	}
+	all &= check("qemu", access("/usr/bin/qemu-system-x86_64", X_OK) == 0, "/usr/bin/qemu-system-x86_64",
+		     "sudo apt-get install qemu-system-x86 qemu-utils");
+	all &= check("qemu-img", access("/usr/bin/qemu-img", X_OK) == 0, "/usr/bin/qemu-img", "sudo apt-get install qemu-utils");
+	all &= check("virtiofsd", access("/usr/lib/qemu/virtiofsd", X_OK) == 0, "/usr/lib/qemu/virtiofsd",
+		     "sudo apt-get install qemu-system-common");
+	all &= check("sbx-guest", access(p->guest_bin, R_OK) == 0, p->guest_bin, "run 'make' (or make install)");
+	{
+		_cleanup_free_ char *rel = xasprintf("%s/kernel/release", p->cache);
+		_cleanup_free_ char *txt = NULL;
+		bool ok = file_read_all(rel, 256, &txt, NULL) == 0;
+		_cleanup_free_ char *d = ok ? xasprintf("cloud kernel %s", strtok(txt, "\n")) : xstrdup("not downloaded yet");
+		all &= check("kernel", ok, d, "sbx template build minimal (downloads it with apt-get)");
+	}
+	(void)k;
+	{
+		bool ok = template_image(p, "minimal", &img) == 0;
+		all &= check("template", ok, ok ? img : "minimal is not built", "sbx template build minimal");
+	}
+	all &= check("daemon", true, daemon_status(p, true) == 0 ? "running" : "not running (starts on demand)", NULL);
+	return all ? 0 : 1;
+}

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: MIT
+/* client.c: talk to sbxd: start it on demand, requests, attached exec sessions. */
+#include "client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "frame.h"
+#include "mux.h"
+#include "proto.h"
+#include "sock.h"
+#include "tlv.h"
+#include "util.h"
+
+#define DAEMON_START_TIMEOUT_MS 15000
+#define EXIT_SBX_ERROR 125
+
+struct sbxc {
+	int fd;
+	struct mux *mux;
+	struct json_object *resp;   /* answer to the pending request */
+	/* exec session */
+	uint32_t id;
+	bool ready, remote_closed, reset, local_closed;
+	bool have_status, had_error;
+	int status;
+};
+
+static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
+{
+	struct sbxc *c = ctx;
+	struct tlv_reader rd;
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t vlen, op = 0;
+	int32_t st;
+
+	if (id == 0) {
+		struct json_tokener *tok = json_tokener_new();
+		json_object_put(c->resp);
+		c->resp = json_tokener_parse_ex(tok, (const char *)data, (int)len);
+		if (!c->resp || json_tokener_get_error(tok) != json_tokener_success) {
+			json_object_put(c->resp);
+			c->resp = json_object_new_object();
+			json_object_object_add(c->resp, "ok", json_object_new_boolean(0));
+			json_object_object_add(c->resp, "error", json_object_new_string("malformed answer from sbxd"));
+		}
+		json_tokener_free(tok);
+		return;
+	}
+	if (id != c->id)
+		return;
+	tlv_reader_init(&rd, data, len);
+	while (tlv_next(&rd, &tag, &v, &vlen) > 0) {
+		if (tag == CTRL_OP) {
+			(void)tlv_u32(v, vlen, &op);
+		} else if (tag == CTRL_MSG && op == OP_ERROR) {
+			char *msg = NULL;
+			if (tlv_str(v, vlen, &msg) == 0) {
+				for (char *s = msg; *s; s++)
+					if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+						*s = '?';
+				fprintf(stderr, "sbx: %s\n", msg);
+			}
+			free(msg);
+			c->had_error = true;
+		} else if (tag == CTRL_STATUS && op == OP_EXIT && tlv_i32(v, vlen, &st) == 0) {
+			c->status = st < 0 || st > 255 ? 255 : st;
+			c->have_status = true;
+		}
+	}
+	if (op == OP_READY)
+		c->ready = true;
+}
+
+static void c_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *data, size_t len)
+{
+	struct sbxc *c = ctx;
+
+	if (id != c->id)
+		return;
+	/* Blocking write: a slow reader of our stdout slows the guest through credit. */
+	(void)write_all(flags & FRAME_F_STDERR ? STDERR_FILENO : STDOUT_FILENO, data, len);
+	(void)mux_grant(c->mux, id, (uint32_t)len);
+}
+
+static void c_on_close(void *ctx, uint32_t id)
+{
+	struct sbxc *c = ctx;
+	if (id == c->id)
+		c->remote_closed = true;
+}
+
+static void c_on_reset(void *ctx, uint32_t id)
+{
+	struct sbxc *c = ctx;
+	if (id == c->id)
+		c->reset = true;
+}
+
+static int c_on_open(void *ctx, uint32_t id, const uint8_t *a, size_t l) { return -EOPNOTSUPP; }
+static void c_on_window(void *ctx, uint32_t id, uint32_t credit) {}
+static void c_on_hello(void *ctx, const uint8_t *d, size_t l) {}
+
+static const struct mux_ops cli_ops = {
+	.on_open = c_on_open, .on_data = c_on_data, .on_ctrl = c_on_ctrl, .on_window = c_on_window,
+	.on_close = c_on_close, .on_reset = c_on_reset, .on_hello = c_on_hello,
+};
+
+int client_daemon_spawn(const struct sbx_paths *p)
+{
+	_cleanup_free_ char *log = xasprintf("%s/sbxd.log", p->state);
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd;
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul >= 0)
+			dup2(nul, 0);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(p->self_exe, "sbx", "daemon", "run", (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+int client_connect(const struct sbx_paths *p, bool autostart, struct sbxc **ret)
+{
+	struct sbxc *c;
+	int fd = -1, r;
+	uint64_t deadline;
+
+	r = sock_connect_at(p->run, "sbxd.sock", &fd);
+	if (r < 0 && autostart && (r == -ENOENT || r == -ECONNREFUSED)) {
+		r = client_daemon_spawn(p);
+		if (r < 0)
+			return r;
+		deadline = now_ms() + DAEMON_START_TIMEOUT_MS;
+		do {
+			usleep(10000);
+			r = sock_connect_at(p->run, "sbxd.sock", &fd);
+		} while (r < 0 && now_ms() < deadline);
+	}
+	if (r < 0)
+		return r;
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->mux = mux_new(false, &cli_ops, c);
+	*ret = c;
+	return 0;
+}
+
+void client_free(struct sbxc *c)
+{
+	if (!c)
+		return;
+	json_object_put(c->resp);
+	mux_free(c->mux);
+	close(c->fd);
+	free(c);
+}
+
+static int c_flush(struct sbxc *c)
+{
+	const uint8_t *p;
+	size_t n;
+
+	while ((n = mux_tx_peek(c->mux, &p)) > 0) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 1;
+			return -errno;
+		}
+		mux_tx_advance(c->mux, (size_t)w);
+	}
+	return 0;
+}
+
+static int c_read(struct sbxc *c)
+{
+	size_t avail;
+	uint8_t *buf = mux_rx_buf(c->mux, &avail);
+	ssize_t n = recv(c->fd, buf, avail, MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return -EPIPE;
+	return mux_rx_done(c->mux, (size_t)n) < 0 ? -EPROTO : 1;
+}
+
+int client_request(struct sbxc *c, struct json_object *req, struct json_object **ret_resp)
+{
+	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	int r = mux_send_ctrl(c->mux, 0, txt, strlen(txt));
+
+	json_object_put(req);
+	if (r < 0)
+		return r;
+	json_object_put(c->resp);
+	c->resp = NULL;
+	while (!c->resp) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		r = c_flush(c);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = c_read(c);
+			if (r < 0)
+				return r;
+		}
+	}
+	*ret_resp = TAKE_PTR(c->resp);
+	return 0;
+}
+
+int client_call(struct sbxc *c, struct json_object *req, struct json_object **ret_resp)
+{
+	struct json_object *resp = NULL, *ok, *err;
+	int r = client_request(c, req, &resp);
+
+	if (r < 0) {
+		fprintf(stderr, "sbx: lost the connection to sbxd: %s\n", strerror(-r));
+		return -1;
+	}
+	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
+		if (json_object_object_get_ex(resp, "error", &err))
+			fprintf(stderr, "sbx: %s\n", json_object_get_string(err));
+		else
+			fprintf(stderr, "sbx: request failed\n");
+		json_object_put(resp);
+		return -1;
+	}
+	if (ret_resp)
+		*ret_resp = resp;
+	else
+		json_object_put(resp);
+	return 0;
+}
+
+static void send_op(struct sbxc *c, uint32_t op, uint16_t t1, uint32_t v1, uint16_t t2, uint32_t v2)
+{
+	uint8_t buf[64];
+	struct tlv_writer w;
+
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put_u32(&w, CTRL_OP, op);
+	if (t1)
+		tlv_put_u32(&w, t1, v1);
+	if (t2)
+		tlv_put_u32(&w, t2, v2);
+	(void)mux_send_ctrl(c->mux, c->id, buf, w.len);
+}
+
+static void send_resize(struct sbxc *c)
+{
+	struct winsize ws;
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+		send_op(c, OP_RESIZE, CTRL_ROWS, ws.ws_row, CTRL_COLS, ws.ws_col);
+}
+
+int client_exec(struct sbxc *c, struct json_object *req, bool forward_stdin, bool tty)
+{
+	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	struct termios saved, raw;
+	bool raw_set = false, stdin_open = forward_stdin;
+	sigset_t mask, old;
+	int sfd, r;
+	uint8_t *inbuf = xmalloc(FRAME_MAX_PAYLOAD);
+
+	r = mux_open(c->mux, txt, strlen(txt), &c->id);
+	json_object_put(req);
+	if (r < 0) {
+		free(inbuf);
+		fprintf(stderr, "sbx: cannot open an exec session: %s\n", strerror(-r));
+		return EXIT_SBX_ERROR;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	while (!c->remote_closed && !c->reset) {
+		struct pollfd pfd[3] = {
+			{ .fd = c->fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
+		r = c_flush(c);
+		if (r < 0)
+			break;
+		if (r > 0)
+			pfd[0].events |= POLLOUT;
+		if (c->ready && !c->local_closed) {
+			if (!stdin_open) {
+				(void)mux_close(c->mux, c->id);
+				c->local_closed = true;
+			} else if (mux_credit(c->mux, c->id) > 0 && r == 0) {
+				pfd[2].fd = STDIN_FILENO;
+			}
+		}
+		if (c->ready && tty && !raw_set && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+			raw = saved;
+			cfmakeraw(&raw);
+			tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+			raw_set = true;
+			send_resize(c);
+			continue;
+		}
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGWINCH) {
+					if (tty && c->ready)
+						send_resize(c);
+				} else if (c->ready) {
+					send_op(c, OP_SIGNAL, CTRL_SIGNO, si.ssi_signo, 0, 0);
+				} else {
+					/* Interrupted while the sandbox boots: give up the session. */
+					(void)mux_reset(c->mux, c->id);
+					c->reset = true;
+					c->had_error = true;
+				}
+			}
+		}
+		if (pfd[2].fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+			size_t want = MIN(mux_credit(c->mux, c->id), (size_t)FRAME_MAX_PAYLOAD);
+			ssize_t n = read(STDIN_FILENO, inbuf, want);
+			if (n > 0) {
+				(void)mux_write(c->mux, c->id, 0, inbuf, (size_t)n);
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+				stdin_open = false;
+			}
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = c_read(c);
+			if (r < 0) {
+				fprintf(stderr, "sbx: lost the connection to sbxd\n");
+				c->had_error = true;
+				break;
+			}
+		}
+	}
+	if (c->remote_closed && !c->local_closed && !c->reset) {
+		(void)mux_close(c->mux, c->id);
+		c->local_closed = true;
+	}
+	(void)c_flush(c);
+	if (raw_set)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+	close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(inbuf);
+	if (c->have_status)
+		return c->status;
+	return EXIT_SBX_ERROR;
+}

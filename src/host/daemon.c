@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: MIT
+/* daemon.c: sbxd's event loop, control socket and request dispatch. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+
+#include "frame.h"
+#include "mux.h"
+#include "names.h"
+#include "sock.h"
+#include "tlv.h"
+#include "proto.h"
+#include "util.h"
+
+#define SBXD_VERSION "0.1.0"
+#define CLIENTS_MAX 256
+
+int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ev };
+	int op;
+
+	if (ev->fd < 0 || ev->events == events)
+		return 0;
+	op = ev->events ? (events ? EPOLL_CTL_MOD : EPOLL_CTL_DEL) : EPOLL_CTL_ADD;
+	if (epoll_ctl(d->epfd, op, ev->fd, &e) < 0)
+		return -errno;
+	ev->events = events;
+	return 0;
+}
+
+void ev_del(struct sbxd *d, struct evsrc *ev)
+{
+	if (ev->fd >= 0 && ev->events)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+	ev->events = 0;
+}
+
+void conn_close(struct sbxd *d, struct conn *c)
+{
+	ev_del(d, &c->ev);
+	if (c->ev.fd >= 0)
+		close(c->ev.fd);
+	c->ev.fd = -1;
+	if (c->mux)
+		mux_free(c->mux);
+	c->mux = NULL;
+	c->eof = false;
+}
+
+/* Write what the mux has queued; keep EPOLLOUT only while bytes remain. */
+static int conn_flush(struct sbxd *d, struct conn *c)
+{
+	const uint8_t *p;
+	size_t n;
+
+	if (c->ev.fd < 0 || !c->mux)
+		return 0;
+	while ((n = mux_tx_peek(c->mux, &p)) > 0) {
+		ssize_t w = send(c->ev.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		mux_tx_advance(c->mux, (size_t)w);
+	}
+	return ev_update(d, &c->ev, EPOLLIN | (n ? EPOLLOUT : 0));
+}
+
+void client_reply(struct client *cl, struct json_object *resp)
+{
+	const char *txt = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
+
+	if (cl->c.mux && mux_send_ctrl(cl->c.mux, 0, txt, strlen(txt)) < 0)
+		cl->dead = true;
+	json_object_put(resp);
+	cl->wait = WAIT_NONE;
+	cl->wait_sb = NULL;
+}
+
+void client_reply_error(struct client *cl, const char *fmt, ...)
+{
+	struct json_object *o = json_object_new_object();
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	client_reply(cl, o);
+}
+
+static struct json_object *ok_obj(void)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+static const char *req_str(struct json_object *req, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool req_bool(struct json_object *req, const char *key)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(req, key, &v) && json_object_is_type(v, json_type_boolean) &&
+	       json_object_get_boolean(v);
+}
+
+static struct json_object *sandbox_json(struct sandbox *sb)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(sb->spec.name));
+	json_object_object_add(o, "agent", json_object_new_string(sb->spec.agent));
+	json_object_object_add(o, "status", json_object_new_string(sandbox_state_name(sb->state)));
+	json_object_object_add(o, "workspace", json_object_new_string(sb->spec.workspace));
+	json_object_object_add(o, "template", json_object_new_string(sb->spec.template_name));
+	json_object_object_add(o, "cpus", json_object_new_int(sb->spec.cpus));
+	json_object_object_add(o, "memory_mib", json_object_new_int(sb->spec.memory_mib));
+	json_object_object_add(o, "created", json_object_new_int64(sb->spec.created));
+	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
+		json_object_object_add(o, "pid", json_object_new_int(sb->procs.qemu_pid));
+	return o;
+}
+
+static struct sandbox *named_sandbox(struct client *cl, struct json_object *req)
+{
+	const char *name = req_str(req, "name");
+	struct sandbox *sb;
+
+	if (!name || !name_valid(name)) {
+		client_reply_error(cl, "invalid sandbox name");
+		return NULL;
+	}
+	sb = sandbox_find(cl->d, name);
+	if (!sb)
+		client_reply_error(cl, "no sandbox named '%s' (see 'sbx ls')", name);
+	return sb;
+}
+
+static void req_create(struct client *cl, struct json_object *req)
+{
+	struct json_object *spec_o, *resp;
+	struct spec spec = { 0 };
+	struct sandbox *sb;
+	const char *err = NULL;
+
+	if (!json_object_object_get_ex(req, "spec", &spec_o) || spec_from_json(spec_o, &spec, &err) < 0) {
+		client_reply_error(cl, "bad create request: %s", err ? err : "no spec");
+		return;
+	}
+	sb = sandbox_find(cl->d, spec.name);
+	if (sb) {
+		if (strcmp(sb->spec.workspace, spec.workspace) || strcmp(sb->spec.agent, spec.agent)) {
+			client_reply_error(cl, "sandbox '%s' already exists for %s agent '%s' (remove it with 'sbx rm %s' or pick another --name)",
+					   spec.name, sb->spec.workspace, sb->spec.agent, spec.name);
+		} else {
+			resp = ok_obj();
+			json_object_object_add(resp, "existed", json_object_new_boolean(1));
+			json_object_object_add(resp, "sandbox", sandbox_json(sb));
+			client_reply(cl, resp);
+		}
+		spec_free(&spec);
+		return;
+	}
+	if (sandbox_create(cl->d, &spec, &err, &sb) < 0) {
+		client_reply_error(cl, "cannot create sandbox '%s': %s", spec.name, err);
+		spec_free(&spec);
+		return;
+	}
+	resp = ok_obj();
+	json_object_object_add(resp, "existed", json_object_new_boolean(0));
+	json_object_object_add(resp, "sandbox", sandbox_json(sb));
+	client_reply(cl, resp);
+}
+
+void clients_notify(struct sbxd *d, struct sandbox *sb)
+{
+	for (struct client *cl = d->clients; cl; cl = cl->next) {
+		if (cl->wait_sb != sb || cl->dead)
+			continue;
+		if (cl->wait == WAIT_START && sb->state == SB_RUNNING) {
+			struct json_object *resp = ok_obj();
+			json_object_object_add(resp, "sandbox", sandbox_json(sb));
+			client_reply(cl, resp);
+		} else if (cl->wait == WAIT_START && sb->state == SB_STOPPED) {
+			client_reply_error(cl, "sandbox '%s' failed to start: %s", sb->spec.name,
+					   sb->error ? sb->error : "the VM stopped");
+		} else if (cl->wait == WAIT_STOP && sb->state == SB_STOPPED) {
+			client_reply(cl, ok_obj());
+		}
+	}
+}
+
+static void req_start(struct client *cl, struct json_object *req)
+{
+	struct sandbox *sb = named_sandbox(cl, req);
+	_cleanup_free_ char *err = NULL;
+
+	if (!sb)
+		return;
+	if (sb->state == SB_RUNNING) {
+		struct json_object *resp = ok_obj();
+		json_object_object_add(resp, "sandbox", sandbox_json(sb));
+		client_reply(cl, resp);
+		return;
+	}
+	if (sandbox_start(sb, &err) < 0) {
+		client_reply_error(cl, "cannot start sandbox '%s': %s", sb->spec.name, err ? err : "unknown error");
+		return;
+	}
+	cl->wait = WAIT_START;
+	cl->wait_sb = sb;
+	clients_notify(cl->d, sb);
+}
+
+static void req_stop(struct client *cl, struct json_object *req)
+{
+	struct sandbox *sb = named_sandbox(cl, req);
+
+	if (!sb)
+		return;
+	if (sb->state == SB_STOPPED) {
+		client_reply(cl, ok_obj());
+		return;
+	}
+	sandbox_stop(sb);
+	cl->wait = WAIT_STOP;
+	cl->wait_sb = sb;
+	clients_notify(cl->d, sb);
+}
+
+static void req_rm(struct client *cl, struct json_object *req)
+{
+	struct sandbox *sb = named_sandbox(cl, req);
+	_cleanup_free_ char *err = NULL;
+
+	if (!sb)
+		return;
+	if (sandbox_remove(sb, req_bool(req, "force"), &err) < 0) {
+		client_reply_error(cl, "%s", err ? err : "cannot remove sandbox");
+		return;
+	}
+	client_reply(cl, ok_obj());
+}
+
+static void req_ls(struct client *cl)
+{
+	struct json_object *resp = ok_obj();
+	struct json_object *arr = json_object_new_array();
+
+	for (struct sandbox *sb = cl->d->sandboxes; sb; sb = sb->next)
+		if (!sb->dead)
+			json_object_array_add(arr, sandbox_json(sb));
+	json_object_object_add(resp, "sandboxes", arr);
+	client_reply(cl, resp);
+}
+
+static void req_status(struct client *cl)
+{
+	struct json_object *resp = ok_obj();
+
+	json_object_object_add(resp, "pid", json_object_new_int(getpid()));
+	json_object_object_add(resp, "version", json_object_new_string(SBXD_VERSION));
+	json_object_object_add(resp, "accel", json_object_new_string(cl->d->accel == ACCEL_KVM ? "kvm" : "tcg"));
+	json_object_object_add(resp, "accel_reason", json_object_new_string(cl->d->accel_reason ? cl->d->accel_reason : ""));
+	client_reply(cl, resp);
+}
+
+static void client_on_request(struct client *cl, const uint8_t *data, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *req;
+	const char *op;
+
+	if (cl->wait != WAIT_NONE) {
+		/* One request at a time: a second one while waiting is a client bug. */
+		cl->dead = true;
+		return;
+	}
+	tok = json_tokener_new_ex(16);
+	req = json_tokener_parse_ex(tok, (const char *)data, (int)len);
+	if (!req || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(req, json_type_object) || !(op = req_str(req, "op"))) {
+		json_tokener_free(tok);
+		json_object_put(req);
+		client_reply_error(cl, "malformed request");
+		return;
+	}
+	json_tokener_free(tok);
+	if (!strcmp(op, "status"))
+		req_status(cl);
+	else if (!strcmp(op, "ls"))
+		req_ls(cl);
+	else if (!strcmp(op, "create"))
+		req_create(cl, req);
+	else if (!strcmp(op, "start"))
+		req_start(cl, req);
+	else if (!strcmp(op, "stop"))
+		req_stop(cl, req);
+	else if (!strcmp(op, "rm"))
+		req_rm(cl, req);
+	else if (!strcmp(op, "shutdown")) {
+		client_reply(cl, ok_obj());
+		cl->d->quit = true;
+	} else
+		client_reply_error(cl, "unknown request '%s'", op);
+	json_object_put(req);
+}
+
+/* Client mux callbacks. Client streams are exec sessions (OPEN args = JSON). */
+static int cl_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
+{
+	struct client *cl = ctx;
+	struct json_tokener *tok = json_tokener_new_ex(16);
+	struct json_object *req = json_tokener_parse_ex(tok, (const char *)args, (int)len);
+	const char *name;
+	struct sandbox *sb;
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	if (!req || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(req, json_type_object)) {
+		json_tokener_free(tok);
+		json_object_put(req);
+		return -EINVAL;
+	}
+	json_tokener_free(tok);
+	name = req_str(req, "name");
+	sb = name && name_valid(name) ? sandbox_find(cl->d, name) : NULL;
+	if (!sb || sb->dead) {
+		/* Accept, explain, then reset: a bare RESET would carry no reason. */
+		err = xasprintf("no sandbox named '%s' (see 'sbx ls')", name ? name : "");
+		r = -ENOENT;
+	} else {
+		r = relay_new(cl, id, sb, req, &err);
+		req = NULL; /* taken by relay_new, even on failure */
+	}
+	json_object_put(req);
+	if (r < 0) {
+		uint8_t buf[4200];
+		struct tlv_writer w;
+		tlv_writer_init(&w, buf, sizeof(buf));
+		tlv_put_u32(&w, CTRL_OP, OP_ERROR);
+		tlv_put(&w, CTRL_MSG, err ? err : "exec failed", (uint32_t)MIN(strlen(err ? err : "exec failed"), 4000));
+		mux_set_user(cl->c.mux, id, NULL);
+		(void)mux_send_ctrl(cl->c.mux, id, buf, w.len);
+		(void)mux_reset(cl->c.mux, id);
+	}
+	return 0;
+}
+
+static void cl_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *data, size_t len)
+{
+	struct client *cl = ctx;
+	struct relay *r = mux_get_user(cl->c.mux, id);
+
+	if (r)
+		relay_client_data(r, flags, data, len);
+}
+
+static void cl_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
+{
+	struct client *cl = ctx;
+	struct relay *r;
+
+	if (id == 0) {
+		client_on_request(cl, data, len);
+		return;
+	}
+	r = mux_get_user(cl->c.mux, id);
+	if (r)
+		relay_client_ctrl(r, data, len);
+}
+
+static void cl_on_window(void *ctx, uint32_t id, uint32_t credit)
+{
+	struct client *cl = ctx;
+	struct relay *r = mux_get_user(cl->c.mux, id);
+
+	if (r)
+		relay_client_window(r, credit);
+}
+
+static void cl_on_close(void *ctx, uint32_t id)
+{
+	struct client *cl = ctx;
+	struct relay *r = mux_get_user(cl->c.mux, id);
+
+	if (r)
+		relay_client_close(r);
+}
+
+static void cl_on_reset(void *ctx, uint32_t id)
+{
+	struct client *cl = ctx;
+	struct relay *r = mux_get_user(cl->c.mux, id);
+
+	if (r)
+		relay_client_gone(r);
+}
+
+static void cl_on_hello(void *ctx, const uint8_t *data, size_t len)
+{
+}
+
+static const struct mux_ops client_ops = {
+	.on_open = cl_on_open,
+	.on_data = cl_on_data,
+	.on_ctrl = cl_on_ctrl,
+	.on_window = cl_on_window,
+	.on_close = cl_on_close,
+	.on_reset = cl_on_reset,
+	.on_hello = cl_on_hello,
+};
+
+static void client_accept(struct sbxd *d)
+{
+	size_t n = 0;
+
+	for (struct client *c = d->clients; c; c = c->next)
+		n++;
+	for (;;) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct client *cl;
+		int fd = accept4(d->listen_ev.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != getuid() ||
+		    n >= CLIENTS_MAX) {
+			log_warn("refused a client (uid %d)", (int)cred.uid);
+			close(fd);
+			continue;
+		}
+		cl = xcalloc(1, sizeof(*cl));
+		cl->d = d;
+		cl->c.ev = (struct evsrc){ .kind = EV_CLIENT, .fd = fd, .obj = cl };
+		cl->c.mux = mux_new(true, &client_ops, cl);
+		if (!cl->c.mux || ev_update(d, &cl->c.ev, EPOLLIN) < 0) {
+			conn_close(d, &cl->c);
+			free(cl);
+			continue;
+		}
+		cl->next = d->clients;
+		d->clients = cl;
+		n++;
+	}
+}
+
+static void client_read(struct client *cl)
+{
+	for (;;) {
+		size_t avail;
+		uint8_t *buf = mux_rx_buf(cl->c.mux, &avail);
+		ssize_t n = recv(cl->c.ev.fd, buf, avail, MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				cl->dead = true;
+			return;
+		}
+		if (n == 0) {
+			cl->dead = true;
+			return;
+		}
+		if (mux_rx_done(cl->c.mux, (size_t)n) < 0) {
+			log_warn("client broke the protocol; disconnecting it");
+			cl->dead = true;
+			return;
+		}
+		if (cl->dead)
+			return;
+	}
+}
+
+static void client_free(struct sbxd *d, struct client *cl)
+{
+	/* Detach relays first: their guest streams get reset. */
+	relays_detach_client(d, cl);
+	conn_close(d, &cl->c);
+	free(cl);
+}
+
+static void reap_dead(struct sbxd *d)
+{
+	for (struct client **pp = &d->clients; *pp;) {
+		struct client *cl = *pp;
+		if (cl->dead) {
+			*pp = cl->next;
+			client_free(d, cl);
+		} else {
+			pp = &cl->next;
+		}
+	}
+	for (struct sandbox **pp = &d->sandboxes; *pp;) {
+		struct sandbox *sb = *pp;
+		if (sb->dead) {
+			*pp = sb->next;
+			for (struct client *cl = d->clients; cl; cl = cl->next)
+				if (cl->wait_sb == sb)
+					client_reply_error(cl, "sandbox was removed");
+			sandbox_free(sb);
+		} else {
+			pp = &sb->next;
+		}
+	}
+}
+
+static void flush_all(struct sbxd *d)
+{
+	for (struct client *cl = d->clients; cl; cl = cl->next)
+		if (!cl->dead && conn_flush(d, &cl->c) < 0)
+			cl->dead = true;
+	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
+		if (sb->chan.ev.fd >= 0 && conn_flush(d, &sb->chan) < 0)
+			sb->chan.eof = true;
+}
+
+static void daemon_setup_signals(struct sbxd *d)
+{
+	sigset_t mask;
+	struct itimerspec its = { .it_interval = { 0, 200 * 1000000 }, .it_value = { 0, 200 * 1000000 } };
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	d->signal_ev = (struct evsrc){ .kind = EV_SIGNAL, .fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK) };
+	d->timer_ev = (struct evsrc){ .kind = EV_TIMER, .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	if (d->signal_ev.fd < 0 || d->timer_ev.fd < 0 || timerfd_settime(d->timer_ev.fd, 0, &its, NULL) < 0)
+		die("cannot set up signalfd/timerfd: %m");
+	if (ev_update(d, &d->signal_ev, EPOLLIN) < 0 || ev_update(d, &d->timer_ev, EPOLLIN) < 0)
+		die("epoll: %m");
+}
+
+/* Exactly one daemon per run dir: the lock is held for the daemon's lifetime. */
+static int daemon_lock(struct sbxd *d)
+{
+	_cleanup_free_ char *path = xasprintf("%s/sbxd.lock", d->p->run);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		die("cannot open %s: %m", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -EBUSY;
+	}
+	d->lock_fd = fd;
+	return 0;
+}
+
+int daemon_main(struct sbx_paths *p, bool foreground)
+{
+	struct sbxd d = { .p = p, .lock_fd = -1 };
+	_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
+	_cleanup_free_ char *pidtxt = NULL;
+	const char *bt = getenv("SBX_BOOT_TIMEOUT");
+	int lfd, r;
+
+	log_setup("sbxd", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, true);
+	if (daemon_lock(&d) < 0) {
+		log_info("another sbxd already serves %s", p->run);
+		return 0;
+	}
+	umask(077);
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d.epfd < 0)
+		die("epoll_create1: %m");
+	r = accel_detect(getenv("SBX_ACCEL") ? getenv("SBX_ACCEL") : "auto", &d.accel, &d.accel_reason);
+	if (r < 0)
+		die("accelerator: %s", d.accel_reason ? d.accel_reason : strerror(-r));
+	if (d.accel == ACCEL_TCG)
+		log_info("notice: running VMs under TCG emulation (slower): %s", d.accel_reason ? d.accel_reason : "");
+	d.boot_timeout_ms = 90 * 1000;
+	if (bt && atoi(bt) > 0 && atoi(bt) < 3600)
+		d.boot_timeout_ms = (unsigned)atoi(bt) * 1000;
+	daemon_setup_signals(&d);
+	r = sock_listen_at(p->run, "sbxd.sock", 64, 0600, &lfd);
+	if (r < 0)
+		die("cannot listen on %s/sbxd.sock: %s", p->run, strerror(-r));
+	fd_set_nonblock(lfd, true);
+	d.listen_ev = (struct evsrc){ .kind = EV_LISTEN, .fd = lfd };
+	if (ev_update(&d, &d.listen_ev, EPOLLIN) < 0)
+		die("epoll: %m");
+	pidtxt = xasprintf("%d\n", (int)getpid());
+	file_write_atomic(pidfile, pidtxt, strlen(pidtxt), 0600);
+	sandbox_load_all(&d);
+	log_info("sbxd %s ready (pid %d, %s)", SBXD_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
+
+	while (!d.quit) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(d.epfd, evs, ARRAY_SIZE(evs), -1);
+
+		if (n < 0 && errno != EINTR)
+			die("epoll_wait: %m");
+		for (int i = 0; i < n; i++) {
+			struct evsrc *ev = evs[i].data.ptr;
+			switch (ev->kind) {
+			case EV_LISTEN:
+				client_accept(&d);
+				break;
+			case EV_SIGNAL: {
+				struct signalfd_siginfo si;
+				while (read(ev->fd, &si, sizeof(si)) == sizeof(si))
+					if (si.ssi_signo != SIGHUP)
+						d.quit = true;
+				break;
+			}
+			case EV_TIMER: {
+				uint64_t ticks, now = now_ms();
+				(void)!read(ev->fd, &ticks, sizeof(ticks));
+				for (struct sandbox *sb = d.sandboxes; sb; sb = sb->next)
+					if (!sb->dead)
+						sandbox_tick(sb, now);
+				break;
+			}
+			case EV_CLIENT: {
+				struct client *cl = ev->obj;
+				if (cl->dead)
+					break;
+				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					client_read(cl);
+				break;
+			}
+			case EV_CHAN: {
+				struct sandbox *sb = ev->obj;
+				if (!sb->dead)
+					sandbox_on_chan(sb, evs[i].events);
+				break;
+			}
+			case EV_QEMU: {
+				struct sandbox *sb = ev->obj;
+				if (!sb->dead)
+					sandbox_on_qemu_exit(sb);
+				break;
+			}
+			}
+		}
+		flush_all(&d);
+		reap_dead(&d);
+	}
+	log_info("sbxd stopping; running sandboxes keep running");
+	flush_all(&d);
+	for (struct client *cl = d.clients; cl; cl = cl->next)
+		cl->dead = true;
+	reap_dead(&d);
+	unlink(pidfile);
+	{
+		_cleanup_free_ char *sockp = xasprintf("%s/sbxd.sock", p->run);
+		unlink(sockp);
+	}
+	return 0;
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+/* daemon.h: sbxd internals shared by daemon.c (loop, clients, requests) and
+ * sandbox.c (VM lifecycle, guest channel, exec relays). */
+#ifndef SBX_DAEMON_H
+#define SBX_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "accel.h"
+#include "image.h"
+#include "paths.h"
+#include "spec.h"
+#include "vm.h"
+
+struct json_object;
+struct mux;
+struct sbxd;
+
+/* Every fd in the epoll set carries one of these as data.ptr. */
+enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_TIMER, EV_CLIENT, EV_CHAN, EV_QEMU };
+struct evsrc {
+	enum ev_kind kind;
+	int fd;
+	void *obj;
+	uint32_t events;   /* currently registered */
+};
+
+/* A mux on a non-blocking stream socket. */
+struct conn {
+	struct evsrc ev;
+	struct mux *mux;
+	bool eof;
+};
+
+enum sb_state { SB_STOPPED, SB_STARTING, SB_RUNNING, SB_STOPPING };
+
+struct relay;
+
+struct sandbox {
+	struct sandbox *next;
+	struct sbxd *d;
+	struct spec spec;
+	char *dir;         /* state/sandboxes/NAME */
+	char *run_dir;     /* run/vms/NAME */
+	enum sb_state state;
+	struct vm_procs procs;
+	struct evsrc qemu_ev;   /* pidfd of qemu; fd -1 when none */
+	struct conn chan;       /* ev.fd -1 when not connected */
+	uint64_t deadline_ms;   /* boot or stop deadline; 0 = none */
+	uint64_t started_ms;
+	struct relay *relays;
+	char *error;            /* why the last start failed */
+	bool dead;              /* removed; freed at the end of the loop turn */
+};
+
+/* One exec session: a client stream relayed to a guest stream. */
+struct relay {
+	struct relay *next;            /* in sandbox->relays */
+	struct sandbox *sb;
+	struct client *cl;             /* NULL once the client is gone */
+	uint32_t cid;                  /* stream on the client connection */
+	uint32_t gid;                  /* stream on the guest channel, 0 until opened */
+	struct json_object *req;       /* exec request until the guest stream opens */
+	bool cli_closed, guest_closed;
+};
+
+enum wait_kind { WAIT_NONE, WAIT_START, WAIT_STOP };
+
+struct client {
+	struct client *next;
+	struct sbxd *d;
+	struct conn c;
+	enum wait_kind wait;
+	struct sandbox *wait_sb;
+	bool dead;
+};
+
+struct sbxd {
+	struct sbx_paths *p;
+	int epfd;
+	struct evsrc listen_ev, signal_ev, timer_ev;
+	int lock_fd;
+	struct sandbox *sandboxes;
+	struct client *clients;
+	enum accel accel;
+	char *accel_reason;
+	unsigned boot_timeout_ms;
+	bool quit;
+};
+
+/* daemon.c */
+int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events);
+void ev_del(struct sbxd *d, struct evsrc *ev);
+void client_reply(struct client *cl, struct json_object *resp);   /* takes resp */
+void client_reply_error(struct client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void conn_close(struct sbxd *d, struct conn *c);
+
+/* sandbox.c */
+struct sandbox *sandbox_find(struct sbxd *d, const char *name);
+int sandbox_load_all(struct sbxd *d);
+int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, struct sandbox **ret);
+int sandbox_start(struct sandbox *sb, char **ret_err);
+int sandbox_stop(struct sandbox *sb);
+int sandbox_remove(struct sandbox *sb, bool force, char **ret_err);
+const char *sandbox_state_name(enum sb_state s);
+void sandbox_on_qemu_exit(struct sandbox *sb);
+void sandbox_on_chan(struct sandbox *sb, uint32_t events);
+void sandbox_tick(struct sandbox *sb, uint64_t now);
+void sandbox_free(struct sandbox *sb);
+/* A client asked to exec in sb: the relay starts the VM if needed and opens the guest
+ * stream once the guest is ready. */
+int relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_object *req, char **ret_err);
+void relay_client_data(struct relay *r, uint16_t flags, const uint8_t *data, size_t len);
+void relay_client_ctrl(struct relay *r, const uint8_t *data, size_t len);
+void relay_client_window(struct relay *r, uint32_t credit);
+void relay_client_close(struct relay *r);
+void relay_client_gone(struct relay *r);   /* client reset the stream or disconnected */
+void relays_detach_client(struct sbxd *d, struct client *cl);
+/* Called when the sandbox's state changed: answer waiting clients. */
+void clients_notify(struct sbxd *d, struct sandbox *sb);
+
+int daemon_main(struct sbx_paths *p, bool foreground);
+
+#endif

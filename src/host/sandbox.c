@@ -1,0 +1,909 @@
+// SPDX-License-Identifier: MIT
+/* sandbox.c: sbxd's per-sandbox work: create, start, adopt, stop, remove, the guest
+ * channel, and exec relays between client streams and guest streams. */
+#include "daemon.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "frame.h"
+#include "mux.h"
+#include "names.h"
+#include "proc.h"
+#include "proto.h"
+#include "sock.h"
+#include "tlv.h"
+#include "util.h"
+
+#define STOP_TIMEOUT_MS 20000
+#define EXEC_ARGV_MAX 4096
+
+static void relay_fail(struct relay *r, const char *msg);
+static void relay_free(struct relay *r);
+static void relay_open_guest(struct relay *r);
+
+const char *sandbox_state_name(enum sb_state s)
+{
+	switch (s) {
+	case SB_STOPPED: return "stopped";
+	case SB_STARTING: return "starting";
+	case SB_RUNNING: return "running";
+	case SB_STOPPING: return "stopping";
+	}
+	return "unknown";
+}
+
+struct sandbox *sandbox_find(struct sbxd *d, const char *name)
+{
+	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
+		if (!sb->dead && !strcmp(sb->spec.name, name))
+			return sb;
+	return NULL;
+}
+
+static struct sandbox *sandbox_alloc(struct sbxd *d, struct spec *spec)
+{
+	struct sandbox *sb = xcalloc(1, sizeof(*sb));
+
+	sb->d = d;
+	sb->spec = *spec;
+	memset(spec, 0, sizeof(*spec));
+	sb->dir = xasprintf("%s/%s", d->p->sandboxes, sb->spec.name);
+	sb->run_dir = xasprintf("%s/%s", d->p->vms, sb->spec.name);
+	sb->qemu_ev = (struct evsrc){ .kind = EV_QEMU, .fd = -1, .obj = sb };
+	sb->chan.ev = (struct evsrc){ .kind = EV_CHAN, .fd = -1, .obj = sb };
+	sb->next = d->sandboxes;
+	d->sandboxes = sb;
+	return sb;
+}
+
+void sandbox_free(struct sandbox *sb)
+{
+	while (sb->relays)
+		relay_free(sb->relays);
+	conn_close(sb->d, &sb->chan);
+	ev_del(sb->d, &sb->qemu_ev);
+	if (sb->qemu_ev.fd >= 0)
+		close(sb->qemu_ev.fd);
+	spec_free(&sb->spec);
+	free(sb->dir);
+	free(sb->run_dir);
+	free(sb->error);
+	free(sb);
+}
+
+/* The last lines of the console log, for error messages. */
+static char *console_tail(struct sandbox *sb, int lines)
+{
+	_cleanup_free_ char *path = xasprintf("%s/console.log", sb->dir);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	off_t end;
+	ssize_t n;
+	char *p;
+
+	if (fd < 0)
+		return xstrdup("(no console output)");
+	end = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof(buf) - 1, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0);
+	if (n <= 0)
+		return xstrdup("(no console output)");
+	buf[n] = 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] != '\n' && buf[i] != '\t' && ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f))
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	p = buf + n;
+	while (p > buf && lines > 0) {
+		p--;
+		if (*p == '\n')
+			lines--;
+	}
+	if (*p == '\n')
+		p++;
+	return xasprintf("\n--- last console lines (%s/console.log) ---\n%s", sb->dir, p);
+}
+
+static int write_vm_json(struct sandbox *sb)
+{
+	_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir);
+	_cleanup_free_ char *txt = xasprintf(
+		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu}\n",
+		(int)sb->procs.qemu_pid, (unsigned long long)sb->procs.qemu_start,
+		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start);
+	return file_write_atomic(path, txt, strlen(txt), 0600);
+}
+
+static int read_vm_json(struct sandbox *sb, struct vm_procs *ret)
+{
+	_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir);
+	_cleanup_free_ char *txt = NULL;
+	struct json_object *o, *v;
+	struct vm_procs p = { 0 };
+	int r = file_read_all(path, 4096, &txt, NULL);
+
+	if (r < 0)
+		return r;
+	o = json_tokener_parse(txt);
+	if (!o)
+		return -EINVAL;
+	if (json_object_object_get_ex(o, "qemu_pid", &v))
+		p.qemu_pid = (pid_t)json_object_get_int(v);
+	if (json_object_object_get_ex(o, "qemu_start", &v))
+		p.qemu_start = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "vfsd_pid", &v))
+		p.vfsd_pid = (pid_t)json_object_get_int(v);
+	if (json_object_object_get_ex(o, "vfsd_start", &v))
+		p.vfsd_start = (uint64_t)json_object_get_int64(v);
+	json_object_put(o);
+	if (p.qemu_pid <= 1 || p.vfsd_pid < 0)
+		return -EINVAL;
+	*ret = p;
+	return 0;
+}
+
+/* ---- guest channel ---- */
+
+static void chan_send_config(struct sandbox *sb)
+{
+	uint8_t *buf = xmalloc(FRAME_MAX_CTRL);
+	struct tlv_writer w;
+	struct timespec ts;
+	uint8_t t8[8];
+	uint64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	for (int i = 0; i < 8; i++)
+		t8[i] = (uint8_t)(ns >> (8 * i));
+	tlv_writer_init(&w, buf, FRAME_MAX_CTRL);
+	tlv_put_u32(&w, CTRL_OP, OP_CONFIG);
+	tlv_put_str(&w, CFG_HOSTNAME, sb->spec.name);
+	tlv_put_str(&w, CFG_WORKSPACE, sb->spec.workspace);
+	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
+	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
+	tlv_put(&w, CFG_TIME_NS, t8, 8);
+	if (sb->spec.env)
+		for (char **e = sb->spec.env; *e; e++)
+			tlv_put_str(&w, CFG_ENV, *e);
+	if (w.err == 0)
+		(void)mux_send_ctrl(sb->chan.mux, 0, buf, w.len);
+	else
+		log_err("%s: configuration too large for one frame", sb->spec.name);
+	free(buf);
+}
+
+static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
+{
+	if (sb->state == st)
+		return;
+	log_debug("%s: %s -> %s", sb->spec.name, sandbox_state_name(sb->state), sandbox_state_name(st));
+	sb->state = st;
+	clients_notify(sb->d, sb);
+}
+
+/* Everything that depends on a live VM goes away; the sandbox is stopped. */
+static void sandbox_vm_gone(struct sandbox *sb, const char *why)
+{
+	struct relay *r;
+
+	conn_close(sb->d, &sb->chan);
+	ev_del(sb->d, &sb->qemu_ev);
+	if (sb->qemu_ev.fd >= 0)
+		close(sb->qemu_ev.fd);
+	sb->qemu_ev.fd = -1;
+	while ((r = sb->relays))
+		relay_fail(r, why);
+	if (sb->procs.qemu_pid > 0)
+		(void)proc_terminate(sb->procs.qemu_pid, sb->procs.qemu_start, 2000);
+	if (sb->procs.vfsd_pid > 0)
+		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
+	memset(&sb->procs, 0, sizeof(sb->procs));
+	rm_rf(sb->run_dir);
+	sb->deadline_ms = 0;
+	if (sb->state == SB_STARTING && !sb->error) {
+		_cleanup_free_ char *tail = console_tail(sb, 12);
+		sb->error = xasprintf("%s%s", why, tail);
+	}
+	sandbox_set_state(sb, SB_STOPPED);
+}
+
+static void sandbox_fail_start(struct sandbox *sb, char *error /* taken */)
+{
+	free(sb->error);
+	sb->error = error;
+	log_warn("%s: start failed: %s", sb->spec.name, error);
+	sandbox_vm_gone(sb, "the sandbox failed to start");
+}
+
+static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
+{
+	struct sandbox *sb = ctx;
+	struct tlv_reader rd;
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t vlen, ver = 0, up = 0;
+
+	tlv_reader_init(&rd, data, len);
+	while (tlv_next(&rd, &tag, &v, &vlen) > 0) {
+		if (tag == HELLO_VERSION)
+			(void)tlv_u32(v, vlen, &ver);
+		else if (tag == HELLO_UPTIME_MS)
+			(void)tlv_u32(v, vlen, &up);
+	}
+	/* A new guest session: whatever streams we had are gone. */
+	while (sb->relays && sb->relays->gid)
+		relay_fail(sb->relays, "the guest restarted its channel");
+	if (ver != SBX_PROTO_VERSION) {
+		sandbox_fail_start(sb, xasprintf("guest speaks protocol %u, sbx needs %u (rebuild the initramfs)", ver, SBX_PROTO_VERSION));
+		return;
+	}
+	log_debug("%s: guest hello (uptime %u ms)", sb->spec.name, up);
+	chan_send_config(sb);
+}
+
+static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
+{
+	struct sandbox *sb = ctx;
+	struct tlv_reader rd;
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t vlen, op = 0;
+	_cleanup_free_ char *msg = NULL;
+
+	if (id != 0) {
+		struct relay *r = mux_get_user(sb->chan.mux, id);
+		if (r && r->cl && r->cl->c.mux)
+			(void)mux_send_ctrl(r->cl->c.mux, r->cid, data, len);
+		return;
+	}
+	tlv_reader_init(&rd, data, len);
+	while (tlv_next(&rd, &tag, &v, &vlen) > 0) {
+		if (tag == CTRL_OP)
+			(void)tlv_u32(v, vlen, &op);
+		else if (tag == CTRL_MSG && !msg)
+			(void)tlv_str(v, vlen, &msg);
+	}
+	if (op == OP_READY) {
+		if (sb->state == SB_STARTING) {
+			log_info("%s: ready in %llu ms", sb->spec.name, (unsigned long long)(now_ms() - sb->started_ms));
+			sb->deadline_ms = 0;
+			free(sb->error);
+			sb->error = NULL;
+			sandbox_set_state(sb, SB_RUNNING);
+			for (struct relay *r = sb->relays; r; r = r->next)
+				if (!r->gid)
+					relay_open_guest(r);
+		}
+	} else if (op == OP_ERROR) {
+		if (sb->state == SB_STARTING)
+			sandbox_fail_start(sb, xasprintf("guest: %s", msg ? msg : "unknown error"));
+		else
+			log_warn("%s: guest: %s", sb->spec.name, msg ? msg : "unknown error");
+	}
+}
+
+static int ch_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
+{
+	return -EOPNOTSUPP;   /* no guest-initiated stream kinds yet */
+}
+
+static void ch_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *data, size_t len)
+{
+	struct sandbox *sb = ctx;
+	struct relay *r = mux_get_user(sb->chan.mux, id);
+	long w;
+
+	if (!r || !r->cl || !r->cl->c.mux) {
+		(void)mux_grant(sb->chan.mux, id, (uint32_t)len);
+		return;
+	}
+	/* Credit is mirrored (client grants become guest grants), so this always fits. */
+	w = mux_write(r->cl->c.mux, r->cid, flags, data, len);
+	if (w != (long)len)
+		relay_fail(r, "flow control broken between client and guest");
+}
+
+static void ch_on_window(void *ctx, uint32_t id, uint32_t credit)
+{
+	struct sandbox *sb = ctx;
+	struct relay *r = mux_get_user(sb->chan.mux, id);
+
+	if (r && r->cl && r->cl->c.mux)
+		(void)mux_grant(r->cl->c.mux, r->cid, credit);
+}
+
+static void ch_on_close(void *ctx, uint32_t id)
+{
+	struct sandbox *sb = ctx;
+	struct relay *r = mux_get_user(sb->chan.mux, id);
+
+	if (!r)
+		return;
+	r->guest_closed = true;
+	if (r->cl && r->cl->c.mux)
+		(void)mux_close(r->cl->c.mux, r->cid);
+	if (r->cli_closed || !r->cl)
+		relay_free(r);
+}
+
+static void ch_on_reset(void *ctx, uint32_t id)
+{
+	struct sandbox *sb = ctx;
+	struct relay *r = mux_get_user(sb->chan.mux, id);
+
+	if (r) {
+		r->gid = 0;   /* the guest stream is already gone */
+		relay_fail(r, "the guest ended the session");
+	}
+}
+
+static const struct mux_ops chan_ops = {
+	.on_open = ch_on_open,
+	.on_data = ch_on_data,
+	.on_ctrl = ch_on_ctrl,
+	.on_window = ch_on_window,
+	.on_close = ch_on_close,
+	.on_reset = ch_on_reset,
+	.on_hello = ch_on_hello,
+};
+
+static int chan_connect(struct sandbox *sb)
+{
+	uint8_t buf[64];
+	struct tlv_writer w;
+	int fd, r;
+
+	r = sock_connect_at(sb->run_dir, "ctl.sock", &fd);
+	if (r < 0)
+		return r;
+	fd_set_nonblock(fd, true);
+	sb->chan.ev.fd = fd;
+	sb->chan.mux = mux_new(true, &chan_ops, sb);
+	mux_set_hunting(sb->chan.mux, true);
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put_u32(&w, HELLO_VERSION, SBX_PROTO_VERSION);
+	(void)mux_send_hello(sb->chan.mux, buf, w.len);
+	r = ev_update(sb->d, &sb->chan.ev, EPOLLIN | EPOLLOUT);
+	if (r < 0) {
+		conn_close(sb->d, &sb->chan);
+		return r;
+	}
+	return 0;
+}
+
+void sandbox_on_chan(struct sandbox *sb, uint32_t events)
+{
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		size_t avail;
+		uint8_t *buf;
+		ssize_t n;
+
+		if (sb->chan.ev.fd < 0 || !sb->chan.mux)
+			return;
+		buf = mux_rx_buf(sb->chan.mux, &avail);
+		n = recv(sb->chan.ev.fd, buf, avail, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* QEMU closed the chardev: it is exiting; the pidfd tells when. */
+			log_debug("%s: channel closed", sb->spec.name);
+			conn_close(sb->d, &sb->chan);
+			while (sb->relays && sb->relays->gid)
+				relay_fail(sb->relays, "the sandbox channel closed");
+			return;
+		}
+		if (mux_rx_done(sb->chan.mux, (size_t)n) < 0) {
+			uint8_t hb[64];
+			struct tlv_writer w;
+
+			log_warn("%s: guest broke the channel protocol; resetting the session", sb->spec.name);
+			mux_session_reset(sb->chan.mux, true);
+			while (sb->relays && sb->relays->gid)
+				relay_fail(sb->relays, "the guest broke the channel protocol");
+			tlv_writer_init(&w, hb, sizeof(hb));
+			tlv_put_u32(&w, HELLO_VERSION, SBX_PROTO_VERSION);
+			(void)mux_send_hello(sb->chan.mux, hb, w.len);
+			if (sb->state == SB_RUNNING) {
+				sb->state = SB_STARTING;
+				sb->started_ms = now_ms();
+				sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
+			}
+			return;
+		}
+	}
+}
+
+void sandbox_on_qemu_exit(struct sandbox *sb)
+{
+	log_info("%s: VM exited", sb->spec.name);
+	sandbox_vm_gone(sb, sb->state == SB_STARTING ? "the VM exited during boot" : "the sandbox stopped");
+}
+
+void sandbox_tick(struct sandbox *sb, uint64_t now)
+{
+	if (sb->state == SB_STARTING && sb->deadline_ms && now > sb->deadline_ms) {
+		_cleanup_free_ char *tail = console_tail(sb, 12);
+		sandbox_fail_start(sb, xasprintf("the guest did not come up within %u s%s",
+						 sb->d->boot_timeout_ms / 1000, tail));
+		return;
+	}
+	if (sb->state == SB_STOPPING && sb->deadline_ms && now > sb->deadline_ms) {
+		log_warn("%s: guest did not power off in time; killing the VM", sb->spec.name);
+		sandbox_vm_gone(sb, "the sandbox stopped");
+		return;
+	}
+	/* Lost the channel while QEMU lives (should not happen): reconnect. */
+	if ((sb->state == SB_RUNNING || sb->state == SB_STARTING) && sb->chan.ev.fd < 0 &&
+	    proc_alive(sb->procs.qemu_pid, sb->procs.qemu_start)) {
+		if (chan_connect(sb) == 0 && sb->state == SB_RUNNING) {
+			sb->state = SB_STARTING;
+			sb->started_ms = now;
+			sb->deadline_ms = now + sb->d->boot_timeout_ms;
+		}
+	}
+}
+
+/* ---- lifecycle ---- */
+
+static int watch_qemu(struct sandbox *sb)
+{
+	int fd = (int)syscall(SYS_pidfd_open, sb->procs.qemu_pid, 0);
+
+	if (fd < 0)
+		return -errno;
+	fd_set_cloexec(fd, true);
+	sb->qemu_ev.fd = fd;
+	return ev_update(sb->d, &sb->qemu_ev, EPOLLIN);
+}
+
+static void sandbox_adopt(struct sandbox *sb)
+{
+	struct vm_procs p;
+
+	if (read_vm_json(sb, &p) < 0) {
+		rm_rf(sb->run_dir);
+		return;
+	}
+	if (!proc_alive(p.qemu_pid, p.qemu_start)) {
+		if (p.vfsd_pid > 0)
+			(void)proc_terminate(p.vfsd_pid, p.vfsd_start, 1000);
+		rm_rf(sb->run_dir);
+		return;
+	}
+	sb->procs = p;
+	if (watch_qemu(sb) < 0) {
+		sandbox_vm_gone(sb, "cannot watch the VM process");
+		return;
+	}
+	sb->state = SB_STARTING;
+	sb->started_ms = now_ms();
+	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
+	if (chan_connect(sb) < 0)
+		log_warn("%s: cannot reconnect the channel yet; retrying", sb->spec.name);
+	log_info("%s: re-adopted running VM (qemu pid %d)", sb->spec.name, (int)p.qemu_pid);
+}
+
+int sandbox_load_all(struct sbxd *d)
+{
+	DIR *dir = opendir(d->p->sandboxes);
+	struct dirent *de;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		_cleanup_free_ char *path = NULL;
+		struct spec spec = { 0 };
+		struct sandbox *sb;
+
+		if (!name_valid(de->d_name))
+			continue;
+		path = xasprintf("%s/%s/spec.json", d->p->sandboxes, de->d_name);
+		if (spec_load(path, &spec) < 0 || strcmp(spec.name, de->d_name)) {
+			log_warn("ignoring %s: missing or invalid spec", path);
+			spec_free(&spec);
+			continue;
+		}
+		sb = sandbox_alloc(d, &spec);
+		sandbox_adopt(sb);
+	}
+	closedir(dir);
+	return 0;
+}
+
+int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, struct sandbox **ret)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", d->p->sandboxes, spec->name);
+	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir);
+	_cleanup_free_ char *specp = xasprintf("%s/spec.json", dir);
+	_cleanup_free_ char *base = NULL;
+	int r;
+
+	r = template_image(d->p, spec->template_name, &base);
+	if (r < 0) {
+		*ret_err = template_known(d->p, spec->template_name)
+				   ? "the template is not built yet (run 'sbx template build NAME')"
+				   : "unknown template";
+		return r;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		*ret_err = errno == EEXIST ? "a sandbox directory of that name already exists" : "cannot create its state directory";
+		return -errno;
+	}
+	spec->created = (int64_t)time(NULL);
+	r = vm_disk_create(base, disk);
+	if (r >= 0)
+		r = spec_save(spec, specp);
+	if (r < 0) {
+		*ret_err = "cannot create its disk (qemu-img)";
+		rm_rf(dir);
+		return r;
+	}
+	*ret = sandbox_alloc(d, spec);
+	log_info("%s: created (workspace %s)", (*ret)->spec.name, (*ret)->spec.workspace);
+	return 0;
+}
+
+int sandbox_start(struct sandbox *sb, char **ret_err)
+{
+	struct kernel_info k = { 0 };
+	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", sb->dir);
+	_cleanup_free_ char *console = xasprintf("%s/console.log", sb->dir);
+	struct vm_config cfg;
+	struct stat st;
+	int r;
+
+	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
+		return 0;
+	if (sb->state == SB_STOPPING) {
+		*ret_err = xstrdup("the sandbox is stopping; try again in a moment");
+		return -EBUSY;
+	}
+	if (stat(sb->spec.workspace, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		*ret_err = xasprintf("workspace %s is missing or not a directory", sb->spec.workspace);
+		return -ENOENT;
+	}
+	r = kernel_ensure(sb->d->p, false, &k);
+	if (r < 0) {
+		*ret_err = xasprintf("guest kernel not available (%s); run 'sbx template build minimal'", strerror(-r));
+		return r;
+	}
+	r = mkdir_p(sb->run_dir, 0700);
+	if (r < 0) {
+		kernel_info_free(&k);
+		*ret_err = xasprintf("cannot create %s: %s", sb->run_dir, strerror(-r));
+		return r;
+	}
+	cfg = (struct vm_config){
+		.name = sb->spec.name,
+		.qemu_bin = getenv("SBX_QEMU"),
+		.vmlinux = k.vmlinux,
+		.initramfs = k.initramfs,
+		.disk = disk,
+		.workspace = sb->spec.workspace,
+		.run_dir = sb->run_dir,
+		.console_log = console,
+		.cpus = sb->spec.cpus,
+		.mem_mib = sb->spec.memory_mib,
+		.accel = sb->d->accel,
+		.ws_uid = sb->spec.uid,
+		.ws_gid = sb->spec.gid,
+		.extra_cmdline = getenv("SBX_GUEST_CMDLINE"),
+	};
+	free(sb->error);
+	sb->error = NULL;
+	sb->started_ms = now_ms();
+	r = vm_launch(&cfg, &sb->procs);
+	kernel_info_free(&k);
+	if (r < 0) {
+		*ret_err = xasprintf("cannot launch the VM: %s (see %s)", strerror(-r), console);
+		rm_rf(sb->run_dir);
+		return r;
+	}
+	(void)write_vm_json(sb);
+	sb->state = SB_STARTING;
+	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
+	if (watch_qemu(sb) < 0 || chan_connect(sb) < 0) {
+		*ret_err = xstrdup("cannot attach to the new VM");
+		sandbox_vm_gone(sb, "cannot attach to the new VM");
+		return -EIO;
+	}
+	log_info("%s: starting (qemu pid %d, %s)", sb->spec.name, (int)sb->procs.qemu_pid,
+		 sb->d->accel == ACCEL_KVM ? "kvm" : "tcg");
+	return 0;
+}
+
+int sandbox_stop(struct sandbox *sb)
+{
+	uint8_t buf[16];
+	struct tlv_writer w;
+
+	if (sb->state == SB_STOPPED || sb->state == SB_STOPPING)
+		return 0;
+	if (sb->state != SB_RUNNING || !sb->chan.mux) {
+		sandbox_vm_gone(sb, "the sandbox was stopped");
+		return 0;
+	}
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put_u32(&w, CTRL_OP, OP_POWEROFF);
+	(void)mux_send_ctrl(sb->chan.mux, 0, buf, w.len);
+	sb->deadline_ms = now_ms() + STOP_TIMEOUT_MS;
+	sandbox_set_state(sb, SB_STOPPING);
+	return 0;
+}
+
+int sandbox_remove(struct sandbox *sb, bool force, char **ret_err)
+{
+	int r;
+
+	if (sb->state != SB_STOPPED) {
+		if (!force) {
+			*ret_err = xasprintf("sandbox '%s' is %s; stop it first or use 'sbx rm -f'", sb->spec.name,
+					     sandbox_state_name(sb->state));
+			return -EBUSY;
+		}
+		sandbox_vm_gone(sb, "the sandbox was removed");
+	}
+	rm_rf(sb->run_dir);
+	r = rm_rf(sb->dir);
+	if (r < 0) {
+		*ret_err = xasprintf("cannot remove %s: %s", sb->dir, strerror(-r));
+		return r;
+	}
+	log_info("%s: removed", sb->spec.name);
+	sb->dead = true;
+	return 0;
+}
+
+/* ---- exec relays ---- */
+
+static bool json_str_list(struct json_object *req, const char *key, size_t min, size_t max, struct json_object **ret)
+{
+	struct json_object *a;
+	size_t n;
+
+	if (!json_object_object_get_ex(req, key, &a))
+		return min == 0 ? (*ret = NULL, true) : false;
+	if (!json_object_is_type(a, json_type_array))
+		return false;
+	n = json_object_array_length(a);
+	if (n < min || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(a, i), json_type_string))
+			return false;
+	*ret = a;
+	return true;
+}
+
+/* Turn a client's exec request (JSON) into the guest's OPEN arguments (TLV). */
+static int exec_args_build(struct json_object *req, uint8_t *buf, size_t cap, size_t *ret_len, char **ret_err)
+{
+	struct json_object *argv, *env, *v;
+	struct tlv_writer w;
+
+	tlv_writer_init(&w, buf, cap);
+	tlv_put_str(&w, OPEN_KIND, "exec");
+	if (!json_str_list(req, "argv", 1, EXEC_ARGV_MAX, &argv))
+		return *ret_err = xstrdup("exec needs a command (1 to 4096 arguments)"), -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(argv); i++)
+		tlv_put_str(&w, OPEN_ARG, json_object_get_string(json_object_array_get_idx(argv, i)));
+	if (!json_str_list(req, "env", 0, 1024, &env))
+		return *ret_err = xstrdup("bad environment list"), -EINVAL;
+	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
+		const char *e = json_object_get_string(json_object_array_get_idx(env, i));
+		if (!env_assignment_valid(e))
+			return *ret_err = xasprintf("bad environment assignment '%.64s' (want KEY=VALUE)", e), -EINVAL;
+		tlv_put_str(&w, OPEN_ENV, e);
+	}
+	if (json_object_object_get_ex(req, "cwd", &v) && json_object_is_type(v, json_type_string)) {
+		const char *cwd = json_object_get_string(v);
+		if (cwd[0] != '/' || strlen(cwd) > 4096)
+			return *ret_err = xstrdup("the working directory must be an absolute path"), -EINVAL;
+		tlv_put_str(&w, OPEN_CWD, cwd);
+	}
+	if (json_object_object_get_ex(req, "user", &v) && json_object_is_type(v, json_type_string)) {
+		const char *u = json_object_get_string(v);
+		if (!*u || strlen(u) > 64 || strpbrk(u, ":/\n"))
+			return *ret_err = xstrdup("bad user name"), -EINVAL;
+		tlv_put_str(&w, OPEN_USER, u);
+	}
+	if (json_object_object_get_ex(req, "tty", &v) && json_object_is_type(v, json_type_object)) {
+		struct json_object *rows, *cols;
+		int32_t rr = 24, cc = 80;
+		if (json_object_object_get_ex(v, "rows", &rows))
+			rr = json_object_get_int(rows);
+		if (json_object_object_get_ex(v, "cols", &cols))
+			cc = json_object_get_int(cols);
+		if (rr < 1 || rr > 4096 || cc < 1 || cc > 4096)
+			return *ret_err = xstrdup("bad terminal size"), -EINVAL;
+		tlv_put_u32(&w, OPEN_TTY, (uint32_t)rr << 16 | (uint32_t)cc);
+	}
+	if (w.err)
+		return *ret_err = xstrdup("the command and environment are too large (64 KiB at most)"), -E2BIG;
+	*ret_len = w.len;
+	return 0;
+}
+
+static void relay_open_guest(struct relay *r)
+{
+	struct sandbox *sb = r->sb;
+	uint8_t *buf = xmalloc(FRAME_MAX_CTRL);
+	_cleanup_free_ char *err = NULL;
+	uint8_t ready[16];
+	struct tlv_writer w;
+	size_t len;
+	int q;
+
+	q = exec_args_build(r->req, buf, FRAME_MAX_CTRL, &len, &err);
+	if (q == 0)
+		q = mux_open(sb->chan.mux, buf, len, &r->gid);
+	free(buf);
+	if (q < 0) {
+		r->gid = 0;
+		relay_fail(r, err ? err : "cannot open a guest session (too many?)");
+		return;
+	}
+	mux_set_user(sb->chan.mux, r->gid, r);
+	json_object_put(r->req);
+	r->req = NULL;
+	if (r->cli_closed)
+		(void)mux_close(sb->chan.mux, r->gid);
+	tlv_writer_init(&w, ready, sizeof(ready));
+	tlv_put_u32(&w, CTRL_OP, OP_READY);
+	if (r->cl && r->cl->c.mux)
+		(void)mux_send_ctrl(r->cl->c.mux, r->cid, ready, w.len);
+}
+
+int relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_object *req, char **ret_err)
+{
+	uint8_t *buf;
+	size_t len;
+	struct relay *r;
+	int q;
+
+	/* Validate now, so a bad request fails before any VM starts. */
+	buf = xmalloc(FRAME_MAX_CTRL);
+	q = exec_args_build(req, buf, FRAME_MAX_CTRL, &len, ret_err);
+	free(buf);
+	if (q < 0) {
+		json_object_put(req);
+		return q;
+	}
+	if (sb->state == SB_STOPPING) {
+		json_object_put(req);
+		*ret_err = xasprintf("sandbox '%s' is stopping; try again in a moment", sb->spec.name);
+		return -EBUSY;
+	}
+	if (sb->state == SB_STOPPED) {
+		q = sandbox_start(sb, ret_err);
+		if (q < 0) {
+			json_object_put(req);
+			return q;
+		}
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->sb = sb;
+	r->cl = cl;
+	r->cid = cid;
+	r->req = req;
+	r->next = sb->relays;
+	sb->relays = r;
+	mux_set_user(cl->c.mux, cid, r);
+	if (sb->state == SB_RUNNING)
+		relay_open_guest(r);
+	return 0;
+}
+
+static void relay_free(struct relay *r)
+{
+	struct sandbox *sb = r->sb;
+
+	for (struct relay **pp = &sb->relays; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	if (r->cl && r->cl->c.mux)
+		mux_set_user(r->cl->c.mux, r->cid, NULL);
+	if (r->gid && sb->chan.mux)
+		mux_set_user(sb->chan.mux, r->gid, NULL);
+	json_object_put(r->req);
+	free(r);
+}
+
+/* Tell the client why, end both streams, forget the relay. */
+static void relay_fail(struct relay *r, const char *msg)
+{
+	if (r->cl && r->cl->c.mux) {
+		uint8_t buf[4200];
+		struct tlv_writer w;
+		tlv_writer_init(&w, buf, sizeof(buf));
+		tlv_put_u32(&w, CTRL_OP, OP_ERROR);
+		tlv_put(&w, CTRL_MSG, msg, (uint32_t)MIN(strlen(msg), 4000));
+		(void)mux_send_ctrl(r->cl->c.mux, r->cid, buf, w.len);
+		(void)mux_reset(r->cl->c.mux, r->cid);
+	}
+	if (r->gid && r->sb->chan.mux)
+		(void)mux_reset(r->sb->chan.mux, r->gid);
+	relay_free(r);
+}
+
+void relay_client_data(struct relay *r, uint16_t flags, const uint8_t *data, size_t len)
+{
+	long w;
+
+	if (!r->gid) {
+		relay_fail(r, "stdin sent before the session was ready");
+		return;
+	}
+	w = mux_write(r->sb->chan.mux, r->gid, 0, data, len);
+	if (w != (long)len)
+		relay_fail(r, "flow control broken between client and guest");
+}
+
+void relay_client_ctrl(struct relay *r, const uint8_t *data, size_t len)
+{
+	struct tlv_reader rd;
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t vlen, op = 0;
+
+	/* Only resize and signal may travel from a client to the guest. */
+	tlv_reader_init(&rd, data, len);
+	while (tlv_next(&rd, &tag, &v, &vlen) > 0)
+		if (tag == CTRL_OP)
+			(void)tlv_u32(v, vlen, &op);
+	if (r->gid && (op == OP_RESIZE || op == OP_SIGNAL))
+		(void)mux_send_ctrl(r->sb->chan.mux, r->gid, data, len);
+}
+
+void relay_client_window(struct relay *r, uint32_t credit)
+{
+	if (r->gid)
+		(void)mux_grant(r->sb->chan.mux, r->gid, credit);
+}
+
+void relay_client_close(struct relay *r)
+{
+	r->cli_closed = true;
+	if (r->gid)
+		(void)mux_close(r->sb->chan.mux, r->gid);
+	if (r->guest_closed)
+		relay_free(r);
+}
+
+void relay_client_gone(struct relay *r)
+{
+	if (r->gid && r->sb->chan.mux)
+		(void)mux_reset(r->sb->chan.mux, r->gid);
+	r->cl = NULL;
+	relay_free(r);
+}
+
+void relays_detach_client(struct sbxd *d, struct client *cl)
+{
+	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next) {
+		struct relay *r = sb->relays;
+		while (r) {
+			struct relay *next = r->next;
+			if (r->cl == cl)
+				relay_client_gone(r);
+			r = next;
+		}
+	}
+}

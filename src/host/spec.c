@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+/* spec.c: sandbox spec: validation and JSON round trip, the agents table. */
+#include "spec.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "names.h"
+#include "util.h"
+
+struct agent_def {
+	const char *name;
+	const char *template_name;
+	const char *argv[4];
+};
+
+static const struct agent_def agents[] = {
+	{ "shell", "minimal", { "bash", "-l", NULL } },
+	{ "claude", "agents", { "claude", "--dangerously-skip-permissions", NULL } },
+	{ "codex", "agents", { "codex", NULL } },
+	{ "gemini", "agents", { "gemini", NULL } },
+	{ "copilot", "agents", { "copilot", NULL } },
+};
+
+static const struct agent_def *agent_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(agents); i++)
+		if (name && !strcmp(agents[i].name, name))
+			return &agents[i];
+	return NULL;
+}
+
+bool agent_known(const char *agent) { return agent_find(agent) != NULL; }
+
+const char *const *agent_default_argv(const char *agent)
+{
+	const struct agent_def *a = agent_find(agent);
+	return a ? a->argv : NULL;
+}
+
+const char *agent_default_template(const char *agent)
+{
+	const struct agent_def *a = agent_find(agent);
+	return a ? a->template_name : NULL;
+}
+
+void spec_free(struct spec *s)
+{
+	free(s->name);
+	free(s->agent);
+	free(s->template_name);
+	free(s->workspace);
+	if (s->env)
+		for (char **e = s->env; *e; e++)
+			free(*e);
+	free(s->env);
+	memset(s, 0, sizeof(*s));
+}
+
+int spec_validate(const struct spec *s, const char **ret_err)
+{
+	size_t n = 0;
+
+	if (!name_valid(s->name))
+		return *ret_err = "invalid sandbox name (use 1-63 of A-Z a-z 0-9 _ . -, starting with a letter or digit)", -EINVAL;
+	if (!agent_known(s->agent))
+		return *ret_err = "unknown agent (known: shell, claude, codex, gemini, copilot)", -EINVAL;
+	if (!s->template_name || !name_valid(s->template_name))
+		return *ret_err = "invalid template name", -EINVAL;
+	if (!s->workspace || s->workspace[0] != '/' || strlen(s->workspace) > 1024 || strstr(s->workspace, "/../") ||
+	    strchr(s->workspace, '\n'))
+		return *ret_err = "workspace must be an absolute path of at most 1024 bytes", -EINVAL;
+	if (s->cpus < 1 || s->cpus > 64)
+		return *ret_err = "cpus must be between 1 and 64", -EINVAL;
+	if (s->memory_mib < 256 || s->memory_mib > 256 * 1024)
+		return *ret_err = "memory must be between 256M and 256G", -EINVAL;
+	if (s->env)
+		for (char **e = s->env; *e; e++, n++)
+			if (!env_assignment_valid(*e) || n >= SPEC_MAX_ENV)
+				return *ret_err = "invalid environment assignment (want KEY=VALUE)", -EINVAL;
+	return 0;
+}
+
+struct json_object *spec_to_json(const struct spec *s)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *env = json_object_new_array();
+
+	json_object_object_add(o, "name", json_object_new_string(s->name));
+	json_object_object_add(o, "agent", json_object_new_string(s->agent));
+	json_object_object_add(o, "template", json_object_new_string(s->template_name));
+	json_object_object_add(o, "workspace", json_object_new_string(s->workspace));
+	json_object_object_add(o, "cpus", json_object_new_int(s->cpus));
+	json_object_object_add(o, "memory_mib", json_object_new_int(s->memory_mib));
+	json_object_object_add(o, "uid", json_object_new_int64(s->uid));
+	json_object_object_add(o, "gid", json_object_new_int64(s->gid));
+	json_object_object_add(o, "created", json_object_new_int64(s->created));
+	if (s->env)
+		for (char **e = s->env; *e; e++)
+			json_object_array_add(env, json_object_new_string(*e));
+	json_object_object_add(o, "env", env);
+	return o;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool jint(struct json_object *o, const char *key, int64_t lo, int64_t hi, int64_t *ret)
+{
+	struct json_object *v;
+	int64_t x;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	x = json_object_get_int64(v);
+	if (x < lo || x > hi)
+		return false;
+	*ret = x;
+	return true;
+}
+
+int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err)
+{
+	struct spec s = { 0 };
+	struct json_object *env;
+	const char *name = jstr(o, "name"), *agent = jstr(o, "agent"), *tmpl = jstr(o, "template"),
+		   *ws = jstr(o, "workspace");
+	int64_t cpus, mem, uid, gid, created = 0;
+	int r;
+
+	if (!json_object_is_type(o, json_type_object))
+		return *ret_err = "spec is not a JSON object", -EINVAL;
+	if (!name || !agent || !tmpl || !ws)
+		return *ret_err = "spec lacks name, agent, template or workspace", -EINVAL;
+	if (!jint(o, "cpus", 1, 64, &cpus) || !jint(o, "memory_mib", 1, 1 << 30, &mem) ||
+	    !jint(o, "uid", 0, 0xfffffffe, &uid) || !jint(o, "gid", 0, 0xfffffffe, &gid))
+		return *ret_err = "spec has bad cpus, memory_mib, uid or gid", -EINVAL;
+	(void)jint(o, "created", 0, INT64_MAX, &created);
+	s.name = xstrdup(name);
+	s.agent = xstrdup(agent);
+	s.template_name = xstrdup(tmpl);
+	s.workspace = xstrdup(ws);
+	s.cpus = (unsigned)cpus;
+	s.memory_mib = (unsigned)mem;
+	s.uid = (uid_t)uid;
+	s.gid = (gid_t)gid;
+	s.created = created;
+	if (json_object_object_get_ex(o, "env", &env)) {
+		size_t n;
+		if (!json_object_is_type(env, json_type_array) || (n = json_object_array_length(env)) > SPEC_MAX_ENV) {
+			spec_free(&s);
+			return *ret_err = "spec env is not a list of at most 256 strings", -EINVAL;
+		}
+		s.env = xcalloc(n + 1, sizeof(char *));
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(env, i);
+			if (!json_object_is_type(e, json_type_string)) {
+				spec_free(&s);
+				return *ret_err = "spec env entries must be strings", -EINVAL;
+			}
+			s.env[i] = xstrdup(json_object_get_string(e));
+		}
+	}
+	r = spec_validate(&s, ret_err);
+	if (r < 0) {
+		spec_free(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+int spec_save(const struct spec *s, const char *path)
+{
+	struct json_object *o = spec_to_json(s);
+	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	int r = file_write_atomic(path, txt, strlen(txt), 0600);
+	json_object_put(o);
+	return r;
+}
+
+int spec_load(const char *path, struct spec *ret)
+{
+	_cleanup_free_ char *txt = NULL;
+	struct json_object *o;
+	const char *err;
+	int r = file_read_all(path, 1 << 20, &txt, NULL);
+
+	if (r < 0)
+		return r;
+	o = json_tokener_parse(txt);
+	if (!o)
+		return -EINVAL;
+	r = spec_from_json(o, ret, &err);
+	json_object_put(o);
+	return r;
+}

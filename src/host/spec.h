@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+/* spec.h: a sandbox's persistent description (state/sandboxes/NAME/spec.json). */
+#ifndef SBX_SPEC_H
+#define SBX_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct json_object;
+
+#define SPEC_MAX_ENV 256
+
+struct spec {
+	char *name;
+	char *agent;
+	char *template_name;
+	char *workspace;   /* absolute, resolved */
+	unsigned cpus;
+	unsigned memory_mib;
+	uid_t uid;         /* of user "agent" in the guest */
+	gid_t gid;
+	int64_t created;   /* unix seconds */
+	char **env;        /* NULL-terminated "K=V" list given at create */
+};
+
+void spec_free(struct spec *s);
+/* Validate every field (name, agent, paths, ranges). 0 or -EINVAL with *ret_err set. */
+int spec_validate(const struct spec *s, const char **ret_err);
+struct json_object *spec_to_json(const struct spec *s);
+/* Parse and validate; -EINVAL on anything unexpected. */
+int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err);
+int spec_save(const struct spec *s, const char *path);
+int spec_load(const char *path, struct spec *ret);
+
+bool agent_known(const char *agent);
+/* Default command and template of an agent (static strings). */
+const char *const *agent_default_argv(const char *agent);
+const char *agent_default_template(const char *agent);
+
+#endif
