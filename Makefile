@@ -62,8 +62,11 @@ setup: all
 integration: all
 	./scripts/test-integration.sh
 
-test: all unit
+# The one test command (README, .ci/run): installs missing Debian packages, builds,
+# runs the unit tests, makes sure kernel and template are cached, runs the VM tests.
+test:
 	./scripts/setup.sh --deps-only
+	$(MAKE) all unit
 	$(BUILD)/sbx template build minimal
 	./scripts/test-integration.sh
 
