@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+/* ctl.c: control messages on stream 0: apply the host's configuration, power off. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest.h"
+#include "mux.h"
+#include "proto.h"
+#include "tlv.h"
+#include "users.h"
+#include "util.h"
+
+#define CFG_ENV_MAX 4096u
+#define CFG_MSG_MAX 2048u
+
+int ctl_send(struct guest *g, uint32_t id, uint32_t op, const char *msg)
+{
+	uint8_t buf[CFG_MSG_MAX + 64];
+	struct tlv_writer w;
+
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put_u32(&w, CTRL_OP, op);
+	if (msg)
+		tlv_put(&w, CTRL_MSG, msg, (uint32_t)MIN(strlen(msg), (size_t)CFG_MSG_MAX));
+	if (w.err)
+		return w.err;
+	return mux_send_ctrl(g->mux, id, buf, w.len);
+}
+
+struct cfg {
+	char *hostname;
+	char *workspace;
+	bool has_uid, has_gid;
+	uint32_t uid, gid;
+	char **env;
+	size_t env_n;
+	bool has_time;
+	uint64_t time_ns;
+};
+
+static void cfg_done(struct cfg *c)
+{
+	free(c->hostname);
+	free(c->workspace);
+	for (size_t i = 0; i < c->env_n; i++)
+		free(c->env[i]);
+	free(c->env);
+}
+
+static int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
+{
+	struct tlv_reader rd;
+	const uint8_t *val;
+	uint32_t vlen;
+	uint16_t tag;
+	int r;
+
+	tlv_reader_init(&rd, data, len);
+	while ((r = tlv_next(&rd, &tag, &val, &vlen)) > 0) {
+		char *s = NULL;
+
+		switch (tag) {
+		case CFG_HOSTNAME:
+		case CFG_WORKSPACE:
+			if (tlv_str(val, vlen, &s) < 0)
+				return -EPROTO;
+			if (tag == CFG_HOSTNAME) {
+				free(c->hostname);
+				c->hostname = s;
+			} else {
+				free(c->workspace);
+				c->workspace = s;
+			}
+			break;
+		case CFG_UID:
+			if (tlv_u32(val, vlen, &c->uid) < 0)
+				return -EPROTO;
+			c->has_uid = true;
+			break;
+		case CFG_GID:
+			if (tlv_u32(val, vlen, &c->gid) < 0)
+				return -EPROTO;
+			c->has_gid = true;
+			break;
+		case CFG_ENV:
+			if (c->env_n >= CFG_ENV_MAX || tlv_str(val, vlen, &s) < 0)
+				return -EPROTO;
+			if (!strchr(s, '=') || s[0] == '=') {
+				free(s);
+				break; /* not K=V: ignored */
+			}
+			if ((c->env_n & (c->env_n - 1)) == 0) {
+				char **n = realloc(c->env, MAX(c->env_n * 2, (size_t)8) * sizeof(char *));
+				if (!n) {
+					free(s);
+					return -ENOMEM;
+				}
+				c->env = n;
+			}
+			c->env[c->env_n++] = s;
+			break;
+		case CFG_TIME_NS:
+			if (vlen != 8)
+				return -EPROTO;
+			c->time_ns = (uint64_t)get_le32(val) | (uint64_t)get_le32(val + 4) << 32;
+			c->has_time = true;
+			break;
+		default:
+			break; /* newer hosts may send more */
+		}
+	}
+	return r;
+}
+
+static bool hostname_valid(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n == 0 || n > 63 || h[0] == '-' || h[0] == '.')
+		return false;
+	for (; *h; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+		      *h == '-' || *h == '.' || *h == '_'))
+			return false;
+	return true;
+}
+
+/* /etc/hosts: keep the file, replace the 127.0.1.1 line, make sure localhost resolves. */
+static int hosts_update(const char *hostname)
+{
+	_cleanup_free_ char *old = NULL, *work = NULL;
+	char *out, *cur, *line;
+	size_t cap, len = 0;
+	bool have_v4 = false, have_v6 = false;
+	int r;
+
+	r = file_read_all("/etc/hosts", 1024 * 1024, &old, NULL);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	cap = (old ? strlen(old) : 0) + strlen(hostname) + 128;
+	out = xmalloc(cap);
+	out[0] = 0;
+	work = old ? xstrdup(old) : NULL; /* strsep cuts it up; old is compared below */
+	for (cur = work; cur && (line = strsep(&cur, "\n"));) {
+		char first[64] = "";
+
+		if (!*line && !cur)
+			break;
+		(void)sscanf(line, " %63s", first);
+		if (!strcmp(first, "127.0.1.1"))
+			continue;
+		have_v4 |= !strcmp(first, "127.0.0.1");
+		have_v6 |= !strcmp(first, "::1");
+		len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+	}
+	if (!have_v4)
+		len += (size_t)snprintf(out + len, cap - len, "127.0.0.1\tlocalhost\n");
+	if (!have_v6)
+		len += (size_t)snprintf(out + len, cap - len, "::1\t\tlocalhost ip6-localhost ip6-loopback\n");
+	len += (size_t)snprintf(out + len, cap - len, "127.0.1.1\t%s\n", hostname);
+	r = 0;
+	if (!old || strcmp(old, out) != 0)
+		r = file_write_atomic("/etc/hosts", out, len, 0644);
+	free(out);
+	return r;
+}
+
+static int hostname_apply(const char *h)
+{
+	_cleanup_free_ char *old = NULL;
+	_cleanup_free_ char *line = xasprintf("%s\n", h);
+	int r;
+
+	if (sethostname(h, strlen(h)) < 0)
+		return -errno;
+	if (file_read_all("/etc/hostname", 4096, &old, NULL) < 0 || strcmp(old, line) != 0) {
+		r = file_write_atomic("/etc/hostname", line, strlen(line), 0644);
+		if (r < 0)
+			return r;
+	}
+	return hosts_update(h);
+}
+
+static bool workspace_valid(const char *p)
+{
+	static const char *const forbidden[] = { "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
+						 "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var" };
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || n >= 4096)
+		return false;
+	for (const char *c = p + 1; *c;) {
+		size_t l = strcspn(c, "/");
+
+		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false; /* "//", "/./", "/../" or a trailing slash */
+		c += l;
+		if (*c == '/' && *++c == 0)
+			return false;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
+		if (!strcmp(p, forbidden[i]))
+			return false;
+	return strncmp(p, "/proc/", 6) && strncmp(p, "/sys/", 5) && strncmp(p, "/dev/", 5);
+}
+
+static void msg_add(char *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void msg_add(char *msg, const char *fmt, ...)
+{
+	size_t n = strlen(msg);
+	va_list ap;
+
+	if (n + 3 >= CFG_MSG_MAX)
+		return;
+	if (n)
+		n += (size_t)snprintf(msg + n, CFG_MSG_MAX - n, "; ");
+	va_start(ap, fmt);
+	vsnprintf(msg + n, CFG_MSG_MAX - n, fmt, ap);
+	va_end(ap);
+}
+
+static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
+{
+	struct cfg c = { 0 };
+	char msg[CFG_MSG_MAX] = "";
+	int r;
+
+	r = cfg_parse(data, len, &c);
+	if (r < 0) {
+		cfg_done(&c);
+		(void)ctl_send(g, 0, OP_ERROR, "sbx-guest: malformed OP_CONFIG");
+		return;
+	}
+	if (c.has_time) {
+		struct timespec ts = { .tv_sec = (time_t)(c.time_ns / 1000000000u),
+				       .tv_nsec = (long)(c.time_ns % 1000000000u) };
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			msg_add(msg, "set clock: %m");
+	}
+	if (c.hostname) {
+		if (!hostname_valid(c.hostname))
+			msg_add(msg, "invalid hostname");
+		else if ((r = hostname_apply(c.hostname)) < 0)
+			msg_add(msg, "hostname %s: %s", c.hostname, strerror(-r));
+	}
+	if (c.has_uid || c.has_gid) {
+		_cleanup_free_ char *err = NULL;
+		uint32_t uid = c.uid, gid = c.has_gid ? c.gid : c.uid;
+
+		if (!c.has_uid)
+			msg_add(msg, "CFG_GID without CFG_UID");
+		else if (users_ensure_agent("", uid, gid, &err) < 0)
+			msg_add(msg, "user %s: %s", AGENT_USER, err ? err : "failed");
+	}
+	if (c.workspace) {
+		if (!workspace_valid(c.workspace)) {
+			msg_add(msg, "invalid workspace path");
+		} else if ((r = mounts_workspace(c.workspace)) < 0) {
+			msg_add(msg, "mount workspace %s: %s", c.workspace, strerror(-r));
+		} else {
+			free(g->workspace);
+			g->workspace = TAKE_PTR(c.workspace);
+		}
+	}
+	/* The environment replaces the previous one, also when empty. */
+	for (size_t i = 0; i < g->cfg_env_n; i++)
+		free(g->cfg_env[i]);
+	free(g->cfg_env);
+	g->cfg_env = TAKE_PTR(c.env);
+	g->cfg_env_n = c.env_n;
+	c.env_n = 0;
+	cfg_done(&c);
+
+	if (msg[0]) {
+		_cleanup_free_ char *full = xasprintf("sbx-guest: config: %s", msg);
+		log_err("config: %s", msg);
+		(void)ctl_send(g, 0, OP_ERROR, full);
+	} else {
+		log_debug("config applied");
+		(void)ctl_send(g, 0, OP_READY, NULL);
+	}
+}
+
+void ctl_on_ctrl(struct guest *g, const uint8_t *data, size_t len)
+{
+	struct tlv_reader rd;
+	const uint8_t *val;
+	uint32_t vlen, op = 0;
+	uint16_t tag;
+
+	tlv_reader_init(&rd, data, len);
+	while (tlv_next(&rd, &tag, &val, &vlen) > 0) {
+		if (tag == CTRL_OP) {
+			if (tlv_u32(val, vlen, &op) < 0)
+				op = 0;
+			break;
+		}
+	}
+	switch (op) {
+	case OP_CONFIG:
+		ctl_config(g, data, len);
+		break;
+	case OP_POWEROFF:
+		chan_flush(g);
+		guest_poweroff(g, "requested by the host");
+	default: {
+		char m[64];
+
+		snprintf(m, sizeof(m), "sbx-guest: unsupported control op %u", op);
+		(void)ctl_send(g, 0, OP_ERROR, m);
+		break;
+	}
+	}
+}

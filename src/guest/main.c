@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/* main.c: sbx-guest, the VM's PID 1: boot sequence, the event loop, reaping, power off. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "guest.h"
+#include "util.h"
+
+#define MODULES_LIST "/etc/sbx/modules"
+#define MAX_EVENTS 64
+#define POWEROFF_TERM_MS 2000u
+#define POWEROFF_KILL_MS 1000u
+
+uint64_t uptime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void console_line(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n = MIN(n, (int)sizeof(buf) - 2);
+	buf[n++] = '\n';
+	(void)write_all(STDOUT_FILENO, buf, (size_t)n);
+}
+
+int watch_set(struct guest *g, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+	int r;
+
+	if (w->fd < 0 || events == w->events)
+		return 0;
+	if (events == 0)
+		r = epoll_ctl(g->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	else
+		r = epoll_ctl(g->epfd, w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev);
+	if (r < 0) {
+		log_debug("epoll_ctl fd %d: %m", w->fd);
+		return -errno;
+	}
+	w->events = events;
+	return 0;
+}
+
+void watch_close(struct guest *g, struct watch *w)
+{
+	if (w->fd < 0)
+		return;
+	(void)watch_set(g, w, 0);
+	close(w->fd);
+	w->fd = -1;
+	w->events = 0;
+}
+
+/* Reap every exited child until none remain or the deadline passes. */
+static void reap_until(uint64_t deadline)
+{
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+
+		if (p > 0)
+			continue;
+		if (p < 0 && errno == ECHILD)
+			return;
+		if (now_ms() >= deadline)
+			return;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+}
+
+void guest_poweroff(struct guest *g, const char *why)
+{
+	log_info("power off: %s", why);
+	(void)kill(-1, SIGTERM);
+	reap_until(now_ms() + POWEROFF_TERM_MS);
+	(void)kill(-1, SIGKILL);
+	reap_until(now_ms() + POWEROFF_KILL_MS);
+	mounts_final(g ? g->workspace : NULL);
+	reboot(RB_POWER_OFF);
+	/* PID 1 must never exit: that panics the kernel. */
+	for (;;)
+		pause();
+}
+
+static void reap_children(struct guest *g)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+	int st;
+
+	while (read(g->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		exec_child_exited(g, pid, st);
+}
+
+static bool cmdline_has(const char *cmdline, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = cmdline; (p = strstr(p, word)); p += n)
+		if ((p == cmdline || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
+static void console_setup(void)
+{
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+
+	if (fd < 0)
+		fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (fd != i)
+			(void)dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+}
+
+static void hostname_from_disk(void)
+{
+	_cleanup_free_ char *h = NULL;
+
+	if (file_read_all("/etc/hostname", 256, &h, NULL) < 0)
+		return;
+	h[strcspn(h, " \t\r\n")] = 0;
+	if (h[0])
+		(void)!sethostname(h, strlen(h));
+}
+
+static int guest_setup(struct guest *g)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	(void)signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	g->sig = (struct watch){ .fd = fd, .kind = WATCH_SIGNAL };
+	g->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (g->epfd < 0)
+		return -errno;
+	g->iobuf_size = 64u * 1024u;
+	g->iobuf = xmalloc(g->iobuf_size);
+	if (watch_set(g, &g->sig, EPOLLIN) < 0)
+		return -errno;
+	return chan_init(g);
+}
+
+static void guest_loop(struct guest *g)
+{
+	struct epoll_event evs[MAX_EVENTS];
+
+	for (;;) {
+		uint64_t now = now_ms();
+		int t1 = chan_timeout(g, now), t2 = exec_timeout(g, now);
+		int timeout = t1 < 0 ? t2 : t2 < 0 ? t1 : MIN(t1, t2);
+		int n = epoll_wait(g->epfd, evs, MAX_EVENTS, timeout);
+
+		if (n < 0) {
+			if (errno != EINTR)
+				log_warn("epoll_wait: %m");
+			n = 0;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			if (w->fd < 0)
+				continue; /* closed earlier in this iteration */
+			switch (w->kind) {
+			case WATCH_SIGNAL:
+				reap_children(g);
+				break;
+			case WATCH_PORT:
+				chan_on_event(g, evs[i].events);
+				break;
+			default:
+				exec_on_event(g, w, evs[i].events);
+				break;
+			}
+		}
+		now = now_ms();
+		chan_tick(g, now);
+		exec_tick(g, now);
+		chan_flush(g);
+		exec_collect(g);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct guest g = { .epfd = -1 };
+	_cleanup_free_ char *cmdline = NULL;
+	int r;
+
+	if (getpid() != 1) {
+		fprintf(stderr, "sbx-guest: this is the VM's init; it must run as PID 1\n");
+		return 1;
+	}
+	umask(022);
+	r = mounts_early();
+	console_setup();
+	(void)file_read_all("/proc/cmdline", 64 * 1024, &cmdline, NULL);
+	log_setup("sbx-guest", cmdline && cmdline_has(cmdline, "sbx.debug=1") ? LOG_DEBUG : LOG_INFO, false);
+	console_line("SBX-GUEST-START uptime=%llu", (unsigned long long)uptime_ms());
+	if (r < 0)
+		log_err("early mounts: %s", strerror(-r));
+	if (cmdline && cmdline_has(cmdline, "sbx.bench=1")) {
+		console_line("SBX-GUEST-MARKER");
+		sync();
+		reboot(RB_POWER_OFF);
+		for (;;)
+			pause();
+	}
+
+	modules_load(MODULES_LIST);
+	mounts_switch_root();
+	mounts_late();
+	r = net_loopback_up();
+	if (r < 0)
+		log_warn("loopback: %s", strerror(-r));
+	hostname_from_disk();
+
+	r = guest_setup(&g);
+	if (r < 0) {
+		console_line("SBX-GUEST-ERROR setup: %s", strerror(-r));
+		guest_poweroff(&g, "setup failed");
+	}
+	log_debug("up after %llu ms", (unsigned long long)uptime_ms());
+	guest_loop(&g);
+	return 0;
+}
