@@ -138,6 +138,10 @@ int client_daemon_spawn(const struct sbx_paths *p)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
+		/* Hold no caller's pipes open and no caller's directory busy. */
+		close_range(3, ~0U, 0);
+		if (chdir("/") < 0)
+			_exit(127);
 		execl(p->self_exe, "sbx", "daemon", "run", (char *)NULL);
 		_exit(127);
 	}

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -552,7 +554,11 @@ static void daemon_setup_signals(struct sbxd *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* QEMU and virtiofsd are double-forked; as subreaper we still reap them while
+	 * we live (after a restart, adopted VMs belong to init). */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	d->signal_ev = (struct evsrc){ .kind = EV_SIGNAL, .fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK) };
 	d->timer_ev = (struct evsrc){ .kind = EV_TIMER, .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
 	if (d->signal_ev.fd < 0 || d->timer_ev.fd < 0 || timerfd_settime(d->timer_ev.fd, 0, &its, NULL) < 0)
@@ -630,7 +636,10 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
 				while (read(ev->fd, &si, sizeof(si)) == sizeof(si))
-					if (si.ssi_signo != SIGHUP)
+					if (si.ssi_signo == SIGCHLD)
+						while (waitpid(-1, NULL, WNOHANG) > 0)
+							;
+					else if (si.ssi_signo != SIGHUP)
 						d.quit = true;
 				break;
 			}
