@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/* image.h: guest kernel cache, initramfs writer and root disk templates. */
+#ifndef SBX_IMAGE_H
+#define SBX_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "paths.h"
+
+/*
+ * Kernel cache (cache/kernel/, guarded by cache/kernel/lock):
+ *   release                      the release in use, e.g. "6.1.0-57-cloud-amd64"
+ *   REL/                         the unpacked linux-image .deb (dpkg -x), depmod'ed
+ *   REL/vmlinux                  uncompressed ELF, booted through PVH
+ *   REL/lib/modules/REL/         modules
+ *   REL/initramfs.cpio           newc archive: /init = sbx-guest, virtio modules
+ *   REL/initramfs.stamp          which sbx-guest the initramfs was built from
+ * Every file appears by rename(2) once complete. A cached kernel is never
+ * replaced by a newer one: remove cache/kernel to fetch the current release.
+ */
+struct kernel_info {
+	char *release;
+	char *vmlinux;
+	char *initramfs;
+	char *modules_dir; /* .../lib/modules/REL */
+};
+
+/*
+ * Make sure the cache holds the cloud kernel (downloaded with apt-get as a .deb,
+ * never installed on the host), its vmlinux, and an initramfs built from
+ * p->guest_bin (rebuilt when that binary changes). Idempotent, lock-free and
+ * fast when everything is present; safe to run from several processes at once.
+ * Progress and command output go to stderr only when verbose; a failing
+ * command's last output lines are logged as an error.
+ */
+int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *ret);
+void kernel_info_free(struct kernel_info *k);
+
+/* Modules put in the initramfs (with their dependencies), and where the list goes. */
+#define INITRAMFS_MODULES "virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "virtiofs"
+#define INITRAMFS_MODULE_LIST "/etc/sbx/modules" /* absolute paths, load order, one a line */
+
+/*
+ * cpio "newc" writer. Entries get uid/gid 0 and mtime 0. Names are relative
+ * ("a/b", no leading "/"), have no empty, "." or ".." component, no NUL, and are
+ * at most CPIO_NAME_MAX bytes: anything else is -EINVAL. The writer does not
+ * create parent directories: add them first (the kernel does not make them).
+ * After any error the writer only accepts cpio_finish/cpio_free.
+ */
+#define CPIO_NAME_MAX 1024
+#define CPIO_FILE_MAX (256u << 20)
+struct cpio_writer;
+int cpio_open(int fd, struct cpio_writer **ret);
+int cpio_add_file(struct cpio_writer *w, const char *name, mode_t mode, const void *data, size_t len);
+int cpio_add_dir(struct cpio_writer *w, const char *name, mode_t mode);
+int cpio_add_symlink(struct cpio_writer *w, const char *name, const char *target);
+/* Character or block device node: mode includes S_IFCHR or S_IFBLK. */
+int cpio_add_node(struct cpio_writer *w, const char *name, mode_t mode, unsigned int major, unsigned int minor);
+/* Write the TRAILER!!! entry and pad. Returns the first error seen, if any. Frees w. */
+int cpio_finish(struct cpio_writer *w);
+/* Free without writing a trailer (error paths). */
+void cpio_free(struct cpio_writer *w);
+
+/*
+ * Resolve modules (names as in modules.dep, '-' and '_' equivalent) and their
+ * dependencies from modules_dir/modules.dep, in load order: dependencies first,
+ * each once. Built-in modules (modules.builtin) are skipped. *ret_paths is a
+ * NULL-terminated array of paths relative to modules_dir; free with image_strv_free().
+ * -ENOENT if a module is unknown, -ELOOP on a dependency cycle.
+ */
+int modules_resolve(const char *modules_dir, const char *const *names, char ***ret_paths);
+void image_strv_free(char **v);
+
+/* Write an initramfs (uncompressed newc) to out_path atomically. */
+int initramfs_build(const char *out_path, const char *guest_bin, const char *modules_dir, const char *release);
+
+/*
+ * Templates (cache/templates/NAME/, guarded by cache/templates/.NAME.lock):
+ *   meta.json        {name, built, kernel_release, size, image}: the source of truth
+ *   base-ID.raw      read-only (0444) sparse ext4 image, one per build
+ *   base.raw         symlink to the current base-ID.raw
+ * A rebuild adds a new base-ID.raw and keeps older ones that a sandbox's qcow2
+ * overlay still uses as backing file; unused older images are deleted.
+ */
+bool template_known(const struct sbx_paths *p, const char *name); /* a recipe exists */
+/* Absolute path of the current base image (use it as qcow2 backing file); -ENOENT if not built. */
+int template_image(const struct sbx_paths *p, const char *name, char **ret_path);
+/*
+ * Build when missing (or always with force); takes minutes (mmdebstrap). Needs
+ * root (tested); non-root goes through mmdebstrap's unshare mode (untested).
+ * Interruptible (SIGINT/SIGTERM/SIGHUP): returns -EINTR and leaves nothing behind.
+ * verbose: every command's output streamed to stderr; else errors only.
+ */
+int template_build(const struct sbx_paths *p, const char *name, bool force, bool verbose);
+/* PROGRESS: step lines, and a one-line status of mmdebstrap's output on a TTY. */
+enum template_verbosity { TEMPLATE_QUIET, TEMPLATE_PROGRESS, TEMPLATE_VERBOSE };
+int template_build_ex(const struct sbx_paths *p, const char *name, bool force, enum template_verbosity v);
+struct template_meta {
+	char *built;          /* ISO 8601 UTC */
+	char *kernel_release; /* whose modules the image carries */
+	char *image;          /* absolute path of the current base image */
+	uint64_t size;        /* apparent size (the guest's disk size) */
+	uint64_t disk_usage;  /* blocks really allocated */
+};
+int template_meta_get(const struct sbx_paths *p, const char *name, struct template_meta *ret); /* -ENOENT if not built */
+void template_meta_free(struct template_meta *m);
+/* Names of all recipes, sorted, NULL-terminated; free with image_strv_free(). */
+int template_names(const struct sbx_paths *p, char ***ret);
+/* `sbx template build [--force] [-v|-q] NAME` | `sbx template ls [--json]`; argv[0] = "template". */
+int cmd_template(const struct sbx_paths *p, int argc, char **argv);
+
+/*
+ * Internal to the image modules (kernel.c): run a command, wait for it.
+ * Output (stdout+stderr) is streamed to stderr prefixed with "  | " at
+ * RUN_STREAM, shown as one updating status line at RUN_STATUS (a TTY), else
+ * kept; on failure its last lines are logged. Returns the exit status (0..255),
+ * or -EINTR after image_signals_catch() saw SIGINT/SIGTERM (the child was
+ * told to stop and was waited for), or -errno.
+ */
+enum run_output { RUN_QUIET, RUN_STATUS, RUN_STREAM };
+int image_run(const char *const *argv, const char *cwd, enum run_output out);
+/* Catch SIGINT/SIGTERM/SIGHUP so image_run returns -EINTR; restore with release. */
+void image_signals_catch(void);
+void image_signals_release(void);
+bool image_interrupted(void);
+/* Take an exclusive flock on path (created 0600), waiting; returns the fd. */
+int image_lock(const char *path, bool verbose);
+
+#endif

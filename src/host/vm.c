@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: MIT
+/* vm.c: build QEMU/virtiofsd command lines and start, check and stop one microVM. */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "sock.h"
+#include "util.h"
+
+#define VM_QEMU_DEFAULT "qemu-system-x86_64"
+#define VM_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"
+#define VM_QMP_MAX 65536
+#define VM_NOFILE_WANT 1048576u
+
+static const char vm_cmdline_base[] =
+	"console=ttyS0 quiet panic=-1 no_timer_check mitigations=off audit=0 apparmor=0 security=none "
+	"cryptomgr.notests random.trust_cpu=on i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "
+	"pci=off rdinit=/init";
+
+/* ---- argv building ---- */
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static void strv_push(struct strv *s, char *str)
+{
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		char **v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			die("out of memory");
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = str;
+	s->v[s->n] = NULL;
+}
+
+#define strv_pushf(s, ...) strv_push((s), xasprintf(__VA_ARGS__))
+
+static void strv_pair(struct strv *s, const char *opt, char *val)
+{
+	strv_push(s, xstrdup(opt));
+	strv_push(s, val);
+}
+
+void vm_argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **p = argv; *p; p++)
+		free(*p);
+	free(argv);
+}
+
+/* QEMU option-list values: a ',' is written as ",,". */
+static char *qemu_escape(const char *s)
+{
+	size_t n = strlen(s), extra = 0;
+	char *out, *d;
+
+	for (size_t i = 0; i < n; i++)
+		extra += s[i] == ',';
+	out = xmalloc(n + extra + 1);
+	d = out;
+	for (size_t i = 0; i < n; i++) {
+		*d++ = s[i];
+		if (s[i] == ',')
+			*d++ = ',';
+	}
+	*d = '\0';
+	return out;
+}
+
+static bool path_ok(const char *p)
+{
+	return p && p[0] == '/' && !strchr(p, '\n');
+}
+
+static int vm_config_check(const struct vm_config *c)
+{
+	if (!c->name || !path_ok(c->vmlinux) || !path_ok(c->initramfs) || !path_ok(c->disk) ||
+	    !path_ok(c->console_log) || !c->run_dir)
+		return -EINVAL;
+	if (c->workspace && !path_ok(c->workspace))
+		return -EINVAL;
+	if (c->cpus < 1 || c->cpus > 64 || c->mem_mib < 64 || c->mem_mib > 1024 * 1024)
+		return -EINVAL;
+	return 0;
+}
+
+int vm_build_cmdline(const struct vm_config *c, unsigned tsc_khz, char **ret)
+{
+	_cleanup_free_ char *s = NULL;
+	_cleanup_free_ char *tsc = NULL;
+
+	/* Under TCG the guest cannot calibrate its TSC against the emulated PIT
+	 * reliably (a third of boots hang): tell it the host rate, which TCG's rdtsc uses. */
+	if (c->accel == ACCEL_TCG && tsc_khz)
+		tsc = xasprintf(" tsc_early_khz=%u tsc=reliable", tsc_khz);
+	s = xasprintf("%s%s%s%s", vm_cmdline_base, tsc ? tsc : "", c->extra_cmdline && *c->extra_cmdline ? " " : "",
+		      c->extra_cmdline ? c->extra_cmdline : "");
+	if (strlen(s) >= VM_CMDLINE_MAX)
+		return -E2BIG;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd, int qmp_fd, unsigned tsc_khz,
+			      char ***ret_argv)
+{
+	struct strv a = { 0 };
+	_cleanup_free_ char *cmdline = NULL, *disk = NULL, *con = NULL;
+	int r;
+
+	r = vm_config_check(c);
+	if (r < 0)
+		return r;
+	if (ctl_fd < 0)
+		return -EINVAL;
+	r = vm_build_cmdline(c, tsc_khz, &cmdline);
+	if (r < 0)
+		return r;
+	disk = qemu_escape(c->disk);
+	con = qemu_escape(c->console_log);
+
+	strv_push(&a, xstrdup(c->qemu_bin ? c->qemu_bin : VM_QEMU_DEFAULT));
+	strv_pair(&a, "-name", xasprintf("sbx-%s", c->name));
+	strv_push(&a, xstrdup("-nodefaults"));
+	strv_push(&a, xstrdup("-no-user-config"));
+	strv_pair(&a, "-display", xstrdup("none"));
+	strv_push(&a, xstrdup("-no-reboot"));
+	strv_pair(&a, "-sandbox", xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+	if (c->accel == ACCEL_KVM) {
+		strv_push(&a, xstrdup("-enable-kvm"));
+		strv_pair(&a, "-cpu", xstrdup("host"));
+	} else {
+		strv_pair(&a, "-accel", xstrdup("tcg,thread=multi"));
+	}
+	strv_pair(&a, "-smp", xasprintf("%u", c->cpus));
+	strv_pair(&a, "-m", xasprintf("%uM", c->mem_mib));
+	if (vfs_fd >= 0) {
+		/* vhost-user needs guest RAM in shared memory that virtiofsd can map. */
+		strv_pair(&a, "-object", xasprintf("memory-backend-memfd,id=mem,size=%uM,share=on", c->mem_mib));
+		strv_pair(&a, "-M", xstrdup("microvm,x-option-roms=off,memory-backend=mem"));
+	} else {
+		strv_pair(&a, "-M", xstrdup("microvm,x-option-roms=off"));
+	}
+	/* virtio 1.0 over mmio: libvhost-user refuses legacy devices. */
+	strv_pair(&a, "-global", xstrdup("virtio-mmio.force-legacy=false"));
+	strv_pair(&a, "-kernel", xstrdup(c->vmlinux));
+	strv_pair(&a, "-initrd", xstrdup(c->initramfs));
+	strv_pair(&a, "-append", TAKE_PTR(cmdline));
+
+	strv_pair(&a, "-chardev", xasprintf("file,id=con,path=%s,append=on", con));
+	strv_pair(&a, "-serial", xstrdup("chardev:con"));
+
+	strv_pair(&a, "-drive",
+		  xasprintf("if=none,id=root,file=%s,format=qcow2,cache=writeback,discard=unmap,aio=threads", disk));
+	strv_pair(&a, "-device", xstrdup("virtio-blk-device,drive=root"));
+
+	strv_pair(&a, "-chardev", xasprintf("socket,id=ctl,fd=%d,server=on,wait=off", ctl_fd));
+	strv_pair(&a, "-device", xstrdup("virtio-serial-device"));
+	strv_pair(&a, "-device", xstrdup("virtserialport,chardev=ctl,name=" VM_CTL_PORT));
+
+	if (vfs_fd >= 0) {
+		strv_pair(&a, "-chardev", xasprintf("socket,id=vfs,fd=%d", vfs_fd));
+		strv_pair(&a, "-device", xstrdup("vhost-user-fs-device,chardev=vfs,tag=" VM_FS_TAG ",queue-size=1024"));
+	}
+	if (qmp_fd >= 0) {
+		strv_pair(&a, "-chardev", xasprintf("socket,id=qmp,fd=%d", qmp_fd));
+		strv_pair(&a, "-mon", xstrdup("chardev=qmp,mode=control"));
+	}
+	*ret_argv = a.v;
+	return 0;
+}
+
+int vm_build_argv(const struct vm_config *c, int ctl_fd, int vfs_fd, char ***ret_argv)
+{
+	return vm_build_argv_full(c, ctl_fd, vfs_fd, -1, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, ret_argv);
+}
+
+int vm_userns_map(bool root, uint32_t ws_id, uint32_t self, char *buf, size_t size)
+{
+	const uint32_t base = VM_USERNS_HOST_BASE, n = VM_USERNS_SIZE;
+	int w;
+
+	if (!root) {
+		w = snprintf(buf, size, "%u %u 1\n", ws_id, self);
+	} else {
+		/* ws_id keeps its number; everything else lands on unprivileged host ids. */
+		if (ws_id == 0 || (ws_id >= base && ws_id - base < n))
+			return -EINVAL;
+		if (ws_id < n)
+			w = snprintf(buf, size, "0 %u %u\n%u %u 1\n%u %u %u\n", base, ws_id, ws_id, ws_id, ws_id + 1,
+				     base + ws_id + 1, n - ws_id - 1);
+		else
+			w = snprintf(buf, size, "0 %u %u\n%u %u 1\n", base, n, ws_id, ws_id);
+	}
+	if (w < 0 || (size_t)w >= size)
+		return -ENOBUFS;
+	return w;
+}
+
+/* virtiofsd's -o values: ',' separates options, '\\' escapes. */
+static char *fuse_opt_escape(const char *prefix, const char *s)
+{
+	size_t pl = strlen(prefix), n = strlen(s);
+	char *out = xmalloc(pl + 2 * n + 1), *d = out + pl;
+
+	memcpy(out, prefix, pl);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ',' || s[i] == '\\')
+			*d++ = '\\';
+		*d++ = s[i];
+	}
+	*d = '\0';
+	return out;
+}
+
+/* ---- child set-up (runs after fork: plain syscalls only) ---- */
+
+struct vfsd_setup {
+	bool root;
+	char uid_map[128], gid_map[128];
+	rlim_t nofile;
+};
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t len = (ssize_t)strlen(text), n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, (size_t)len);
+	if (n != len) {
+		int r = n < 0 ? -errno : -EIO;
+		close(fd);
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* As a privileged helper in the parent user namespace, write the maps of pid. */
+static int userns_write_maps(pid_t pid, const char *uid_map, const char *gid_map)
+{
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	r = write_file(path, uid_map);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	return write_file(path, gid_map);
+}
+
+/* Root: a helper left behind in our user namespace writes the maps of the new one
+ * (mapping ids other than our own needs CAP_SETUID there); then become ns root. */
+static int userns_enter_root(const char *uid_map, const char *gid_map)
+{
+	int sync[2], st, r = 0;
+	pid_t self = getpid(), h;
+	char c = 0;
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return -errno;
+	h = fork();
+	if (h < 0) {
+		r = -errno;
+		close(sync[0]);
+		close(sync[1]);
+		return r;
+	}
+	if (h == 0) {
+		close(sync[1]);
+		/* EOF instead of a byte: the parent failed to unshare. */
+		if (read(sync[0], &c, 1) != 1)
+			_exit(2);
+		_exit(userns_write_maps(self, uid_map, gid_map) < 0 ? 1 : 0);
+	}
+	close(sync[0]);
+	if (unshare(CLONE_NEWUSER) < 0)
+		r = -errno;
+	else if (write(sync[1], "x", 1) != 1)
+		r = -EIO;
+	close(sync[1]);
+	while (waitpid(h, &st, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (r < 0)
+		return r;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -EPERM;
+	/* Drop the host's supplementary groups (gid 0 among them) and become ns root,
+	 * i.e. host VM_USERNS_HOST_BASE: exec keeps full capabilities in the namespace only. */
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Not root: map only ourselves (setgroups denied, as the kernel requires). */
+static int userns_enter_self(const char *uid_map, const char *gid_map)
+{
+	if (unshare(CLONE_NEWUSER) < 0)
+		return -errno;
+	if (write_file("/proc/self/setgroups", "deny") < 0)
+		return -EPERM;
+	return userns_write_maps(getpid(), uid_map, gid_map);
+}
+
+/* Keep the capabilities virtiofsd needs across exec as a non-root ns uid (ambient set). */
+static int caps_keep_ambient(void)
+{
+	static const int caps[] = { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
+				    CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SYS_ADMIN };
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	data[0].inheritable = data[0].permitted;
+	data[1].inheritable = data[1].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int vfsd_child_setup(void *arg)
+{
+	const struct vfsd_setup *s = arg;
+	struct rlimit rl;
+	int r;
+
+	/* virtiofsd holds an O_PATH fd per inode the guest knows; raise the limit while
+	 * we still may (the hard limit only as real root). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (s->root && rl.rlim_max < s->nofile)
+			rl.rlim_max = s->nofile;
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (s->root)
+		return userns_enter_root(s->uid_map, s->gid_map);
+	r = userns_enter_self(s->uid_map, s->gid_map);
+	if (r < 0)
+		return r;
+	return caps_keep_ambient();
+}
+
+struct qemu_setup {
+	bool root;
+	char uid_map[64], gid_map[64];
+};
+
+static int qemu_child_setup(void *arg)
+{
+	const struct qemu_setup *s = arg;
+
+	/* An empty network namespace: QEMU has no NIC, and gets no way to the network. */
+	if (s->root)
+		return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+		return -errno;
+	if (write_file("/proc/self/setgroups", "deny") < 0)
+		return -EPERM;
+	return userns_write_maps(getpid(), s->uid_map, s->gid_map);
+}
+
+/* ---- launch ---- */
+
+static int close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid)
+{
+	struct vfsd_setup s = { .root = geteuid() == 0, .nofile = VM_NOFILE_WANT };
+	_cleanup_free_ char *nr_open = NULL, *source = NULL;
+	char *argv[16];
+	char fdarg[32], nofile[48];
+	size_t n = 0;
+	int r;
+
+	if (file_read_all("/proc/sys/fs/nr_open", 64, &nr_open, NULL) >= 0) {
+		unsigned long v = strtoul(nr_open, NULL, 10);
+		if (v > 0 && v < s.nofile)
+			s.nofile = v;
+	}
+	r = vm_userns_map(s.root, c->ws_uid, (uint32_t)geteuid(), s.uid_map, sizeof(s.uid_map));
+	if (r < 0)
+		return r;
+	r = vm_userns_map(s.root, c->ws_gid, (uint32_t)getegid(), s.gid_map, sizeof(s.gid_map));
+	if (r < 0)
+		return r;
+
+	snprintf(fdarg, sizeof(fdarg), "--fd=%d", listen_fd);
+	/* As root we raised the hard limit for it; otherwise leave the (raised) soft limit. */
+	snprintf(nofile, sizeof(nofile), "--rlimit-nofile=%lu", s.root ? (unsigned long)s.nofile : 0UL);
+	argv[n++] = (char *)(c->virtiofsd_bin ? c->virtiofsd_bin : VM_VIRTIOFSD_DEFAULT);
+	argv[n++] = fdarg;
+	argv[n++] = nofile;
+	argv[n++] = (char *)"-o";
+	source = fuse_opt_escape("source=", c->workspace);
+	argv[n++] = source;
+	argv[n++] = (char *)"-o";
+	argv[n++] = (char *)"cache=auto";
+	argv[n++] = (char *)"-o";
+	argv[n++] = (char *)"sandbox=namespace";
+	argv[n++] = (char *)"-o";
+	argv[n++] = (char *)"log_level=warn";
+	argv[n] = NULL;
+	return proc_spawn_detached(argv, log_fd, &listen_fd, 1, vfsd_child_setup, &s, ret_pid);
+}
+
+/* Read one '\n'-terminated line into buf (QMP lines), waiting until deadline. */
+static int qmp_read_line(int fd, char *buf, size_t size, size_t *len, uint64_t deadline, char **ret_line)
+{
+	for (;;) {
+		char *nl = memchr(buf, '\n', *len);
+		int64_t left;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int r;
+
+		if (nl) {
+			*nl = '\0';
+			*ret_line = buf;
+			return (int)(nl - buf) + 1;
+		}
+		if (*len + 1 >= size)
+			return -EMSGSIZE;
+		left = (int64_t)(deadline - now_ms());
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)left);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		n = read(fd, buf + *len, size - 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+}
+
+static void qmp_consume(char *buf, size_t *len, int used)
+{
+	memmove(buf, buf + used, *len - (size_t)used);
+	*len -= (size_t)used;
+}
+
+/* QEMU answers a QMP command only from its main loop, after every device was
+ * realized: that is "started". EOF means it exited (bad option, device error). */
+static int qmp_wait_ready(int fd, int timeout_ms)
+{
+	_cleanup_free_ char *buf = xmalloc(VM_QMP_MAX);
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	static const char cmd[] = "{\"execute\":\"qmp_capabilities\"}\n";
+	size_t len = 0;
+	char *line;
+	int r;
+
+	r = qmp_read_line(fd, buf, VM_QMP_MAX, &len, deadline, &line);
+	if (r < 0)
+		return r;
+	if (!strstr(line, "\"QMP\""))
+		return -EPROTO;
+	qmp_consume(buf, &len, r);
+	r = write_all(fd, cmd, sizeof(cmd) - 1);
+	if (r < 0)
+		return r;
+	for (;;) {
+		r = qmp_read_line(fd, buf, VM_QMP_MAX, &len, deadline, &line);
+		if (r < 0)
+			return r;
+		if (strstr(line, "\"return\""))
+			return 0;
+		if (strstr(line, "\"error\""))
+			return -EPROTO;
+		qmp_consume(buf, &len, r); /* an event; keep reading */
+	}
+}
+
+int vm_launch(const struct vm_config *c, struct vm_procs *ret)
+{
+	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
+	struct qemu_setup qs = { .root = geteuid() == 0 };
+	struct vm_procs p = { 0 };
+	char **argv = NULL;
+	int keep[3], sv[2], r;
+	size_t nkeep = 0;
+
+	r = vm_config_check(c);
+	if (r < 0)
+		return r;
+	r = mkdir_p(c->run_dir, 0700);
+	if (r < 0)
+		return r;
+	log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log_fd < 0)
+		return -errno;
+
+	r = sock_listen_at(c->run_dir, VM_CTL_SOCK, 4, 0600, &ctl_fd);
+	if (r < 0)
+		return r;
+
+	if (c->workspace) {
+		r = sock_listen_at(c->run_dir, VM_VFS_SOCK, 1, 0600, &vfs_listen);
+		if (r < 0)
+			return r;
+		/* Connect QEMU's end now (it queues until virtiofsd accepts); the path is
+		 * not needed after that. */
+		r = sock_connect_at(c->run_dir, VM_VFS_SOCK, &vfs_fd);
+		if (r >= 0) {
+			int dfd = open(c->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0) {
+				(void)unlinkat(dfd, VM_VFS_SOCK, 0);
+				close(dfd);
+			}
+			r = vfsd_spawn(c, vfs_listen, log_fd, &p.vfsd_pid);
+		}
+		if (r < 0) {
+			log_debug("vm %s: starting virtiofsd failed: %s", c->name, strerror(-r));
+			return r;
+		}
+		p.vfsd_start = proc_start_time(p.vfsd_pid);
+		vfs_listen = close_fd(vfs_listen);
+	}
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	qmp_fd = sv[0];
+	qmp_peer = sv[1];
+
+	r = vm_build_argv_full(c, ctl_fd, vfs_fd, qmp_peer, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, &argv);
+	if (r < 0)
+		goto fail;
+	keep[nkeep++] = ctl_fd;
+	keep[nkeep++] = qmp_peer;
+	if (vfs_fd >= 0)
+		keep[nkeep++] = vfs_fd;
+	if (!qs.root) {
+		snprintf(qs.uid_map, sizeof(qs.uid_map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
+		snprintf(qs.gid_map, sizeof(qs.gid_map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+	}
+	r = proc_spawn_detached(argv, log_fd, keep, nkeep, qemu_child_setup, &qs, &p.qemu_pid);
+	vm_argv_free(argv);
+	if (r < 0) {
+		log_debug("vm %s: starting qemu failed: %s", c->name, strerror(-r));
+		goto fail;
+	}
+	p.qemu_start = proc_start_time(p.qemu_pid);
+	/* Only QEMU holds these now. */
+	qmp_peer = close_fd(qmp_peer);
+	vfs_fd = close_fd(vfs_fd);
+
+	r = qmp_wait_ready(qmp_fd, VM_START_TIMEOUT_MS);
+	if (r < 0) {
+		log_debug("vm %s: qemu did not come up: %s (see %s)", c->name, strerror(-r), c->console_log);
+		r = r == -ETIMEDOUT ? r : -EIO;
+		goto fail;
+	}
+	*ret = p;
+	return 0;
+
+fail:
+	(void)vm_kill(&p, 1000);
+	return r;
+}
+
+int vm_kill(const struct vm_procs *p, int grace_ms)
+{
+	int r = 0, q;
+
+	if (p->qemu_pid > 0)
+		r = proc_terminate(p->qemu_pid, p->qemu_start, grace_ms);
+	/* virtiofsd exits by itself once QEMU is gone; it waits forever if QEMU never came. */
+	if (p->vfsd_pid > 0) {
+		q = proc_terminate(p->vfsd_pid, p->vfsd_start, grace_ms);
+		if (r == 0)
+			r = q;
+	}
+	return r;
+}
+
+/* ---- disk ---- */
+
+static int run_wait(char *const argv[])
+{
+	int st, nul;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul >= 0) {
+			dup2(nul, STDIN_FILENO);
+			dup2(nul, STDOUT_FILENO);
+			dup2(nul, STDERR_FILENO);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (!WIFEXITED(st))
+		return -EIO;
+	return WEXITSTATUS(st) == 127 ? -ENOENT : WEXITSTATUS(st) ? -EIO : 0;
+}
+
+int vm_disk_create(const char *base_raw, const char *overlay_qcow2)
+{
+	_cleanup_free_ char *tmp = NULL, *dir = NULL;
+	_cleanup_close_ int fd = -1, dfd = -1;
+	char *slash;
+	int r;
+
+	if (!path_ok(base_raw) || !path_ok(overlay_qcow2))
+		return -EINVAL;
+	tmp = xasprintf("%s.tmp.%d", overlay_qcow2, (int)getpid());
+	char *argv[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f", (char *)"qcow2",
+			 (char *)"-b", (char *)base_raw, (char *)"-F", (char *)"raw", tmp, NULL };
+
+	(void)unlink(tmp);
+	r = run_wait(argv);
+	if (r < 0) {
+		(void)unlink(tmp);
+		log_debug("qemu-img create %s failed: %s", tmp, strerror(-r));
+		return r;
+	}
+	fd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fchmod(fd, 0600) < 0 || fsync(fd) < 0 || rename(tmp, overlay_qcow2) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		return r;
+	}
+	dir = xstrdup(overlay_qcow2);
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
+}
