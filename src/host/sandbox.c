@@ -196,14 +196,19 @@ static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
 static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 {
 	struct relay *r;
+	bool booting = sb->state == SB_STARTING;
 
+	if (booting && !sb->error) {
+		_cleanup_free_ char *tail = console_tail(sb, 12);
+		sb->error = xasprintf("%s%s", why, tail);
+	}
 	conn_close(sb->d, &sb->chan);
 	ev_del(sb->d, &sb->qemu_ev);
 	if (sb->qemu_ev.fd >= 0)
 		close(sb->qemu_ev.fd);
 	sb->qemu_ev.fd = -1;
 	while ((r = sb->relays))
-		relay_fail(r, why);
+		relay_fail(r, booting ? sb->error : why);
 	if (sb->procs.qemu_pid > 0)
 		(void)proc_terminate(sb->procs.qemu_pid, sb->procs.qemu_start, 2000);
 	if (sb->procs.vfsd_pid > 0)
@@ -211,10 +216,6 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 	memset(&sb->procs, 0, sizeof(sb->procs));
 	rm_rf(sb->run_dir);
 	sb->deadline_ms = 0;
-	if (sb->state == SB_STARTING && !sb->error) {
-		_cleanup_free_ char *tail = console_tail(sb, 12);
-		sb->error = xasprintf("%s%s", why, tail);
-	}
 	sandbox_set_state(sb, SB_STOPPED);
 }
 
