@@ -203,6 +203,8 @@ static void chan_read(struct guest *g)
 			if (mux_rx_done(g->mux, (size_t)n) < 0) {
 				log_warn("protocol violation from the host: session reset");
 				chan_session_end(g);
+				/* Ask for a new session: a running host answers with its HELLO. */
+				chan_send_hello(g);
 			}
 			continue;
 		}

@@ -91,6 +91,16 @@ static int spawn(const char *const *argv, const char *cwd, int in, int out, int 
 		if (cwd && chdir(cwd) < 0)
 			_exit(127);
 		execvp(argv[0], (char *const *)argv);
+		/* depmod, mke2fs and friends live in sbin, which a user's PATH may lack. */
+		if (errno == ENOENT && !strchr(argv[0], '/')) {
+			static const char *const sbin[] = { "/usr/sbin", "/sbin" };
+			for (size_t i = 0; i < ARRAY_SIZE(sbin); i++) {
+				char path[256];
+				if (snprintf(path, sizeof(path), "%s/%s", sbin[i], argv[0]) < (int)sizeof(path))
+					execv(path, (char *const *)argv);
+			}
+			errno = ENOENT;
+		}
 		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}

@@ -250,6 +250,21 @@ static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
 		return;
 	}
 	log_debug("%s: guest hello (uptime %u ms)", sb->spec.name, up);
+	if (sb->state == SB_RUNNING) {
+		/* The guest restarted the session on its own (it saw a violation): answer
+		 * with our HELLO and configure it again once it answers. */
+		uint8_t hb[64];
+		struct tlv_writer w;
+
+		log_warn("%s: the guest reset the channel session; re-handshaking", sb->spec.name);
+		tlv_writer_init(&w, hb, sizeof(hb));
+		tlv_put_u32(&w, HELLO_VERSION, SBX_PROTO_VERSION);
+		(void)mux_send_hello(sb->chan.mux, hb, w.len);
+		sb->state = SB_STARTING;
+		sb->started_ms = now_ms();
+		sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
+		return;
+	}
 	chan_send_config(sb);
 }
 

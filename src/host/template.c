@@ -842,16 +842,16 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 		r = lock;
 		goto out_sig;
 	}
+	/* The kernel first, even for a built template: setup relies on this to fetch it. */
+	say(level, "[1/3] guest kernel");
+	r = kernel_ensure(p, level >= 1, &k);
+	if (r < 0)
+		goto out_sig;
 	if (!force && template_image(p, name, &existing) == 0) {
 		say(level, "template %s is already built (%s); use --force to rebuild", name, existing);
 		r = 0;
 		goto out_sig;
 	}
-
-	say(level, "[1/3] guest kernel");
-	r = kernel_ensure(p, level >= 1, &k);
-	if (r < 0)
-		goto out_sig;
 
 	build = xasprintf("%s/.%s.build", tbase, name);
 	r = rm_onefs(build);

@@ -784,6 +784,35 @@ static void test_hello(void)
 	peer_free(b);
 }
 
+/* A HELLO split across two reads at every offset, after garbage, is still found. */
+static void test_hunt_split(void)
+{
+	uint8_t buf[200];
+	size_t junk = 37, n;
+	struct frame_hdr h = { .len = FRAME_MAGIC_LEN + 3, .type = FRAME_HELLO };
+
+	memset(buf, 0x5a, junk);
+	frame_hdr_encode(buf + junk, &h);
+	memcpy(buf + junk + FRAME_HDR_LEN, FRAME_MAGIC "abc", FRAME_MAGIC_LEN + 3);
+	n = junk + FRAME_HDR_LEN + h.len;
+	for (size_t cut = 1; cut < n; cut++) {
+		struct peer *b = peer_new("guest", false);
+		size_t avail;
+		uint8_t *in;
+
+		mux_set_hunting(b->m, true);
+		in = mux_rx_buf(b->m, &avail);
+		memcpy(in, buf, cut);
+		CHECK_EQ(mux_rx_done(b->m, cut), 0);
+		in = mux_rx_buf(b->m, &avail);
+		memcpy(in, buf + cut, n - cut);
+		CHECK_EQ(mux_rx_done(b->m, n - cut), 0);
+		CHECK_EQ(b->n_hello, 1);
+		CHECK(b->hello_len == 3 && memcmp(b->hello, "abc", 3) == 0);
+		peer_free(b);
+	}
+}
+
 static void test_many_streams(void)
 {
 	struct peer *a = peer_new("host", true), *b = peer_new("guest", false);
@@ -981,6 +1010,7 @@ static void run_all(void)
 	test_unknown();
 	test_ping();
 	test_hello();
+	test_hunt_split();
 	test_many_streams();
 	test_reentrant();
 }
