@@ -29,7 +29,7 @@ HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/main.o,$(HOST_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean install test unit integration check-asan setup bench
+.PHONY: all clean install test unit integration check-asan setup bench fuzz
 all: $(BUILD)/sbx $(BUILD)/sbx-guest
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/common/*.h src/host/*.h)
@@ -85,3 +85,10 @@ install: all
 
 clean:
 	rm -rf build build-asan
+
+# libFuzzer targets for the parsers (clang). Run: build/fuzz/fuzz_frame -max_total_time=60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc/common -fsanitize=fuzzer,address,undefined -o $@ $^
