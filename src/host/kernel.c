@@ -116,6 +116,7 @@ struct outbuf {
 	char *tail[TAIL_LINES];
 	size_t ntail;
 	bool status_shown;
+	bool cont;  /* the current line continues an overlong one */
 };
 
 static void out_line(struct outbuf *o)
@@ -134,7 +135,7 @@ static void out_line(struct outbuf *o)
 	o->tail[o->ntail++] = xstrdup(l);
 	if (o->mode == RUN_STREAM) {
 		dprintf(STDERR_FILENO, "  | %s\n", l);
-	} else if (o->mode == RUN_STATUS) {
+	} else if (o->mode == RUN_STATUS && !o->cont) {
 		char s[77];
 		size_t n = 0;
 		for (size_t i = 0; l[i] && n < sizeof(s) - 1; i++)
@@ -151,10 +152,13 @@ static void out_feed(struct outbuf *o, const char *buf, size_t n)
 		char c = buf[i];
 		if (c == '\n' || c == '\r') {
 			out_line(o);
+			o->cont = false;
 			continue;
 		}
-		if (o->len == sizeof(o->line) - 1)
+		if (o->len == sizeof(o->line) - 1) {
 			out_line(o);
+			o->cont = true;
+		}
 		o->line[o->len++] = c;
 	}
 }
@@ -175,13 +179,17 @@ static void out_done(struct outbuf *o, bool failed, const char *what)
 	o->ntail = 0;
 }
 
-/* Wait for pid, forwarding a user's SIGTERM and escalating if it lingers. */
+/*
+ * Stop requests (image_signals_catch) go to the child's whole process group,
+ * and SIGKILL follows 30 s later if it lingers.
+ */
 int image_run(const char *const *argv, const char *cwd, enum run_output mode)
 {
 	struct outbuf o = { .mode = mode };
 	_cleanup_close_ int rd = -1;
 	int pfd[2], status = 0, r;
 	uint64_t stop_at = 0;
+	size_t drained = 0;
 	bool exited = false;
 	pid_t pid;
 
@@ -192,11 +200,8 @@ int image_run(const char *const *argv, const char *cwd, enum run_output mode)
 	r = spawn(argv, cwd, -1, pfd[1], pfd[1], &pid);
 	close(pfd[1]);
 	rd = pfd[0];
-	if (r < 0) {
-		close(rd);
-		rd = -1;
+	if (r < 0)
 		return r;
-	}
 	fd_set_nonblock(rd, true);
 	for (;;) {
 		struct pollfd pf = { .fd = rd, .events = POLLIN };
@@ -221,7 +226,9 @@ int image_run(const char *const *argv, const char *cwd, enum run_output mode)
 			n = read(rd, buf, sizeof(buf));
 			if (n > 0) {
 				out_feed(&o, buf, (size_t)n);
-				continue;
+				/* After the exit, only a straggler writes: read a bounded amount. */
+				if (!exited || (drained += (size_t)n) < (1u << 20))
+					continue;
 			}
 			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				close(rd);

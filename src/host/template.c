@@ -511,6 +511,7 @@ static char *customize_script(const struct recipe *rc, const struct kernel_info 
 	fprintf(f, "mkdir -p \"$1/lib/modules\"; ");
 	if (copy_modules)
 		fprintf(f, "cp -a -- %s \"$1/lib/modules/\"; ", mods);
+	fprintf(f, "chown -R 0:0 \"$1/lib/modules\"; ");
 	fprintf(f, "chroot \"$1\" useradd --uid 1000 --user-group --groups sudo --create-home "
 		   "--home-dir /home/agent --shell /bin/bash agent; ");
 	fprintf(f, "mkdir -p \"$1/etc/sudoers.d\"; ");
@@ -639,14 +640,24 @@ static int make_ext4(const char *root, const char *img, uint64_t size, int level
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-/* Non-root path: mmdebstrap's ext2 (genext2fs) made into ext4 and grown. Untested. */
+/*
+ * Non-root path: mmdebstrap's ext2 image (genext2fs, which reads the tarball made
+ * in the user namespace, so ownership is right) turned into ext4 and grown.
+ * Weaker than mke2fs: 1 KiB blocks, no flex_bg/metadata_csum, no xattrs.
+ */
 static int ext2_to_ext4(const char *img, uint64_t size, int level)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
 	_cleanup_free_ char *sz = xasprintf("%lluK", (unsigned long long)(size >> 10));
-	const char *tune[] = { "tune2fs", "-O", "extents,uninit_bg,dir_index,has_journal", "-L", "sbxroot", img, NULL };
+	const char *tune[] = { "tune2fs", "-O", "extents,dir_index,has_journal,dir_nlink,extra_isize,huge_file",
+			       "-c", "0", "-i", "0", "-L", "sbxroot", img, NULL };
 	const char *fsck[] = { "e2fsck", "-fy", img, NULL };
+	/* genext2fs makes 128-byte inodes: no nanoseconds, no dates past 2038. */
+	const char *inodes[] = { "tune2fs", "-I", "256", img, NULL };
 	const char *grow[] = { "resize2fs", img, sz, NULL };
+	/* Without uninit_bg resize2fs writes the new inode tables as zeros (so the
+	 * guest never initialises them lazily); punch those zeros out again. */
+	const char *sparse[] = { "fallocate", "--dig-holes", img, NULL };
 	int r;
 
 	r = image_run(tune, NULL, out);
@@ -656,7 +667,11 @@ static int ext2_to_ext4(const char *img, uint64_t size, int level)
 			r = 0;
 	}
 	if (r == 0)
+		r = image_run(inodes, NULL, out);
+	if (r == 0)
 		r = image_run(grow, NULL, out);
+	if (r == 0)
+		r = image_run(sparse, NULL, out);
 	if (r > 0) {
 		log_err("converting the image to ext4 failed");
 		r = -EIO;
@@ -675,83 +690,119 @@ static char *iso_now(void)
 	return xstrdup(buf);
 }
 
-/* Backing file named in a qcow2 header, or NULL. */
-static char *qcow2_backing(const char *path)
+/* Backing file named in a qcow2 header: 0 with *ret (NULL if none), or -errno. */
+static int qcow2_backing(int dfd, const char *name, char **ret)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	uint8_t h[20];
 	uint64_t off;
 	uint32_t len;
-	char *name;
+	char *b;
 
-	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4))
-		return NULL;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4))
+		return -EBADMSG; /* maybe still being written */
 	off = (uint64_t)h[8] << 56 | (uint64_t)h[9] << 48 | (uint64_t)h[10] << 40 | (uint64_t)h[11] << 32 |
 	      (uint64_t)h[12] << 24 | (uint64_t)h[13] << 16 | (uint64_t)h[14] << 8 | h[15];
 	len = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 | h[19];
-	if (off == 0 || len == 0 || len > 1023)
-		return NULL;
-	name = xcalloc(1, len + 1);
-	if (pread(fd, name, len, (off_t)off) != (ssize_t)len) {
-		free(name);
-		return NULL;
+	*ret = NULL;
+	if (off == 0 || len == 0)
+		return 0;
+	if (len > 1023)
+		return -EBADMSG;
+	b = xcalloc(1, len + 1);
+	if (pread(fd, b, len, (off_t)off) != (ssize_t)len) {
+		free(b);
+		return -EIO;
 	}
-	return name;
+	*ret = b;
+	return 0;
+}
+
+struct strset {
+	char **v;
+	size_t n;
+};
+
+static void strset_free(struct strset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	*s = (struct strset){ 0 };
+}
+
+/* Backing files of every sandbox disk, including ones being created (disk.qcow2.tmp.PID). */
+static int sandbox_backings(const struct sbx_paths *p, struct strset *ret)
+{
+	DIR *sd = p->sandboxes ? opendir(p->sandboxes) : NULL;
+	struct dirent *se;
+	int r = 0;
+
+	if (!sd)
+		return errno == ENOENT || !p->sandboxes ? 0 : -errno;
+	while (r == 0 && (se = readdir(sd))) {
+		DIR *dd;
+		struct dirent *de;
+		int dfd;
+		if (se->d_name[0] == '.')
+			continue;
+		dfd = openat(dirfd(sd), se->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		dd = fdopendir(dfd);
+		if (!dd) {
+			close(dfd);
+			continue;
+		}
+		while (r == 0 && (de = readdir(dd))) {
+			char *b = NULL;
+			if (strncmp(de->d_name, "disk", 4) || !strstr(de->d_name, ".qcow2"))
+				continue;
+			r = qcow2_backing(dirfd(dd), de->d_name, &b);
+			if (r == 0 && b) {
+				ret->v = realloc(ret->v, (ret->n + 1) * sizeof(char *));
+				if (!ret->v)
+					die("out of memory");
+				ret->v[ret->n++] = b;
+			}
+		}
+		closedir(dd);
+	}
+	closedir(sd);
+	return r;
 }
 
 /* Delete older base-*.raw images of a template that no sandbox disk uses as backing file. */
 static void template_gc(const struct sbx_paths *p, const char *tdir, const char *current)
 {
-	DIR *d = opendir(tdir), *sd;
-	struct dirent *de, *se;
-	char **used = NULL;
-	size_t nused = 0;
+	struct strset used = { 0 };
+	DIR *d;
+	struct dirent *de;
 
-	if (!d)
+	/* Any disk we cannot read might use any image: then keep them all. */
+	if (sandbox_backings(p, &used) < 0) {
+		strset_free(&used);
 		return;
-	sd = p->sandboxes ? opendir(p->sandboxes) : NULL;
-	while (sd && (se = readdir(sd))) {
-		_cleanup_free_ char *disk = NULL;
-		char *b;
-		if (se->d_name[0] == '.')
-			continue;
-		disk = xasprintf("%s/%s/disk.qcow2", p->sandboxes, se->d_name);
-		if (access(disk, F_OK) < 0)
-			continue;
-		b = qcow2_backing(disk);
-		if (!b) {
-			/* Unreadable disk: keep every image, to be safe. */
-			closedir(sd);
-			closedir(d);
-			for (size_t i = 0; i < nused; i++)
-				free(used[i]);
-			free(used);
-			return;
-		}
-		used = realloc(used, (nused + 1) * sizeof(char *));
-		if (!used)
-			die("out of memory");
-		used[nused++] = b;
 	}
-	if (sd)
-		closedir(sd);
-	while ((de = readdir(d))) {
+	d = opendir(tdir);
+	while (d && (de = readdir(d))) {
 		_cleanup_free_ char *path = NULL;
 		bool in_use = false;
 		if (!image_name_ok(de->d_name) || !strcmp(de->d_name, current))
 			continue;
 		path = xasprintf("%s/%s", tdir, de->d_name);
-		for (size_t i = 0; i < nused && !in_use; i++) {
-			const char *slash = strrchr(used[i], '/');
-			in_use = !strcmp(used[i], path) || !strcmp(slash ? slash + 1 : used[i], de->d_name);
+		for (size_t i = 0; i < used.n && !in_use; i++) {
+			const char *slash = strrchr(used.v[i], '/');
+			in_use = !strcmp(used.v[i], path) || !strcmp(slash ? slash + 1 : used.v[i], de->d_name);
 		}
 		if (!in_use)
 			unlink(path);
 	}
-	closedir(d);
-	for (size_t i = 0; i < nused; i++)
-		free(used[i]);
-	free(used);
+	if (d)
+		closedir(d);
+	strset_free(&used);
 }
 
 static int template_publish(const struct sbx_paths *p, const char *name, const char *tdir, const char *img,

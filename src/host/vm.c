@@ -330,11 +330,10 @@ static int userns_enter_self(const char *uid_map, const char *gid_map)
 	return userns_write_maps(getpid(), uid_map, gid_map);
 }
 
-/* Keep the capabilities virtiofsd needs across exec as a non-root ns uid (ambient set). */
+/* Keep our capabilities (full, in the new namespace) across exec as a non-root ns
+ * uid, through the ambient set; virtiofsd then drops what it does not need. */
 static int caps_keep_ambient(void)
 {
-	static const int caps[] = { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
-				    CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SYS_ADMIN };
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2];
 
@@ -344,8 +343,10 @@ static int caps_keep_ambient(void)
 	data[1].inheritable = data[1].permitted;
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
-	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) < 0)
+	for (int cap = 0; cap < 64; cap++) {
+		if (!(data[cap / 32].permitted & (1u << (cap % 32))))
+			continue;
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
 			return -errno;
 	}
 	return 0;

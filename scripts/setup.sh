@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# setup.sh: install sbx's Debian 12 dependencies, build sbx, fetch the guest kernel and build the minimal template.
+#
+# Idempotent: packages already installed are not touched and apt-get update runs
+# only when something is missing; the kernel and template are only fetched or
+# built when absent. Run as root, or as a user with sudo (for apt-get only).
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+Usage: scripts/setup.sh [--deps-only]
+
+  (no flag)    install missing packages, run make, then `build/sbx template build
+               minimal` (which also downloads the guest kernel .deb into the cache;
+               the host kernel is never touched)
+  --deps-only  only install the missing packages (and refresh apt's package lists
+               if they do not know the cloud kernel package)
+EOF
+}
+
+deps_only=0
+for arg in "$@"; do
+	case "$arg" in
+	--deps-only) deps_only=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "setup.sh: unknown argument '$arg'" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+done
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Build: compiler, json-c. Runtime: QEMU (microvm, virtiofsd), qemu-img, mmdebstrap
+# and what it needs to verify and unpack Debian, mke2fs, depmod, lz4 (the kernel's
+# compression), dpkg-deb. Tests: python3 + pytest. uidmap/genext2fs: non-root builds.
+packages=(
+	gcc make pkg-config libc6-dev libjson-c-dev
+	qemu-system-x86 qemu-utils
+	mmdebstrap debian-archive-keyring gpg ca-certificates libdpkg-perl mount uidmap genext2fs
+	e2fsprogs cpio kmod lz4 xz-utils zstd dpkg
+	python3 python3-pytest
+)
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "setup.sh: need root for: $* (run as root or install sudo)" >&2
+		exit 1
+	fi
+}
+
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
+missing=()
+for p in "${packages[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+updated=0
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup.sh: installing ${missing[*]}"
+	as_root apt-get update -q
+	updated=1
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+	echo "setup.sh: all ${#packages[@]} packages present"
+fi
+
+# sbx fetches the guest kernel with `apt-get download`, which needs package lists.
+if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+	if [ "$updated" -eq 0 ]; then
+		as_root apt-get update -q
+	fi
+	if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+		echo "setup.sh: apt does not know linux-image-cloud-amd64; check /etc/apt/sources.list*" >&2
+		exit 1
+	fi
+fi
+
+if [ "$deps_only" -eq 1 ]; then
+	exit 0
+fi
+
+echo "setup.sh: building sbx"
+make -C "$repo" -j"$(nproc)"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: not root: the template is built in a user namespace (needs an /etc/subuid entry; untested)"
+fi
+echo "setup.sh: building the minimal template (first time: a few minutes)"
+"$repo/build/sbx" template build minimal
+"$repo/build/sbx" template ls
