@@ -46,6 +46,8 @@ packages=(
 	mmdebstrap debian-archive-keyring gpg ca-certificates libdpkg-perl mount uidmap genext2fs
 	e2fsprogs cpio kmod lz4 xz-utils zstd dpkg
 	python3 python3-pytest
+	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev
+	tinyproxy squid
 )
 
 as_root() {

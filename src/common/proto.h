@@ -22,6 +22,14 @@ enum {
 	OPEN_CWD = 4,       /* str absolute path */
 	OPEN_USER = 5,      /* str: "agent" or "root" (or a name/uid the guest resolves) */
 	OPEN_TTY = 6,       /* u32: rows << 16 | cols; present = allocate a pty */
+	/* Guest-opened egress streams (kinds "proxy", "tproxy", "dns"):
+	 *   proxy:  the bytes of one TCP connection a guest client made to 127.0.0.1:3128
+	 *   tproxy: one redirected TCP connection; OPEN_DST_ADDR/PORT = its original destination
+	 *   dns:    one query: u16 big-endian length + DNS message each way (as DNS over TCP);
+	 *           the host answers once and closes */
+	OPEN_DST_ADDR = 7,  /* 4 or 16 bytes, network order */
+	OPEN_DST_PORT = 8,  /* u32 */
+	OPEN_DNS_TCP = 9,   /* u32 1: the query came over TCP (else UDP) */
 };
 
 /* CTRL payloads start with CTRL_OP (u32), then op-specific tags. */

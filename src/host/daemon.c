@@ -29,7 +29,7 @@
 #define SBXD_VERSION "0.1.0"
 #define CLIENTS_MAX 256
 
-int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events)
+int ev_set(int epfd, struct evsrc *ev, uint32_t events)
 {
 	struct epoll_event e = { .events = events, .data.ptr = ev };
 	int op;
@@ -37,10 +37,15 @@ int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events)
 	if (ev->fd < 0 || ev->events == events)
 		return 0;
 	op = ev->events ? (events ? EPOLL_CTL_MOD : EPOLL_CTL_DEL) : EPOLL_CTL_ADD;
-	if (epoll_ctl(d->epfd, op, ev->fd, &e) < 0)
+	if (epoll_ctl(epfd, op, ev->fd, &e) < 0)
 		return -errno;
 	ev->events = events;
 	return 0;
+}
+
+int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events)
+{
+	return ev_set(d->epfd, ev, events);
 }
 
 void ev_del(struct sbxd *d, struct evsrc *ev)
@@ -665,6 +670,8 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 					sandbox_on_chan(sb, evs[i].events);
 				break;
 			}
+			case EV_PROXY:
+				break;
 			case EV_QEMU: {
 				struct sandbox *sb = ev->obj;
 				if (!sb->dead)

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "accel.h"
+#include "ev.h"
 #include "image.h"
 #include "paths.h"
 #include "spec.h"
@@ -17,15 +18,6 @@
 struct json_object;
 struct mux;
 struct sbxd;
-
-/* Every fd in the epoll set carries one of these as data.ptr. */
-enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_TIMER, EV_CLIENT, EV_CHAN, EV_QEMU };
-struct evsrc {
-	enum ev_kind kind;
-	int fd;
-	void *obj;
-	uint32_t events;   /* currently registered */
-};
 
 /* A mux on a non-blocking stream socket. */
 struct conn {
