@@ -159,6 +159,8 @@ int accel_detect(const char *want, enum accel *ret, char **ret_reason)
 	struct stat st;
 	int r;
 
+	if (want && !strcmp(want, "tcg"))
+		return accel_decide(want, &p, ret, ret_reason); /* nothing to probe */
 	r = file_read_all("/proc/cpuinfo", CPUINFO_MAX, &cpuinfo, NULL);
 	if (r >= 0)
 		p.hw_flag = accel_cpuinfo_hw_flag(cpuinfo);

@@ -128,7 +128,7 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 			      char ***ret_argv)
 {
 	struct strv a = { 0 };
-	_cleanup_free_ char *cmdline = NULL, *disk = NULL, *con = NULL;
+	_cleanup_free_ char *cmdline = NULL, *disk = NULL, *con = NULL, *name = NULL;
 	int r;
 
 	r = vm_config_check(c);
@@ -143,7 +143,8 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	con = qemu_escape(c->console_log);
 
 	strv_push(&a, xstrdup(c->qemu_bin ? c->qemu_bin : VM_QEMU_DEFAULT));
-	strv_pair(&a, "-name", xasprintf("sbx-%s", c->name));
+	name = qemu_escape(c->name);
+	strv_pair(&a, "-name", xasprintf("sbx-%s", name));
 	strv_push(&a, xstrdup("-nodefaults"));
 	strv_push(&a, xstrdup("-no-user-config"));
 	strv_pair(&a, "-display", xstrdup("none"));
