@@ -144,6 +144,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	struct json_object *req, *resp = NULL;
 	_cleanup_free_ char *defname = NULL;
 	const char *agent;
+	bool root_owned = false;
 	int rc;
 
 	for (int i = 1; i < argc; i++)
@@ -222,8 +223,20 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	spec.workspace = xstrdup(ws);
 	spec.cpus = cpus;
 	spec.memory_mib = mem;
-	spec.uid = getuid() == 0 ? 1000 : getuid();
-	spec.gid = getuid() == 0 ? 1000 : getgid();
+	/* The agent works as the host user, so its files keep their owner. sbx never maps
+	 * the agent to host root (guest code could then leave setuid-root files in the
+	 * workspace): as root, the agent takes the workspace owner's ids, or 1000. */
+	if (getuid() != 0) {
+		spec.uid = getuid();
+		spec.gid = getgid();
+	} else if (st.st_uid != 0 && st.st_uid < 100000) {
+		spec.uid = st.st_uid;
+		spec.gid = st.st_gid != 0 && st.st_gid < 100000 ? st.st_gid : st.st_uid;
+	} else {
+		spec.uid = 1000;
+		spec.gid = 1000;
+		root_owned = true;
+	}
 	spec.env = xcalloc((size_t)nenv + 1, sizeof(char *));
 	for (int i = 0; i < nenv; i++)
 		spec.env[i] = xstrdup(env[i]);
@@ -249,6 +262,12 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	if (client_call(c, req, &resp) < 0) {
 		client_free(c);
 		return 1;
+	}
+	{
+		struct json_object *ex;
+		if (root_owned && json_object_object_get_ex(resp, "existed", &ex) && !json_object_get_boolean(ex))
+			fprintf(stderr, "sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
+				"to it (chown it, or run sbx as a regular user)\n", cmd, ws);
 	}
 	json_object_put(resp);
 	if (create_only) {
