@@ -45,7 +45,7 @@ packages=(
 	qemu-system-x86 qemu-utils
 	mmdebstrap debian-archive-keyring gpg ca-certificates libdpkg-perl mount uidmap genext2fs
 	e2fsprogs cpio kmod lz4 xz-utils zstd dpkg
-	python3 python3-pytest
+	python3 python3-pytest python3-pytest-timeout
 	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev
 	tinyproxy squid
 )

@@ -49,6 +49,10 @@ int cmd_daemon(struct sbx_paths *p, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			sub = "--help";
+
 	if (!strcmp(sub, "run"))
 		return daemon_main(p, true);
 	if (!strcmp(sub, "start")) {

@@ -324,18 +324,9 @@ int client_exec(struct sbxc *c, struct json_object *req, bool forward_stdin, boo
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = -1, .events = POLLIN },
 		};
-		r = c_flush(c);
-		if (r < 0)
-			break;
-		if (r > 0)
-			pfd[0].events |= POLLOUT;
-		if (c->ready && !c->local_closed) {
-			if (!stdin_open) {
-				(void)mux_close(c->mux, c->id);
-				c->local_closed = true;
-			} else if (mux_credit(c->mux, c->id) > 0 && r == 0) {
-				pfd[2].fd = STDIN_FILENO;
-			}
+		if (c->ready && !c->local_closed && !stdin_open) {
+			(void)mux_close(c->mux, c->id);
+			c->local_closed = true;
 		}
 		if (c->ready && tty && !raw_set && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 			raw = saved;
@@ -343,8 +334,15 @@ int client_exec(struct sbxc *c, struct json_object *req, bool forward_stdin, boo
 			tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
 			raw_set = true;
 			send_resize(c);
-			continue;
 		}
+		/* Flush after queuing, so nothing waits behind the poll below. */
+		r = c_flush(c);
+		if (r < 0)
+			break;
+		if (r > 0)
+			pfd[0].events |= POLLOUT;
+		if (c->ready && !c->local_closed && stdin_open && r == 0 && mux_credit(c->mux, c->id) > 0)
+			pfd[2].fd = STDIN_FILENO;
 		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;

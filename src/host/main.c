@@ -44,6 +44,10 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "version") && argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+		printf("Usage: sbx version\n\nPrint sbx's version.\n");
+		return 0;
+	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("sbx %s\n", SBX_VERSION);
 		return 0;

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+# test_faults.py: guests that never come up or die in boot, QEMU that fails to start, a flooding exec.
+import time
+
+from conftest import pid_alive, wait_until
+
+# The daemon inherits the environment of the sbx command that starts it, so each of
+# these tests uses its own SBX_HOME and sets the knobs on its first command:
+# SBX_BOOT_TIMEOUT (seconds), SBX_GUEST_CMDLINE (appended to the kernel command line),
+# SBX_QEMU (the QEMU binary).
+
+
+def _assert_nothing_running(h, name):
+    assert wait_until(lambda: not h.vm_processes(), 15), f"left running: {h.vm_processes()}"
+    vj = h.vm_json(name)
+    if vj:
+        assert not pid_alive(vj.get("qemu_pid", 0), vj.get("qemu_start"))
+        assert not pid_alive(vj.get("vfsd_pid", 0), vj.get("vfsd_start"))
+    assert h.status(name) == "stopped", h.ls_json()
+
+
+def test_guest_that_never_comes_up(fresh):
+    ws = fresh.workspace()
+    # No init and panic=0: the kernel panics and waits forever; QEMU stays up.
+    env = {"SBX_BOOT_TIMEOUT": "8",
+           "SBX_GUEST_CMDLINE": "rdinit=/no/such/init init=/no/such/init panic=0"}
+    t0 = time.monotonic()
+    r = fresh.sbx("run", "--name", "hang", "shell", ws, "--", "true", env=env, timeout=180)
+    took = time.monotonic() - t0
+    assert r.rc != 0, r
+    assert "did not come up" in r.err, r
+    # The tail of the console log is shown.
+    assert "console" in r.err and "panic" in r.err.lower(), r
+    assert took < 60, f"took {took:.0f}s with an 8 s boot timeout"
+    _assert_nothing_running(fresh, "hang")
+    # exec on it fails the same way, and still leaves nothing running.
+    r = fresh.sbx("exec", "hang", "true", timeout=180)
+    assert r.rc != 0 and r.err.strip(), r
+    _assert_nothing_running(fresh, "hang")
+
+
+def test_guest_that_dies_during_boot(fresh):
+    ws = fresh.workspace()
+    env = {"SBX_BOOT_TIMEOUT": "60",
+           "SBX_GUEST_CMDLINE": "rdinit=/no/such/init init=/no/such/init panic=-1"}
+    t0 = time.monotonic()
+    r = fresh.sbx("run", "--name", "dies", "shell", ws, "--", "true", env=env, timeout=180)
+    assert r.rc != 0, r
+    assert "exited during boot" in r.err and "panic" in r.err.lower(), r
+    assert time.monotonic() - t0 < 50, "did not notice QEMU's exit"
+    _assert_nothing_running(fresh, "dies")
+
+
+def test_qemu_that_fails_to_start(fresh):
+    ws = fresh.workspace()
+    r = fresh.sbx("run", "--name", "noqemu", "shell", ws, "--", "true",
+                  env={"SBX_QEMU": "/bin/false"}, timeout=180)
+    assert r.rc != 0 and r.err.strip(), r
+    _assert_nothing_running(fresh, "noqemu")
+    # Its virtiofsd was not left waiting for a QEMU that never came.
+    assert not fresh.vm_processes()
