@@ -5,8 +5,11 @@ PREFIX ?= /usr/local
 BUILD ?= build
 PKG_CONFIG ?= pkg-config
 
-JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c)
-JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c libidn2)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c libidn2)
+# egress engine: c-ares (resolver), ldns (DNS messages), http-parser (no .pc file)
+JSON_CFLAGS += $(shell $(PKG_CONFIG) --cflags libcares ldns)
+JSON_LIBS += $(shell $(PKG_CONFIG) --libs libcares ldns) -lhttp_parser
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fstack-clash-protection

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_egress.h"
 #include "image.h"
 #include "paths.h"
 #include "util.h"
@@ -20,6 +21,8 @@ static const char usage[] =
 	"  exec      run a command in a sandbox\n"
 	"  stop      stop sandboxes\n"
 	"  rm        remove sandboxes\n"
+	"  policy    network policy: init, allow, deny, ls, rm, check, log, reset\n"
+	"  settings  ls, get, set, unset host-side settings\n"
 	"  template  build or list root disk templates\n"
 	"  daemon    start, stop or query the daemon\n"
 	"  diagnose  check the host's setup\n"
@@ -27,7 +30,7 @@ static const char usage[] =
 	"\n"
 	"Run 'sbx COMMAND --help' for a command's options. SBX_HOME puts all state in one directory.\n";
 
-static const char *later[] = { "policy", "secret", "settings", "review" };
+static const char *later[] = { "secret", "review" };
 
 int main(int argc, char **argv)
 {
@@ -74,6 +77,10 @@ int main(int argc, char **argv)
 		return cmd_daemon(&p, argc, argv);
 	if (!strcmp(cmd, "template"))
 		return cmd_template(&p, argc, argv);
+	if (!strcmp(cmd, "policy"))
+		return cmd_policy(&p, argc, argv);
+	if (!strcmp(cmd, "settings"))
+		return cmd_settings(&p, argc, argv);
 	if (!strcmp(cmd, "diagnose"))
 		return cmd_diagnose(&p, argc, argv);
 	fprintf(stderr, "sbx: unknown command '%s'\n%s", cmd, usage);

@@ -1,0 +1,799 @@
+// SPDX-License-Identifier: MIT
+/* cmd_policy.c: `sbx policy`: choose a preset, edit, list, check and audit egress rules. */
+#include "cmd_egress.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "names.h"
+#include "policy.h"
+#include "settings.h"
+#include "util.h"
+
+static void policy_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sbx policy init allow-all|balanced|deny-all   (alias: set-default)\n"
+		"       sbx policy allow|deny network [--sandbox NAME] RULE[,RULE...]\n"
+		"       sbx policy ls [--json]\n"
+		"       sbx policy rm network --id ID | --resource RULE [--sandbox NAME]\n"
+		"       sbx policy check network TARGET [--sandbox NAME]\n"
+		"       sbx policy log [SANDBOX] [--json] [--limit N]\n"
+		"       sbx policy reset [-f]\n"
+		"\n"
+		"What sandboxes may reach on the network. Deny wins; no match = deny. Rules are\n"
+		"global, or for one sandbox with --sandbox. Changes apply to running sandboxes\n"
+		"within a second.\n"
+		"\n"
+		"  init PRESET     start from a preset: balanced (AI APIs, package registries, code\n"
+		"                  hosts, container registries, OS mirrors), allow-all, deny-all;\n"
+		"                  running it again swaps the preset's rules and keeps yours\n"
+		"  allow, deny     add rules:\n"
+		"                    example.com       that name only\n"
+		"                    *.example.com     one label below (a.example.com)\n"
+		"                    **.example.com    any depth below (a.b.example.com), not example.com\n"
+		"                    **                everything\n"
+		"                    1.2.3.4  10.0.0.0/8  [fd00::1]  fd00::/8\n"
+		"                    localhost:PORT    a service on this host, reached in the sandbox\n"
+		"                                      as host.docker.internal:PORT\n"
+		"                    RULE:PORT         only that port (without: every port)\n"
+		"                  Loopback, private, link-local and other internal addresses are\n"
+		"                  refused unless an allow rule names the address or network\n"
+		"                  itself ('**' never does).\n"
+		"  ls              list rules (ID ACTION RESOURCE SCOPE ORIGIN); --json for JSON\n"
+		"  rm              remove a rule by id, or every rule with that resource in a scope\n"
+		"  check           would TARGET be allowed? TARGET: host, host:port, an IP or a URL\n"
+		"                  (port 443 when none is given); exit 0 allowed, 1 denied\n"
+		"  log             destinations from the audit log with counts, blocked first\n"
+		"  reset           choose a preset again, dropping every rule (asks on a terminal);\n"
+		"                  -f removes the policy so that no preset is chosen\n");
+}
+
+enum {
+	OPT_SANDBOX = 1 << 0, OPT_JSON = 1 << 1, OPT_LIMIT = 1 << 2, OPT_ID = 1 << 3,
+	OPT_RESOURCE = 1 << 4, OPT_FORCE = 1 << 5,
+};
+
+struct popts {
+	const char *sandbox, *id, *resource, *limit;
+	bool json, force, help;
+	char *pos[16];
+	int npos;
+};
+
+/* Options anywhere after the subcommand; `allowed` is a mask of OPT_*. */
+static int popts_parse(const char *sub, int argc, char **argv, unsigned allowed, struct popts *o)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+		bool arg;
+	} opts[] = {
+		{ "--sandbox", OPT_SANDBOX, true }, { "--json", OPT_JSON, false }, { "--limit", OPT_LIMIT, true },
+		{ "--id", OPT_ID, true }, { "--resource", OPT_RESOURCE, true }, { "--force", OPT_FORCE, false },
+		{ "-f", OPT_FORCE, false },
+	};
+
+	memset(o, 0, sizeof(*o));
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		size_t k;
+		bool dashdash_done = false;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			o->help = true;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			for (i++; i < argc; i++) {
+				if (o->npos == (int)ARRAY_SIZE(o->pos))
+					goto too_many;
+				o->pos[o->npos++] = argv[i];
+			}
+			dashdash_done = true;
+		}
+		if (dashdash_done)
+			break;
+		if (a[0] != '-' || !a[1]) {
+			if (o->npos == (int)ARRAY_SIZE(o->pos))
+				goto too_many;
+			o->pos[o->npos++] = argv[i];
+			continue;
+		}
+		for (k = 0; k < ARRAY_SIZE(opts); k++) {
+			size_t nl = strlen(opts[k].name);
+			if (!strncmp(a, opts[k].name, nl) && (a[nl] == 0 || (opts[k].arg && a[nl] == '='))) {
+				if (a[nl] == '=')
+					val = a + nl + 1;
+				break;
+			}
+		}
+		if (k == ARRAY_SIZE(opts) || !(allowed & opts[k].bit)) {
+			fprintf(stderr, "sbx policy %s: unknown option '%s' (see: sbx policy --help)\n", sub, a);
+			return -EINVAL;
+		}
+		if (opts[k].arg && !val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "sbx policy %s: %s needs a value\n", sub, opts[k].name);
+				return -EINVAL;
+			}
+			val = argv[++i];
+		}
+		switch (opts[k].bit) {
+		case OPT_SANDBOX:
+			o->sandbox = val;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_LIMIT:
+			o->limit = val;
+			break;
+		case OPT_ID:
+			o->id = val;
+			break;
+		case OPT_RESOURCE:
+			o->resource = val;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		}
+	}
+	if (o->sandbox && !name_valid(o->sandbox)) {
+		fprintf(stderr, "sbx policy %s: invalid sandbox name '%s'\n", sub, o->sandbox);
+		return -EINVAL;
+	}
+	return 0;
+too_many:
+	fprintf(stderr, "sbx policy %s: too many arguments\n", sub);
+	return -EINVAL;
+}
+
+/* Load for a command that needs a chosen preset; prints the error itself. */
+static int load_required(const struct sbx_paths *p, const char *sub, struct policy **ret)
+{
+	const char *err = NULL;
+	int r = policy_load_ex(p, ret, &err);
+
+	if (r == -ENOENT)
+		fprintf(stderr, "sbx: " POLICY_MISSING_MSG "\n");
+	else if (r < 0)
+		fprintf(stderr, "sbx policy %s: %s/policy.json: %s; fix it, or start over with 'sbx policy reset -f'\n", sub,
+			p->config, err ? err : strerror(-r));
+	return r;
+}
+
+static int save_or_report(const struct sbx_paths *p, const char *sub, struct policy *pol)
+{
+	int r = policy_save(p, pol);
+	if (r < 0)
+		fprintf(stderr, "sbx policy %s: cannot write %s/policy.json: %s\n", sub, p->config, strerror(-r));
+	return r;
+}
+
+static size_t count_user_rules(const struct policy *pol)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < policy_rule_count(pol); i++) {
+		struct policy_rule_info ri;
+		policy_rule_get(pol, i, &ri);
+		n += !ri.from_preset;
+	}
+	return n;
+}
+
+static int apply_preset_or_report(const struct sbx_paths *p, struct policy *pol, const char *name)
+{
+	int r = policy_apply_preset(p, pol, name);
+
+	if (r == -EINVAL) {
+		int line = 0;
+		char **l = NULL;
+		if (policy_preset_read(p, name, &l, &line) == -EINVAL)
+			fprintf(stderr, "sbx policy: preset %s/policy/%s: invalid rule on line %d\n", p->recipes, name, line);
+		else
+			fprintf(stderr, "sbx policy: preset %s: invalid\n", name);
+		policy_strv_free(l);
+	} else if (r < 0) {
+		fprintf(stderr, "sbx policy: cannot read preset %s/policy/%s: %s\n", p->recipes, name, strerror(-r));
+	}
+	return r;
+}
+
+static int policy_init(const struct sbx_paths *p, const char *sub, struct popts *o)
+{
+	_cleanup_close_ int lock = -1;
+	struct policy *pol = NULL;
+	const char *err = NULL;
+	const char *name;
+	int r;
+
+	if (o->npos != 1 || !policy_preset_known(o->pos[0])) {
+		fprintf(stderr, "sbx policy %s: choose a preset: allow-all, balanced or deny-all\n", sub);
+		return 2;
+	}
+	name = o->pos[0];
+	lock = policy_lock(p);
+	if (lock < 0) {
+		fprintf(stderr, "sbx policy %s: cannot lock the policy: %s\n", sub, strerror(-lock));
+		return 1;
+	}
+	r = policy_load_ex(p, &pol, &err);
+	if (r == -ENOENT) {
+		pol = policy_new();
+	} else if (r < 0) {
+		fprintf(stderr, "sbx policy %s: %s/policy.json: %s; fix it, or start over with 'sbx policy reset -f'\n", sub,
+			p->config, err ? err : strerror(-r));
+		return 1;
+	}
+	if (apply_preset_or_report(p, pol, name) < 0 || save_or_report(p, sub, pol) < 0) {
+		policy_free(pol);
+		return 1;
+	}
+	printf("Network policy: %s (%zu rule%s", name, policy_rule_count(pol), policy_rule_count(pol) == 1 ? "" : "s");
+	if (count_user_rules(pol))
+		printf(", %zu of them yours, kept", count_user_rules(pol));
+	printf(")\n");
+	policy_free(pol);
+	return 0;
+}
+
+static int split_rules(const char *sub, struct popts *o, char ***ret, size_t *ret_n)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	for (int i = 1; i < o->npos; i++) {
+		_cleanup_free_ char *copy = xstrdup(o->pos[i]);
+		for (char *item = copy, *next; item; item = next) {
+			char *norm = NULL;
+			const char *err = NULL;
+			next = strchr(item, ',');
+			if (next)
+				*next++ = 0;
+			if (policy_resource_normalize(item, &norm, &err) < 0) {
+				fprintf(stderr, "sbx policy %s: invalid rule '%s': %s\n", sub, item, err);
+				policy_strv_free(v);
+				return -EINVAL;
+			}
+			v = realloc(v, (n + 2) * sizeof(*v));
+			if (!v)
+				die("out of memory");
+			v[n++] = norm;
+			v[n] = NULL;
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int policy_edit(const struct sbx_paths *p, const char *sub, struct popts *o)
+{
+	enum policy_action action = strcmp(sub, "allow") ? POLICY_DENY : POLICY_ALLOW;
+	_cleanup_close_ int lock = -1;
+	struct policy *pol = NULL;
+	char **rules = NULL;
+	size_t n = 0;
+	int rc = 1;
+
+	if (o->npos < 1 || strcmp(o->pos[0], "network")) {
+		fprintf(stderr, "sbx policy %s: usage: sbx policy %s network [--sandbox NAME] RULE[,RULE...]\n", sub, sub);
+		return 2;
+	}
+	if (o->npos < 2) {
+		fprintf(stderr, "sbx policy %s: which destinations? e.g. sbx policy %s network example.com\n", sub, sub);
+		return 2;
+	}
+	if (split_rules(sub, o, &rules, &n) < 0)
+		return 2;
+	lock = policy_lock(p);
+	if (lock < 0) {
+		fprintf(stderr, "sbx policy %s: cannot lock the policy: %s\n", sub, strerror(-lock));
+		goto out;
+	}
+	if (load_required(p, sub, &pol) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const char *err = NULL;
+		int id;
+		if (policy_add(pol, action, rules[i], o->sandbox, false, &id, &err) < 0) {
+			fprintf(stderr, "sbx policy %s: '%s': %s\n", sub, rules[i], err ? err : "cannot add");
+			goto out;
+		}
+		printf("%s %s%s%s (rule %d)\n", sub, rules[i], o->sandbox ? " for sandbox " : "",
+		       o->sandbox ? o->sandbox : "", id);
+	}
+	if (save_or_report(p, sub, pol) < 0)
+		goto out;
+	rc = 0;
+out:
+	policy_strv_free(rules);
+	policy_free(pol);
+	return rc;
+}
+
+static const char *scope_text(const char *sandbox, char *buf, size_t len)
+{
+	if (!sandbox)
+		return "global";
+	snprintf(buf, len, "sandbox:%s", sandbox);
+	return buf;
+}
+
+static int policy_ls(const struct sbx_paths *p, struct popts *o)
+{
+	struct policy *pol = NULL;
+	struct json_object *arr = NULL;
+	size_t n;
+
+	if (o->npos) {
+		fprintf(stderr, "sbx policy ls: unexpected argument '%s'\n", o->pos[0]);
+		return 2;
+	}
+	if (load_required(p, "ls", &pol) < 0)
+		return 1;
+	n = policy_rule_count(pol);
+	if (o->json)
+		arr = json_object_new_array();
+	else
+		printf("%-5s %-6s %-40s %-20s %s\n", "ID", "ACTION", "RESOURCE", "SCOPE", "ORIGIN");
+	for (size_t i = 0; i < n; i++) {
+		struct policy_rule_info ri;
+		char sbuf[NAME_MAX_LEN + 16];
+		const char *origin;
+
+		policy_rule_get(pol, i, &ri);
+		origin = ri.from_preset && policy_preset(pol) ? policy_preset(pol) : "user";
+		if (o->json) {
+			struct json_object *j = json_object_new_object();
+			json_object_object_add(j, "id", json_object_new_int(ri.id));
+			json_object_object_add(j, "action", json_object_new_string(ri.action == POLICY_ALLOW ? "allow" : "deny"));
+			json_object_object_add(j, "resource", json_object_new_string(ri.resource));
+			json_object_object_add(j, "scope", json_object_new_string(ri.sandbox ? "sandbox" : "global"));
+			json_object_object_add(j, "sandbox", ri.sandbox ? json_object_new_string(ri.sandbox) : NULL);
+			json_object_object_add(j, "origin", json_object_new_string(ri.from_preset ? "preset" : "user"));
+			json_object_object_add(j, "preset",
+					       ri.from_preset && policy_preset(pol) ? json_object_new_string(policy_preset(pol)) : NULL);
+			json_object_array_add(arr, j);
+		} else {
+			printf("%-5d %-6s %-40s %-20s %s\n", ri.id, ri.action == POLICY_ALLOW ? "allow" : "deny", ri.resource,
+			       scope_text(ri.sandbox, sbuf, sizeof(sbuf)), origin);
+		}
+	}
+	if (o->json) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else if (n == 0) {
+		fprintf(stderr, "(no rules: everything is denied; preset %s)\n", policy_preset(pol) ? policy_preset(pol) : "none");
+	}
+	policy_free(pol);
+	return 0;
+}
+
+static int policy_rm(const struct sbx_paths *p, struct popts *o)
+{
+	_cleanup_close_ int lock = -1;
+	struct policy *pol = NULL;
+	int rc = 1, r;
+
+	if (o->npos != 1 || strcmp(o->pos[0], "network") || !!o->id == !!o->resource) {
+		fprintf(stderr, "sbx policy rm: usage: sbx policy rm network --id ID | --resource RULE [--sandbox NAME]\n");
+		return 2;
+	}
+	if (o->id && o->sandbox) {
+		fprintf(stderr, "sbx policy rm: --sandbox goes with --resource (an id names one rule already)\n");
+		return 2;
+	}
+	lock = policy_lock(p);
+	if (lock < 0) {
+		fprintf(stderr, "sbx policy rm: cannot lock the policy: %s\n", strerror(-lock));
+		return 1;
+	}
+	if (load_required(p, "rm", &pol) < 0)
+		return 1;
+	if (o->id) {
+		char *end;
+		long id = strtol(o->id, &end, 10);
+		if (*end || end == o->id || id < 1 || id > INT32_MAX) {
+			fprintf(stderr, "sbx policy rm: invalid id '%s'\n", o->id);
+			rc = 2;
+			goto out;
+		}
+		r = policy_remove_id(pol, (int)id);
+		if (r < 0) {
+			fprintf(stderr, "sbx policy rm: no rule with id %ld (see: sbx policy ls)\n", id);
+			goto out;
+		}
+		printf("removed rule %ld\n", id);
+	} else {
+		const char *err = NULL;
+		_cleanup_free_ char *norm = NULL;
+		if (policy_resource_normalize(o->resource, &norm, &err) < 0) {
+			fprintf(stderr, "sbx policy rm: invalid rule '%s': %s\n", o->resource, err);
+			rc = 2;
+			goto out;
+		}
+		r = policy_remove_resource(pol, norm, o->sandbox);
+		if (r < 0) {
+			fprintf(stderr, "sbx policy rm: no %s rule for '%s'%s%s (see: sbx policy ls)\n",
+				o->sandbox ? "sandbox" : "global", norm, o->sandbox ? " in sandbox " : "",
+				o->sandbox ? o->sandbox : "");
+			goto out;
+		}
+		printf("removed %d rule%s for %s\n", r, r == 1 ? "" : "s", norm);
+	}
+	if (save_or_report(p, "rm", pol) < 0)
+		goto out;
+	rc = 0;
+out:
+	policy_free(pol);
+	return rc;
+}
+
+/* TARGET: host, host:port, [v6]:port, IP, or scheme://[user@]host[:port]/path. */
+static int target_parse(const char *target, char **ret_host, uint16_t *ret_port, bool *ret_port_given)
+{
+	static const struct {
+		const char *scheme;
+		uint16_t port;
+	} schemes[] = { { "http", 80 }, { "https", 443 }, { "ws", 80 }, { "wss", 443 }, { "ftp", 21 }, { "git", 9418 },
+			{ "ssh", 22 } };
+	_cleanup_free_ char *s = NULL;
+	char *auth, *at, *host, *portstr = NULL;
+	const char *sep = strstr(target, "://");
+	uint16_t port = 443;
+	bool given = false;
+
+	if (sep) {
+		size_t sl = (size_t)(sep - target);
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
+			if (strlen(schemes[i].scheme) == sl && !strncasecmp(target, schemes[i].scheme, sl)) {
+				port = schemes[i].port;
+				known = true;
+			}
+		s = xstrdup(sep + 3);
+		auth = s;
+		auth[strcspn(auth, "/?#")] = 0;
+		if ((at = strrchr(auth, '@')))
+			auth = at + 1;
+		given = known;
+	} else {
+		s = xstrdup(target);
+		auth = s;
+	}
+	host = auth;
+	if (auth[0] == '[') {
+		char *close = strchr(auth, ']');
+		if (!close)
+			return -EINVAL;
+		if (close[1] == ':')
+			portstr = close + 2;
+		else if (close[1])
+			return -EINVAL;
+		close[1] = 0;
+	} else {
+		char *c1 = strchr(auth, ':');
+		if (c1 && !strchr(c1 + 1, ':')) {
+			*c1 = 0;
+			portstr = c1 + 1;
+		}
+	}
+	if (portstr) {
+		char *end;
+		long v = strtol(portstr, &end, 10);
+		if (*end || end == portstr || v < 1 || v > 65535)
+			return -EINVAL;
+		port = (uint16_t)v;
+		given = true;
+	} else if (sep && !given) {
+		return -EINVAL;   /* unknown scheme and no port */
+	}
+	if (host_normalize(host, ret_host, &(bool){ false }) < 0)
+		return -EINVAL;
+	*ret_port = port;
+	*ret_port_given = given;
+	return 0;
+}
+
+static bool is_local_name(const char *s)
+{
+	return !strcmp(s, "localhost") || !strcmp(s, "host.docker.internal") || !strcmp(s, "host.sbx.internal");
+}
+
+static int policy_check_cmd(const struct sbx_paths *p, struct popts *o)
+{
+	_cleanup_free_ char *host = NULL;
+	struct policy_decision d;
+	struct policy *pol = NULL;
+	struct settings *set = NULL;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	char hp[300];
+	bool given, mapped = false;
+	uint16_t port;
+
+	if (o->npos != 2 || strcmp(o->pos[0], "network")) {
+		fprintf(stderr, "sbx policy check: usage: sbx policy check network TARGET [--sandbox NAME]\n");
+		return 2;
+	}
+	if (target_parse(o->pos[1], &host, &port, &given) < 0) {
+		fprintf(stderr, "sbx policy check: invalid target '%s' (host, host:port, IP or URL)\n", o->pos[1]);
+		return 2;
+	}
+	if (load_required(p, "check", &pol) < 0)
+		return 1;
+	policy_check(pol, o->sandbox, host, port, &d);
+	if (strchr(host, ':'))
+		snprintf(hp, sizeof(hp), "[%s]:%u", host, port);
+	else
+		snprintf(hp, sizeof(hp), "%s:%u", host, port);
+	if (settings_load(p, &set) == 0 && settings_resolve_lookup(set, host, port, &ss, &sl) == 0)
+		mapped = true;
+
+	if (d.action == POLICY_ALLOW && !mapped) {
+		struct sockaddr_storage a = { 0 };
+		enum addr_class cls = ADDR_PUBLIC;
+		if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&a)->sin_addr) == 1) {
+			a.ss_family = AF_INET;
+			cls = addr_classify((struct sockaddr *)&a);
+		} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a)->sin6_addr) == 1) {
+			a.ss_family = AF_INET6;
+			cls = addr_classify((struct sockaddr *)&a);
+		}
+		if (cls != ADDR_PUBLIC && !d.names_address) {
+			printf("deny %s (%s address: allowed by rule '%s', but '**' and names never open internal "
+			       "addresses; allow it explicitly: sbx policy allow network %s)\n",
+			       hp, addr_class_name(cls), d.rule, hp);
+			goto denied;
+		}
+		if (is_local_name(host) && !d.names_address) {
+			printf("deny %s (leads to this host's loopback; allow the port explicitly: "
+			       "sbx policy allow network localhost:%u)\n", hp, port);
+			goto denied;
+		}
+	}
+	if (d.action == POLICY_ALLOW) {
+		printf("allow %s (rule %d: %s)\n", hp, d.rule_id, d.rule);
+		if (mapped)
+			printf("note: proxy.resolve maps %s to a fixed address\n", hp);
+		if (!given)
+			fprintf(stderr, "note: no port given, checked 443\n");
+		settings_free(set);
+		policy_free(pol);
+		return 0;
+	}
+	if (d.rule_id >= 0)
+		printf("deny %s (rule %d: %s)\n", hp, d.rule_id, d.rule);
+	else if (is_local_name(host))
+		printf("deny %s (%s; allow it with: sbx policy allow network localhost:%u)\n", hp, d.rule, port);
+	else
+		printf("deny %s (%s; allow it with: sbx policy allow network %s)\n", hp, d.rule, host);
+denied:
+	if (!given)
+		fprintf(stderr, "note: no port given, checked 443\n");
+	settings_free(set);
+	policy_free(pol);
+	return 1;
+}
+
+static int policy_log(const struct sbx_paths *p, struct popts *o)
+{
+	struct audit_group *g = NULL;
+	size_t n = 0, total = 0, limit = SIZE_MAX;
+	const char *sandbox = NULL;
+	int r;
+
+	if (o->npos > 1) {
+		fprintf(stderr, "sbx policy log: usage: sbx policy log [SANDBOX] [--json] [--limit N]\n");
+		return 2;
+	}
+	if (o->npos == 1) {
+		sandbox = o->pos[0];
+		if (!name_valid(sandbox)) {
+			fprintf(stderr, "sbx policy log: invalid sandbox name '%s'\n", sandbox);
+			return 2;
+		}
+	}
+	if (o->limit) {
+		char *end;
+		long v = strtol(o->limit, &end, 10);
+		if (*end || end == o->limit || v < 1) {
+			fprintf(stderr, "sbx policy log: --limit needs a positive number\n");
+			return 2;
+		}
+		limit = (size_t)v;
+	}
+	r = audit_summary(p, sandbox, &g, &n);
+	if (r < 0) {
+		fprintf(stderr, "sbx policy log: cannot read %s/audit.log: %s\n", p->state, strerror(-r));
+		return 1;
+	}
+	total = n;
+	n = MIN(n, limit);
+	if (o->json) {
+		struct json_object *arr = json_object_new_array();
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *j = json_object_new_object();
+			json_object_object_add(j, "decision", json_object_new_string(g[i].decision));
+			json_object_object_add(j, "sandbox", json_object_new_string(g[i].sandbox));
+			json_object_object_add(j, "host", json_object_new_string(g[i].host));
+			json_object_object_add(j, "port", json_object_new_int(g[i].port));
+			json_object_object_add(j, "count", json_object_new_int64((int64_t)g[i].count));
+			json_object_object_add(j, "last", json_object_new_string(g[i].last_time));
+			json_object_object_add(j, "path", g[i].path ? json_object_new_string(g[i].path) : NULL);
+			json_object_object_add(j, "rule", g[i].rule ? json_object_new_string(g[i].rule) : NULL);
+			json_object_object_add(j, "reason", g[i].reason ? json_object_new_string(g[i].reason) : NULL);
+			json_object_array_add(arr, j);
+		}
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else if (n == 0) {
+		fprintf(stderr, "no network decisions logged yet%s%s\n", sandbox ? " for " : "", sandbox ? sandbox : "");
+	} else {
+		printf("%-8s %-20s %-40s %-5s %7s %-24s %s\n", "DECISION", "SANDBOX", "HOST", "PORT", "COUNT", "LAST",
+		       "RULE/REASON");
+		for (size_t i = 0; i < n; i++) {
+			char port[8] = "-";
+			_cleanup_free_ char *why = NULL;
+			if (g[i].rule && g[i].reason)
+				why = xasprintf("%s (rule %s)", g[i].reason, g[i].rule);
+			else
+				why = xstrdup(g[i].rule ? g[i].rule : g[i].reason ? g[i].reason : "-");
+			if (g[i].port)
+				snprintf(port, sizeof(port), "%d", g[i].port);
+			printf("%-8s %-20s %-40s %-5s %7llu %-24s %s\n", g[i].decision, g[i].sandbox[0] ? g[i].sandbox : "-",
+			       g[i].host, port, (unsigned long long)g[i].count, g[i].last_time, why);
+		}
+	}
+	audit_summary_free(g, total);
+	return 0;
+}
+
+static int policy_reset(const struct sbx_paths *p, struct popts *o)
+{
+	static const struct {
+		const char *name, *desc;
+	} choices[] = {
+		{ "balanced", "AI APIs, package registries, code hosts, container registries, OS mirrors" },
+		{ "allow-all", "every destination (internal addresses still need explicit rules)" },
+		{ "deny-all", "nothing until you allow it" },
+	};
+	_cleanup_close_ int lock = -1;
+	struct policy *old = NULL, *pol;
+	char line[64];
+	size_t choice = 0;
+	int r;
+
+	if (o->npos) {
+		fprintf(stderr, "sbx policy reset: unexpected argument '%s'\n", o->pos[0]);
+		return 2;
+	}
+	if (o->force) {
+		lock = policy_lock(p);
+		r = lock < 0 ? lock : policy_remove_file(p);
+		if (r < 0) {
+			fprintf(stderr, "sbx policy reset: cannot remove %s/policy.json: %s\n", p->config, strerror(-r));
+			return 1;
+		}
+		printf("Network policy removed; no preset is chosen, so nothing is allowed.\n"
+		       "Choose one with: sbx policy init balanced (or allow-all / deny-all)\n");
+		return 0;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "sbx policy reset: choosing a preset needs a terminal; run 'sbx policy init balanced' "
+				"(or allow-all / deny-all), or 'sbx policy reset -f' to remove the policy\n");
+		return 2;
+	}
+	if (policy_load(p, &old) == 0) {
+		printf("This replaces all %zu rules of the current policy (%zu of them yours).\n", policy_rule_count(old),
+		       count_user_rules(old));
+	}
+	printf("Choose the network policy for sandboxes:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(choices); i++)
+		printf("  %zu) %-10s %s\n", i + 1, choices[i].name, choices[i].desc);
+	for (;;) {
+		printf("Choice [1-%zu, q to cancel]: ", ARRAY_SIZE(choices));
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin) || line[0] == 'q' || line[0] == 'Q') {
+			printf("\nCancelled; the policy is unchanged.\n");
+			policy_free(old);
+			return 1;
+		}
+		line[strcspn(line, "\r\n")] = 0;
+		if (strlen(line) == 1 && line[0] >= '1' && line[0] < (char)('1' + ARRAY_SIZE(choices))) {
+			choice = (size_t)(line[0] - '1');
+			break;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(choices); i++)
+			if (!strcmp(line, choices[i].name)) {
+				choice = i;
+				goto chosen;
+			}
+		printf("Please answer 1 to %zu.\n", ARRAY_SIZE(choices));
+	}
+chosen:
+	policy_free(old);
+	lock = policy_lock(p);
+	if (lock < 0) {
+		fprintf(stderr, "sbx policy reset: cannot lock the policy: %s\n", strerror(-lock));
+		return 1;
+	}
+	/* Keep the id counter of the old file: ids are never reused. */
+	if (policy_load(p, &pol) == 0) {
+		while (policy_rule_count(pol)) {
+			struct policy_rule_info ri;
+			policy_rule_get(pol, 0, &ri);
+			policy_remove_id(pol, ri.id);
+		}
+	} else {
+		pol = policy_new();
+	}
+	if (apply_preset_or_report(p, pol, choices[choice].name) < 0 || save_or_report(p, "reset", pol) < 0) {
+		policy_free(pol);
+		return 1;
+	}
+	printf("Network policy: %s (%zu rule%s)\n", choices[choice].name, policy_rule_count(pol),
+	       policy_rule_count(pol) == 1 ? "" : "s");
+	policy_free(pol);
+	return 0;
+}
+
+int cmd_policy(struct sbx_paths *p, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		unsigned opts;
+	} subs[] = {
+		{ "init", 0 }, { "set-default", 0 }, { "allow", OPT_SANDBOX }, { "deny", OPT_SANDBOX },
+		{ "ls", OPT_JSON }, { "list", OPT_JSON }, { "rm", OPT_ID | OPT_RESOURCE | OPT_SANDBOX },
+		{ "check", OPT_SANDBOX }, { "log", OPT_JSON | OPT_LIMIT }, { "reset", OPT_FORCE },
+	};
+	struct popts o;
+	const char *sub;
+	size_t k;
+
+	if (argc < 2) {
+		policy_usage(stderr);
+		return 2;
+	}
+	sub = argv[1];
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		policy_usage(stdout);
+		return 0;
+	}
+	for (k = 0; k < ARRAY_SIZE(subs); k++)
+		if (!strcmp(sub, subs[k].name))
+			break;
+	if (k == ARRAY_SIZE(subs)) {
+		fprintf(stderr, "sbx policy: unknown command '%s'\n", sub);
+		policy_usage(stderr);
+		return 2;
+	}
+	if (popts_parse(sub, argc, argv, subs[k].opts, &o) < 0)
+		return 2;
+	if (o.help) {
+		policy_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(sub, "init") || !strcmp(sub, "set-default"))
+		return policy_init(p, sub, &o);
+	if (!strcmp(sub, "allow") || !strcmp(sub, "deny"))
+		return policy_edit(p, sub, &o);
+	if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
+		return policy_ls(p, &o);
+	if (!strcmp(sub, "rm"))
+		return policy_rm(p, &o);
+	if (!strcmp(sub, "check"))
+		return policy_check_cmd(p, &o);
+	if (!strcmp(sub, "log"))
+		return policy_log(p, &o);
+	return policy_reset(p, &o);
+}
