@@ -14,6 +14,7 @@
 #include "client.h"
 #include "image.h"
 #include "names.h"
+#include "policy.h"
 #include "spec.h"
 #include "util.h"
 
@@ -244,6 +245,22 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		fprintf(stderr, "sbx %s: %s\n", cmd, err);
 		spec_free(&spec);
 		return 2;
+	}
+	{
+		/* The sandbox's network needs a policy: never start one with an implicit choice. */
+		struct policy *pol = NULL;
+		int q = policy_load(p, &pol);
+		policy_free(pol);
+		if (q == -ENOENT) {
+			fprintf(stderr, "sbx %s: %s\n", cmd, POLICY_MISSING_MSG);
+			spec_free(&spec);
+			return 1;
+		}
+		if (q < 0) {
+			fprintf(stderr, "sbx %s: cannot read the network policy: %s (see 'sbx policy ls')\n", cmd, strerror(-q));
+			spec_free(&spec);
+			return 1;
+		}
 	}
 	if (ensure_template(p, spec.template_name) < 0) {
 		spec_free(&spec);

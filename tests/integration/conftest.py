@@ -140,7 +140,7 @@ class Result:
 class SbxHome:
     """A private SBX_HOME with helpers around build/sbx."""
 
-    def __init__(self, label="it"):
+    def __init__(self, label="it", policy="balanced"):
         self.base = Path(tempfile.mkdtemp(prefix=f"sbx{label}-", dir=TMP_BASE))
         # Workspaces live under base: virtiofsd may run as an unprivileged uid
         # and must be able to walk down to them.
@@ -156,6 +156,10 @@ class SbxHome:
         self.env.pop("SBX_TEST_CACHE", None)
         self._ws_count = 0
         self.closed = False
+        if policy:
+            # sbx run/create refuse to start before a network policy is chosen.
+            subprocess.run([str(SBX_BIN), "policy", "init", policy], env=self.env, check=True,
+                           stdout=subprocess.DEVNULL, timeout=30)
 
     # paths
     @property
@@ -334,8 +338,8 @@ class SbxHome:
 _homes = []
 
 
-def new_home(label="it"):
-    h = SbxHome(label)
+def new_home(label="it", policy="balanced"):
+    h = SbxHome(label, policy=policy)
     _homes.append(h)
     return h
 

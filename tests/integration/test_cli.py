@@ -202,3 +202,15 @@ def test_exec_without_command(bad):
     r = bad.sbx("exec", "nosuchbox", timeout=60)
     _clear_error(r)
     _nothing_left(bad)
+
+
+def test_run_without_policy_names_policy_init(sbx_bin):
+    """Before any network preset is chosen, run and create refuse and say how to choose."""
+    from conftest import new_home
+    h = new_home("np", policy=None)
+    ws = h.workspace("np")
+    for cmd in (("run", "shell", ws, "--", "true"), ("create", "shell", ws)):
+        r = h.sbx(*cmd, timeout=60)
+        assert r.rc != 0, r
+        assert "sbx policy init" in r.err, r
+    assert not any(h.state_dir.glob("sandboxes/*")), "nothing may be created without a policy"
