@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "egress.h"
 #include "frame.h"
 #include "guest.h"
 #include "mux.h"
@@ -103,32 +104,52 @@ static int cb_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 	return exec_open(ctx, id, args, len);
 }
 
+/* Odd ids are the host's (exec), even ids ours (egress). */
+static bool chan_host_stream(uint32_t id)
+{
+	return id & 1;
+}
+
 static void cb_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *data, size_t len)
 {
-	exec_on_data(ctx, id, data, len);
+	if (chan_host_stream(id))
+		exec_on_data(ctx, id, data, len);
+	else
+		egress_on_data(ctx, id, data, len);
 }
 
 static void cb_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 {
 	if (id == 0)
 		ctl_on_ctrl(ctx, data, len);
-	else
+	else if (chan_host_stream(id))
 		exec_on_ctrl(ctx, id, data, len);
+	else
+		egress_on_ctrl(ctx, id, data, len);
 }
 
 static void cb_window(void *ctx, uint32_t id, uint32_t credit)
 {
-	exec_on_window(ctx, id);
+	if (chan_host_stream(id))
+		exec_on_window(ctx, id);
+	else
+		egress_on_window(ctx, id);
 }
 
 static void cb_close(void *ctx, uint32_t id)
 {
-	exec_on_close(ctx, id);
+	if (chan_host_stream(id))
+		exec_on_close(ctx, id);
+	else
+		egress_on_close(ctx, id);
 }
 
 static void cb_reset(void *ctx, uint32_t id)
 {
-	exec_on_reset(ctx, id);
+	if (chan_host_stream(id))
+		exec_on_reset(ctx, id);
+	else
+		egress_on_reset(ctx, id);
 }
 
 static void cb_hello(void *ctx, const uint8_t *data, size_t len)
@@ -145,6 +166,7 @@ static void cb_hello(void *ctx, const uint8_t *data, size_t len)
 			(void)tlv_u32(val, vlen, &ver);
 	log_info("host connected (protocol %u)", ver);
 	chan_send_hello(g);
+	egress_session_start(g);
 }
 
 static const struct mux_ops chan_ops = {
@@ -171,11 +193,12 @@ int chan_init(struct guest *g)
 	return 0;
 }
 
-/* End the session: every exec dies, the mux waits for a new HELLO. */
+/* End the session: every exec dies, every egress connection closes, the mux waits for a new HELLO. */
 static void chan_session_end(struct guest *g)
 {
 	mux_session_reset(g->mux, true);
 	exec_kill_all(g);
+	egress_session_end(g);
 }
 
 static void chan_disconnected(struct guest *g)

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "egress.h"
 #include "guest.h"
 #include "mux.h"
 #include "proto.h"
@@ -222,6 +223,25 @@ static void msg_add(char *msg, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The host's environment replaces the previous one, also when empty. The egress
+ * defaults (proxy variables) come first, so that the host's entries override them. */
+static void env_apply(struct guest *g, struct cfg *c)
+{
+	const char *const *def;
+	size_t ndef = egress_default_env(&def);
+
+	for (size_t i = 0; i < g->cfg_env_n; i++)
+		free(g->cfg_env[i]);
+	free(g->cfg_env);
+	g->cfg_env = xcalloc(ndef + c->env_n + 1, sizeof(char *));
+	for (size_t i = 0; i < ndef; i++)
+		g->cfg_env[i] = xstrdup(def[i]);
+	for (size_t i = 0; i < c->env_n; i++)
+		g->cfg_env[ndef + i] = c->env[i];
+	g->cfg_env_n = ndef + c->env_n;
+	c->env_n = 0; /* the strings moved; cfg_done frees the array only */
+}
+
 static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 {
 	struct cfg c = { 0 };
@@ -265,14 +285,10 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			g->workspace = TAKE_PTR(c.workspace);
 		}
 	}
-	/* The environment replaces the previous one, also when empty. */
-	for (size_t i = 0; i < g->cfg_env_n; i++)
-		free(g->cfg_env[i]);
-	free(g->cfg_env);
-	g->cfg_env = TAKE_PTR(c.env);
-	g->cfg_env_n = c.env_n;
-	c.env_n = 0;
+	env_apply(g, &c);
 	cfg_done(&c);
+	/* The first exec must see the in-VM egress plumbing (started at boot). */
+	egress_configure(g);
 
 	if (msg[0]) {
 		_cleanup_free_ char *full = xasprintf("sbx-guest: config: %s", msg);

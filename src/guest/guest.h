@@ -10,6 +10,7 @@
 
 struct mux;
 struct exec;
+struct egress;
 
 /*
  * Theory of operation.
@@ -33,6 +34,10 @@ enum watch_kind {
 	WATCH_EXEC_ERR,    /* child's stderr pipe */
 	WATCH_EXEC_IN,     /* child's stdin pipe (write end) */
 	WATCH_EXEC_STATUS, /* CLOEXEC pipe: EOF = exec succeeded; data = failure message */
+	WATCH_EGRESS_LISTEN,   /* egress listener (proxy, transparent, DNS over TCP) */
+	WATCH_EGRESS_RELAY,    /* a relayed proxy/tproxy connection */
+	WATCH_EGRESS_DNS_UDP,  /* the DNS stub's UDP socket */
+	WATCH_EGRESS_DNS_CONN, /* a DNS-over-TCP client connection */
 };
 
 struct watch {
@@ -70,6 +75,8 @@ struct guest {
 
 	uint8_t *iobuf;          /* scratch for child output */
 	size_t iobuf_size;
+
+	struct egress *egress;   /* egress.h: listeners, relays, DNS stub */
 };
 
 /* main.c */

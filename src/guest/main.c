@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "egress.h"
 #include "frame.h"
 #include "guest.h"
 #include "util.h"
@@ -114,7 +115,8 @@ static void reap_children(struct guest *g)
 	while (read(g->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		exec_child_exited(g, pid, st);
+		if (!egress_child_exited(g, pid, st))
+			exec_child_exited(g, pid, st);
 }
 
 static bool cmdline_has(const char *cmdline, const char *word)
@@ -183,9 +185,12 @@ static void guest_loop(struct guest *g)
 
 	for (;;) {
 		uint64_t now = now_ms();
-		int t1 = chan_timeout(g, now), t2 = exec_timeout(g, now);
+		int t1 = chan_timeout(g, now), t2 = exec_timeout(g, now), t3 = egress_timeout(g, now);
 		int timeout = t1 < 0 ? t2 : t2 < 0 ? t1 : MIN(t1, t2);
-		int n = epoll_wait(g->epfd, evs, MAX_EVENTS, timeout);
+		int n;
+
+		timeout = t3 < 0 ? timeout : timeout < 0 ? t3 : MIN(timeout, t3);
+		n = epoll_wait(g->epfd, evs, MAX_EVENTS, timeout);
 
 		if (n < 0) {
 			if (errno != EINTR)
@@ -204,6 +209,12 @@ static void guest_loop(struct guest *g)
 			case WATCH_PORT:
 				chan_on_event(g, evs[i].events);
 				break;
+			case WATCH_EGRESS_LISTEN:
+			case WATCH_EGRESS_RELAY:
+			case WATCH_EGRESS_DNS_UDP:
+			case WATCH_EGRESS_DNS_CONN:
+				egress_on_event(g, w, evs[i].events);
+				break;
 			default:
 				exec_on_event(g, w, evs[i].events);
 				break;
@@ -212,8 +223,10 @@ static void guest_loop(struct guest *g)
 		now = now_ms();
 		chan_tick(g, now);
 		exec_tick(g, now);
+		egress_tick(g, now);
 		chan_flush(g);
 		exec_collect(g);
+		egress_collect(g);
 	}
 }
 
@@ -256,6 +269,7 @@ int main(int argc, char **argv)
 		console_line("SBX-GUEST-ERROR setup: %s", strerror(-r));
 		guest_poweroff(&g, "setup failed");
 	}
+	egress_init(&g, !(cmdline && cmdline_has(cmdline, "sbx.noegress=1")));
 	log_debug("up after %llu ms", (unsigned long long)uptime_ms());
 	guest_loop(&g);
 	return 0;

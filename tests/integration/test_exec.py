@@ -89,10 +89,15 @@ def test_sudo_without_password(box):
     assert box.ok("sudo", "-n", "id", "-u").out.strip() == "0"
 
 
-def test_no_network_interface(box):
-    # No NIC until the egress issue lands: only loopback may exist.
+def test_no_network_device(box):
+    # No NIC: besides loopback only sbx0 exists, a dummy interface that carries the
+    # default route into nftables' redirect; no interface is backed by a device.
     out = box.ok("ls", "/sys/class/net").out.split()
-    assert [i for i in out if i != "lo"] == [], out
+    assert sorted(out) == ["lo", "sbx0"], out
+    devs = box.ok("sh", "-c", "ls -d /sys/class/net/*/device 2>/dev/null; true").out.split()
+    assert devs == [], devs
+    kind = box.ok("sh", "-c", "ip -d link show sbx0").out
+    assert "dummy" in kind, kind
 
 
 # --- cwd and environment -----------------------------------------------------

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/* egress.h: the guest side of egress: proxy and transparent listeners, DNS stub, network plumbing. */
+#ifndef SBX_GUEST_EGRESS_H
+#define SBX_GUEST_EGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "guest.h"
+
+/*
+ * Theory of operation.
+ *
+ * Nothing leaves the VM except through the channel: there is no NIC. sbx-guest
+ * listens inside the VM and turns every local connection or DNS query into a stream
+ * that it opens towards the host (even ids), which decides, dials and answers:
+ *
+ *   127.0.0.1:3128 tcp          forward proxy (HTTP_PROXY): "proxy" stream per connection
+ *   0.0.0.0:3129, [::]:3129     transparent: nftables redirects every TCP connection
+ *                               routed to sbx0 here; "tproxy" stream + SO_ORIGINAL_DST
+ *   127.0.0.1:53 udp and tcp    DNS stub: one "dns" stream per query
+ *
+ * The transparent listener is bound to the wildcard address because `redirect` in
+ * prerouting (connections from nested containers) rewrites the destination to the
+ * incoming bridge's address, not to loopback. Connections that were not redirected
+ * (original destination = our own address) are refused.
+ *
+ * The plumbing (kernel modules, the dummy interface sbx0 carrying the default
+ * routes, the nftables ruleset, resolv.conf and the proxy variables in /etc) runs in
+ * a child forked at boot, so it overlaps with the host connecting; the first
+ * OP_CONFIG waits for it (bounded) before the guest answers OP_READY, so every exec
+ * sees it. A failure is logged on the console and does not stop exec. Capture is a
+ * convenience, not a security boundary: root in the VM can undo it, and the host
+ * decides on every stream anyway.
+ *
+ * Relays move bytes both ways within the mux's credit: the local socket is read only
+ * while the stream has credit (up to EGRESS_READ_MAX per turn, so frames are large),
+ * and credit is granted back once bytes are written to the local socket. Local EOF
+ * half-closes the stream; the host's CLOSE becomes shutdown(SHUT_WR); a RESET either
+ * way aborts the connection (RST to the local client). A failed DNS query (RESET,
+ * timeout, no host) is answered SERVFAIL so that resolvers fail fast.
+ */
+
+#define EGRESS_PROXY_PORT 3128
+#define EGRESS_TPROXY_PORT 3129
+#define EGRESS_DNS_PORT 53
+#define EGRESS_PROXY_URL "http://127.0.0.1:3128"
+#define EGRESS_NO_PROXY "localhost,127.0.0.1,::1"
+
+/* The mux allows MUX_MAX_STREAMS live streams per session, exec streams included:
+ * egress keeps below that so that the host can always open an exec. */
+#define EGRESS_MAX_RELAYS 192u
+#define EGRESS_DNS_MAX_INFLIGHT 48u
+#define EGRESS_READ_MAX (256u * 1024u)
+
+/* ---- interface for main.c, chan.c, ctl.c ---- */
+
+/* Allocate, fork the plumbing child (net = false: files only, no sbx0/nftables; for
+ * sbx.noegress=1) and open the listeners. Failures are logged, never fatal. */
+void egress_init(struct guest *g, bool net);
+/* On OP_CONFIG: wait (bounded) until the plumbing child has finished. Idempotent. */
+void egress_configure(struct guest *g);
+/* "K=V" defaults for every exec, applied before the host's CFG_ENV (which wins). */
+size_t egress_default_env(const char *const **ret);
+/* The reaper saw pid exit: true if it was egress's child. */
+bool egress_child_exited(struct guest *g, pid_t pid, int wstatus);
+
+/* A host session started (HELLO) or ended: new streams are opened only in between;
+ * at the end every connection still relayed is closed. */
+void egress_session_start(struct guest *g);
+void egress_session_end(struct guest *g);
+
+/* Mux callbacks for the streams egress opened (even ids). */
+void egress_on_data(struct guest *g, uint32_t id, const uint8_t *data, size_t len);
+void egress_on_ctrl(struct guest *g, uint32_t id, const uint8_t *data, size_t len);
+void egress_on_window(struct guest *g, uint32_t id);
+void egress_on_close(struct guest *g, uint32_t id);
+void egress_on_reset(struct guest *g, uint32_t id);
+
+void egress_on_event(struct guest *g, struct watch *w, uint32_t events);
+void egress_tick(struct guest *g, uint64_t now);
+int egress_timeout(struct guest *g, uint64_t now);
+/* Free what was closed during this loop iteration. */
+void egress_collect(struct guest *g);
+
+/* ---- private to egress*.c ---- */
+
+struct relay;
+struct dns_conn;
+struct dnsq;
+
+/* First member of everything egress hangs on a stream (mux_set_user). */
+enum estream_kind { ESTREAM_RELAY, ESTREAM_DNS };
+struct estream {
+	enum estream_kind kind;
+};
+
+struct egress {
+	struct guest *g;
+	bool net;                /* set up sbx0 and nftables */
+	pid_t net_pid;           /* plumbing child while it runs, else 0 */
+	uint64_t net_start_ms;
+	bool net_waited;         /* egress_configure waited for it once */
+	bool session;            /* a host session is up */
+
+	struct watch proxy, tproxy4, tproxy6, dns_udp, dns_tcp;
+
+	struct relay *relays, *relay_grave;
+	size_t relay_n;
+	struct dns_conn *dconns, *dconn_grave;
+	size_t dconn_n;
+	struct dnsq *queries, *query_grave;
+	size_t query_n;
+
+	uint8_t *buf;            /* EGRESS_READ_MAX scratch */
+};
+
+union egress_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+	struct sockaddr_storage ss;
+};
+
+/* egress.c */
+/* Make close() send RST, so that the client sees a reset, not a clean end. */
+void egress_set_rst(int fd);
+void egress_abort_fd(int fd); /* egress_set_rst + close */
+
+/* egress_dns.c */
+void dns_on_event(struct egress *e, struct watch *w, uint32_t events);
+void dns_accept(struct egress *e, int fd);
+void dnsq_on_data(struct egress *e, struct dnsq *q, const uint8_t *data, size_t len);
+void dnsq_on_close(struct egress *e, struct dnsq *q);
+void dnsq_on_reset(struct egress *e, struct dnsq *q);
+void dns_tick(struct egress *e, uint64_t now);
+/* Earliest query timeout or idle connection deadline, or UINT64_MAX. */
+uint64_t dns_deadline(struct egress *e);
+void dns_collect(struct egress *e);
+
+/* egress_net.c: runs in the plumbing child; returns the number of failed steps. */
+int egress_net_setup(bool net);
+
+#endif
