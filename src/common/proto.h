@@ -30,6 +30,8 @@ enum {
 	OPEN_DST_ADDR = 7,  /* 4 or 16 bytes, network order */
 	OPEN_DST_PORT = 8,  /* u32 */
 	OPEN_DNS_TCP = 9,   /* u32 1: the query came over TCP (else UDP) */
+	/* kind "ssh-agent": one connection of a guest client to $SSH_AUTH_SOCK; the bytes
+	 * are the SSH agent protocol (u32 length + message), filtered by the host. */
 };
 
 /* CTRL payloads start with CTRL_OP (u32), then op-specific tags. */
@@ -60,6 +62,8 @@ enum {
 	CFG_GID = 13,       /* u32 */
 	CFG_ENV = 14,       /* str "K=V", repeated: default environment of every exec */
 	CFG_TIME_NS = 15,   /* u64 as 8 bytes LE: host CLOCK_REALTIME, to set the guest clock */
+	CFG_SSH_AGENT = 16, /* u32 1: serve SSH_AUTH_SOCK in the guest (ssh-agent streams) */
+	CFG_CA_PEM = 17,    /* str: sbx's CA certificate (PEM) to trust in the guest */
 };
 
 /* Exit status for exec failures inside the guest, as shells use them. */

@@ -672,6 +672,8 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 			}
 			case EV_PROXY:
 				break;
+			case EV_AGENT:
+				break;
 			case EV_QEMU: {
 				struct sandbox *sb = ev->obj;
 				if (!sb->dead)

@@ -13,6 +13,7 @@ enum ev_kind {
 	EV_CHAN,     /* obj: struct sandbox (guest channel) */
 	EV_QEMU,     /* obj: struct sandbox (pidfd) */
 	EV_PROXY,    /* obj: owned by proxy.c; dispatched to proxy_on_event() */
+	EV_AGENT,    /* obj: owned by sshagent.c; dispatched to sshagent_on_event() */
 };
 
 struct evsrc {
