@@ -10,8 +10,10 @@
 #include "guest.h"
 #include "mux.h"
 #include "proto.h"
+#include "sshagent.h"
 #include "tlv.h"
 #include "users.h"
+#include "trust.h"
 #include "util.h"
 
 #define CFG_ENV_MAX 4096u
@@ -40,6 +42,7 @@ struct cfg {
 	size_t env_n;
 	bool has_time;
 	uint64_t time_ns;
+	bool ssh_agent;
 };
 
 static void cfg_done(struct cfg *c)
@@ -103,6 +106,14 @@ static int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 			}
 			c->env[c->env_n++] = s;
 			break;
+		case CFG_SSH_AGENT: {
+			uint32_t v;
+
+			if (tlv_u32(val, vlen, &v) < 0)
+				return -EPROTO;
+			c->ssh_agent = v == 1;
+			break;
+		}
 		case CFG_TIME_NS:
 			if (vlen != 8)
 				return -EPROTO;
@@ -224,18 +235,22 @@ static void msg_add(char *msg, const char *fmt, ...)
 }
 
 /* The host's environment replaces the previous one, also when empty. The egress
- * defaults (proxy variables) come first, so that the host's entries override them. */
+ * defaults (proxy variables) and SSH_AUTH_SOCK come first, so that the host's entries
+ * override them. */
 static void env_apply(struct guest *g, struct cfg *c)
 {
 	const char *const *def;
 	size_t ndef = egress_default_env(&def);
+	const char *agent = sshagent_env(g);
 
 	for (size_t i = 0; i < g->cfg_env_n; i++)
 		free(g->cfg_env[i]);
 	free(g->cfg_env);
-	g->cfg_env = xcalloc(ndef + c->env_n + 1, sizeof(char *));
+	g->cfg_env = xcalloc(ndef + 1 + c->env_n + 1, sizeof(char *));
 	for (size_t i = 0; i < ndef; i++)
 		g->cfg_env[i] = xstrdup(def[i]);
+	if (agent)
+		g->cfg_env[ndef++] = xstrdup(agent);
 	for (size_t i = 0; i < c->env_n; i++)
 		g->cfg_env[ndef + i] = c->env[i];
 	g->cfg_env_n = ndef + c->env_n;
@@ -285,8 +300,28 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			g->workspace = TAKE_PTR(c.workspace);
 		}
 	}
+	/* Owned by the agent user when there is one, else root only. */
+	sshagent_configure(g, c.ssh_agent, c.has_uid ? c.uid : 0, c.has_uid ? (c.has_gid ? c.gid : c.uid) : 0);
 	env_apply(g, &c);
 	cfg_done(&c);
+	{
+		/* CA certificates the host trusts for the guest (CFG_CA_PEM, repeated). */
+		struct tlv_reader rd;
+		const uint8_t *val;
+		uint32_t vlen;
+		uint16_t tag;
+		char *pems[16];
+		size_t npem = 0;
+
+		tlv_reader_init(&rd, data, len);
+		while (tlv_next(&rd, &tag, &val, &vlen) > 0)
+			if (tag == CFG_CA_PEM && npem < ARRAY_SIZE(pems) && tlv_str(val, vlen, &pems[npem]) == 0)
+				npem++;
+		if (npem && (r = trust_apply((const char *const *)pems, npem)) < 0)
+			msg_add(msg, "CA certificates: %s", strerror(-r));
+		for (size_t i = 0; i < npem; i++)
+			free(pems[i]);
+	}
 	/* The first exec must see the in-VM egress plumbing (started at boot). */
 	egress_configure(g);
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 
+#include "egress.h"
 #include "frame.h"
 #include "mux.h"
 #include "names.h"
@@ -623,6 +624,9 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 		die("epoll: %m");
 	pidtxt = xasprintf("%d\n", (int)getpid());
 	file_write_atomic(pidfile, pidtxt, strlen(pidtxt), 0600);
+	r = proxy_new(p, d.epfd, &d.proxy);
+	if (r < 0)
+		die("cannot start the egress engine: %s", strerror(-r));
 	sandbox_load_all(&d);
 	log_info("sbxd %s ready (pid %d, %s)", SBXD_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
 
@@ -654,6 +658,8 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 				for (struct sandbox *sb = d.sandboxes; sb; sb = sb->next)
 					if (!sb->dead)
 						sandbox_tick(sb, now);
+				if (d.proxy)
+					proxy_tick(d.proxy);
 				break;
 			}
 			case EV_CLIENT: {
@@ -671,6 +677,8 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 				break;
 			}
 			case EV_PROXY:
+				if (d.proxy)
+					proxy_on_event(d.proxy, ev, evs[i].events);
 				break;
 			case EV_AGENT:
 				break;
@@ -683,6 +691,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 			}
 		}
 		flush_all(&d);
+		egress_reap(&d);
 		reap_dead(&d);
 	}
 	log_info("sbxd stopping; running sandboxes keep running");

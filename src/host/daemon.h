@@ -10,6 +10,7 @@
 
 #include "accel.h"
 #include "ev.h"
+#include "proxy.h"
 #include "image.h"
 #include "paths.h"
 #include "spec.h"
@@ -79,6 +80,8 @@ struct sbxd {
 	enum accel accel;
 	char *accel_reason;
 	unsigned boot_timeout_ms;
+	struct proxy *proxy;          /* egress engine */
+	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
 	bool quit;
 };
 

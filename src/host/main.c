@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cmd_egress.h"
 #include "image.h"
+#include "proxy.h"
 #include "paths.h"
 #include "util.h"
 
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
 		return cmd_policy(&p, argc, argv);
 	if (!strcmp(cmd, "settings"))
 		return cmd_settings(&p, argc, argv);
+	if (!strcmp(cmd, "proxy-bench"))
+		return cmd_proxy_bench(&p, argc, argv);
 	if (!strcmp(cmd, "diagnose"))
 		return cmd_diagnose(&p, argc, argv);
 	fprintf(stderr, "sbx: unknown command '%s'\n%s", cmd, usage);

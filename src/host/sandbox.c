@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "egress.h"
 #include "frame.h"
 #include "mux.h"
 #include "names.h"
@@ -30,6 +31,15 @@
 static void relay_fail(struct relay *r, const char *msg);
 static void relay_free(struct relay *r);
 static void relay_open_guest(struct relay *r);
+static void chan_drop(struct sandbox *sb);
+
+/* Guest-opened streams (even ids) are egress; host-opened (odd) are exec relays. */
+static bool is_egress(uint32_t id)
+{
+	return (id & 1u) == 0;
+}
+
+/* Guest-opened streams (even ids) are egress; host-opened (odd) are exec relays. */
 
 const char *sandbox_state_name(enum sb_state s)
 {
@@ -70,7 +80,7 @@ void sandbox_free(struct sandbox *sb)
 {
 	while (sb->relays)
 		relay_free(sb->relays);
-	conn_close(sb->d, &sb->chan);
+	chan_drop(sb);
 	ev_del(sb->d, &sb->qemu_ev);
 	if (sb->qemu_ev.fd >= 0)
 		close(sb->qemu_ev.fd);
@@ -154,6 +164,40 @@ static int read_vm_json(struct sandbox *sb, struct vm_procs *ret)
 
 /* ---- guest channel ---- */
 
+#define HOST_CA_DIR "/usr/local/share/ca-certificates"
+#define HOST_CA_MAX 8
+#define HOST_CA_PEM_MAX (16 * 1024)
+
+/* The CAs the host's administrator added (corporate or egress-inspecting proxies):
+ * the guest trusts what its host trusts, so TLS through such networks verifies. */
+static size_t put_host_cas(struct tlv_writer *w)
+{
+	DIR *dir = opendir(HOST_CA_DIR);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)) && n < HOST_CA_MAX) {
+		_cleanup_free_ char *path = NULL;
+		_cleanup_free_ char *pem = NULL;
+		size_t len = strlen(de->d_name), plen;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".crt"))
+			continue;
+		path = xasprintf("%s/%s", HOST_CA_DIR, de->d_name);
+		if (file_read_all(path, HOST_CA_PEM_MAX, &pem, &plen) < 0 ||
+		    strncmp(pem, "-----BEGIN CERTIFICATE-----", 27) != 0)
+			continue;
+		if (w->len + plen + TLV_HDR_LEN + 4096 > w->cap)
+			break;   /* keep room for the rest of the configuration */
+		tlv_put(w, CFG_CA_PEM, pem, (uint32_t)plen);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
 static void chan_send_config(struct sandbox *sb)
 {
 	uint8_t *buf = xmalloc(FRAME_MAX_CTRL);
@@ -173,6 +217,10 @@ static void chan_send_config(struct sandbox *sb)
 	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
 	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
 	tlv_put(&w, CFG_TIME_NS, t8, 8);
+	if (put_host_cas(&w) > 0) {
+		tlv_put_str(&w, CFG_ENV, "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/sbx-extra.pem");
+		tlv_put_str(&w, CFG_ENV, "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt");
+	}
 	if (sb->spec.env)
 		for (char **e = sb->spec.env; *e; e++)
 			tlv_put_str(&w, CFG_ENV, *e);
@@ -193,6 +241,14 @@ static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
 }
 
 /* Everything that depends on a live VM goes away; the sandbox is stopped. */
+/* Close the channel; every stream still open (egress ones included) is reset first. */
+static void chan_drop(struct sandbox *sb)
+{
+	if (sb->chan.mux)
+		mux_session_reset(sb->chan.mux, false);
+	conn_close(sb->d, &sb->chan);
+}
+
 static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 {
 	struct relay *r;
@@ -202,13 +258,13 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 		_cleanup_free_ char *tail = console_tail(sb, 12);
 		sb->error = xasprintf("%s%s", why, tail);
 	}
-	conn_close(sb->d, &sb->chan);
+	while ((r = sb->relays))
+		relay_fail(r, booting ? sb->error : why);
+	chan_drop(sb);
 	ev_del(sb->d, &sb->qemu_ev);
 	if (sb->qemu_ev.fd >= 0)
 		close(sb->qemu_ev.fd);
 	sb->qemu_ev.fd = -1;
-	while ((r = sb->relays))
-		relay_fail(r, booting ? sb->error : why);
 	if (sb->procs.qemu_pid > 0)
 		(void)proc_terminate(sb->procs.qemu_pid, sb->procs.qemu_start, 2000);
 	if (sb->procs.vfsd_pid > 0)
@@ -278,7 +334,7 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 	_cleanup_free_ char *msg = NULL;
 
 	if (id != 0) {
-		struct relay *r = mux_get_user(sb->chan.mux, id);
+		struct relay *r = is_egress(id) ? NULL : mux_get_user(sb->chan.mux, id);
 		if (r && r->cl && r->cl->c.mux)
 			(void)mux_send_ctrl(r->cl->c.mux, r->cid, data, len);
 		return;
@@ -309,10 +365,12 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 	}
 }
 
+/* Guest-opened streams (even ids) are egress: proxy, tproxy, dns. */
 static int ch_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 {
-	return -EOPNOTSUPP;   /* no guest-initiated stream kinds yet */
+	return egress_open(ctx, id, args, len);
 }
+
 
 static void ch_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *data, size_t len)
 {
@@ -320,6 +378,11 @@ static void ch_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *da
 	struct relay *r = mux_get_user(sb->chan.mux, id);
 	long w;
 
+	if (is_egress(id)) {
+		if (r)
+			egress_data((struct egress *)r, data, len);
+		return;
+	}
 	if (!r || !r->cl || !r->cl->c.mux) {
 		(void)mux_grant(sb->chan.mux, id, (uint32_t)len);
 		return;
@@ -335,6 +398,11 @@ static void ch_on_window(void *ctx, uint32_t id, uint32_t credit)
 	struct sandbox *sb = ctx;
 	struct relay *r = mux_get_user(sb->chan.mux, id);
 
+	if (is_egress(id)) {
+		if (r)
+			egress_window((struct egress *)r);
+		return;
+	}
 	if (r && r->cl && r->cl->c.mux)
 		(void)mux_grant(r->cl->c.mux, r->cid, credit);
 }
@@ -346,6 +414,10 @@ static void ch_on_close(void *ctx, uint32_t id)
 
 	if (!r)
 		return;
+	if (is_egress(id)) {
+		egress_close((struct egress *)r);
+		return;
+	}
 	r->guest_closed = true;
 	if (r->cl && r->cl->c.mux)
 		(void)mux_close(r->cl->c.mux, r->cid);
@@ -358,6 +430,10 @@ static void ch_on_reset(void *ctx, uint32_t id)
 	struct sandbox *sb = ctx;
 	struct relay *r = mux_get_user(sb->chan.mux, id);
 
+	if (r && is_egress(id)) {
+		egress_reset((struct egress *)r);
+		return;
+	}
 	if (r) {
 		r->gid = 0;   /* the guest stream is already gone */
 		relay_fail(r, "the guest ended the session");
@@ -418,9 +494,9 @@ void sandbox_on_chan(struct sandbox *sb, uint32_t events)
 		if (n <= 0) {
 			/* QEMU closed the chardev: it is exiting; the pidfd tells when. */
 			log_debug("%s: channel closed", sb->spec.name);
-			conn_close(sb->d, &sb->chan);
 			while (sb->relays && sb->relays->gid)
 				relay_fail(sb->relays, "the sandbox channel closed");
+			chan_drop(sb);
 			return;
 		}
 		if (mux_rx_done(sb->chan.mux, (size_t)n) < 0) {
@@ -681,6 +757,8 @@ int sandbox_remove(struct sandbox *sb, bool force, char **ret_err)
 		return r;
 	}
 	log_info("%s: removed", sb->spec.name);
+	if (sb->d->proxy)
+		proxy_sandbox_gone(sb->d->proxy, sb->spec.name);
 	sb->dead = true;
 	return 0;
 }

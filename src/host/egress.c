@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+/* egress.c: guest-opened egress streams (proxy, tproxy, dns) handed to the proxy engine.
+ *
+ * Ownership: a struct egress lives while its guest stream does. The engine's pconn is
+ * freed either by the engine itself right after it calls ops->reset, or by us with
+ * proxy_conn_abort() when the stream ends (both sides closed, peer RESET, session end).
+ * Both sides closing can complete inside an engine callback, where freeing the pconn
+ * would pull it from under the engine: such egresses are parked on a list and freed
+ * from egress_reap() at the end of the loop turn.
+ */
+#include "egress.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "mux.h"
+#include "proto.h"
+#include "proxy.h"
+#include "tlv.h"
+#include "util.h"
+
+struct egress {
+	struct egress *next_dead;
+	struct sandbox *sb;
+	uint32_t id;
+	struct pconn *pc;
+	bool local_closed, remote_closed, dead;
+};
+
+static struct mux *egress_mux(struct egress *e)
+{
+	return e->sb->chan.mux;
+}
+
+static void egress_kill(struct egress *e)
+{
+	struct sbxd *d = e->sb->d;
+
+	if (e->dead)
+		return;
+	e->dead = true;
+	if (egress_mux(e))
+		mux_set_user(egress_mux(e), e->id, NULL);
+	e->next_dead = d->egress_dead;
+	d->egress_dead = e;
+}
+
+static size_t down_write(void *down, const uint8_t *data, size_t len)
+{
+	struct egress *e = down;
+	long w;
+
+	if (e->dead || e->local_closed || !egress_mux(e))
+		return 0;
+	w = mux_write(egress_mux(e), e->id, 0, data, len);
+	return w > 0 ? (size_t)w : 0;
+}
+
+static void down_consumed(void *down, size_t n)
+{
+	struct egress *e = down;
+
+	while (!e->dead && egress_mux(e) && n > 0) {
+		uint32_t g = (uint32_t)MIN(n, (size_t)UINT32_MAX / 2);
+		(void)mux_grant(egress_mux(e), e->id, g);
+		n -= g;
+	}
+}
+
+static void down_close(void *down)
+{
+	struct egress *e = down;
+
+	if (e->dead || e->local_closed)
+		return;
+	e->local_closed = true;
+	if (egress_mux(e))
+		(void)mux_close(egress_mux(e), e->id);
+	if (e->remote_closed)
+		egress_kill(e);
+}
+
+static void down_reset(void *down)
+{
+	struct egress *e = down;
+
+	if (e->dead)
+		return;
+	if (egress_mux(e))
+		(void)mux_reset(egress_mux(e), e->id);
+	e->pc = NULL; /* the engine frees it */
+	egress_kill(e);
+}
+
+static const struct proxy_down_ops down_ops = {
+	.write = down_write,
+	.consumed = down_consumed,
+	.close = down_close,
+	.reset = down_reset,
+};
+
+int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len)
+{
+	struct tlv_reader rd;
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t vlen, port = 0, dns_tcp = 0;
+	_cleanup_free_ char *kind = NULL;
+	struct sockaddr_storage dst = { 0 };
+	bool have_addr = false;
+	enum proxy_path path;
+	struct egress *e;
+	int r;
+
+	if (!sb->d->proxy)
+		return -EOPNOTSUPP;
+	tlv_reader_init(&rd, args, len);
+	while ((r = tlv_next(&rd, &tag, &v, &vlen)) > 0) {
+		if (tag == OPEN_KIND && !kind) {
+			if (tlv_str(v, vlen, &kind) < 0)
+				return -EPROTO;
+		} else if (tag == OPEN_DST_ADDR && vlen == 4) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&dst;
+			s4->sin_family = AF_INET;
+			memcpy(&s4->sin_addr, v, 4);
+			have_addr = true;
+		} else if (tag == OPEN_DST_ADDR && vlen == 16) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&dst;
+			s6->sin6_family = AF_INET6;
+			memcpy(&s6->sin6_addr, v, 16);
+			have_addr = true;
+		} else if (tag == OPEN_DST_PORT) {
+			if (tlv_u32(v, vlen, &port) < 0 || port == 0 || port > 65535)
+				return -EPROTO;
+		} else if (tag == OPEN_DNS_TCP) {
+			if (tlv_u32(v, vlen, &dns_tcp) < 0)
+				return -EPROTO;
+		}
+	}
+	if (r < 0 || !kind)
+		return -EPROTO;
+	if (!strcmp(kind, "proxy")) {
+		path = PROXY_FORWARD;
+	} else if (!strcmp(kind, "tproxy")) {
+		if (!have_addr || !port)
+			return -EPROTO;
+		path = PROXY_TRANSPARENT;
+		if (dst.ss_family == AF_INET)
+			((struct sockaddr_in *)&dst)->sin_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)&dst)->sin6_port = htons((uint16_t)port);
+	} else if (!strcmp(kind, "dns")) {
+		path = PROXY_DNS;
+	} else {
+		return -EOPNOTSUPP;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->sb = sb;
+	e->id = id;
+	e->pc = proxy_conn_new(sb->d->proxy, path, sb->spec.name, path == PROXY_TRANSPARENT ? (struct sockaddr *)&dst : NULL,
+			       dns_tcp != 0, &down_ops, e);
+	if (!e->pc) {
+		free(e);
+		return -ENOMEM;
+	}
+	mux_set_user(sb->chan.mux, id, e);
+	return 0;
+}
+
+void egress_data(struct egress *e, const uint8_t *data, size_t len)
+{
+	if (!e->dead && e->pc)
+		proxy_conn_input(e->pc, data, len);
+}
+
+void egress_window(struct egress *e)
+{
+	if (!e->dead && e->pc)
+		proxy_conn_writable(e->pc);
+}
+
+void egress_close(struct egress *e)
+{
+	if (e->dead)
+		return;
+	e->remote_closed = true;
+	if (e->pc)
+		proxy_conn_input_eof(e->pc);
+	if (e->local_closed)
+		egress_kill(e);
+}
+
+void egress_reset(struct egress *e)
+{
+	/* The guest stream is gone (peer RESET or session end). */
+	egress_kill(e);
+}
+
+void egress_reap(struct sbxd *d)
+{
+	while (d->egress_dead) {
+		struct egress *e = d->egress_dead;
+		d->egress_dead = e->next_dead;
+		if (e->pc)
+			proxy_conn_abort(e->pc);
+		free(e);
+	}
+}

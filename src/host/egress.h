@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+/* egress.h: glue between guest egress streams (even ids) and the proxy engine. */
+#ifndef SBX_EGRESS_H
+#define SBX_EGRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct egress;
+struct sandbox;
+struct sbxd;
+
+/* The guest opened stream id with these OPEN arguments: 0, or <0 to refuse (RESET). */
+int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len);
+void egress_data(struct egress *e, const uint8_t *data, size_t len);
+void egress_window(struct egress *e);
+void egress_close(struct egress *e);
+void egress_reset(struct egress *e);
+/* Free egresses that ended during this loop turn. */
+void egress_reap(struct sbxd *d);
+
+#endif

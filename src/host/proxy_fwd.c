@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: MIT
+/* proxy_fwd.c: the egress engine's forward path (CONNECT tunnels with the SNI check,
+ * absolute-form HTTP/1.1 with keep-alive, each request checked on its own) and the
+ * transparent path (name from SNI, Host or the sandbox's synthetic DNS answers). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proxy_int.h"
+#include "util.h"
+
+static void exchange_done(struct pconn *c);
+
+/* ---- forward path ---- */
+
+static void send_request_upstream(struct pconn *c)
+{
+	_cleanup_free_ char *head = NULL, *hosthdr = NULL;
+	size_t hl;
+	bool v6 = strchr(c->rt.host, ':') != NULL;
+
+	if (c->rt.port == 80)
+		hosthdr = xasprintf("%s%s%s", v6 ? "[" : "", c->rt.host, v6 ? "]" : "");
+	else
+		hosthdr = xasprintf("%s%s%s:%u", v6 ? "[" : "", c->rt.host, v6 ? "]" : "", c->rt.port);
+	if (http_req_rewrite(&c->req, c->req_path, hosthdr, c->req_close, &head, &hl) < 0 ||
+	    pxbuf_append(&c->uout, head, hl) < 0) {
+		proxy_send_error(c, 400, "request head too large");
+		return;
+	}
+	c->st = PS_HTTP;
+	c->deadline = 0;
+	http_scan_init(&c->rscan, false);
+	c->head_req = c->req.method_id == HTTP_HEAD;
+	pconn_up_write(c);
+	if (!c->dead)
+		proxy_fwd_input(c);   /* frame and send request body bytes already here */
+}
+
+void proxy_route_connected(struct pconn *c)
+{
+	static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	int one = 1;
+
+	setsockopt(c->uev.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (c->rt.next > 0) {
+		c->uss = c->rt.addrs[c->rt.next - 1];
+		c->ulen = c->rt.alens[c->rt.next - 1];
+		c->utrusted = c->rt.trusted;
+	}
+	c->deadline = 0;
+	if (c->path == PROXY_TRANSPARENT) {
+		proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, NULL, 0);
+		c->st = PS_TUNNEL;   /* the peeked bytes go first */
+		pconn_up_write(c);
+		return;
+	}
+	if (c->is_connect) {
+		proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, NULL, 0);
+		c->st = PS_PEEK;
+		pconn_out(c, established, sizeof(established) - 1);
+		if (!c->dead)
+			proxy_fwd_input(c);
+		return;
+	}
+	send_request_upstream(c);
+}
+
+/* CONNECT: look at the first client bytes before they go upstream. */
+static void connect_peek(struct pconn *c)
+{
+	const uint8_t *p = c->in.data + c->in.off;
+	char sni[256];
+	int k, r;
+
+	k = peek_classify(p, c->in.len);
+	if (k == -EAGAIN && !c->in_eof)
+		return;
+	if (k == 1) {
+		r = tls_sni_parse(p, c->in.len, sni, sizeof(sni));
+		if (r == -EAGAIN && !c->in_eof && c->in.len < TLS_PEEK_MAX)
+			return;
+		if (r == 1) {
+			_cleanup_free_ char *norm = NULL;
+			bool ip;
+			if (host_normalize(sni, &norm, &ip) < 0 || strcmp(norm, c->rt.host)) {
+				char reason[320];
+				snprintf(reason, sizeof(reason), "TLS server name %.255s differs from the CONNECT host", sni);
+				proxy_audit(c, c->rt.host, c->rt.port, false, c->rt.rule, reason, 0);
+				pconn_reset(c);
+				return;
+			}
+		} else if (r < 0) {
+			proxy_audit(c, c->rt.host, c->rt.port, false, c->rt.rule, "malformed TLS ClientHello", 0);
+			pconn_reset(c);
+			return;
+		}
+	}
+	c->st = PS_TUNNEL;
+	pconn_up_write(c);
+}
+
+static void fwd_head(struct pconn *c)
+{
+	_cleanup_free_ char *host = NULL;
+	size_t hl = 0;
+	uint16_t port = 0;
+	int r;
+
+	if (!c->in.len) {
+		if (c->in_eof) {
+			c->st = PS_CLOSING;
+			pconn_finish(c);
+		}
+		return;
+	}
+	r = http_scan(&c->scan, c->in.data + c->in.off, c->in.len, &hl);
+	if (r < 0) {
+		proxy_send_error(c, 400, r == -E2BIG ? "request head too large" : "malformed request");
+		return;
+	}
+	if (r == 0) {
+		if (c->in_eof) {
+			c->st = PS_CLOSING;
+			pconn_finish(c);
+		}
+		return;
+	}
+	if (http_msg_parse(&c->req, true, false, c->in.data + c->in.off, hl) < 0) {
+		proxy_send_error(c, 400, "malformed request");
+		return;
+	}
+	c->have_req = true;
+	pconn_consume(c, hl);
+	c->is_connect = c->req.method_id == HTTP_CONNECT;
+	r = http_target_parse(&c->req, &host, &port, &c->req_path);
+	if (r < 0) {
+		proxy_send_error(c, 400, r == -EPROTONOSUPPORT ? "only http:// URLs can be proxied (use CONNECT for https)"
+							 : "this is a proxy: send absolute-form requests or CONNECT");
+		return;
+	}
+	c->req_close = !c->req.keep_alive || c->in_eof;
+	proxy_route_start(c, host, port);
+}
+
+/* Request body: frame what arrived and send it on. */
+static void fwd_body(struct pconn *c)
+{
+	if (!c->body_pending && !c->req.body_done && c->in.len) {
+		size_t used = 0;
+		if (http_msg_body(&c->req, c->in.data + c->in.off, c->in.len, &used) < 0) {
+			proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, "malformed request body", 0);
+			pconn_reset(c);
+			return;
+		}
+		c->body_pending = used;
+	}
+	pconn_up_write(c);
+	if (c->dead)
+		return;
+	if (c->in_eof && !c->req.body_done && !c->body_pending && !c->in.len) {
+		pconn_reset(c);   /* the client went away in the middle of its body */
+		return;
+	}
+	if (c->resp_done && c->req.body_done && !c->body_pending)
+		exchange_done(c);
+}
+
+void proxy_fwd_input(struct pconn *c)
+{
+	switch (c->st) {
+	case PS_HEAD:
+		fwd_head(c);
+		break;
+	case PS_HTTP:
+		fwd_body(c);
+		break;
+	case PS_PEEK:
+		connect_peek(c);
+		break;
+	case PS_TUNNEL:
+		pconn_up_write(c);
+		break;
+	case PS_CLOSING:
+		pconn_consume(c, c->in.len);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Response and request both complete: next request, or close. */
+static void exchange_done(struct pconn *c)
+{
+	bool close_client = c->req_close || c->resp.until_eof || c->in_eof;
+
+	if (!c->resp.keep_alive || c->resp.until_eof || c->uin.len)
+		pconn_up_close(c);   /* the server closes, or sent more than one response */
+	if (close_client) {
+		c->st = PS_CLOSING;
+		pconn_consume(c, c->in.len);
+		pconn_up_close(c);
+		c->deadline = now_ms() + PROXY_LINGER_TIMEOUT_MS;
+		pconn_finish(c);
+		return;
+	}
+	pconn_exchange_clear(c);
+	c->u_idle_since = now_ms();
+	c->st = PS_HEAD;
+	c->deadline = now_ms() + PROXY_HEAD_TIMEOUT_MS;
+	proxy_fwd_input(c);
+}
+
+void proxy_fwd_response(struct pconn *c)
+{
+	for (;;) {
+		if (c->dead)
+			return;
+		if (!c->have_resp) {
+			size_t hl = c->resp_hl;
+			int r = hl ? 1 : c->uin.len ? http_scan(&c->rscan, c->uin.data + c->uin.off, c->uin.len, &hl) : 0;
+
+			if (r == 0 && !c->u_eof)
+				return;
+			if (r <= 0) {
+				proxy_route_fail(c, 502, r < 0 ? "malformed response head" : "the server closed the connection");
+				return;
+			}
+			if (pxbuf_room(&c->out) < hl) {
+				c->resp_hl = hl;   /* complete: wait for the client to take what is queued */
+				return;
+			}
+			c->resp_hl = 0;
+			if (http_msg_parse(&c->resp, false, c->head_req, c->uin.data + c->uin.off, hl) < 0) {
+				proxy_route_fail(c, 502, "malformed response head");
+				return;
+			}
+			pxbuf_append(&c->out, c->uin.data + c->uin.off, hl);
+			pxbuf_consume(&c->uin, hl);
+			c->status = c->resp.status;
+			if (c->status / 100 == 1 && c->status != 101) {
+				/* interim response: relay, then wait for the final one */
+				http_msg_clear(&c->resp);
+				http_scan_init(&c->rscan, false);
+				pconn_flush(c);
+				continue;
+			}
+			c->have_resp = true;
+			proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, NULL, c->status);
+			if (c->status == 101) {
+				/* protocol switch (websocket): raw bytes both ways from here */
+				pxbuf_append(&c->out, c->uin.data + c->uin.off, MIN(c->uin.len, pxbuf_room(&c->out)));
+				pxbuf_free(&c->uin);
+				c->st = PS_TUNNEL;
+				pconn_flush(c);
+				if (!c->dead)
+					pconn_up_write(c);
+				return;
+			}
+		}
+		if (!c->resp.body_done) {
+			size_t n = MIN(c->uin.len, pxbuf_room(&c->out)), used = 0;
+
+			if (n) {
+				if (http_msg_body(&c->resp, c->uin.data + c->uin.off, n, &used) < 0) {
+					pconn_reset(c);   /* malformed: the client must not take it as complete */
+					return;
+				}
+				pxbuf_append(&c->out, c->uin.data + c->uin.off, used);
+				pxbuf_consume(&c->uin, used);
+			}
+			/* upstream EOF ends a close-delimited body; any other is truncated */
+			if (!c->resp.body_done && c->u_eof && !c->uin.len &&
+			    http_msg_body(&c->resp, NULL, 0, &used) < 0) {
+				pconn_flush(c);
+				if (!c->dead)
+					pconn_reset(c);
+				return;
+			}
+		}
+		pconn_flush(c);
+		if (c->dead)
+			return;
+		if (c->resp.body_done && !c->resp_done) {
+			c->resp_done = true;
+			if (!c->req.body_done) {
+				/* answered before the request body ended: cannot continue the stream */
+				c->req_close = true;
+				c->st = PS_CLOSING;
+				pconn_consume(c, c->in.len);
+				pconn_up_close(c);
+				pconn_finish(c);
+				return;
+			}
+			if (!c->body_pending)
+				exchange_done(c);
+		}
+		return;
+	}
+}
+
+/* ---- transparent path ---- */
+
+static uint16_t orig_port(const struct pconn *c)
+{
+	if (c->orig.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&c->orig)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&c->orig)->sin6_port);
+}
+
+/* Host header value without its port. */
+static char *host_from_header(const struct http_hdr *h)
+{
+	const char *v = h->value;
+	size_t n = h->value_len;
+
+	if (n && v[0] == '[') {
+		const char *e = memchr(v, ']', n);
+		return e ? strndup(v, (size_t)(e - v + 1)) : NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == ':') {
+			n = i;
+			break;
+		}
+	return strndup(v, n);
+}
+
+static void tp_decide(struct pconn *c)
+{
+	const char *name = c->peek_name;
+	char txt[INET6_ADDRSTRLEN] = "?";
+
+	if (!name && c->have_orig && c->orig.ss_family == AF_INET) {
+		uint32_t a = ntohl(((struct sockaddr_in *)&c->orig)->sin_addr.s_addr);
+		struct dns_table *t = proxy_sandbox_table(c->px, c->sandbox, false);
+		if (dns_addr_is_synthetic(a) && t)
+			name = dns_table_name(t, a);
+	}
+	if (!c->have_orig) {
+		proxy_route_clear(&c->rt);
+		c->rt.host = xstrdup("");
+		proxy_route_fail(c, 403, "no original destination");
+		return;
+	}
+	if (!name) {
+		char reason[96];
+		proxy_sa_text(&c->orig, txt, sizeof(txt));
+		proxy_route_clear(&c->rt);
+		c->rt.host = xstrdup(txt);
+		c->rt.port = orig_port(c);
+		snprintf(reason, sizeof(reason), "no name for %s", txt);
+		proxy_route_fail(c, 403, reason);
+		return;
+	}
+	{
+		_cleanup_free_ char *n = xstrdup(name);   /* the table entry may move */
+		c->deadline = 0;
+		proxy_route_start(c, n, orig_port(c));
+	}
+}
+
+void proxy_tp_peek(struct pconn *c, bool timeout)
+{
+	const uint8_t *p = c->in.data + c->in.off;
+	char sni[256];
+	int k;
+
+	if (c->st != PS_PEEK)
+		return;
+	k = peek_classify(p, c->in.len);
+	if (k == -EAGAIN && !c->in_eof && !timeout)
+		return;
+	if (k == 1) {
+		int r = tls_sni_parse(p, c->in.len, sni, sizeof(sni));
+		if (r == -EAGAIN && !c->in_eof && !timeout && c->in.len < TLS_PEEK_MAX)
+			return;
+		if (r == 1)
+			c->peek_name = xstrdup(sni);
+	} else if (k == 2) {
+		size_t hl = 0;
+		int r = http_scan(&c->scan, p, c->in.len, &hl);
+
+		if (r == 0 && !c->in_eof && !timeout)
+			return;
+		if (r == 1 && http_msg_parse(&c->req, true, false, p, hl) == 0) {
+			const struct http_hdr *h = http_msg_header(&c->req, "host", NULL);
+			c->have_req = true;
+			c->req_path = strndup(c->req.url, MIN(c->req.url_len, (size_t)AUDIT_URL_PATH_MAX));
+			if (h && h->value_len)
+				c->peek_name = host_from_header(h);
+		}
+	}
+	tp_decide(c);
+}
+
