@@ -31,7 +31,8 @@
 #define RELAY_QUEUE_MAX (2u * MUX_WINDOW_INIT) /* the mux holds the host to MUX_WINDOW_INIT */
 #define RELAY_QUEUE_KEEP (256u * 1024u)
 
-enum relay_kind { RELAY_PROXY, RELAY_TPROXY };
+enum relay_kind { RELAY_PROXY, RELAY_TPROXY, RELAY_AGENT };
+static const char *const relay_kinds[] = { "proxy", "tproxy", "ssh-agent" }; /* OPEN_KIND */
 
 /* One relayed TCP connection and its stream. */
 struct relay {
@@ -320,7 +321,7 @@ static int tproxy_dst(int fd, struct tlv_writer *w)
 static void relay_accept(struct egress *e, enum relay_kind kind, int fd)
 {
 	struct guest *g = e->g;
-	const char *kname = kind == RELAY_PROXY ? "proxy" : "tproxy";
+	const char *kname = relay_kinds[kind];
 	uint8_t args[128];
 	struct tlv_writer w;
 	struct relay *r;
@@ -358,6 +359,15 @@ static void relay_accept(struct egress *e, enum relay_kind kind, int fd)
 	mux_set_user(g->mux, id, r);
 	log_debug("egress: stream %u: %s connection", id, kname);
 	relay_update(r);
+}
+
+void egress_agent_accept(struct guest *g, int fd)
+{
+	if (!g->egress) {
+		close(fd);
+		return;
+	}
+	relay_accept(g->egress, RELAY_AGENT, fd);
 }
 
 static void relay_on_data(struct relay *r, const uint8_t *data, size_t len)

@@ -66,6 +66,9 @@ void egress_init(struct guest *g, bool net);
 void egress_configure(struct guest *g);
 /* "K=V" defaults for every exec, applied before the host's CFG_ENV (which wins). */
 size_t egress_default_env(const char *const **ret);
+/* An accepted connection to SSH_AUTH_SOCK (sshagent.c): relay it as an "ssh-agent"
+ * stream, like a proxy connection. Takes fd (closed when refused). */
+void egress_agent_accept(struct guest *g, int fd);
 /* The reaper saw pid exit: true if it was egress's child. */
 bool egress_child_exited(struct guest *g, pid_t pid, int wstatus);
 

@@ -38,6 +38,7 @@ enum watch_kind {
 	WATCH_EGRESS_RELAY,    /* a relayed proxy/tproxy connection */
 	WATCH_EGRESS_DNS_UDP,  /* the DNS stub's UDP socket */
 	WATCH_EGRESS_DNS_CONN, /* a DNS-over-TCP client connection */
+	WATCH_SSH_AGENT_LISTEN, /* SSH_AUTH_SOCK (sshagent.c) */
 };
 
 struct watch {
@@ -77,6 +78,7 @@ struct guest {
 	size_t iobuf_size;
 
 	struct egress *egress;   /* egress.h: listeners, relays, DNS stub */
+	struct watch ssh_agent;  /* sshagent.h: SSH_AUTH_SOCK listener, fd -1 when off */
 };
 
 /* main.c */

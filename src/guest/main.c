@@ -16,6 +16,7 @@
 #include "egress.h"
 #include "frame.h"
 #include "guest.h"
+#include "sshagent.h"
 #include "util.h"
 
 #define MODULES_LIST "/etc/sbx/modules"
@@ -215,6 +216,9 @@ static void guest_loop(struct guest *g)
 			case WATCH_EGRESS_DNS_CONN:
 				egress_on_event(g, w, evs[i].events);
 				break;
+			case WATCH_SSH_AGENT_LISTEN:
+				sshagent_on_event(g, w, evs[i].events);
+				break;
 			default:
 				exec_on_event(g, w, evs[i].events);
 				break;
@@ -232,7 +236,7 @@ static void guest_loop(struct guest *g)
 
 int main(int argc, char **argv)
 {
-	struct guest g = { .epfd = -1 };
+	struct guest g = { .epfd = -1, .ssh_agent = { .fd = -1, .kind = WATCH_SSH_AGENT_LISTEN } };
 	_cleanup_free_ char *cmdline = NULL;
 	int r;
 
