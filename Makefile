@@ -5,8 +5,8 @@ PREFIX ?= /usr/local
 BUILD ?= build
 PKG_CONFIG ?= pkg-config
 
-JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c libidn2)
-JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c libidn2)
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c libidn2 openssl)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c libidn2 openssl)
 # egress engine: c-ares (resolver), ldns (DNS messages), http-parser (no .pc file)
 JSON_CFLAGS += $(shell $(PKG_CONFIG) --cflags libcares ldns)
 JSON_LIBS += $(shell $(PKG_CONFIG) --libs libcares ldns) -lhttp_parser

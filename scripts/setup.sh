@@ -46,7 +46,7 @@ packages=(
 	mmdebstrap debian-archive-keyring gpg ca-certificates libdpkg-perl mount uidmap genext2fs
 	e2fsprogs cpio kmod lz4 xz-utils zstd dpkg
 	python3 python3-pytest python3-pytest-timeout
-	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev openssl curl wrk
+	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev openssl curl wrk openssh-client
 	tinyproxy squid
 )
 

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "names.h"
 #include "policy.h"
+#include "secrets.h"
 #include "spec.h"
 #include "util.h"
 
@@ -276,6 +277,21 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	json_object_object_add(req, "op", json_object_new_string("create"));
 	json_object_object_add(req, "spec", spec_to_json(&spec));
 	spec_free(&spec);
+	{
+		/* Service keys from this environment: used by the proxy only when nothing is
+		 * stored; kept in the daemon's memory, never on disk, never in the VM. */
+		char **cenv = secrets_env_collect();
+		struct json_object *a = json_object_new_array();
+		for (char **e = cenv; e && *e; e++)
+			json_object_array_add(a, json_object_new_string(*e));
+		secrets_env_free(cenv);
+		json_object_object_add(req, "cred_env", a);
+		/* The host agent the guest may ask for signatures (never for keys). */
+		json_object_object_add(req, "ssh_auth_sock",
+				       getenv("SSH_AUTH_SOCK") && getenv("SSH_AUTH_SOCK")[0] == '/'
+					       ? json_object_new_string(getenv("SSH_AUTH_SOCK"))
+					       : json_object_new_null());
+	}
 	if (client_call(c, req, &resp) < 0) {
 		client_free(c);
 		return 1;

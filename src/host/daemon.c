@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 
+#include "audit.h"
+#include "ca.h"
+#include "sshagent.h"
 #include "egress.h"
 #include "frame.h"
 #include "mux.h"
@@ -186,6 +189,7 @@ static void req_create(struct client *cl, struct json_object *req)
 			client_reply_error(cl, "sandbox '%s' already exists for %s agent '%s' (remove it with 'sbx rm %s' or pick another --name)",
 					   spec.name, sb->spec.workspace, sb->spec.agent, spec.name);
 		} else {
+			sandbox_take_cred_env(sb, req);
 			resp = ok_obj();
 			json_object_object_add(resp, "existed", json_object_new_boolean(1));
 			json_object_object_add(resp, "sandbox", sandbox_json(sb));
@@ -199,6 +203,7 @@ static void req_create(struct client *cl, struct json_object *req)
 		spec_free(&spec);
 		return;
 	}
+	sandbox_take_cred_env(sb, req);
 	resp = ok_obj();
 	json_object_object_add(resp, "existed", json_object_new_boolean(0));
 	json_object_object_add(resp, "sandbox", sandbox_json(sb));
@@ -296,6 +301,13 @@ static void req_status(struct client *cl)
 	json_object_object_add(resp, "accel", json_object_new_string(cl->d->accel == ACCEL_KVM ? "kvm" : "tcg"));
 	json_object_object_add(resp, "accel_reason", json_object_new_string(cl->d->accel_reason ? cl->d->accel_reason : ""));
 	client_reply(cl, resp);
+}
+
+/* Caller-environment credentials of a sandbox, for the proxy engine. */
+static const char *const *sbxd_cred_env(void *ctx, const char *sandbox)
+{
+	struct sandbox *sb = sandbox_find(ctx, sandbox);
+	return sb ? (const char *const *)sb->cred_env : NULL;
 }
 
 static void client_on_request(struct client *cl, const uint8_t *data, size_t len)
@@ -627,6 +639,15 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	r = proxy_new(p, d.epfd, &d.proxy);
 	if (r < 0)
 		die("cannot start the egress engine: %s", strerror(-r));
+	if (audit_open(p, &d.audit) < 0)
+		log_warn("cannot open the audit log; SSH agent decisions will not be logged");
+	{
+		_cleanup_free_ char *err = NULL;
+		if (ca_load_or_create(p, &d.ca, &err) < 0)
+			log_err("credential injection disabled: %s", err ? err : "cannot load sbx's CA");
+		else
+			proxy_set_interception(d.proxy, d.ca, sbxd_cred_env, &d);
+	}
 	sandbox_load_all(&d);
 	log_info("sbxd %s ready (pid %d, %s)", SBXD_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
 
@@ -681,6 +702,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 					proxy_on_event(d.proxy, ev, evs[i].events);
 				break;
 			case EV_AGENT:
+				sshagent_on_event(ev, evs[i].events);
 				break;
 			case EV_QEMU: {
 				struct sandbox *sb = ev->obj;

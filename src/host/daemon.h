@@ -45,6 +45,9 @@ struct sandbox {
 	uint64_t started_ms;
 	struct relay *relays;
 	char *error;            /* why the last start failed */
+	char **cred_env;        /* service variables of the last caller's environment (memory only) */
+	char *agent_sock;       /* the last caller's SSH_AUTH_SOCK (memory only) */
+	bool agent_enabled;     /* forwarding offered to this boot of the guest */
 	bool dead;              /* removed; freed at the end of the loop turn */
 };
 
@@ -81,6 +84,8 @@ struct sbxd {
 	char *accel_reason;
 	unsigned boot_timeout_ms;
 	struct proxy *proxy;          /* egress engine */
+	struct ca *ca;                /* sbx's CA (NULL: interception disabled, see log) */
+	struct audit *audit;          /* audit log writer for the SSH agent filter */
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
 	bool quit;
 };
@@ -115,6 +120,8 @@ void relay_client_gone(struct relay *r);   /* client reset the stream or disconn
 void relays_detach_client(struct sbxd *d, struct client *cl);
 /* Called when the sandbox's state changed: answer waiting clients. */
 void clients_notify(struct sbxd *d, struct sandbox *sb);
+/* Replace sb's caller-environment credentials with the "cred_env" list of a request. */
+void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req);
 
 int daemon_main(struct sbx_paths *p, bool foreground);
 

@@ -19,6 +19,7 @@
 #include "mux.h"
 #include "proto.h"
 #include "proxy.h"
+#include "sshagent.h"
 #include "tlv.h"
 #include "util.h"
 
@@ -26,7 +27,8 @@ struct egress {
 	struct egress *next_dead;
 	struct sandbox *sb;
 	uint32_t id;
-	struct pconn *pc;
+	struct pconn *pc;            /* proxy, tproxy, dns */
+	struct sshagent_conn *ac;    /* ssh-agent */
 	bool local_closed, remote_closed, dead;
 };
 
@@ -91,7 +93,7 @@ static void down_reset(void *down)
 		return;
 	if (egress_mux(e))
 		(void)mux_reset(egress_mux(e), e->id);
-	e->pc = NULL; /* the engine frees it */
+	e->pc = NULL; /* the engine frees it; an agent conn is freed by egress_reap() */
 	egress_kill(e);
 }
 
@@ -154,6 +156,19 @@ int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len
 			((struct sockaddr_in6 *)&dst)->sin6_port = htons((uint16_t)port);
 	} else if (!strcmp(kind, "dns")) {
 		path = PROXY_DNS;
+	} else if (!strcmp(kind, "ssh-agent")) {
+		if (!sb->agent_sock || !sb->agent_enabled)
+			return -EOPNOTSUPP;
+		e = xcalloc(1, sizeof(*e));
+		e->sb = sb;
+		e->id = id;
+		e->ac = sshagent_conn_new(sb->d->epfd, sb->agent_sock, sb->spec.name, sb->d->audit, &down_ops, e);
+		if (!e->ac) {
+			free(e);
+			return -ENOMEM;
+		}
+		mux_set_user(sb->chan.mux, id, e);
+		return 0;
 	} else {
 		return -EOPNOTSUPP;
 	}
@@ -174,12 +189,16 @@ void egress_data(struct egress *e, const uint8_t *data, size_t len)
 {
 	if (!e->dead && e->pc)
 		proxy_conn_input(e->pc, data, len);
+	else if (!e->dead && e->ac)
+		sshagent_conn_input(e->ac, data, len);
 }
 
 void egress_window(struct egress *e)
 {
 	if (!e->dead && e->pc)
 		proxy_conn_writable(e->pc);
+	else if (!e->dead && e->ac)
+		sshagent_conn_writable(e->ac);
 }
 
 void egress_close(struct egress *e)
@@ -189,6 +208,8 @@ void egress_close(struct egress *e)
 	e->remote_closed = true;
 	if (e->pc)
 		proxy_conn_input_eof(e->pc);
+	else if (e->ac)
+		sshagent_conn_input_eof(e->ac);
 	if (e->local_closed)
 		egress_kill(e);
 }
@@ -206,6 +227,8 @@ void egress_reap(struct sbxd *d)
 		d->egress_dead = e->next_dead;
 		if (e->pc)
 			proxy_conn_abort(e->pc);
+		if (e->ac)
+			sshagent_conn_abort(e->ac);
 		free(e);
 	}
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cmd_egress.h"
+#include "cmd_secret.h"
 #include "image.h"
 #include "proxy.h"
 #include "paths.h"
@@ -23,6 +24,7 @@ static const char usage[] =
 	"  stop      stop sandboxes\n"
 	"  rm        remove sandboxes\n"
 	"  policy    network policy: init, allow, deny, ls, rm, check, log, reset\n"
+	"  secret    set, ls, rm API keys the proxy injects (never enter the VM)\n"
 	"  settings  ls, get, set, unset host-side settings\n"
 	"  template  build or list root disk templates\n"
 	"  daemon    start, stop or query the daemon\n"
@@ -31,7 +33,7 @@ static const char usage[] =
 	"\n"
 	"Run 'sbx COMMAND --help' for a command's options. SBX_HOME puts all state in one directory.\n";
 
-static const char *later[] = { "secret", "review" };
+static const char *later[] = { "review" };
 
 int main(int argc, char **argv)
 {
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
 		return cmd_template(&p, argc, argv);
 	if (!strcmp(cmd, "policy"))
 		return cmd_policy(&p, argc, argv);
+	if (!strcmp(cmd, "secret"))
+		return cmd_secret(&p, argc, argv);
 	if (!strcmp(cmd, "settings"))
 		return cmd_settings(&p, argc, argv);
 	if (!strcmp(cmd, "proxy-bench"))

@@ -14,6 +14,7 @@
 
 struct proxy;
 struct pconn;
+struct ca;
 
 /* How the engine talks to its downstream (a guest stream, or a TCP client for the
  * bench entry point). */
@@ -50,7 +51,25 @@ void proxy_conn_writable(struct pconn *c);
 /* The downstream is gone: free everything (no ops are called after this). */
 void proxy_conn_abort(struct pconn *c);
 
+/*
+ * Enable interception: ca is owned by the caller and outlives px. env_lookup returns the
+ * caller-environment KEY=VALUE list handed over by `sbx run/create` for a sandbox (may be
+ * NULL; the engine never stores it).
+ *
+ * From then on a CONNECT to port 443 of a host that receives a credential (a service
+ * host with a value in the secret store or that list), or any CONNECT to port 443 when
+ * proxy.inspect is "all", is terminated with a leaf certificate for exactly that host;
+ * each request on it must carry that Host, gets the service's auth headers replaced by
+ * the real one, and goes out over TLS verified against the system CAs plus
+ * proxy.upstreamCA. Every other tunnel stays end-to-end, and the transparent path is
+ * never intercepted.
+ */
+void proxy_set_interception(struct proxy *px, struct ca *ca,
+			    const char *const *(*env_lookup)(void *ctx, const char *sandbox), void *ctx);
+
 /* Forget a sandbox's synthetic DNS addresses (sbx rm). */
+struct ca;
+void proxy_set_interception(struct proxy *px, struct ca *ca, const char *const *(*env_lookup)(void *ctx, const char *sandbox), void *ctx);
 void proxy_sandbox_gone(struct proxy *px, const char *sandbox);
 
 /* Lifetime (added by the engine): a pconn ends when the engine calls ops->reset, or
@@ -60,7 +79,8 @@ void proxy_sandbox_gone(struct proxy *px, const char *sandbox);
 
 /* `sbx proxy-bench --listen 127.0.0.1:PORT --sandbox NAME [--transparent]`: the same
  * engine over plain TCP clients on a loopback port, for tests and benchmarks (never
- * reachable from guests: loopback addresses only). argv[0] is "proxy-bench". */
+ * reachable from guests: loopback addresses only), with interception enabled (sbx's CA
+ * from SBX_HOME). argv[0] is "proxy-bench". */
 int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
 
 #endif

@@ -15,12 +15,16 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "ca.h"
 #include "egress.h"
 #include "frame.h"
 #include "mux.h"
 #include "names.h"
 #include "proc.h"
 #include "proto.h"
+#include "secrets.h"
+#include "services.h"
+#include "settings.h"
 #include "sock.h"
 #include "tlv.h"
 #include "util.h"
@@ -32,6 +36,7 @@ static void relay_fail(struct relay *r, const char *msg);
 static void relay_free(struct relay *r);
 static void relay_open_guest(struct relay *r);
 static void chan_drop(struct sandbox *sb);
+static void put_sentinels(struct sandbox *sb, struct tlv_writer *w);
 
 /* Guest-opened streams (even ids) are egress; host-opened (odd) are exec relays. */
 static bool is_egress(uint32_t id)
@@ -85,6 +90,8 @@ void sandbox_free(struct sandbox *sb)
 	if (sb->qemu_ev.fd >= 0)
 		close(sb->qemu_ev.fd);
 	spec_free(&sb->spec);
+	secrets_env_free(sb->cred_env);
+	free(sb->agent_sock);
 	free(sb->dir);
 	free(sb->run_dir);
 	free(sb->error);
@@ -205,6 +212,7 @@ static void chan_send_config(struct sandbox *sb)
 	struct timespec ts;
 	uint8_t t8[8];
 	uint64_t ns;
+	size_t n_cas;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -217,9 +225,25 @@ static void chan_send_config(struct sandbox *sb)
 	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
 	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
 	tlv_put(&w, CFG_TIME_NS, t8, 8);
-	if (put_host_cas(&w) > 0) {
+	n_cas = put_host_cas(&w);
+	if (sb->d->ca) {
+		const char *pem = ca_cert_pem(sb->d->ca);
+		tlv_put(&w, CFG_CA_PEM, pem, (uint32_t)strlen(pem));
+		n_cas++;
+	}
+	if (n_cas > 0) {
 		tlv_put_str(&w, CFG_ENV, "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/sbx-extra.pem");
 		tlv_put_str(&w, CFG_ENV, "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt");
+	}
+	put_sentinels(sb, &w);
+	{
+		/* SSH agent forwarding: when enabled and the caller had an agent. */
+		struct settings *st = NULL;
+		bool on = settings_load(sb->d->p, &st) == 0 ? settings_agent_forwarding(st) : true;
+		settings_free(st);
+		sb->agent_enabled = on && sb->agent_sock;
+		if (sb->agent_enabled)
+			tlv_put_u32(&w, CFG_SSH_AGENT, 1);
 	}
 	if (sb->spec.env)
 		for (char **e = sb->spec.env; *e; e++)
@@ -229,6 +253,56 @@ static void chan_send_config(struct sandbox *sb)
 	else
 		log_err("%s: configuration too large for one frame", sb->spec.name);
 	free(buf);
+}
+
+/* Agents that insist on a key find the sentinel: the real value stays on the host and
+ * the proxy puts it into requests to the service's hosts. */
+static void put_sentinels(struct sandbox *sb, struct tlv_writer *w)
+{
+	size_t n;
+	const struct service *svc = service_list(&n);
+
+	if (!sb->d->ca)
+		return;   /* no interception, no injection */
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_secret_ char *value = NULL;
+		if (secrets_resolve(sb->d->p, sb->spec.name, svc[i].name, sb->cred_env, &value, NULL) < 0)
+			continue;
+		for (const char *const *e = svc[i].env; *e; e++) {
+			_cleanup_free_ char *kv = xasprintf("%s=%s", *e, SERVICE_SENTINEL);
+			tlv_put_str(w, CFG_ENV, kv);
+		}
+	}
+}
+
+void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req)
+{
+	struct json_object *a;
+	size_t n;
+	char **env;
+
+	{
+		struct json_object *sock;
+		if (json_object_object_get_ex(req, "ssh_auth_sock", &sock)) {
+			const char *path = json_object_get_string(sock);
+			free(sb->agent_sock);
+			sb->agent_sock = path && path[0] == '/' && strlen(path) < 4096 ? xstrdup(path) : NULL;
+		}
+	}
+	if (!json_object_object_get_ex(req, "cred_env", &a) || !json_object_is_type(a, json_type_array))
+		return;
+	n = json_object_array_length(a);
+	if (n > 64)
+		return;
+	env = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0, k = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+		if (json_object_is_type(e, json_type_string) && json_object_get_string_len(e) <= SECRET_VALUE_MAX + 64 &&
+		    strchr(json_object_get_string(e), '='))
+			env[k++] = xstrdup(json_object_get_string(e));
+	}
+	secrets_env_free(sb->cred_env);
+	sb->cred_env = env;
 }
 
 static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
@@ -757,6 +831,7 @@ int sandbox_remove(struct sandbox *sb, bool force, char **ret_err)
 		return r;
 	}
 	log_info("%s: removed", sb->spec.name);
+	(void)secrets_rm_sandbox(sb->d->p, sb->spec.name, NULL);
 	if (sb->d->proxy)
 		proxy_sandbox_gone(sb->d->proxy, sb->spec.name);
 	sb->dead = true;
