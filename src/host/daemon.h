@@ -43,6 +43,7 @@ struct sandbox {
 	struct conn chan;       /* ev.fd -1 when not connected */
 	uint64_t deadline_ms;   /* boot or stop deadline; 0 = none */
 	uint64_t started_ms;
+	uint64_t last_console_check_s;
 	struct relay *relays;
 	char *error;            /* why the last start failed */
 	char **cred_env;        /* service variables of the last caller's environment (memory only) */

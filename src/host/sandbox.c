@@ -600,8 +600,29 @@ void sandbox_on_qemu_exit(struct sandbox *sb)
 	sandbox_vm_gone(sb, sb->state == SB_STARTING ? "the VM exited during boot" : "the sandbox stopped");
 }
 
+#define CONSOLE_MAX (4u * 1024u * 1024u)
+
+/* A guest can write to its serial console without end: keep the log bounded. QEMU
+ * appends (O_APPEND), so truncating in place is safe. */
+static void console_bound(struct sandbox *sb)
+{
+	_cleanup_free_ char *path = xasprintf("%s/console.log", sb->dir);
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_size > (off_t)CONSOLE_MAX && truncate(path, 0) == 0) {
+		_cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		static const char note[] = "[sbx: console log exceeded 4 MiB and was truncated]\n";
+		if (fd >= 0)
+			(void)write_all(fd, note, sizeof(note) - 1);
+	}
+}
+
 void sandbox_tick(struct sandbox *sb, uint64_t now)
 {
+	if ((sb->state == SB_RUNNING || sb->state == SB_STARTING) && now / 1000 != sb->last_console_check_s) {
+		sb->last_console_check_s = now / 1000;
+		console_bound(sb);
+	}
 	if (sb->state == SB_STARTING && sb->deadline_ms && now > sb->deadline_ms) {
 		_cleanup_free_ char *tail = console_tail(sb, 12);
 		sandbox_fail_start(sb, xasprintf("the guest did not come up within %u s%s",

@@ -59,3 +59,14 @@ def test_qemu_that_fails_to_start(fresh):
     _assert_nothing_running(fresh, "noqemu")
     # Its virtiofsd was not left waiting for a QEMU that never came.
     assert not fresh.vm_processes()
+
+
+def test_console_flood_is_bounded(box):
+    """Guest root writing to the serial console cannot fill the host's disk."""
+    box.ok("sh", "-c", "head -c 6000000 /dev/zero | tr '\\0' x > /dev/ttyS0", opts=["-u", "root"], timeout=300)
+    import time
+    log = box.home.sandbox_dir(box.name) / "console.log"
+    deadline = time.time() + 10
+    while time.time() < deadline and log.stat().st_size > 4 * 1024 * 1024:
+        time.sleep(0.5)
+    assert log.stat().st_size <= 4 * 1024 * 1024 + 65536, log.stat().st_size
