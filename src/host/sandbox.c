@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include <dirent.h>
+#include <pwd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -790,6 +791,8 @@ int sandbox_start(struct sandbox *sb, char **ret_err)
 		.ws_uid = sb->spec.uid,
 		.ws_gid = sb->spec.gid,
 		.extra_cmdline = getenv("SBX_GUEST_CMDLINE"),
+		/* As root, QEMU must not stay root: it drops to nobody once set up. */
+		.runas = geteuid() == 0 && getpwnam("nobody") ? "nobody" : NULL,
 	};
 	free(sb->error);
 	sb->error = NULL;

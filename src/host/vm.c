@@ -149,7 +149,15 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	strv_push(&a, xstrdup("-no-user-config"));
 	strv_pair(&a, "-display", xstrdup("none"));
 	strv_push(&a, xstrdup("-no-reboot"));
-	strv_pair(&a, "-sandbox", xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+	if (c->runas) {
+		/* QEMU opens every file and device first, then drops to this user. The
+		 * filter's elevateprivileges=deny would kill that setuid() itself; once QEMU
+		 * runs unprivileged there is nothing left to elevate to. */
+		strv_pair(&a, "-runas", xstrdup(c->runas));
+		strv_pair(&a, "-sandbox", xstrdup("on,obsolete=deny,spawn=deny,resourcecontrol=deny"));
+	} else {
+		strv_pair(&a, "-sandbox", xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+	}
 	if (c->accel == ACCEL_KVM) {
 		strv_push(&a, xstrdup("-enable-kvm"));
 		strv_pair(&a, "-cpu", xstrdup("host"));

@@ -60,6 +60,7 @@ struct vm_config {
 	uid_t ws_uid;               /* agent uid/gid in the guest */
 	gid_t ws_gid;
 	const char *extra_cmdline;  /* appended, may be NULL */
+	const char *runas;          /* user QEMU drops to after setup (-runas), NULL: stay */
 };
 
 struct vm_procs {

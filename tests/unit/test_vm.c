@@ -87,6 +87,20 @@ static void test_cmdline(void)
 	CHECK(s == NULL);
 }
 
+static void test_argv_runas(void)
+{
+	struct vm_config c = base_config();
+	char **a = NULL;
+
+	c.runas = "nobody";
+	CHECK_EQ(vm_build_argv(&c, 7, 9, &a), 0);
+	CHECK(argv_opt(a, "-runas", "nobody") != NULL);
+	/* the setuid() of the drop must not hit the filter */
+	CHECK(argv_opt(a, "-sandbox", "on,obsolete=deny,spawn=deny,resourcecontrol=deny") != NULL);
+	CHECK(argv_opt(a, "-sandbox", "on,obsolete=deny,elevateprivileges") == NULL);
+	vm_argv_free(a);
+}
+
 static void test_argv(void)
 {
 	struct vm_config c = base_config();
@@ -101,6 +115,7 @@ static void test_argv(void)
 	CHECK(argv_find(a, "-no-reboot") > 0);
 	CHECK(argv_opt(a, "-display", "none") != NULL);
 	CHECK(argv_opt(a, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") != NULL);
+	CHECK(argv_opt(a, "-runas", "") == NULL);
 	CHECK(argv_opt(a, "-accel", "tcg,thread=multi") != NULL);
 	CHECK(argv_find(a, "-enable-kvm") < 0);
 	CHECK(argv_opt(a, "-smp", "2") != NULL);
@@ -378,6 +393,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_cmdline();
 	test_argv();
+	test_argv_runas();
 	test_accel();
 	test_userns_map();
 	test_parse_stat();
