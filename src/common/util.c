@@ -182,13 +182,17 @@ int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-static int rm_rf_at(int dfd, const char *name)
+/* Never crosses into another file system: a bind mount left inside a tree (e.g. by
+ * an interrupted image build) stays, and the removal reports -EBUSY. */
+static int rm_rf_at(int dfd, const char *name, dev_t dev)
 {
 	struct stat st;
 	int r = 0;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
+	if (st.st_dev != dev)
+		return -EBUSY;
 	if (S_ISDIR(st.st_mode)) {
 		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		DIR *d;
@@ -203,7 +207,7 @@ static int rm_rf_at(int dfd, const char *name)
 		while ((de = readdir(d))) {
 			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 				continue;
-			int q = rm_rf_at(dirfd(d), de->d_name);
+			int q = rm_rf_at(dirfd(d), de->d_name, dev);
 			if (q < 0 && r == 0)
 				r = q;
 		}
@@ -218,7 +222,11 @@ static int rm_rf_at(int dfd, const char *name)
 
 int rm_rf(const char *path)
 {
-	return rm_rf_at(AT_FDCWD, path);
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return rm_rf_at(AT_FDCWD, path, st.st_dev);
 }
 
 uint64_t now_us(void)

@@ -45,7 +45,7 @@ int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
-/* Remove a directory tree without following symlinks. */
+/* Remove a directory tree without following symlinks or crossing file systems. */
 int rm_rf(const char *path);
 
 uint64_t now_ms(void);          /* CLOCK_MONOTONIC */

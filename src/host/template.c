@@ -398,53 +398,6 @@ static void mirrors_find(struct mirrors *m, const char *suite)
 
 /* ---- building ---- */
 
-/* Remove a tree without crossing into other file systems (a leaked bind mount stays). */
-static int rm_onefs_at(int dfd, const char *name, dev_t dev)
-{
-	struct stat st;
-	int r = 0;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (st.st_dev != dev)
-		return -EBUSY;
-	if (S_ISDIR(st.st_mode)) {
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		DIR *d;
-		struct dirent *de;
-		if (fd < 0)
-			return -errno;
-		d = fdopendir(fd);
-		if (!d) {
-			close(fd);
-			return -errno;
-		}
-		while ((de = readdir(d))) {
-			int q;
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			q = rm_onefs_at(dirfd(d), de->d_name, dev);
-			if (q < 0 && r == 0)
-				r = q;
-		}
-		closedir(d);
-		if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-			r = -errno;
-	} else if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
-		r = -errno;
-	}
-	return r;
-}
-
-static int rm_onefs(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return rm_onefs_at(AT_FDCWD, path, st.st_dev);
-}
-
 /* 'text' for sh, with single quotes escaped. */
 static char *shell_quote(const char *s)
 {
@@ -905,7 +858,7 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	}
 
 	build = xasprintf("%s/.%s.build", tbase, name);
-	r = rm_onefs(build);
+	r = rm_rf(build);
 	if (r < 0) {
 		log_err("cannot remove the leftover build directory %s: %s", build, strerror(-r));
 		goto out_sig;
@@ -948,7 +901,7 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	}
 out_clean:
 	{
-		int q = rm_onefs(build);
+		int q = rm_rf(build);
 		if (q < 0)
 			log_err("cannot remove %s: %s", build, strerror(-q));
 	}
