@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "proxy_int.h"
+#include "proxy_tls.h"
 #include "util.h"
 
 /*
@@ -22,7 +23,9 @@
  * destination is decided on the host: the name is normalised, the policy checked
  * for host:port, the name resolved once (proxy.resolve first, then c-ares), every
  * address classified, and the socket connected to exactly an address that passed.
- * The guest never chooses an address. Buffers are bounded both ways: client bytes
+ * The guest never chooses an address. A CONNECT that is to receive a credential is
+ * intercepted after these checks (proxy_tls.c, state PS_TLS); every other tunnel
+ * stays end to end. Buffers are bounded both ways: client bytes
  * are consumed (credit returned) only once written upstream, upstream bytes are read
  * only while the client has room for them.
  *
@@ -37,7 +40,7 @@ static const char *const path_names[] = { "forward", "transparent", "dns" };
 
 /* ---- bounded buffers ---- */
 
-static int pxbuf_reserve(struct pxbuf *b, size_t n)
+int pxbuf_reserve(struct pxbuf *b, size_t n)
 {
 	size_t need;
 
@@ -276,6 +279,7 @@ void proxy_free(struct proxy *px)
 		free(s->name);
 		free(s);
 	}
+	proxy_tls_engine_free(px);
 	policy_free(px->pol);
 	settings_free(px->set);
 	free(px->dns_csv);
@@ -472,6 +476,7 @@ static void conn_kill(struct pconn *c)
 	c->dead_gen = c->px->gen;
 	c->down = NULL;
 	pconn_lookup_cancel(c);
+	proxy_tls_conn_free(c);   /* before its socket closes */
 	pconn_up_close(c);
 	pxbuf_free(&c->in);
 	pxbuf_free(&c->out);
@@ -594,7 +599,13 @@ void pconn_up_update(struct pconn *c)
 {
 	uint32_t ev = 0;
 
-	if (c->dead || c->uev.fd < 0)
+	if (c->dead)
+		return;
+	if (c->st == PS_TLS) {
+		proxy_tls_update(c);
+		return;
+	}
+	if (c->uev.fd < 0)
 		return;
 	if (!c->u_connected)
 		ev = EPOLLOUT;
@@ -746,6 +757,10 @@ void proxy_on_event(struct proxy *px, struct evsrc *ev, uint32_t events)
 		pconn_up_update(c);
 		return;
 	}
+	if (c->st == PS_TLS) {
+		proxy_tls_up_event(c, events);
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
 		up_read(c);
 	if (!c->dead && c->uev.fd >= 0 && (events & EPOLLOUT)) {
@@ -813,6 +828,8 @@ void proxy_conn_writable(struct pconn *c)
 	pconn_flush(c);
 	if (!c->dead && c->st == PS_HTTP)
 		proxy_fwd_response(c);
+	if (!c->dead && c->st == PS_TLS)
+		proxy_tls_pump(c);
 	if (!c->dead)
 		pconn_up_update(c);
 }
@@ -842,6 +859,9 @@ static void conn_timeout(struct pconn *c)
 	case PS_DNS_LOOKUP:
 		pconn_lookup_cancel(c);
 		proxy_dns_lookup_done(c, ARES_ETIMEOUT);   /* SERVFAIL */
+		break;
+	case PS_TLS:
+		proxy_tls_timeout(c);
 		break;
 	case PS_CLOSING:
 	case PS_DNS_READ:

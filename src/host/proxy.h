@@ -68,8 +68,6 @@ void proxy_set_interception(struct proxy *px, struct ca *ca,
 			    const char *const *(*env_lookup)(void *ctx, const char *sandbox), void *ctx);
 
 /* Forget a sandbox's synthetic DNS addresses (sbx rm). */
-struct ca;
-void proxy_set_interception(struct proxy *px, struct ca *ca, const char *const *(*env_lookup)(void *ctx, const char *sandbox), void *ctx);
 void proxy_sandbox_gone(struct proxy *px, const char *sandbox);
 
 /* Lifetime (added by the engine): a pconn ends when the engine calls ops->reset, or

@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
+#include "ca.h"
 #include "policy.h"
 #include "proxy.h"
+#include "secrets.h"
 #include "util.h"
 
 #define BENCH_WINDOW (256u * 1024u)   /* client credit, like a mux stream window */
@@ -24,7 +26,7 @@
 
 static const char usage[] =
 	"Usage: sbx proxy-bench --sandbox NAME [--listen ADDR:PORT] [--transparent]\n"
-	"                       [--orig-dst IP:PORT] [--dns-listen ADDR:PORT]\n"
+	"                       [--orig-dst IP:PORT] [--dns-listen ADDR:PORT] [--caller-env]\n"
 	"\n"
 	"Run sbx's egress engine on loopback TCP ports, as sandbox NAME, for tests and\n"
 	"benchmarks. --listen serves forward-proxy clients (HTTP CONNECT and absolute-form\n"
@@ -32,7 +34,10 @@ static const char usage[] =
 	"is --orig-dst, or else a PROXY protocol v1 line the client sends first.\n"
 	"--dns-listen serves DNS over TCP (one query per connection). Only loopback\n"
 	"addresses are accepted. Port 0 picks a free port; each listener prints\n"
-	"'listening KIND ADDR:PORT' on stdout.\n";
+	"'listening KIND ADDR:PORT' on stdout.\n"
+	"Interception uses sbx's CA (created in the config directory when absent) and the\n"
+	"secret store; --caller-env also offers this process's service variables\n"
+	"(ANTHROPIC_API_KEY, ...) as the caller environment `sbx run` hands the daemon.\n";
 
 enum bkind { BK_FORWARD, BK_TRANSPARENT, BK_DNS };
 
@@ -63,7 +68,15 @@ struct bench {
 	bool have_orig;
 	struct bclient *clients;
 	struct blisten *listeners;
+	char **env;   /* --caller-env: service variables of our environment */
 };
+
+static const char *const *bench_env(void *ctx, const char *sandbox)
+{
+	struct bench *b = ctx;
+
+	return (const char *const *)b->env;
+}
 
 static size_t b_write(void *down, const uint8_t *data, size_t len)
 {
@@ -333,12 +346,14 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 		{ "transparent", no_argument, NULL, 't' },
 		{ "orig-dst", required_argument, NULL, 'o' },
 		{ "dns-listen", required_argument, NULL, 'd' },
+		{ "caller-env", no_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct bench b = { .epfd = -1 };
 	const char *listen_spec = NULL, *dns_spec = NULL, *orig = NULL;
-	bool transparent = false;
+	bool transparent = false, caller_env = false;
+	struct ca *ca = NULL;
 	struct evsrc sig_ev, tick_ev;
 	struct itimerspec its = { .it_interval = { 0, 200 * 1000 * 1000 }, .it_value = { 0, 200 * 1000 * 1000 } };
 	sigset_t mask;
@@ -352,6 +367,7 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 		case 't': transparent = true; break;
 		case 'o': orig = optarg; break;
 		case 'd': dns_spec = optarg; break;
+		case 'e': caller_env = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -373,6 +389,17 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 	r = proxy_new(p, b.epfd, &b.px);
 	if (r < 0)
 		die("proxy-bench: engine: %s", strerror(-r));
+	{
+		_cleanup_free_ char *err = NULL;
+		if (ca_load_or_create(p, &ca, &err) < 0) {
+			log_warn("proxy-bench: no interception: %s", err ? err : "cannot load the CA");
+			ca = NULL;
+		} else {
+			if (caller_env)
+				b.env = secrets_env_collect();
+			proxy_set_interception(b.px, ca, bench_env, &b);
+		}
+	}
 	if (listen_spec)
 		bench_listen(&b, listen_spec, transparent ? BK_TRANSPARENT : BK_FORWARD);
 	if (dns_spec)
@@ -435,6 +462,8 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 		bc->dead = true;
 	bench_sweep(&b);
 	proxy_free(b.px);
+	ca_free(ca);
+	secrets_env_free(b.env);
 	while (b.listeners) {
 		struct blisten *l = b.listeners;
 		b.listeners = l->next;

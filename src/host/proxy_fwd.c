@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "proxy_int.h"
+#include "proxy_tls.h"
 #include "util.h"
 
 static void exchange_done(struct pconn *c);
@@ -61,7 +62,10 @@ void proxy_route_connected(struct pconn *c)
 		return;
 	}
 	if (c->is_connect) {
-		proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, NULL, 0);
+		char why[96] = "";
+
+		c->intercept = proxy_tls_decide(c, why, sizeof(why));
+		proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, c->intercept ? why : NULL, 0);
 		c->st = PS_PEEK;
 		pconn_out(c, established, sizeof(established) - 1);
 		if (!c->dead)
@@ -100,6 +104,16 @@ static void connect_peek(struct pconn *c)
 			pconn_reset(c);
 			return;
 		}
+	}
+	if (c->intercept) {
+		if (k != 1) {
+			/* credentials never go over plain text, nor does an inspected tunnel carry it */
+			proxy_audit(c, c->rt.host, c->rt.port, false, c->rt.rule, "not TLS on an intercepted tunnel", 0);
+			pconn_reset(c);
+			return;
+		}
+		proxy_tls_start(c);
+		return;
 	}
 	c->st = PS_TUNNEL;
 	pconn_up_write(c);
@@ -188,6 +202,9 @@ void proxy_fwd_input(struct pconn *c)
 		break;
 	case PS_CLOSING:
 		pconn_consume(c, c->in.len);
+		break;
+	case PS_TLS:
+		proxy_tls_pump(c);
 		break;
 	default:
 		break;

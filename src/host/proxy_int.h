@@ -17,6 +17,10 @@
 #include "proxy_http.h"
 #include "settings.h"
 
+struct service_host;
+struct ptls;
+struct pxicpt;
+
 #define PROXY_IN_MAX (1024u * 1024u)     /* client bytes not yet consumed (>= a mux window) */
 #define PROXY_OUT_MAX (256u * 1024u)     /* bytes toward the client not yet taken */
 #define PROXY_UOUT_MAX (256u * 1024u)    /* bytes toward the upstream (rewritten heads) */
@@ -66,6 +70,7 @@ struct proxy {
 	struct pconn *conns;
 	struct psandbox *sandboxes;
 	uint64_t gen;                 /* tick generation, for deferred frees */
+	struct pxicpt *icpt;          /* interception (proxy_tls.c); NULL: disabled */
 };
 
 enum pstate {
@@ -76,6 +81,7 @@ enum pstate {
 	PS_PEEK,          /* CONNECT: 200 sent, peeking the ClientHello / transparent: first bytes */
 	PS_TUNNEL,        /* raw bytes both ways */
 	PS_CLOSING,       /* final answer queued: drain, then close; input discarded */
+	PS_TLS,           /* CONNECT intercepted: TLS both ways, requests parsed (proxy_tls.c) */
 	/* dns */
 	PS_DNS_READ,
 	PS_DNS_LOOKUP,
@@ -144,6 +150,11 @@ struct pconn {
 	bool head_req;
 	int status;                   /* upstream status of the current exchange */
 
+	/* interception (proxy_tls.c) */
+	bool intercept;               /* decided for this CONNECT: take over after the SNI check */
+	const struct service_host *svc_host;   /* credential host, NULL: inspect only */
+	struct ptls *tls;             /* state while st == PS_TLS */
+
 	/* transparent path */
 	struct sockaddr_storage orig;
 	bool have_orig;
@@ -159,6 +170,7 @@ struct pconn {
 
 /* proxy.c: buffers, connections, upstream socket */
 void pxbuf_consume(struct pxbuf *b, size_t n);
+int pxbuf_reserve(struct pxbuf *b, size_t n);   /* room for n more bytes after the data */
 int pxbuf_append(struct pxbuf *b, const void *data, size_t len);
 size_t pxbuf_room(const struct pxbuf *b);
 void pxbuf_free(struct pxbuf *b);
@@ -203,6 +215,8 @@ void proxy_route_connected(struct pconn *c);
 void proxy_fwd_input(struct pconn *c);
 void proxy_fwd_response(struct pconn *c);
 void proxy_tp_peek(struct pconn *c, bool timeout);
+
+/* proxy_tls.c: see proxy_tls.h */
 
 /* proxy_dns.c */
 void proxy_dns_input(struct pconn *c);
