@@ -583,7 +583,8 @@ static int store_save(const struct sbx_paths *p, struct db *db, char **ret_err)
 	struct emit e = { 0 };
 	int r;
 
-	qsort(db->v, db->n, sizeof(*db->v), rec_cmp);
+	if (db->n > 1)
+		qsort(db->v, db->n, sizeof(*db->v), rec_cmp);
 	emit_db(&e, db);
 	e.buf = xmalloc(e.len + 1);
 	e.len = 0;
@@ -784,7 +785,8 @@ int secrets_list(const struct sbx_paths *p, struct secret_info **ret, size_t *re
 
 	if (r < 0)
 		return r;
-	qsort(db.v, db.n, sizeof(*db.v), rec_cmp);
+	if (db.n > 1)
+		qsort(db.v, db.n, sizeof(*db.v), rec_cmp);
 	v = xcalloc(db.n ? db.n : 1, sizeof(*v));
 	for (size_t i = 0; i < db.n; i++) {
 		v[i].sandbox = db.v[i].sandbox ? xstrdup(db.v[i].sandbox) : NULL;
