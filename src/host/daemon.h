@@ -98,7 +98,7 @@ void client_reply(struct client *cl, struct json_object *resp);   /* takes resp 
 void client_reply_error(struct client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void conn_close(struct sbxd *d, struct conn *c);
 
-/* sandbox.c */
+/* sandbox.c and relay.c */
 struct sandbox *sandbox_find(struct sbxd *d, const char *name);
 int sandbox_load_all(struct sbxd *d);
 int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, struct sandbox **ret);
@@ -119,6 +119,10 @@ void relay_client_window(struct relay *r, uint32_t credit);
 void relay_client_close(struct relay *r);
 void relay_client_gone(struct relay *r);   /* client reset the stream or disconnected */
 void relays_detach_client(struct sbxd *d, struct client *cl);
+/* relay.c internals used by the channel code in sandbox.c. */
+void relay_open_guest(struct relay *r);   /* the guest is ready: open its stream */
+void relay_fail(struct relay *r, const char *msg);   /* tell the client, end both streams */
+void relay_free(struct relay *r);
 /* Called when the sandbox's state changed: answer waiting clients. */
 void clients_notify(struct sbxd *d, struct sandbox *sb);
 /* Replace sb's caller-environment credentials with the "cred_env" list of a request. */
