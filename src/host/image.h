@@ -40,7 +40,10 @@ int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *r
 void kernel_info_free(struct kernel_info *k);
 
 /* Modules put in the initramfs (with their dependencies), and where the list goes. */
-#define INITRAMFS_MODULES "virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "virtiofs"
+/* The virtio set, and the egress set (dummy route device, nftables NAT redirect and
+ * reject) so the guest need not read them from its root disk at every boot. */
+#define INITRAMFS_MODULES "virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "virtiofs", \
+	"dummy", "nf_tables", "nft_chain_nat", "nft_redir", "nft_reject_inet", "nft_fib_inet"
 #define INITRAMFS_MODULE_LIST "/etc/sbx/modules" /* absolute paths, load order, one a line */
 
 /*
@@ -73,6 +76,12 @@ void cpio_free(struct cpio_writer *w);
  */
 int modules_resolve(const char *modules_dir, const char *const *names, char ***ret_paths);
 void image_strv_free(char **v);
+
+/* Length of a module without its appended signature ("~Module signature appended~"
+ * trailer); len when it has none or the trailer is malformed. Pure. Unsigned modules
+ * load the same (the kernel only taints, MODULE_SIG_FORCE is off) and skip the
+ * signature check, which is slow under TCG. */
+size_t module_strip_sig(const uint8_t *buf, size_t len);
 
 /* Write an initramfs (uncompressed newc) to out_path atomically. */
 int initramfs_build(const char *out_path, const char *guest_bin, const char *modules_dir, const char *release);

@@ -392,6 +392,33 @@ static int cpio_add_host_file(struct cpio_writer *w, const char *name, const cha
 	return cpio_add_file(w, name, mode, buf, len);
 }
 
+#define MODSIG_MAGIC "~Module signature appended~\n"
+#define MODSIG_INFO_LEN 12u   /* struct module_signature; sig_len (BE32) is its last field */
+
+size_t module_strip_sig(const uint8_t *buf, size_t len)
+{
+	size_t mlen = sizeof(MODSIG_MAGIC) - 1, sig;
+
+	if (len < mlen + MODSIG_INFO_LEN || memcmp(buf + len - mlen, MODSIG_MAGIC, mlen) != 0)
+		return len;
+	len -= mlen;
+	sig = (size_t)buf[len - 4] << 24 | (size_t)buf[len - 3] << 16 | (size_t)buf[len - 2] << 8 | buf[len - 1];
+	if (sig > len - MODSIG_INFO_LEN)
+		return len + mlen;   /* malformed: keep the module as it is */
+	return len - MODSIG_INFO_LEN - sig;
+}
+
+static int cpio_add_module(struct cpio_writer *w, const char *name, const char *path)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r = file_read_all(path, CPIO_FILE_MAX, &buf, &len);
+
+	if (r < 0)
+		return r;
+	return cpio_add_file(w, name, 0644, buf, module_strip_sig((const uint8_t *)buf, len));
+}
+
 static bool release_ok(const char *release)
 {
 	return release && release[0] && release[0] != '.' && !strchr(release, '/') && strlen(release) < 128;
@@ -434,7 +461,7 @@ static int initramfs_write(int fd, const char *guest_bin, const char *modules_di
 		_cleanup_free_ char *src = xasprintf("%s/%s", modules_dir, *m);
 		r = cpio_add_parents(w, &d, name, false);
 		if (r == 0)
-			r = cpio_add_host_file(w, name, src, 0644, CPIO_FILE_MAX);
+			r = cpio_add_module(w, name, src);
 		fprintf(lf, "/%s\n", name);
 	}
 	fclose(lf);

@@ -255,6 +255,9 @@ static void test_initramfs_build(void)
 		"kernel/drivers/virtio/virtio_mmio.ko", "kernel/drivers/virtio/virtio_pci.ko",
 		"kernel/drivers/block/virtio_blk.ko", "kernel/drivers/char/virtio_console.ko",
 		"kernel/fs/fuse/fuse.ko", "kernel/fs/fuse/virtiofs.ko",
+		"kernel/drivers/net/dummy.ko", "kernel/net/netfilter/nf_tables.ko",
+		"kernel/net/netfilter/nft_chain_nat.ko", "kernel/net/netfilter/nft_redir.ko",
+		"kernel/net/netfilter/nft_reject_inet.ko", "kernel/net/netfilter/nft_fib_inet.ko",
 	};
 	struct entry *e = xcalloc(64, sizeof(*e));
 	size_t len = 0;
@@ -269,7 +272,13 @@ static void test_initramfs_build(void)
 		   "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\n"
 		   "kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\n"
 		   "kernel/fs/fuse/virtiofs.ko: kernel/fs/fuse/fuse.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\n"
-		   "kernel/fs/fuse/fuse.ko:\n");
+		   "kernel/fs/fuse/fuse.ko:\n"
+		   "kernel/drivers/net/dummy.ko:\n"
+		   "kernel/net/netfilter/nf_tables.ko:\n"
+		   "kernel/net/netfilter/nft_chain_nat.ko: kernel/net/netfilter/nf_tables.ko\n"
+		   "kernel/net/netfilter/nft_redir.ko: kernel/net/netfilter/nf_tables.ko\n"
+		   "kernel/net/netfilter/nft_reject_inet.ko: kernel/net/netfilter/nf_tables.ko\n"
+		   "kernel/net/netfilter/nft_fib_inet.ko: kernel/net/netfilter/nf_tables.ko\n");
 	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", md, mods[i]);
 		_cleanup_free_ char *d = xstrdup(p);
@@ -320,6 +329,29 @@ static void test_initramfs_build(void)
 	free(e);
 }
 
+static void test_module_strip_sig(void)
+{
+	static const char magic[] = "~Module signature appended~\n";
+	uint8_t buf[256];
+	size_t body = 100, sig = 40, len;
+
+	memset(buf, 'M', body);
+	memset(buf + body, 'S', sig);
+	memset(buf + body + sig, 0, 12);
+	buf[body + sig + 8] = 0;
+	buf[body + sig + 11] = (uint8_t)sig;   /* sig_len, big-endian, last field */
+	memcpy(buf + body + sig + 12, magic, sizeof(magic) - 1);
+	len = body + sig + 12 + sizeof(magic) - 1;
+	CHECK_EQ(module_strip_sig(buf, len), body);
+	/* unsigned: unchanged */
+	CHECK_EQ(module_strip_sig(buf, body), body);
+	/* a signature length larger than the file: unchanged */
+	buf[body + sig + 10] = 0x7f;
+	CHECK_EQ(module_strip_sig(buf, len), len);
+	/* too short for the trailer */
+	CHECK_EQ(module_strip_sig((const uint8_t *)magic, sizeof(magic) - 1), sizeof(magic) - 1);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/test_initramfs.XXXXXX";
@@ -332,6 +364,7 @@ int main(void)
 	test_cpio_bad_names();
 	test_modules_resolve();
 	test_initramfs_build();
+	test_module_strip_sig();
 	rm_rf(tmpdir);
 	TEST_DONE();
 }
