@@ -38,6 +38,8 @@ static int daemon_status(struct sbx_paths *p, bool quiet)
 			printf(" (pid %d", json_object_get_int(v));
 		if (json_object_object_get_ex(resp, "accel", &v))
 			printf(", %s)", json_object_get_string(v));
+		if (json_object_object_get_ex(resp, "stale", &v) && json_object_get_boolean(v))
+			printf(" from an older sbx build: 'sbx daemon stop' restarts it");
 		printf("\n");
 	}
 	json_object_put(resp);

@@ -300,6 +300,13 @@ static void req_status(struct client *cl)
 	json_object_object_add(resp, "version", json_object_new_string(SBXD_VERSION));
 	json_object_object_add(resp, "accel", json_object_new_string(cl->d->accel == ACCEL_KVM ? "kvm" : "tcg"));
 	json_object_object_add(resp, "accel_reason", json_object_new_string(cl->d->accel_reason ? cl->d->accel_reason : ""));
+	{
+		/* A rebuilt or reinstalled sbx: this daemon still runs the old code. */
+		struct stat st;
+		bool stale = stat(cl->d->p->self_exe, &st) == 0 &&
+			     (st.st_dev != cl->d->exe_dev || st.st_ino != cl->d->exe_ino);
+		json_object_object_add(resp, "stale", json_object_new_boolean(stale));
+	}
 	client_reply(cl, resp);
 }
 
@@ -615,6 +622,13 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 		return 0;
 	}
 	umask(077);
+	{
+		struct stat st;
+		if (stat("/proc/self/exe", &st) == 0) {
+			d.exe_dev = st.st_dev;
+			d.exe_ino = st.st_ino;
+		}
+	}
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d.epfd < 0)
 		die("epoll_create1: %m");

@@ -87,6 +87,8 @@ struct sbxd {
 	struct proxy *proxy;          /* egress engine */
 	struct ca *ca;                /* sbx's CA (NULL: interception disabled, see log) */
 	struct audit *audit;          /* audit log writer for the SSH agent filter */
+	dev_t exe_dev;                /* the binary this daemon runs, to notice a rebuild */
+	ino_t exe_ino;
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
 	bool quit;
 };
