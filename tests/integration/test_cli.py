@@ -2,6 +2,7 @@
 # test_cli.py: --help, version, diagnose, template ls, and bad input that must fail cleanly.
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -214,3 +215,25 @@ def test_run_without_policy_names_policy_init(sbx_bin):
         assert r.rc != 0, r
         assert "sbx policy init" in r.err, r
     assert not any(h.state_dir.glob("sandboxes/*")), "nothing may be created without a policy"
+
+
+def test_daemon_from_an_older_build_is_noticed(fresh, tmp_path):
+    """After sbx is rebuilt, a daemon still running the old binary is pointed out."""
+    import shutil
+    from conftest import SBX_BIN
+    exe = tmp_path / "sbx"
+    shutil.copy2(SBX_BIN, exe)
+    env = {**fresh.env}
+    run = lambda *a: subprocess.run([str(exe), *a], env=env, capture_output=True, text=True, timeout=60)
+    assert run("daemon", "start").returncode == 0
+    try:
+        assert "older" not in run("ls").stderr
+        shutil.copy2(SBX_BIN, tmp_path / "sbx.new")
+        os.rename(tmp_path / "sbx.new", exe)        # a rebuild replaces the file
+        r = run("ls")
+        assert r.returncode == 0 and "older sbx build" in r.stderr, r
+        assert "older sbx build" in run("daemon", "status").stdout
+    finally:
+        run("daemon", "stop")
+    assert "older" not in run("ls").stderr
+    run("daemon", "stop")
