@@ -229,6 +229,18 @@ int rm_rf(const char *path)
 	return rm_rf_at(AT_FDCWD, path, st.st_dev);
 }
 
+bool file_changed_since(const char *path, bool had, const struct stat *old)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return had;
+	if (!had)
+		return true;
+	return st.st_ino != old->st_ino || st.st_dev != old->st_dev || st.st_size != old->st_size ||
+	       st.st_mtim.tv_sec != old->st_mtim.tv_sec || st.st_mtim.tv_nsec != old->st_mtim.tv_nsec;
+}
+
 uint64_t now_us(void)
 {
 	struct timespec ts;

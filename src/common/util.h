@@ -48,6 +48,11 @@ int mkdir_p(const char *path, mode_t mode);
 /* Remove a directory tree without following symlinks or crossing file systems. */
 int rm_rf(const char *path);
 
+/* Did path change since *old was taken (had = a stat was taken; the file existed)?
+ * Compares identity, size and mtime: cheap enough to poll for config reloads. */
+struct stat;
+bool file_changed_since(const char *path, bool had, const struct stat *old);
+
 uint64_t now_ms(void);          /* CLOCK_MONOTONIC */
 uint64_t now_us(void);
 int fd_set_nonblock(int fd, bool on);

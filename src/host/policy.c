@@ -1007,14 +1007,8 @@ int policy_load(const struct sbx_paths *p, struct policy **ret)
 bool policy_stale(const struct sbx_paths *p, const struct policy *pol)
 {
 	_cleanup_free_ char *path = policy_path(p);
-	struct stat st;
 
-	if (stat(path, &st) < 0)
-		return pol->have_stat;
-	if (!pol->have_stat)
-		return true;
-	return st.st_ino != pol->st.st_ino || st.st_dev != pol->st.st_dev || st.st_size != pol->st.st_size ||
-	       st.st_mtim.tv_sec != pol->st.st_mtim.tv_sec || st.st_mtim.tv_nsec != pol->st.st_mtim.tv_nsec;
+	return file_changed_since(path, pol->have_stat, &pol->st);
 }
 
 int policy_save(const struct sbx_paths *p, struct policy *pol)

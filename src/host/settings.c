@@ -548,14 +548,8 @@ void settings_free(struct settings *s)
 bool settings_stale(const struct sbx_paths *p, const struct settings *s)
 {
 	_cleanup_free_ char *path = settings_path(p);
-	struct stat st;
 
-	if (stat(path, &st) < 0)
-		return s->have_stat;
-	if (!s->have_stat)
-		return true;
-	return st.st_ino != s->st.st_ino || st.st_dev != s->st.st_dev || st.st_size != s->st.st_size ||
-	       st.st_mtim.tv_sec != s->st.st_mtim.tv_sec || st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec;
+	return file_changed_since(path, s->have_stat, &s->st);
 }
 
 const char *settings_get(const struct settings *s, const char *key)
