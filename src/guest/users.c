@@ -269,6 +269,22 @@ struct agent_state {
 	char *home;
 };
 
+/* Write the rebuilt database over path when it changed; frees out. */
+static int db_finish(const char *path, struct sbuf *out, bool changed, mode_t mode, char **ret_msg)
+{
+	int r = 0;
+
+	if (!out->ok)
+		r = -ENOMEM;
+	else if (changed)
+		r = write_replace(path, out->p, out->len, mode);
+	free(out->p);
+	out->p = NULL;
+	if (r < 0)
+		*ret_msg = xasprintf("write %s: %s", path, strerror(-r));
+	return r;
+}
+
 static int fix_passwd(const char *root, struct agent_state *a, char **ret_msg)
 {
 	_cleanup_free_ char *path = xasprintf("%s/etc/passwd", root);
@@ -308,15 +324,7 @@ static int fix_passwd(const char *root, struct agent_state *a, char **ret_msg)
 		sb_fmt(&out, "%s:x:%u:%u:%s:%s:/bin/bash\n", AGENT_USER, a->uid, a->gid, AGENT_USER, a->home);
 		changed = true;
 	}
-	r = 0;
-	if (!out.ok)
-		r = -ENOMEM;
-	else if (changed)
-		r = write_replace(path, out.p, out.len, 0644);
-	free(out.p);
-	if (r < 0)
-		*ret_msg = xasprintf("write %s: %s", path, strerror(-r));
-	return r;
+	return db_finish(path, &out, changed, 0644, ret_msg);
 }
 
 static int fix_group(const char *root, struct agent_state *a, char **ret_msg)
@@ -361,15 +369,7 @@ static int fix_group(const char *root, struct agent_state *a, char **ret_msg)
 		sb_fmt(&out, "%s:x:%u:\n", AGENT_USER, a->gid);
 		changed = true;
 	}
-	r = 0;
-	if (!out.ok)
-		r = -ENOMEM;
-	else if (changed)
-		r = write_replace(path, out.p, out.len, 0644);
-	free(out.p);
-	if (r < 0)
-		*ret_msg = xasprintf("write %s: %s", path, strerror(-r));
-	return r;
+	return db_finish(path, &out, changed, 0644, ret_msg);
 }
 
 /* Add a locked shadow entry when the file exists and lacks one (login tools want it). */
@@ -392,16 +392,12 @@ static int fix_shadow(const char *root, char **ret_msg)
 	cur = db;
 	while ((line = next_line(&cur))) {
 		if (strncmp(line, AGENT_USER ":", strlen(AGENT_USER) + 1) == 0)
-			return 0;
+			return db_finish(path, &out, false, 0640, ret_msg);   /* has one: frees out */
 		sb_str(&out, line);
 		sb_str(&out, "\n");
 	}
 	sb_fmt(&out, "%s:*:%ld:0:99999:7:::\n", AGENT_USER, (long)(time(NULL) / 86400));
-	r = out.ok ? write_replace(path, out.p, out.len, 0640) : -ENOMEM;
-	free(out.p);
-	if (r < 0)
-		*ret_msg = xasprintf("write %s: %s", path, strerror(-r));
-	return r;
+	return db_finish(path, &out, true, 0640, ret_msg);
 }
 
 /* nftw has no user pointer: the remap parameters live here during one walk. */
