@@ -44,6 +44,8 @@ struct sandbox {
 	uint64_t deadline_ms;   /* boot or stop deadline; 0 = none */
 	uint64_t started_ms;
 	uint64_t last_console_check_s;
+	uint64_t relaunch_ms;   /* no HELLO by then: relaunch once (0 = watchdog off) */
+	bool relaunched;        /* this start already used its relaunch */
 	struct relay *relays;
 	char *error;            /* why the last start failed */
 	char **cred_env;        /* service variables of the last caller's environment (memory only) */

@@ -33,6 +33,7 @@
 #define STOP_TIMEOUT_MS 20000
 
 static void chan_drop(struct sandbox *sb);
+static void sandbox_relaunch(struct sandbox *sb);
 static void put_sentinels(struct sandbox *sb, struct tlv_writer *w);
 
 /* Guest-opened streams (even ids) are egress; host-opened (odd) are exec relays. */
@@ -377,6 +378,7 @@ static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
 		return;
 	}
 	log_debug("%s: guest hello (uptime %u ms)", sb->spec.name, up);
+	sb->relaunch_ms = 0;   /* alive: the boot watchdog is done */
 	if (sb->state == SB_RUNNING) {
 		/* The guest restarted the session on its own (it saw a violation): answer
 		 * with our HELLO and configure it again once it answers. */
@@ -620,6 +622,11 @@ void sandbox_tick(struct sandbox *sb, uint64_t now)
 		sb->last_console_check_s = now / 1000;
 		console_bound(sb);
 	}
+	if (sb->state == SB_STARTING && sb->relaunch_ms && now > sb->relaunch_ms &&
+	    (!sb->deadline_ms || now < sb->deadline_ms)) {
+		sandbox_relaunch(sb);
+		return;
+	}
 	if (sb->state == SB_STARTING && sb->deadline_ms && now > sb->deadline_ms) {
 		_cleanup_free_ char *tail = console_tail(sb, 12);
 		sandbox_fail_start(sb, xasprintf("the guest did not come up within %u s%s",
@@ -742,7 +749,49 @@ int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, stru
 	return 0;
 }
 
+static int sandbox_launch(struct sandbox *sb, char **ret_err);
+
+/* Under TCG a rare early-boot hang leaves a VM that never says HELLO. Kill it and
+ * boot once more, within the same overall boot deadline; clients waiting for the start
+ * (and their exec sessions) keep waiting. */
+static void sandbox_relaunch(struct sandbox *sb)
+{
+	_cleanup_free_ char *tail = console_tail(sb, 3);
+	_cleanup_free_ char *err = NULL;
+	uint64_t deadline = sb->deadline_ms;
+
+	log_warn("%s: no sign of life from the guest after %llu ms; relaunching the VM once%s", sb->spec.name,
+		 (unsigned long long)(now_ms() - sb->started_ms), tail);
+	sb->relaunch_ms = 0;
+	sb->relaunched = true;
+	chan_drop(sb);
+	ev_del(sb->d, &sb->qemu_ev);
+	if (sb->qemu_ev.fd >= 0)
+		close(sb->qemu_ev.fd);
+	sb->qemu_ev.fd = -1;
+	if (sb->procs.qemu_pid > 0)
+		(void)proc_terminate(sb->procs.qemu_pid, sb->procs.qemu_start, 1000);
+	if (sb->procs.vfsd_pid > 0)
+		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
+	memset(&sb->procs, 0, sizeof(sb->procs));
+	rm_rf(sb->run_dir);
+	sb->state = SB_STOPPED;   /* quietly: waiting clients are not told */
+	if (sandbox_launch(sb, &err) < 0) {
+		sb->state = SB_STARTING;
+		sandbox_fail_start(sb, xasprintf("relaunching the VM failed: %s", err ? err : "unknown error"));
+		return;
+	}
+	sb->deadline_ms = deadline;
+}
+
 int sandbox_start(struct sandbox *sb, char **ret_err)
+{
+	if (sb->state == SB_STOPPED)
+		sb->relaunched = false;
+	return sandbox_launch(sb, ret_err);
+}
+
+static int sandbox_launch(struct sandbox *sb, char **ret_err)
 {
 	struct kernel_info k = { 0 };
 	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", sb->dir);
@@ -803,6 +852,9 @@ int sandbox_start(struct sandbox *sb, char **ret_err)
 	(void)write_vm_json(sb);
 	sb->state = SB_STARTING;
 	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
+	/* Watchdog for a boot that hangs early: a third of the boot timeout, only when
+	 * that leaves time for a second boot (not with the short timeouts of tests). */
+	sb->relaunch_ms = !sb->relaunched && sb->d->boot_timeout_ms >= 30000 ? now_ms() + sb->d->boot_timeout_ms / 3 : 0;
 	if (watch_qemu(sb) < 0 || chan_connect(sb) < 0) {
 		*ret_err = xstrdup("cannot attach to the new VM");
 		sandbox_vm_gone(sb, "cannot attach to the new VM");

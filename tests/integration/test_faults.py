@@ -71,3 +71,19 @@ def test_console_flood_is_bounded(box):
     while time.time() < deadline and log.stat().st_size > 4 * 1024 * 1024:
         time.sleep(0.5)
     assert log.stat().st_size <= 4 * 1024 * 1024 + 65536, log.stat().st_size
+
+
+def test_hung_boot_is_relaunched_once_then_fails(fresh):
+    """A guest that never says HELLO is killed and booted once more within the same
+    deadline; when the second boot hangs too, the start fails and nothing is left."""
+    ws = fresh.workspace()
+    env = {"SBX_BOOT_TIMEOUT": "36",
+           "SBX_GUEST_CMDLINE": "rdinit=/no/such/init init=/no/such/init panic=0"}
+    t0 = time.monotonic()
+    r = fresh.sbx("run", "--name", "hang2", "shell", ws, "--", "true", env=env, timeout=180)
+    took = time.monotonic() - t0
+    assert r.rc != 0 and "did not come up within 36 s" in r.err, r
+    assert 30 < took < 90, took
+    log = (fresh.state_dir / "sbxd.log").read_text()
+    assert log.count("relaunching the VM once") == 1, log[-2000:]
+    _assert_nothing_running(fresh, "hang2")
