@@ -10,6 +10,9 @@ JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c libidn2 openssl)
 # egress engine: c-ares (resolver), ldns (DNS messages), http-parser (no .pc file)
 JSON_CFLAGS += $(shell $(PKG_CONFIG) --cflags libcares ldns)
 JSON_LIBS += $(shell $(PKG_CONFIG) --libs libcares ldns) -lhttp_parser
+# the Secret Service backend of the secret store
+JSON_CFLAGS += $(shell $(PKG_CONFIG) --cflags libsecret-1)
+JSON_LIBS += $(shell $(PKG_CONFIG) --libs libsecret-1)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fstack-clash-protection

@@ -40,6 +40,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Build: compiler, json-c. Runtime: QEMU (microvm, virtiofsd), qemu-img, mmdebstrap
 # and what it needs to verify and unpack Debian, mke2fs, depmod, lz4 (the kernel's
 # compression), dpkg-deb. Tests: python3 + pytest. uidmap/genext2fs: non-root builds.
+# libsecret: the Secret Service backend of the secret store; its tests run a private
+# dbus-daemon and gnome-keyring (dbus-send locks it, secret-tool reads it).
 packages=(
 	gcc make pkg-config libc6-dev libjson-c-dev
 	qemu-system-x86 qemu-utils
@@ -48,6 +50,7 @@ packages=(
 	python3 python3-pytest python3-pytest-timeout
 	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev openssl curl wrk openssh-client
 	tinyproxy squid
+	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools
 )
 
 as_root() {

@@ -24,7 +24,7 @@
 #define CA_FILE_MAX (4u << 20)
 
 enum {
-	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K__N
+	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K_SECRETS, K__N
 };
 
 static const struct settings_key keys[K__N] = {
@@ -36,6 +36,9 @@ static const struct settings_key keys[K__N] = {
 			"TLS interception: auto (only hosts with injected credentials) or all" },
 	[K_AGENT] = { "ssh.agentForwardingEnabled", "true", "relay the host's ssh-agent into sandboxes: true|false" },
 	[K_ACCEL] = { "vm.accel", "auto", "VM accelerator: auto|kvm|tcg" },
+	[K_SECRETS] = { "secrets.backend", "auto",
+			"where `sbx secret` keeps values: auto|secret-service|file (auto: the file if it exists, else "
+			"the Secret Service if one runs at the first set, recorded here)" },
 };
 
 struct resolve_entry {
@@ -382,6 +385,7 @@ static int validate_idx(int k, const char *value, bool at_load, char **ret_norm,
 	static const char *const inspect[] = { "auto", "all", NULL };
 	static const char *const boolean[] = { "true", "false", NULL };
 	static const char *const accel[] = { "auto", "kvm", "tcg", NULL };
+	static const char *const secrets[] = { "auto", "secret-service", "file", NULL };
 
 	if (!value || !*value) {
 		*ret_err = xstrdup("empty value (to remove a setting: sbx settings unset KEY)");
@@ -417,6 +421,8 @@ static int validate_idx(int k, const char *value, bool at_load, char **ret_norm,
 		return one_of(value, boolean, ret_norm, ret_err);
 	case K_ACCEL:
 		return one_of(value, accel, ret_norm, ret_err);
+	case K_SECRETS:
+		return one_of(value, secrets, ret_norm, ret_err);
 	}
 	return -ENOENT;
 }

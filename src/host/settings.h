@@ -19,6 +19,7 @@
  *   proxy.inspect              "auto" | "all"
  *   ssh.agentForwardingEnabled "true" | "false" (default true)
  *   vm.accel                   "auto" | "kvm" | "tcg" (default auto)
+ *   secrets.backend            "auto" | "secret-service" | "file" (default auto; see secrets.h)
  * The file is 0600 and written atomically under config/settings.lock.
  */
 struct settings;
