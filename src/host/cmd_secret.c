@@ -29,7 +29,8 @@ static void secret_usage(FILE *f, const char *sub)
 			   "  environment of `sbx run`. Empty or multi-line values are refused.\n");
 	if (!sub || !strcmp(sub, "ls"))
 		fprintf(f, "Usage: sbx secret ls [--json]\n"
-			   "  List stored secrets: SCOPE SERVICE PREVIEW (never the value).\n");
+			   "  List stored secrets: SCOPE SERVICE PREVIEW (never the value), and where they\n"
+			   "  are kept (the setting secrets.backend: the Secret Service or a 0600 file).\n");
 	if (!sub || !strcmp(sub, "rm"))
 		fprintf(f, "Usage: sbx secret rm [-g|--global | --sandbox NAME] SERVICE\n"
 			   "  Remove a stored secret (global by default).\n");
@@ -217,7 +218,7 @@ static int secret_set(const struct sbx_paths *p, const struct sopts *o)
 		fprintf(stderr, "sbx secret set: %s\n", err ? err : strerror(-r));
 		goto out;
 	}
-	notice = secrets_backend_notice(p);
+	notice = secrets_backend_notice(p, o->sandbox, o->service);
 	fprintf(stderr, "sbx: %s\n", notice);
 	if (o->sandbox)
 		printf("stored the %s secret for sandbox %s\n", o->service, o->sandbox);
@@ -230,15 +231,19 @@ out:
 
 static int secret_ls(const struct sbx_paths *p, const struct sopts *o)
 {
-	_cleanup_free_ char *err = NULL;
+	_cleanup_free_ char *err = NULL, *where = NULL;
+	enum secrets_backend b = SECRETS_BACKEND_NONE;
 	struct secret_info *v = NULL;
 	size_t n = 0;
-	int r = secrets_list(p, &v, &n, &err);
+	int r = secrets_backend_current(p, &b, &err);
 
+	if (r >= 0)
+		r = secrets_list(p, &v, &n, &err);
 	if (r < 0) {
 		fprintf(stderr, "sbx secret ls: %s\n", err ? err : strerror(-r));
 		return 1;
 	}
+	where = secrets_backend_describe(p, b);
 	if (o->json) {
 		struct json_object *a = json_object_new_array();
 		for (size_t i = 0; i < n; i++) {
@@ -247,13 +252,17 @@ static int secret_ls(const struct sbx_paths *p, const struct sopts *o)
 			json_object_object_add(e, "sandbox", v[i].sandbox ? json_object_new_string(v[i].sandbox) : NULL);
 			json_object_object_add(e, "service", json_object_new_string(v[i].service));
 			json_object_object_add(e, "preview", json_object_new_string(v[i].preview));
+			json_object_object_add(e, "backend", json_object_new_string(secrets_backend_id(b)));
 			json_object_array_add(a, e);
 		}
 		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(a);
+	} else if (n == 0 && b == SECRETS_BACKEND_NONE) {
+		fprintf(stderr, "no secrets stored (add one with: sbx secret set SERVICE; it goes to %s)\n", where);
 	} else if (n == 0) {
-		fprintf(stderr, "no secrets stored (add one with: sbx secret set SERVICE)\n");
+		fprintf(stderr, "no secrets stored in %s (add one with: sbx secret set SERVICE)\n", where);
 	} else {
+		fprintf(stderr, "secrets kept in %s\n", where);
 		printf("%-24s %-11s %s\n", "SCOPE", "SERVICE", "PREVIEW");
 		for (size_t i = 0; i < n; i++) {
 			_cleanup_free_ char *scope = v[i].sandbox ? xasprintf("sandbox:%s", v[i].sandbox) : xstrdup("global");

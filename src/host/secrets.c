@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* secrets.c: the secret store: value checks, masking, and the 0600 JSON file backend. */
+/* secrets.c: the secret store: value checks, masking, the backend choice and the 0600 JSON file backend. */
 #include "secrets.h"
 
 #include <errno.h>
@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "names.h"
+#include "secrets_keyring.h"
+#include "settings.h"
 
 void secret_free(char *s)
 {
@@ -132,18 +134,29 @@ static void db_remove(struct db *db, size_t i)
 	db->n--;
 }
 
-static int rec_cmp(const void *a, const void *b)
+/* Global first, then by sandbox, then by service. */
+static int scope_cmp(const char *sandbox_a, const char *service_a, const char *sandbox_b, const char *service_b)
 {
-	const struct rec *x = a, *y = b;
-
-	if (!x->sandbox != !y->sandbox)
-		return x->sandbox ? 1 : -1;
-	if (x->sandbox) {
-		int c = strcmp(x->sandbox, y->sandbox);
+	if (!sandbox_a != !sandbox_b)
+		return sandbox_a ? 1 : -1;
+	if (sandbox_a) {
+		int c = strcmp(sandbox_a, sandbox_b);
 		if (c)
 			return c;
 	}
-	return strcmp(x->service, y->service);
+	return strcmp(service_a, service_b);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	return scope_cmp(x->sandbox, x->service, y->sandbox, y->service);
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+	const struct secret_info *x = a, *y = b;
+	return scope_cmp(x->sandbox, x->service, y->sandbox, y->service);
 }
 
 static bool service_name_syntax_ok(const char *s)
@@ -473,8 +486,7 @@ static char *store_path(const struct sbx_paths *p)
 	return xasprintf("%s/secrets.json", p->config);
 }
 
-static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **ret_err, int r, const char *fmt, ...)
+int secrets_fail(char **ret_err, int r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -492,18 +504,18 @@ static int dir_check(const struct sbx_paths *p, char **ret_err)
 	struct stat st;
 
 	if (stat(p->config, &st) < 0)
-		return fail(ret_err, -errno, "cannot use the secret store in %s: %s", p->config, strerror(errno));
+		return secrets_fail(ret_err, -errno, "cannot use the secret store in %s: %s", p->config, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(ret_err, -ENOTDIR, "cannot use the secret store: %s is not a directory", p->config);
+		return secrets_fail(ret_err, -ENOTDIR, "cannot use the secret store: %s is not a directory", p->config);
 	if (st.st_uid != geteuid())
-		return fail(ret_err, -EPERM,
-			    "refusing to use the secret store: %s belongs to uid %u, not to you (uid %u)", p->config,
-			    (unsigned)st.st_uid, (unsigned)geteuid());
+		return secrets_fail(ret_err, -EPERM,
+				    "refusing to use the secret store: %s belongs to uid %u, not to you (uid %u)", p->config,
+				    (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 022)
-		return fail(ret_err, -EPERM,
-			    "refusing to use the secret store: %s is writable by group or others (mode %04o); "
-			    "fix with: chmod 700 %s",
-			    p->config, (unsigned)(st.st_mode & 07777), p->config);
+		return secrets_fail(ret_err, -EPERM,
+				    "refusing to use the secret store: %s is writable by group or others (mode %04o); "
+				    "fix with: chmod 700 %s",
+				    p->config, (unsigned)(st.st_mode & 07777), p->config);
 	return 0;
 }
 
@@ -533,41 +545,41 @@ static int store_load(const struct sbx_paths *p, struct db *db, char **ret_err)
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0 && errno == ELOOP)
-		return fail(ret_err, -EPERM, "refusing to use the secret store: %s is a symbolic link", path);
+		return secrets_fail(ret_err, -EPERM, "refusing to use the secret store: %s is a symbolic link", path);
 	if (fd < 0)
-		return fail(ret_err, -errno, "cannot read the secret store %s: %s", path, strerror(errno));
+		return secrets_fail(ret_err, -errno, "cannot read the secret store %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return fail(ret_err, -errno, "cannot stat %s: %s", path, strerror(errno));
+		return secrets_fail(ret_err, -errno, "cannot stat %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail(ret_err, -EPERM, "refusing to use the secret store: %s is not a regular file", path);
+		return secrets_fail(ret_err, -EPERM, "refusing to use the secret store: %s is not a regular file", path);
 	if (st.st_uid != geteuid())
-		return fail(ret_err, -EPERM, "refusing to use the secret store: %s belongs to uid %u, not to you (uid %u)",
-			    path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return secrets_fail(ret_err, -EPERM, "refusing to use the secret store: %s belongs to uid %u, not to you (uid %u)",
+				    path, (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 077)
-		return fail(ret_err, -EPERM,
-			    "refusing to use the secret store: %s has mode %04o, readable or writable by others; "
-			    "its values may have leaked: rotate them, then fix with: chmod 600 %s",
-			    path, (unsigned)(st.st_mode & 07777), path);
+		return secrets_fail(ret_err, -EPERM,
+				    "refusing to use the secret store: %s has mode %04o, readable or writable by others; "
+				    "its values may have leaked: rotate them, then fix with: chmod 600 %s",
+				    path, (unsigned)(st.st_mode & 07777), path);
 	if (st.st_size > SECRETS_FILE_MAX)
-		return fail(ret_err, -EFBIG, "refusing to use the secret store: %s is larger than %d bytes", path,
-			    SECRETS_FILE_MAX);
+		return secrets_fail(ret_err, -EFBIG, "refusing to use the secret store: %s is larger than %d bytes", path,
+				    SECRETS_FILE_MAX);
 	buf = xmalloc((size_t)st.st_size + 1);
 	n = read_full(fd, buf, (size_t)st.st_size + 1);
 	if (n < 0) {
-		r = fail(ret_err, (int)n, "cannot read %s: %s", path, strerror((int)-n));
+		r = secrets_fail(ret_err, (int)n, "cannot read %s: %s", path, strerror((int)-n));
 		goto out;
 	}
 	if (n > st.st_size) {
-		r = fail(ret_err, -EBADMSG, "the secret store %s changed while being read; try again", path);
+		r = secrets_fail(ret_err, -EBADMSG, "the secret store %s changed while being read; try again", path);
 		goto out;
 	}
 	j = (struct jp){ .s = buf, .len = (size_t)n };
 	if (!jp_top(&j, db)) {
 		db_free(db);
-		r = fail(ret_err, -EBADMSG,
-			 "refusing to use the secret store: %s is corrupt (byte %zu: %s); fix it by hand, or move it "
-			 "away and set the secrets again",
-			 path, j.pos, j.err ? j.err : "parse error");
+		r = secrets_fail(ret_err, -EBADMSG,
+				 "refusing to use the secret store: %s is corrupt (byte %zu: %s); fix it by hand, or move it "
+				 "away and set the secrets again",
+				 path, j.pos, j.err ? j.err : "parse error");
 		goto out;
 	}
 	r = 0;
@@ -593,7 +605,7 @@ static int store_save(const struct sbx_paths *p, struct db *db, char **ret_err)
 	explicit_bzero(e.buf, e.len);
 	free(e.buf);
 	if (r < 0)
-		return fail(ret_err, r, "cannot write the secret store %s: %s", path, strerror(-r));
+		return secrets_fail(ret_err, r, "cannot write the secret store %s: %s", path, strerror(-r));
 	return 0;
 }
 
@@ -605,24 +617,96 @@ static int store_lock(const struct sbx_paths *p, char **ret_err)
 
 	r = mkdir_p(p->config, 0700);
 	if (r < 0)
-		return fail(ret_err, r, "cannot create %s: %s", p->config, strerror(-r));
+		return secrets_fail(ret_err, r, "cannot create %s: %s", p->config, strerror(-r));
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return fail(ret_err, -errno, "cannot open %s: %s", path, strerror(errno));
+		return secrets_fail(ret_err, -errno, "cannot open %s: %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			r = -errno;
 			close(fd);
-			return fail(ret_err, r, "cannot lock %s: %s", path, strerror(-r));
+			return secrets_fail(ret_err, r, "cannot lock %s: %s", path, strerror(-r));
 		}
 	}
 	return fd;
 }
 
+/* ---- backend choice ---- */
+
+enum secrets_backend secrets_backend_pick(const char *setting, bool file_exists, bool for_write, bool service_answers)
+{
+	if (setting && !strcmp(setting, "file"))
+		return SECRETS_BACKEND_FILE;
+	if (setting && !strcmp(setting, "secret-service"))
+		return SECRETS_BACKEND_KEYRING;
+	if (file_exists)
+		return SECRETS_BACKEND_FILE;
+	if (!for_write)
+		return SECRETS_BACKEND_NONE;
+	return service_answers ? SECRETS_BACKEND_KEYRING : SECRETS_BACKEND_FILE;
+}
+
+const char *secrets_backend_id(enum secrets_backend b)
+{
+	return b == SECRETS_BACKEND_KEYRING ? "secret-service" : b == SECRETS_BACKEND_FILE ? "file" : "none";
+}
+
+/* for_write: a store under auto without the file probes the Secret Service (once);
+ * *ret_persist then says the choice must be recorded once the value is stored. */
+static int backend_choose(const struct sbx_paths *p, bool for_write, enum secrets_backend *ret, bool *ret_persist,
+			  char **ret_err)
+{
+	_cleanup_free_ char *path = store_path(p), *serr = NULL;
+	struct settings *s = NULL;
+	const char *setting;
+	bool is_auto, exists, answers = false;
+	struct stat st;
+	int r;
+
+	r = settings_load_ex(p, &s, &serr);
+	if (r < 0)
+		return secrets_fail(ret_err, r, "cannot tell where secrets are kept: %s", serr ? serr : strerror(-r));
+	setting = settings_get_or_default(s, "secrets.backend");
+	is_auto = !setting || !strcmp(setting, "auto");
+	/* anything but "no such file" counts as there: the file backend then says what is wrong */
+	exists = lstat(path, &st) == 0 || errno != ENOENT;
+	if (for_write && is_auto && !exists)
+		answers = keyring_probe(NULL) == 0;
+	*ret = secrets_backend_pick(setting, exists, for_write, answers);
+	if (ret_persist)
+		*ret_persist = is_auto && *ret == SECRETS_BACKEND_KEYRING;
+	settings_free(s);
+	return 0;
+}
+
+int secrets_backend_current(const struct sbx_paths *p, enum secrets_backend *ret, char **ret_err)
+{
+	return backend_choose(p, false, ret, NULL, ret_err);
+}
+
+char *secrets_backend_describe(const struct sbx_paths *p, enum secrets_backend b)
+{
+	switch (b) {
+	case SECRETS_BACKEND_KEYRING:
+		return xstrdup("the Secret Service (default collection)");
+	case SECRETS_BACKEND_FILE:
+		return xasprintf("the file %s/secrets.json (0600, protected by file permissions only)", p->config);
+	default:
+		return xstrdup("the Secret Service if one runs then, else a 0600 file (secrets.backend is auto)");
+	}
+}
+
 /* ---- public API ---- */
 
-char *secrets_backend_notice(const struct sbx_paths *p)
+char *secrets_backend_notice(const struct sbx_paths *p, const char *sandbox, const char *service)
 {
+	enum secrets_backend b = SECRETS_BACKEND_FILE;
+
+	(void)secrets_backend_current(p, &b, NULL);
+	if (b == SECRETS_BACKEND_KEYRING) {
+		_cleanup_free_ char *label = keyring_label(sandbox, service);
+		return xasprintf("note: stored in the Secret Service (default collection) as '%s'", label);
+	}
 	return xasprintf("note: secrets are kept in %s/secrets.json, protected only by file permissions (0600, "
 			 "owner only); no Secret Service is used",
 			 p->config);
@@ -630,9 +714,15 @@ char *secrets_backend_notice(const struct sbx_paths *p)
 
 int secrets_check(const struct sbx_paths *p, char **ret_err)
 {
+	enum secrets_backend b;
 	struct db db;
-	int r = store_load(p, &db, ret_err);
+	int r = backend_choose(p, false, &b, NULL, ret_err);
 
+	if (r < 0)
+		return r;
+	if (b == SECRETS_BACKEND_KEYRING)
+		return keyring_check(ret_err);
+	r = store_load(p, &db, ret_err);
 	db_free(&db);
 	return r;
 }
@@ -640,16 +730,37 @@ int secrets_check(const struct sbx_paths *p, char **ret_err)
 static int check_scope(const char *sandbox, const char *service, char **ret_err)
 {
 	if (!service_find(service))
-		return fail(ret_err, -EINVAL, "unknown service '%s' (known: %s)", service ? service : "",
-			    service_names());
+		return secrets_fail(ret_err, -EINVAL, "unknown service '%s' (known: %s)", service ? service : "",
+				    service_names());
 	if (sandbox && !name_valid(sandbox))
-		return fail(ret_err, -EINVAL, "invalid sandbox name '%s'", sandbox);
+		return secrets_fail(ret_err, -EINVAL, "invalid sandbox name '%s'", sandbox);
+	return 0;
+}
+
+/* Under auto, the daemon (maybe started from another environment) must make the same
+ * choice later: record it, or take the value back. */
+static int keyring_set(const struct sbx_paths *p, const char *sandbox, const char *service, const char *value,
+		       bool persist, char **ret_err)
+{
+	_cleanup_free_ char *serr = NULL;
+	int r = keyring_store(p->config, sandbox, service, value, ret_err);
+
+	if (r < 0 || !persist)
+		return r;
+	r = settings_set(p, "secrets.backend", "secret-service", &serr);
+	if (r < 0) {
+		(void)keyring_remove(p->config, sandbox, service, NULL);
+		return secrets_fail(ret_err, r, "nothing stored: cannot record secrets.backend=secret-service in the settings: %s",
+				    serr ? serr : strerror(-r));
+	}
 	return 0;
 }
 
 int secrets_set(const struct sbx_paths *p, const char *sandbox, const char *service, const char *value, char **ret_err)
 {
 	_cleanup_close_ int lock = -1;
+	enum secrets_backend b;
+	bool persist = false;
 	const char *why;
 	struct db db;
 	int r;
@@ -659,10 +770,16 @@ int secrets_set(const struct sbx_paths *p, const char *sandbox, const char *serv
 		return r;
 	why = secret_value_check(value, value ? strlen(value) : 0);
 	if (why)
-		return fail(ret_err, -EINVAL, "refused: %s", why);
+		return secrets_fail(ret_err, -EINVAL, "refused: %s", why);
+	/* the lock also serialises the first choice under auto */
 	lock = store_lock(p, ret_err);
 	if (lock < 0)
 		return lock;
+	r = backend_choose(p, true, &b, &persist, ret_err);
+	if (r < 0)
+		return r;
+	if (b == SECRETS_BACKEND_KEYRING)
+		return keyring_set(p, sandbox, service, value, persist, ret_err);
 	r = store_load(p, &db, ret_err);
 	if (r < 0)
 		return r;
@@ -675,12 +792,27 @@ int secrets_set(const struct sbx_paths *p, const char *sandbox, const char *serv
 static int lookup(const struct sbx_paths *p, const char *sandbox, const char *service, char **ret_value,
 		  enum secret_source *ret_source)
 {
+	enum secrets_backend b;
 	struct db db;
 	ssize_t i = -1;
 	int r;
 
 	if (!service || (sandbox && !name_valid(sandbox)))
 		return -EINVAL;
+	r = backend_choose(p, false, &b, NULL, NULL);
+	if (r < 0)
+		return r;
+	if (b == SECRETS_BACKEND_NONE)
+		return -ENOENT;
+	if (b == SECRETS_BACKEND_KEYRING) {
+		r = sandbox ? keyring_lookup(p->config, sandbox, service, ret_value, NULL) : -ENOENT;
+		*ret_source = SECRET_SOURCE_SANDBOX;
+		if (r == -ENOENT) {
+			r = keyring_lookup(p->config, NULL, service, ret_value, NULL);
+			*ret_source = SECRET_SOURCE_GLOBAL;
+		}
+		return r;
+	}
 	r = store_load(p, &db, NULL);
 	if (r < 0)
 		return r;
@@ -779,10 +911,20 @@ void secrets_env_free(char **env)
 
 int secrets_list(const struct sbx_paths *p, struct secret_info **ret, size_t *ret_n, char **ret_err)
 {
+	enum secrets_backend b;
 	struct secret_info *v;
 	struct db db;
-	int r = store_load(p, &db, ret_err);
+	int r = backend_choose(p, false, &b, NULL, ret_err);
 
+	if (r < 0)
+		return r;
+	if (b == SECRETS_BACKEND_KEYRING) {
+		r = keyring_list(p->config, ret, ret_n, ret_err);
+		if (r >= 0 && *ret_n > 1)
+			qsort(*ret, *ret_n, sizeof(**ret), info_cmp);
+		return r;
+	}
+	r = store_load(p, &db, ret_err);
 	if (r < 0)
 		return r;
 	if (db.n > 1)
@@ -808,9 +950,16 @@ void secret_info_free(struct secret_info *v, size_t n)
 	free(v);
 }
 
+static int not_stored(char **ret_err, const char *sandbox, const char *service)
+{
+	return secrets_fail(ret_err, -ENOENT, "no %s secret is stored %s%s", service, sandbox ? "for sandbox " : "globally",
+			    sandbox ? sandbox : "");
+}
+
 int secrets_rm(const struct sbx_paths *p, const char *sandbox, const char *service, char **ret_err)
 {
 	_cleanup_close_ int lock = -1;
+	enum secrets_backend b;
 	struct db db;
 	ssize_t i;
 	int r;
@@ -818,6 +967,13 @@ int secrets_rm(const struct sbx_paths *p, const char *sandbox, const char *servi
 	r = check_scope(sandbox, service, ret_err);
 	if (r < 0)
 		return r;
+	r = backend_choose(p, false, &b, NULL, ret_err);
+	if (r < 0)
+		return r;
+	if (b == SECRETS_BACKEND_KEYRING)
+		r = keyring_remove(p->config, sandbox, service, ret_err);
+	if (b != SECRETS_BACKEND_FILE)
+		return r == -ENOENT || b == SECRETS_BACKEND_NONE ? not_stored(ret_err, sandbox, service) : r < 0 ? r : 0;
 	lock = store_lock(p, ret_err);
 	if (lock < 0)
 		return lock;
@@ -826,8 +982,7 @@ int secrets_rm(const struct sbx_paths *p, const char *sandbox, const char *servi
 		return r;
 	i = db_find(&db, sandbox, service);
 	if (i < 0) {
-		r = fail(ret_err, -ENOENT, "no %s secret is stored %s%s", service, sandbox ? "for sandbox " : "globally",
-			 sandbox ? sandbox : "");
+		r = not_stored(ret_err, sandbox, service);
 	} else {
 		db_remove(&db, (size_t)i);
 		r = store_save(p, &db, ret_err);
@@ -839,13 +994,21 @@ int secrets_rm(const struct sbx_paths *p, const char *sandbox, const char *servi
 int secrets_rm_sandbox(const struct sbx_paths *p, const char *sandbox, char **ret_err)
 {
 	_cleanup_close_ int lock = -1;
+	enum secrets_backend b;
 	struct stat st;
 	struct db db;
 	int r, removed = 0;
 
 	if (!sandbox || !name_valid(sandbox))
-		return fail(ret_err, -EINVAL, "invalid sandbox name '%s'", sandbox ? sandbox : "");
+		return secrets_fail(ret_err, -EINVAL, "invalid sandbox name '%s'", sandbox ? sandbox : "");
 	if (stat(p->config, &st) < 0 && errno == ENOENT)
+		return 0;
+	r = backend_choose(p, false, &b, NULL, ret_err);
+	if (r < 0)
+		return r;
+	if (b == SECRETS_BACKEND_KEYRING)
+		return keyring_remove(p->config, sandbox, NULL, ret_err);
+	if (b == SECRETS_BACKEND_NONE)
 		return 0;
 	lock = store_lock(p, ret_err);
 	if (lock < 0)

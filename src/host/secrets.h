@@ -20,20 +20,26 @@
  * Scopes: global, or one sandbox (sandbox != NULL). Lookups try the sandbox's value,
  * then the global one, then (secrets_resolve only) the caller's environment.
  *
- * Backend: a file, config/secrets.json, mode 0600 in config/ (owner only), written
+ * Backends, chosen by the setting secrets.backend, the same way in every process (the
+ * CLI and sbxd, which may run in another environment):
+ *  - "file": config/secrets.json (below);
+ *  - "secret-service": the Secret Service over the session bus (secrets_keyring.h).
+ *    Without a session bus, or with nothing answering on it, or a locked keyring,
+ *    every operation fails and says why: never a silent fall-back to the file or to
+ *    "no key";
+ *  - "auto" (default): the file when config/secrets.json exists (anything there, so a
+ *    bad file is reported, not skipped). Else the first secrets_set() asks the bus
+ *    whether org.freedesktop.secrets is running (no activation, bounded): if so it
+ *    stores there and records secrets.backend=secret-service in the settings (or takes
+ *    the value back when it cannot), so later lookups, from sbxd too, go to the same
+ *    place; if not, it creates the file. Until then nothing is stored: lookups give
+ *    -ENOENT without touching D-Bus.
+ *
+ * The file, config/secrets.json, mode 0600 in config/ (owner only), written
  * atomically under config/secrets.lock. It is refused (-EPERM, with the reason from
  * secrets_check) when it is not a regular file owned by us, has any group/other
  * permission bit, or config/ is writable by group or others; refused as corrupt
  * (-EBADMSG) when it does not parse. It is never rewritten while refused.
- * TODO(libsecret): use the Secret Service when a session bus answers
- * (DBUS_SESSION_BUS_ADDRESS set and org.freedesktop.DBus.Peer.Ping on
- * org.freedesktop.secrets succeeds): items with schema "dev.sbx.Secret" and
- * attributes {scope: "global"|"sandbox", sandbox, service}; secret_password_*_sync()
- * for set/lookup/clear and secret_password_search_sync(SECRET_SEARCH_ALL) for ls.
- * Not done yet: no session bus on the build machines to test it, and the daemon
- * (started on demand, possibly from another environment) must pick the same backend
- * as the CLI, e.g. by recording the choice in config/. Until then the file is used
- * everywhere and secrets_backend_notice() says so.
  *
  * The file format (hand-editable, strict):
  *   {"version": 1, "global": {"SERVICE": "VALUE", ...},
@@ -52,6 +58,10 @@ enum secret_source {
 	SECRET_SOURCE_ENV,       /* the caller's environment */
 };
 
+/* For the store's backends: r, after setting *ret_err (when ret_err is not NULL) to a
+ * malloc'd message (NULL if out of memory). Never give it a value. */
+int secrets_fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* explicit_bzero + free; NULL is fine. */
 void secret_free(char *s);
 static inline void secret_freep(char **s) { secret_free(*s); }
@@ -66,9 +76,27 @@ const char *secret_value_check(const char *value, size_t len);
  * "****". Never more of the value than that. */
 void secret_preview(const char *value, char out[SECRET_PREVIEW_MAX]);
 
-/* One line for `sbx secret set` saying where values are kept and how they are
- * protected (malloc'd). */
-char *secrets_backend_notice(const struct sbx_paths *p);
+enum secrets_backend {
+	SECRETS_BACKEND_NONE,      /* auto, nothing stored yet */
+	SECRETS_BACKEND_FILE,
+	SECRETS_BACKEND_KEYRING,   /* the Secret Service */
+};
+
+/* The choice without I/O. setting: secrets.backend (NULL or "auto": auto);
+ * file_exists: config/secrets.json exists; for_write: a store; service_answers:
+ * whether the Secret Service runs (only asked for a store under auto without file). */
+enum secrets_backend secrets_backend_pick(const char *setting, bool file_exists, bool for_write, bool service_answers);
+/* "none" | "file" | "secret-service" (static). */
+const char *secrets_backend_id(enum secrets_backend b);
+/* Where lookups go now (never probes D-Bus). -errno with *ret_err when the settings
+ * cannot be read. */
+int secrets_backend_current(const struct sbx_paths *p, enum secrets_backend *ret, char **ret_err);
+/* "the Secret Service (default collection)", "the file ..." (malloc'd). */
+char *secrets_backend_describe(const struct sbx_paths *p, enum secrets_backend b);
+
+/* One line for `sbx secret set` after storing service (sandbox NULL: global): where
+ * the value is kept and how it is protected (malloc'd). */
+char *secrets_backend_notice(const struct sbx_paths *p, const char *sandbox, const char *service);
 
 /* 0 when the store can be used (a missing file is fine); else -EPERM / -EBADMSG /
  * -errno with *ret_err (malloc'd, one line, names the file and says what to do). */
