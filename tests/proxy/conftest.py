@@ -20,6 +20,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SBX = Path(os.environ.get("SBX_BIN", REPO / "build" / "sbx"))
 
+# Never the developer's own keyring: with secrets.backend=auto the first `sbx secret set`
+# stores in the Secret Service when one answers on the session bus. The tests that want
+# one (test_secret_service.py) start a private bus and point this variable at it.
+os.environ["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/sbx-proxy-tests-no-session-bus"
+
 
 # ---------------------------------------------------------------- fake upstreams
 

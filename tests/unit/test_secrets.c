@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* test_secrets.c: the file secret store, value checks, masking and `sbx secret`. */
+/* test_secrets.c: the file secret store, the backend choice, value checks, masking and `sbx secret`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -11,6 +11,7 @@
 
 #include "cmd_secret.h"
 #include "secrets.h"
+#include "settings.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -503,10 +504,211 @@ static void test_empty(void)
 	json_object_put(o);
 }
 
+static void test_backend_pick(void)
+{
+	static const struct {
+		const char *setting;
+		bool file, write, answers;
+		enum secrets_backend want;
+	} t[] = {
+		{ "file", false, false, true, SECRETS_BACKEND_FILE },
+		{ "file", false, true, true, SECRETS_BACKEND_FILE },
+		{ "secret-service", true, false, false, SECRETS_BACKEND_KEYRING },   /* fail closed, not the file */
+		{ "secret-service", false, true, false, SECRETS_BACKEND_KEYRING },
+		{ "auto", true, true, true, SECRETS_BACKEND_FILE },                  /* existing data stays */
+		{ NULL, true, false, false, SECRETS_BACKEND_FILE },
+		{ "auto", false, false, true, SECRETS_BACKEND_NONE },               /* lookups: nothing stored */
+		{ NULL, false, false, false, SECRETS_BACKEND_NONE },
+		{ "auto", false, true, true, SECRETS_BACKEND_KEYRING },
+		{ "auto", false, true, false, SECRETS_BACKEND_FILE },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		enum secrets_backend b = secrets_backend_pick(t[i].setting, t[i].file, t[i].write, t[i].answers);
+		CHECK_EQ(b, t[i].want);
+		if (b != t[i].want)
+			fprintf(stderr, "  pick case #%zu\n", i);
+	}
+	CHECK_STR(secrets_backend_id(SECRETS_BACKEND_KEYRING), "secret-service");
+	CHECK_STR(secrets_backend_id(SECRETS_BACKEND_FILE), "file");
+}
+
+/* The choice on disk, with no Secret Service reachable (the bus address points nowhere). */
+static void test_backend_choice(void)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/choice", tmpdir), *file = NULL, *err = NULL, *notice = NULL;
+	struct sbx_paths q = { .config = dir };
+	enum secrets_backend b = SECRETS_BACKEND_FILE;
+	struct secret_info *v = NULL;
+	char *env[] = { "ANTHROPIC_API_KEY=sk-from-env-123", NULL }, *val = NULL;
+	size_t n = 9;
+	int r;
+
+	file = xasprintf("%s/secrets.json", dir);
+	CHECK_EQ(mkdir(dir, 0700), 0);
+	/* auto, nothing stored: no D-Bus, nothing anywhere */
+	CHECK_EQ(secrets_backend_current(&q, &b, NULL), 0);
+	CHECK_EQ(b, SECRETS_BACKEND_NONE);
+	CHECK_EQ(secrets_get(&q, NULL, "anthropic", &val), -ENOENT);
+	CHECK_EQ(secrets_list(&q, &v, &n, NULL), 0);
+	CHECK_EQ(n, 0);
+	secret_info_free(v, n);
+	CHECK_EQ(secrets_rm_sandbox(&q, "sb1", NULL), 0);
+	CHECK_EQ(secrets_rm(&q, NULL, "anthropic", &err), -ENOENT);
+	free(TAKE_PTR(err));
+	CHECK_EQ(secrets_check(&q, NULL), 0);
+	CHECK(access(file, F_OK) < 0);
+
+	/* explicit secret-service without a bus: every operation fails and says why */
+	CHECK_EQ(settings_set(&q, "secrets.backend", "secret-service", NULL), 0);
+	r = secrets_set(&q, NULL, "anthropic", KEY_A, &err);
+	CHECK(r < 0 && r != -ENOENT);
+	CHECK(err && strstr(err, "Secret Service") && strstr(err, "session bus"));
+	free(TAKE_PTR(err));
+	r = secrets_resolve(&q, "sb1", "anthropic", env, &val, NULL);
+	CHECK(r < 0 && r != -ENOENT && val == NULL);   /* not the environment's value */
+	CHECK(secrets_check(&q, &err) < 0);
+	CHECK(err && strstr(err, "session bus"));
+	free(TAKE_PTR(err));
+	CHECK(secrets_list(&q, &v, &n, &err) < 0);
+	CHECK(err && strstr(err, "session bus"));
+	free(TAKE_PTR(err));
+	CHECK(secrets_rm_sandbox(&q, "sb1", NULL) < 0);
+	CHECK(access(file, F_OK) < 0);
+	{
+		char *saved = getenv("DBUS_SESSION_BUS_ADDRESS") ? xstrdup(getenv("DBUS_SESSION_BUS_ADDRESS")) : NULL;
+		unsetenv("DBUS_SESSION_BUS_ADDRESS");
+		setenv("XDG_RUNTIME_DIR", dir, 1);   /* no "bus" socket in it */
+		CHECK(secrets_get(&q, NULL, "anthropic", &val) < 0);
+		CHECK(secrets_check(&q, &err) < 0);
+		CHECK(err && strstr(err, "no session bus"));
+		free(TAKE_PTR(err));
+		if (saved)
+			setenv("DBUS_SESSION_BUS_ADDRESS", saved, 1);
+		free(saved);
+	}
+
+	/* explicit file */
+	CHECK_EQ(settings_set(&q, "secrets.backend", "file", NULL), 0);
+	CHECK_EQ(secrets_set(&q, NULL, "anthropic", KEY_A, NULL), 0);
+	CHECK_EQ(access(file, F_OK), 0);
+	notice = secrets_backend_notice(&q, NULL, "anthropic");
+	CHECK(strstr(notice, "file permissions") != NULL);
+
+	/* auto with the file there: the file, whatever answers on the bus */
+	CHECK_EQ(settings_unset(&q, "secrets.backend"), 0);
+	CHECK_EQ(secrets_backend_current(&q, &b, NULL), 0);
+	CHECK_EQ(b, SECRETS_BACKEND_FILE);
+	CHECK_EQ(secrets_get(&q, NULL, "anthropic", &val), 0);
+	CHECK(val && !strcmp(val, KEY_A));
+	secret_free(TAKE_PTR(val));
+
+	/* auto, no file, no Secret Service: the first set creates the file */
+	CHECK_EQ(unlink(file), 0);
+	CHECK_EQ(secrets_set(&q, "sb1", "openai", KEY_B, NULL), 0);
+	CHECK_EQ(access(file, F_OK), 0);
+	CHECK_EQ(secrets_backend_current(&q, &b, NULL), 0);
+	CHECK_EQ(b, SECRETS_BACKEND_FILE);
+
+	/* a broken settings file: refuse, do not guess */
+	free(file);
+	file = xasprintf("%s/settings.json", dir);
+	write_file(file, "{\"secrets.backend\": \"keyring\"}", 0600);
+	CHECK(secrets_get(&q, "sb1", "openai", &val) < 0);
+	CHECK(secrets_check(&q, &err) < 0);
+	CHECK(err && strstr(err, "secrets.backend"));
+	free(TAKE_PTR(err));
+}
+
+/*
+ * Against a real Secret Service: run by tests/proxy/test_secret_service.py with
+ * SBX_TEST_SECRET_SERVICE=1 and a private session bus with an unlocked gnome-keyring.
+ */
+static int test_keyring_main(void)
+{
+	_cleanup_free_ char *file = NULL, *err = NULL, *notice = NULL;
+	enum secrets_backend b = SECRETS_BACKEND_NONE;
+	enum secret_source src;
+	struct secret_info *v = NULL;
+	struct settings *st = NULL;
+	size_t n = 0;
+	char *val = NULL;
+
+	P.config = xasprintf("%s/config", tmpdir);
+	file = xasprintf("%s/secrets.json", P.config);
+	CHECK_EQ(mkdir(P.config, 0700), 0);
+
+	/* auto: the first set goes to the Secret Service and records the choice */
+	CHECK_EQ(secrets_set(&P, NULL, "anthropic", KEY_A, &err), 0);
+	if (err)
+		fprintf(stderr, "  %s\n", err);
+	CHECK_EQ(settings_load(&P, &st), 0);
+	CHECK(st && settings_get(st, "secrets.backend") && !strcmp(settings_get(st, "secrets.backend"), "secret-service"));
+	settings_free(st);
+	CHECK_EQ(secrets_backend_current(&P, &b, NULL), 0);
+	CHECK_EQ(b, SECRETS_BACKEND_KEYRING);
+	CHECK(access(file, F_OK) < 0);
+	notice = secrets_backend_notice(&P, "sb1", "openai");
+	CHECK_STR(notice, "note: stored in the Secret Service (default collection) as 'sbx: openai (sandbox sb1)'");
+
+	/* sandbox first, then global; a set in this process is seen at once */
+	CHECK_EQ(secrets_resolve(&P, "sb1", "anthropic", NULL, &val, &src), 0);
+	CHECK(val && !strcmp(val, KEY_A) && src == SECRET_SOURCE_GLOBAL);
+	secret_free(TAKE_PTR(val));
+	CHECK_EQ(secrets_set(&P, "sb1", "anthropic", KEY_B, NULL), 0);
+	CHECK_EQ(secrets_set(&P, "sb1", "openai", "sk-openai-sb1", NULL), 0);
+	CHECK_EQ(secrets_set(&P, "sb2", "openai", "sk-openai-sb2", NULL), 0);
+	CHECK_EQ(secrets_resolve(&P, "sb1", "anthropic", NULL, &val, &src), 0);
+	CHECK(val && !strcmp(val, KEY_B) && src == SECRET_SOURCE_SANDBOX);
+	secret_free(TAKE_PTR(val));
+	CHECK_EQ(secrets_set(&P, "sb1", "anthropic", KEY_A, NULL), 0);   /* replaces, no duplicate */
+	CHECK_EQ(secrets_get(&P, "sb1", "anthropic", &val), 0);
+	CHECK(val && !strcmp(val, KEY_A));
+	secret_free(TAKE_PTR(val));
+	CHECK_EQ(secrets_get(&P, NULL, "xai", &val), -ENOENT);
+
+	CHECK_EQ(secrets_list(&P, &v, &n, NULL), 0);
+	CHECK_EQ(n, 4);
+	if (n == 4) {
+		CHECK(!v[0].sandbox && !strcmp(v[0].service, "anthropic"));
+		CHECK(v[1].sandbox && !strcmp(v[1].sandbox, "sb1") && !strcmp(v[1].service, "anthropic"));
+		CHECK(v[2].sandbox && !strcmp(v[2].sandbox, "sb1") && !strcmp(v[2].service, "openai"));
+		CHECK(v[3].sandbox && !strcmp(v[3].sandbox, "sb2"));
+		CHECK_STR(v[0].preview, "sk-a\xe2\x80\xa6xy");
+	}
+	secret_info_free(v, n);
+
+	/* `sbx rm`: every item of the sandbox, nothing else */
+	CHECK_EQ(secrets_rm_sandbox(&P, "sb1", NULL), 2);
+	CHECK_EQ(secrets_rm_sandbox(&P, "sb1", NULL), 0);
+	CHECK_EQ(secrets_resolve(&P, "sb1", "anthropic", NULL, &val, &src), 0);
+	CHECK(val && !strcmp(val, KEY_A) && src == SECRET_SOURCE_GLOBAL);
+	secret_free(TAKE_PTR(val));
+	CHECK_EQ(secrets_get(&P, "sb2", "openai", &val), 0);
+	secret_free(TAKE_PTR(val));
+
+	CHECK_EQ(secrets_rm(&P, "sb2", "openai", NULL), 0);
+	CHECK_EQ(secrets_rm(&P, NULL, "anthropic", NULL), 0);
+	CHECK_EQ(secrets_rm(&P, NULL, "anthropic", &err), -ENOENT);
+	CHECK_EQ(secrets_list(&P, &v, &n, NULL), 0);
+	CHECK_EQ(n, 0);
+	secret_info_free(v, n);
+	CHECK_EQ(secrets_check(&P, NULL), 0);
+	CHECK(access(file, F_OK) < 0);
+
+	rm_rf(tmpdir);
+	free(P.config);
+	TEST_DONE();
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
 		return 2;
+	if (getenv("SBX_TEST_SECRET_SERVICE"))
+		return test_keyring_main();
+	/* Never the developer's own keyring: no Secret Service answers in these tests. */
+	setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/sbx-unit-test-no-bus", 1);
 	P.config = xasprintf("%s/config", tmpdir);
 	store = xasprintf("%s/secrets.json", P.config);
 	/* a missing config dir is an empty store */
@@ -523,6 +725,8 @@ int main(void)
 	test_cmd();
 	test_long_value_via_cmd();
 	test_empty();
+	test_backend_pick();
+	test_backend_choice();
 
 	rm_rf(tmpdir);
 	free(P.config);
