@@ -131,7 +131,6 @@ void relay_fail(struct relay *r, const char *msg);   /* tell the client, end bot
 void relay_free(struct relay *r);
 /* Called when the sandbox's state changed: answer waiting clients. */
 void clients_notify(struct sbxd *d, struct sandbox *sb);
-/* Replace sb's caller-environment credentials with the "cred_env" list of a request. */
 /* The create request's SSH agent socket, and the caller's service variables the client
  * sent just before it (*cred_env, taken over when have_cred is true). */
 void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req, bool have_cred, char ***cred_env);
