@@ -173,9 +173,15 @@ static int mux_tx_reserve(struct mux *m, size_t add, uint8_t **ret)
 
 			cap = MAX(cap, pending + add);
 			cap = MIN(cap, (size_t)MUX_TX_MAX);
-			p = realloc(m->tx, cap);
+			/* not realloc: the old buffer is zeroed before it is freed (see mux_free) */
+			p = malloc(cap);
 			if (!p)
 				return -ENOMEM;
+			if (m->tx) {
+				memcpy(p, m->tx, m->tx_end);
+				explicit_bzero(m->tx, m->tx_cap);
+				free(m->tx);
+			}
 			m->tx = p;
 			m->tx_cap = cap;
 		}
@@ -234,6 +240,7 @@ void mux_tx_advance(struct mux *m, size_t n)
 		m->tx_start = m->tx_end = 0;
 		m->tx_cur_rem = 0;
 		if (m->tx_cap > MUX_TX_KEEP) {
+			explicit_bzero(m->tx, m->tx_cap);
 			free(m->tx);
 			m->tx = NULL;
 			m->tx_cap = 0;
@@ -265,6 +272,11 @@ void mux_free(struct mux *m)
 {
 	if (!m)
 		return;
+	/* they may have carried credentials (OP_CRED_ENV) */
+	if (m->rx)
+		explicit_bzero(m->rx, MUX_RX_CAP);
+	if (m->tx)
+		explicit_bzero(m->tx, m->tx_cap);
 	free(m->rx);
 	free(m->tx);
 	free(m);

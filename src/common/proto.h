@@ -49,6 +49,10 @@ enum ctrl_op {
 	OP_SIGNAL = 6,      /* CTRL_SIGNO */
 	/* exec stream, guest -> host: sent once, before the guest's CLOSE */
 	OP_EXIT = 7,        /* CTRL_STATUS: exit code, or 128+n for signal n */
+	/* stream 0 of a CLI connection, CLI -> sbxd, right before a "create" request: the
+	 * caller's service variables (CTRL_ENV, repeated). Kept out of the JSON requests so
+	 * that every copy of a value can be zeroed; no answer. */
+	OP_CRED_ENV = 8,
 };
 enum {
 	CTRL_MSG = 2,       /* str */
@@ -56,6 +60,7 @@ enum {
 	CTRL_COLS = 4,      /* u32 */
 	CTRL_SIGNO = 5,     /* u32 */
 	CTRL_STATUS = 6,    /* i32 */
+	CTRL_ENV = 7,       /* str "K=V" */
 	CFG_HOSTNAME = 10,  /* str */
 	CFG_WORKSPACE = 11, /* str absolute path: mount SBX_WS_TAG there */
 	CFG_UID = 12,       /* u32: uid of user "agent" */

@@ -488,6 +488,23 @@ bad:
 	return NULL;
 }
 
+/* The interceptor speaks HTTP/1.1 only: a client offering h2 and http/1.1 gets
+ * http/1.1 chosen explicitly; one offering no http/1.1 gets no ALPN answer (and its h2
+ * preface a 400), never a protocol we cannot frame. */
+static int leaf_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+			    unsigned int inlen, void *arg)
+{
+	static const unsigned char h11[] = "\x08http/1.1";
+	unsigned char *sel = NULL;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, h11, sizeof(h11) - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 static int leaf_ctx_new(struct ca *ca, const char *host, SSL_CTX **ret)
 {
 	X509 *x = NULL;
@@ -510,6 +527,7 @@ static int leaf_ctx_new(struct ca *ca, const char *host, SSL_CTX **ret)
 		return fail(NULL, -EIO, "ctx");
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_alpn_select_cb(ctx, leaf_alpn_select, NULL);
 	X509_free(x);   /* the context holds its own reference */
 	*ret = ctx;
 	return 0;

@@ -290,11 +290,14 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		/* Service keys from this environment: used by the proxy only when nothing is
 		 * stored; kept in the daemon's memory, never on disk, never in the VM. */
 		char **cenv = secrets_env_collect();
-		struct json_object *a = json_object_new_array();
-		for (char **e = cenv; e && *e; e++)
-			json_object_array_add(a, json_object_new_string(*e));
+		int r = client_send_cred_env(c, cenv);
 		secrets_env_free(cenv);
-		json_object_object_add(req, "cred_env", a);
+		if (r < 0) {
+			fprintf(stderr, "sbx: cannot talk to sbxd: %s\n", strerror(-r));
+			json_object_put(req);
+			client_free(c);
+			return 1;
+		}
 		/* The host agent the guest may ask for signatures (never for keys). */
 		json_object_object_add(req, "ssh_auth_sock",
 				       getenv("SSH_AUTH_SOCK") && getenv("SSH_AUTH_SOCK")[0] == '/'

@@ -218,6 +218,26 @@ static int c_read(struct sbxc *c)
 	return mux_rx_done(c->mux, (size_t)n) < 0 ? -EPROTO : 1;
 }
 
+int client_send_cred_env(struct sbxc *c, char *const *env)
+{
+	size_t cap = 16;
+	struct tlv_writer w;
+	uint8_t *buf;
+	int r;
+
+	for (char *const *e = env; e && *e; e++)
+		cap += TLV_HDR_LEN + strlen(*e);
+	buf = xmalloc(cap);
+	tlv_writer_init(&w, buf, cap);
+	tlv_put_u32(&w, CTRL_OP, OP_CRED_ENV);
+	for (char *const *e = env; e && *e; e++)
+		tlv_put_str(&w, CTRL_ENV, *e);
+	r = w.err ? w.err : mux_send_ctrl(c->mux, 0, buf, w.len);
+	explicit_bzero(buf, cap);
+	free(buf);
+	return r;
+}
+
 int client_request(struct sbxc *c, struct json_object *req, struct json_object **ret_resp)
 {
 	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);

@@ -18,6 +18,9 @@ void client_free(struct sbxc *c);
 int client_request(struct sbxc *c, struct json_object *req, struct json_object **ret_resp);
 /* Convenience: request, and on {"ok":false} print the error; returns 0/-1. */
 int client_call(struct sbxc *c, struct json_object *req, struct json_object **ret_resp);
+/* Queue OP_CRED_ENV (the caller's service variables, "K=V", NULL-terminated) for the
+ * next request, which must be "create". Every buffer that held a value is zeroed. */
+int client_send_cred_env(struct sbxc *c, char *const *env);
 /* Run an exec session (req: name, argv, env, cwd, user, tty) attached to this
  * terminal. Returns the command's exit status, or 125 when sbx itself failed. */
 int client_exec(struct sbxc *c, struct json_object *req, bool forward_stdin, bool tty);

@@ -28,6 +28,7 @@
 #include "sock.h"
 #include "tlv.h"
 #include "proto.h"
+#include "secrets.h"
 #include "util.h"
 
 #define SBXD_VERSION "0.1.0"
@@ -172,6 +173,12 @@ static struct sandbox *named_sandbox(struct client *cl, struct json_object *req)
 	return sb;
 }
 
+static void take_cred_env(struct client *cl, struct sandbox *sb, struct json_object *req)
+{
+	sandbox_take_cred_env(sb, req, cl->have_cred_env, &cl->cred_env);
+	cl->have_cred_env = false;
+}
+
 static void req_create(struct client *cl, struct json_object *req)
 {
 	struct json_object *spec_o, *resp;
@@ -189,7 +196,7 @@ static void req_create(struct client *cl, struct json_object *req)
 			client_reply_error(cl, "sandbox '%s' already exists for %s agent '%s' (remove it with 'sbx rm %s' or pick another --name)",
 					   spec.name, sb->spec.workspace, sb->spec.agent, spec.name);
 		} else {
-			sandbox_take_cred_env(sb, req);
+			take_cred_env(cl, sb, req);
 			resp = ok_obj();
 			json_object_object_add(resp, "existed", json_object_new_boolean(1));
 			json_object_object_add(resp, "sandbox", sandbox_json(sb));
@@ -203,7 +210,7 @@ static void req_create(struct client *cl, struct json_object *req)
 		spec_free(&spec);
 		return;
 	}
-	sandbox_take_cred_env(sb, req);
+	take_cred_env(cl, sb, req);
 	resp = ok_obj();
 	json_object_object_add(resp, "existed", json_object_new_boolean(0));
 	json_object_object_add(resp, "sandbox", sandbox_json(sb));
@@ -317,6 +324,40 @@ static const char *const *sbxd_cred_env(void *ctx, const char *sandbox)
 	return sb ? (const char *const *)sb->cred_env : NULL;
 }
 
+/* OP_CRED_ENV: at most 64 "K=V" of bounded length, kept for the next "create". A
+ * malformed message ends the connection. The payload is zeroed in place once copied. */
+static void client_on_cred_env(struct client *cl, const uint8_t *data, size_t len)
+{
+	struct tlv_reader rd;
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t vlen, op = 0;
+	char **env = xcalloc(65, sizeof(char *));
+	size_t n = 0;
+	bool ok = true;
+	int r = 0;
+
+	tlv_reader_init(&rd, data, len);
+	while (ok && (r = tlv_next(&rd, &tag, &v, &vlen)) > 0) {
+		if (tag == CTRL_OP)
+			ok = tlv_u32(v, vlen, &op) == 0 && op == OP_CRED_ENV;
+		else if (tag == CTRL_ENV)
+			ok = op == OP_CRED_ENV && n < 64 && vlen <= SECRET_VALUE_MAX + 64 && memchr(v, '=', vlen) &&
+			     tlv_str(v, vlen, &env[n++]) == 0;
+	}
+	ok = ok && r == 0 && op == OP_CRED_ENV;
+	explicit_bzero((void *)data, len);   /* our receive buffer: nothing reads it again */
+	if (!ok) {
+		secrets_env_free(env);
+		log_warn("client: malformed credential message");
+		cl->dead = true;
+		return;
+	}
+	secrets_env_free(cl->cred_env);
+	cl->cred_env = env;
+	cl->have_cred_env = true;
+}
+
 static void client_on_request(struct client *cl, const uint8_t *data, size_t len)
 {
 	struct json_tokener *tok;
@@ -326,6 +367,10 @@ static void client_on_request(struct client *cl, const uint8_t *data, size_t len
 	if (cl->wait != WAIT_NONE) {
 		/* One request at a time: a second one while waiting is a client bug. */
 		cl->dead = true;
+		return;
+	}
+	if (len && data[0] != '{') {
+		client_on_cred_env(cl, data, len);
 		return;
 	}
 	tok = json_tokener_new_ex(16);
@@ -531,6 +576,7 @@ static void client_free(struct sbxd *d, struct client *cl)
 	/* Detach relays first: their guest streams get reset. */
 	relays_detach_client(d, cl);
 	conn_close(d, &cl->c);
+	secrets_env_free(cl->cred_env);
 	free(cl);
 }
 

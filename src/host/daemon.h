@@ -73,6 +73,8 @@ struct client {
 	struct conn c;
 	enum wait_kind wait;
 	struct sandbox *wait_sb;
+	char **cred_env;          /* OP_CRED_ENV for the next "create" (secrets_env_free) */
+	bool have_cred_env;
 	bool dead;
 };
 
@@ -129,8 +131,9 @@ void relay_fail(struct relay *r, const char *msg);   /* tell the client, end bot
 void relay_free(struct relay *r);
 /* Called when the sandbox's state changed: answer waiting clients. */
 void clients_notify(struct sbxd *d, struct sandbox *sb);
-/* Replace sb's caller-environment credentials with the "cred_env" list of a request. */
-void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req);
+/* The create request's SSH agent socket, and the caller's service variables the client
+ * sent just before it (*cred_env, taken over when have_cred is true). */
+void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req, bool have_cred, char ***cred_env);
 
 int daemon_main(struct sbx_paths *p, bool foreground);
 

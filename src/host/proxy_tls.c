@@ -28,8 +28,8 @@
  * Theory of operation. An intercepted connection has two TLS sessions and four
  * plaintext streams, each bounded:
  *
- *   guest  --c->in-->  BIO pair --SSL g--> gin  --(head rewritten: uhead, body as is)--> SSL u --> socket
- *   guest <--ops->write-- BIO pair <--SSL g-- (resp relayed from uin, or gout) <-- uin <-- SSL u
+ *   guest  --c->in--> guest_bio --SSL g--> gin  --(head rewritten: uhead, body as is)--> SSL u --> socket
+ *   guest <--ops->write-- guest_bio <--SSL g-- (resp relayed from uin, or gout) <-- uin <-- SSL u
  *
  * Requests (proxy_tls_http.c) are handled one at a time, in order (a pipelined request waits in gin): the
  * head is parsed with the strict framing of proxy_http.c, its Host checked, the auth
@@ -255,8 +255,7 @@ void proxy_tls_conn_free(struct pconn *c)
 		SSL_free(t->u);
 		t->u = NULL;
 	}
-	SSL_free(t->g);   /* frees its end of the pair */
-	BIO_free(t->g_net);
+	SSL_free(t->g);   /* and its BIO */
 	ptls_exchange_clear(t);
 	pxbuf_free(&t->gin);
 	pxbuf_free(&t->uin);
@@ -322,56 +321,107 @@ void ptls_error(struct pconn *c, int status, const char *text, bool allowed)
 
 /* ---- guest side ---- */
 
-static bool g_feed(struct pconn *c)
+/*
+ * The guest side's transport: a BIO that reads the client's bytes straight from c->in
+ * and writes records straight to ops->write, so no byte is copied through a BIO pair.
+ * With nothing to read, or no room toward the client, it asks OpenSSL to retry: the
+ * core calls proxy_tls_pump() again when bytes or room arrive. EOF is never reported
+ * to OpenSSL: g_read and g_handshake check c->in_eof themselves.
+ */
+static BIO_METHOD *guest_bio_method;
+
+static int gbio_write(BIO *b, const char *data, int len)
 {
-	struct ptls *t = c->tls;
-	bool moved = false;
+	struct pconn *c = BIO_get_data(b);
+	size_t w;
 
-	if (t->x == X_CLOSING && t->g_hs) {
-		/* nothing more is read from the guest: drop its bytes, keep its credit flowing */
-		if (c->in.len) {
-			pconn_consume(c, c->in.len);
-			return !c->dead;
-		}
-		return false;
+	BIO_clear_retry_flags(b);
+	if (!c || c->dead || !c->down)
+		return -1;
+	pconn_flush(c);   /* the 200 answer first */
+	if (c->dead)
+		return -1;
+	if (c->out.len || len <= 0) {
+		BIO_set_retry_write(b);
+		return -1;
 	}
-	while (c->in.len && !c->dead) {
-		size_t room = BIO_ctrl_get_write_guarantee(t->g_net);
-		int w;
-
-		if (!room)
-			break;
-		w = BIO_write(t->g_net, c->in.data + c->in.off, (int)MIN(MIN(room, c->in.len), (size_t)INT_MAX));
-		if (w <= 0)
-			break;
-		pconn_consume(c, (size_t)w);
-		moved = true;
+	w = c->ops->write(c->down, (const uint8_t *)data, (size_t)len);
+	if (c->dead)
+		return -1;
+	if (!w) {
+		BIO_set_retry_write(b);
+		return -1;
 	}
-	return moved;
+	return (int)MIN(w, (size_t)len);
 }
 
-static bool g_flush(struct pconn *c)
+static int gbio_read(BIO *b, char *buf, int len)
 {
-	struct ptls *t = c->tls;
-	bool moved = false;
+	struct pconn *c = BIO_get_data(b);
+	size_t n;
 
-	pconn_flush(c);   /* the 200 answer first */
-	if (c->dead || c->out.len)
-		return false;
-	while (c->down && !c->dead) {
-		char *p;
-		int n = BIO_nread0(t->g_net, &p);
-		size_t w;
-
-		if (n <= 0)
-			break;
-		w = c->ops->write(c->down, (const uint8_t *)p, (size_t)n);
-		if (c->dead || !w)
-			break;
-		BIO_nread(t->g_net, &p, (int)MIN(w, (size_t)n));
-		moved = true;
+	BIO_clear_retry_flags(b);
+	if (!c || c->dead)
+		return -1;
+	if (!c->in.len || len <= 0 || c->tls->x == X_CLOSING) {
+		BIO_set_retry_read(b);
+		return -1;
 	}
-	return moved;
+	n = MIN(c->in.len, (size_t)len);
+	memcpy(buf, c->in.data + c->in.off, n);
+	pconn_consume(c, n);
+	return (int)n;
+}
+
+static long gbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct pconn *c = BIO_get_data(b);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_PENDING:
+		return c ? (long)MIN(c->in.len, (size_t)LONG_MAX) : 0;
+	default:
+		return 0;
+	}
+}
+
+static int gbio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static BIO *guest_bio_new(struct pconn *c)
+{
+	BIO *b;
+
+	if (!guest_bio_method) {
+		guest_bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sbx guest stream");
+		if (!guest_bio_method || !BIO_meth_set_write(guest_bio_method, gbio_write) ||
+		    !BIO_meth_set_read(guest_bio_method, gbio_read) || !BIO_meth_set_ctrl(guest_bio_method, gbio_ctrl) ||
+		    !BIO_meth_set_create(guest_bio_method, gbio_create)) {
+			BIO_meth_free(guest_bio_method);
+			guest_bio_method = NULL;
+			return NULL;
+		}
+	}
+	b = BIO_new(guest_bio_method);
+	if (b)
+		BIO_set_data(b, c);
+	return b;
+}
+
+/* Closing: bytes still arriving from the client are dropped, its credit kept flowing. */
+static bool g_drop_input(struct pconn *c)
+{
+	if (c->tls->x != X_CLOSING || !c->tls->g_hs || !c->in.len)
+		return false;
+	pconn_consume(c, c->in.len);
+	return !c->dead;
 }
 
 static bool g_handshake(struct pconn *c)
@@ -403,7 +453,6 @@ static bool g_handshake(struct pconn *c)
 			 ? ": it does not trust sbx's CA" : "");
 	ERR_clear_error();
 	ptls_audit(c, true, reason, 0);
-	g_flush(c);   /* the alert, if any */
 	if (!c->dead)
 		pconn_reset(c);
 	return false;
@@ -486,16 +535,23 @@ static bool g_write(struct pconn *c)
 		}
 		e = SSL_get_error(t->g, w);
 		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-			break;   /* the pair is full: g_flush makes room */
+			break;   /* no room toward the client: pumped again when there is */
 		log_debug("proxy: %s: TLS to the client: %s", c->sandbox, ssl_err_text());
 		ERR_clear_error();
 		pconn_reset(c);
 		return false;
 	}
 	if (t->x == X_CLOSING && !t->gout.len && !t->g_shut) {
+		int r, e;
+
 		ERR_clear_error();
-		(void)SSL_shutdown(t->g);   /* close_notify into the pair */
+		r = SSL_shutdown(t->g);   /* close_notify */
+		e = r < 0 ? SSL_get_error(t->g, r) : SSL_ERROR_NONE;
 		ERR_clear_error();
+		if (c->dead)
+			return false;
+		if (e == SSL_ERROR_WANT_WRITE)
+			return moved;   /* again when there is room */
 		t->g_shut = true;
 		moved = true;
 	}
@@ -640,7 +696,7 @@ static bool closing_done(struct pconn *c)
 {
 	struct ptls *t = c->tls;
 
-	if (t->x != X_CLOSING || !t->g_shut || t->gout.len || c->out.len || BIO_ctrl_pending(t->g_net))
+	if (t->x != X_CLOSING || !t->g_shut || t->gout.len || c->out.len)
 		return false;
 	proxy_tls_conn_free(c);
 	c->st = PS_CLOSING;
@@ -657,7 +713,7 @@ void proxy_tls_start(struct pconn *c)
 	struct pxicpt *ic = c->px->icpt;
 	struct ptls *t;
 	SSL_CTX *leaf = NULL, *uctx;
-	BIO *int_bio = NULL;
+	BIO *gbio = NULL;
 	char reason[320];
 
 	t = xcalloc(1, sizeof(*t));
@@ -670,14 +726,14 @@ void proxy_tls_start(struct pconn *c)
 	t->g_deadline = now_ms() + PROXY_HEAD_TIMEOUT_MS;
 	ERR_clear_error();
 	if (!ic || !ic->ca || ca_leaf_for(ic->ca, c->rt.host, &leaf) < 0 || !(t->g = SSL_new(leaf)) ||
-	    BIO_new_bio_pair(&int_bio, TLS_BIO_SIZE, &t->g_net, TLS_BIO_SIZE) != 1) {
+	    !(gbio = guest_bio_new(c))) {
 		snprintf(reason, sizeof(reason), "cannot present a certificate for %.255s", c->rt.host);
 		ERR_clear_error();
 		ptls_audit(c, true, reason, 0);
 		pconn_reset(c);
 		return;
 	}
-	SSL_set_bio(t->g, int_bio, int_bio);
+	SSL_set_bio(t->g, gbio, gbio);
 	SSL_set_accept_state(t->g);
 	/* AES-128-GCM first, as browsers ask: the cheapest suite on CPUs with AES
 	 * instructions, and the guest runs on the same CPU */
@@ -721,7 +777,7 @@ void proxy_tls_pump(struct pconn *c)
 	for (;;) {
 		bool p = false;
 
-		p |= g_feed(c);
+		p |= g_drop_input(c);
 		if (c->dead)
 			return;
 		if (!t->g_hs)
@@ -741,7 +797,7 @@ void proxy_tls_pump(struct pconn *c)
 		p |= g_write(c);
 		if (c->dead)
 			return;
-		p |= g_flush(c);
+		pconn_flush(c);   /* the 200 answer, when nothing else wrote it */
 		if (c->dead)
 			return;
 		if (closing_done(c))

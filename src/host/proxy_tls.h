@@ -22,7 +22,7 @@
  *     c->svc_host). The 200 goes out as for any tunnel.
  *  2. connect_peek(): the ClientHello passed the SNI check (server name equal to the
  *     CONNECT host, or none); proxy_tls_start() takes the connection over: st = PS_TLS,
- *     c->tls set. The guest side is an SSL over a BIO pair fed from c->in and drained to
+ *     c->tls set. The guest side is an SSL over a BIO that reads c->in and writes to
  *     ops->write; the upstream side an SSL on the connected socket.
  *  3. Until the connection ends, the core hands every event to proxy_tls_pump() /
  *     proxy_tls_up_event() / proxy_tls_timeout(); epoll interest comes from
@@ -44,7 +44,6 @@ void proxy_tls_engine_free(struct proxy *px);
 
 /* ---- shared by proxy_tls.c and proxy_tls_http.c ---- */
 
-#define TLS_BIO_SIZE (64u * 1024u)                   /* each direction of the guest BIO pair */
 #define TLS_UP_READ_BUF (64u * 1024u)                /* upstream SSL read-ahead buffer */
 #define TLS_PLAIN_MAX (HTTP_HEAD_MAX + 64u * 1024u)  /* gin, uin */
 #define TLS_GOUT_MAX 4096u                           /* our own answers */
@@ -72,8 +71,7 @@ enum xstate {
 };
 
 struct ptls {
-	SSL *g;                   /* toward the guest: server, over a BIO pair */
-	BIO *g_net;               /* our end of the pair */
+	SSL *g;                   /* toward the guest: server, over a guest_bio (c->in, ops->write) */
 	SSL *u;                   /* toward the upstream: client, on c->uev.fd */
 	bool g_hs, u_hs;          /* handshakes done */
 	bool u_failed;            /* upstream unusable: u_err says why */

@@ -273,12 +273,8 @@ static void put_sentinels(struct sandbox *sb, struct tlv_writer *w)
 	}
 }
 
-void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req)
+void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req, bool have_cred, char ***cred_env)
 {
-	struct json_object *a;
-	size_t n;
-	char **env;
-
 	{
 		struct json_object *sock;
 		if (json_object_object_get_ex(req, "ssh_auth_sock", &sock)) {
@@ -287,20 +283,10 @@ void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req)
 			sb->agent_sock = path && path[0] == '/' && strlen(path) < 4096 ? xstrdup(path) : NULL;
 		}
 	}
-	if (!json_object_object_get_ex(req, "cred_env", &a) || !json_object_is_type(a, json_type_array))
+	if (!have_cred)
 		return;
-	n = json_object_array_length(a);
-	if (n > 64)
-		return;
-	env = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0, k = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(a, i);
-		if (json_object_is_type(e, json_type_string) && json_object_get_string_len(e) <= SECRET_VALUE_MAX + 64 &&
-		    strchr(json_object_get_string(e), '='))
-			env[k++] = xstrdup(json_object_get_string(e));
-	}
 	secrets_env_free(sb->cred_env);
-	sb->cred_env = env;
+	sb->cred_env = TAKE_PTR(*cred_env);
 }
 
 static void sandbox_set_state(struct sandbox *sb, enum sb_state st)

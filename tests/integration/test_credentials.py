@@ -66,18 +66,22 @@ def cred(tmp_path_factory):
                     "-subj", "/CN=sbx test upstream CA"], check=True, capture_output=True)
     api = _tls_server(d, "api.anthropic.com")
     other = _tls_server(d, "other.test")
+    oai = _tls_server(d, "api.openai.com")
     h = new_home("cred")
     h.ok("policy", "allow", "network", "other.test")
     h.ok("settings", "set", "proxy.upstreamCA", str(d / "ca.pem"))
     h.ok("settings", "set", "proxy.resolve",
-         f"api.anthropic.com:443=127.0.0.1:{api.server_address[1]},other.test:443=127.0.0.1:{other.server_address[1]}")
+         f"api.anthropic.com:443=127.0.0.1:{api.server_address[1]},other.test:443=127.0.0.1:{other.server_address[1]},"
+         f"api.openai.com:443=127.0.0.1:{oai.server_address[1]}")
     r = h.sbx("secret", "set", "-g", "anthropic", input=(KEY + "\n").encode())
     assert r.rc == 0, r
     ws = h.workspace("credws")
     h.ok("run", "-d", "--name", "credbox", "shell", ws, timeout=300)
-    yield Box(h, "credbox", ws), api, other, d
-    api.shutdown()
-    other.shutdown()
+    box = Box(h, "credbox", ws)
+    box.oai = oai
+    yield box, api, other, d
+    for srv in (api, other, oai):
+        srv.shutdown()
 
 
 def test_guest_sees_only_the_sentinel(cred):
@@ -125,6 +129,30 @@ def test_other_allowed_host_gets_no_key_and_its_own_certificate(cred):
                "openssl x509 -noout -issuer")
     assert "sbx test upstream CA" in r.out, r
     assert other.seen[n:] and all("x-api-key" not in s for s in other.seen[n:]), other.seen[n:]
+
+
+def test_caller_environment_key_used_when_nothing_is_stored(cred):
+    """`sbx run` hands the daemon the caller's OPENAI_API_KEY (nothing is stored for
+    openai): the upstream gets it as a Bearer token, the guest sees the sentinel, and the
+    value is in no log."""
+    box, *_ = cred
+    h, oai = box.home, box.oai
+    envkey = "sk-proj-caller-env-" + "5e0c1d2a3b4f69788a9b0c1d"
+    ws = h.workspace("envws")
+    h.ok("run", "-d", "--name", "envbox", "shell", ws, timeout=300, env={"OPENAI_API_KEY": envkey})
+    try:
+        eb = Box(h, "envbox", ws)
+        assert eb.ok("printenv", "OPENAI_API_KEY").out.strip() == "proxy-managed"
+        n = len(oai.seen)
+        r = eb.ok("curl", "-sS", "-m", "30", "-H", "Authorization: Bearer guest-token",
+                  "https://api.openai.com/v1/models")
+        assert '"ok": true' in r.out, r
+        assert oai.seen[n:] and oai.seen[-1].get("authorization") == f"Bearer {envkey}", oai.seen[n:]
+        for f in (h.state_dir / "audit.log", h.state_dir / "sbxd.log"):
+            if f.exists():
+                assert envkey not in f.read_text(errors="replace"), f
+    finally:
+        h.sbx("rm", "-f", "envbox", timeout=120)
 
 
 def test_key_is_nowhere_in_the_guest_or_its_disk(cred):

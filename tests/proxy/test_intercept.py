@@ -197,6 +197,27 @@ def test_stored_key_injected_guest_headers_replaced(bench, pki, tls_up):
     no_key_anywhere(bench, STORED)
 
 
+@pytest.mark.parametrize("offer,chosen", [(["h2", "http/1.1"], "http/1.1"), (["h2"], None)])
+def test_alpn_only_http11_is_chosen(bench, pki, tls_up, offer, chosen):
+    """A client offering h2 gets HTTP/1.1 (the only protocol the interceptor frames);
+    one offering h2 alone gets no ALPN answer and its HTTP/2 preface a 400."""
+    configure(bench, pki, tls_up)
+    secret_set(bench, "anthropic", STORED)
+    start(bench)
+    ctx = sbx_ctx(bench)
+    ctx.set_alpn_protocols(offer)
+    t = tls_to(bench, ctx)
+    assert t.selected_alpn_protocol() == chosen
+    if chosen:
+        status, _, body = request(t, close=True)
+        assert status == 200 and seen(body)["x-api-key"] == [STORED]
+    else:
+        t.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        status, _, _ = recv_response(t)
+        assert status == 400
+    bench.stop()
+
+
 def test_keep_alive_every_request_injected(bench, pki, tls_up):
     configure(bench, pki, tls_up)
     secret_set(bench, "anthropic", STORED)
