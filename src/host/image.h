@@ -43,7 +43,7 @@ void kernel_info_free(struct kernel_info *k);
 /* The virtio set, and the egress set (dummy route device, nftables NAT redirect and
  * reject) so the guest need not read them from its root disk at every boot. */
 #define INITRAMFS_MODULES "virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "virtiofs", \
-	"dummy", "nf_tables", "nft_chain_nat", "nft_redir", "nft_reject_inet", "nft_fib_inet"
+	"virtio_balloon", "dummy", "nf_tables", "nft_chain_nat", "nft_redir", "nft_reject_inet", "nft_fib_inet"
 #define INITRAMFS_MODULE_LIST "/etc/sbx/modules" /* absolute paths, load order, one a line */
 
 /*

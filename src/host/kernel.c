@@ -458,18 +458,29 @@ void kernel_info_free(struct kernel_info *k)
 	*k = (struct kernel_info){ 0 };
 }
 
-/* Identity of the sbx-guest binary the initramfs holds. */
+/* What the initramfs was built from: the sbx-guest binary it holds and the module
+ * list (a new sbx with another list rebuilds it). */
 static int guest_stamp(const char *guest_bin, char **ret)
 {
+	static const char *const mods[] = { INITRAMFS_MODULES, NULL };
+	char ml[512];
+	size_t off = 0;
 	struct stat st;
 
 	if (stat(guest_bin, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	*ret = xasprintf("%s\n%lld\n%lld.%09ld\n%llu:%llu\n", guest_bin, (long long)st.st_size,
+	ml[0] = '\0';
+	for (size_t i = 0; mods[i]; i++) {
+		int n = snprintf(ml + off, sizeof(ml) - off, "%s%s", i ? " " : "", mods[i]);
+		if (n < 0 || (size_t)n >= sizeof(ml) - off)
+			return -ENAMETOOLONG;
+		off += (size_t)n;
+	}
+	*ret = xasprintf("%s\n%lld\n%lld.%09ld\n%llu:%llu\nmodules %s\n", guest_bin, (long long)st.st_size,
 			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, ml);
 	return 0;
 }
 

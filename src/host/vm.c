@@ -187,6 +187,8 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	strv_pair(&a, "-device", xstrdup("virtio-blk-device,drive=root"));
 
 	strv_pair(&a, "-chardev", xasprintf("socket,id=ctl,fd=%d,server=on,wait=off", ctl_fd));
+	/* free page reporting: memory the guest frees goes back to the host */
+	strv_pair(&a, "-device", xstrdup("virtio-balloon-device,free-page-reporting=on"));
 	strv_pair(&a, "-device", xstrdup("virtio-serial-device"));
 	strv_pair(&a, "-device", xstrdup("virtserialport,chardev=ctl,name=" VM_CTL_PORT));
 

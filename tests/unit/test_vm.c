@@ -130,6 +130,7 @@ static void test_argv(void)
 	CHECK(argv_opt(a, "-chardev", "socket,id=ctl,fd=7,server=on,wait=off") != NULL);
 	CHECK(argv_opt(a, "-device", "virtserialport,chardev=ctl,name=sbx.ctl") != NULL);
 	CHECK(argv_opt(a, "-device", "virtio-serial-device") != NULL);
+	CHECK(argv_opt(a, "-device", "virtio-balloon-device,free-page-reporting=on") != NULL);
 	CHECK(argv_opt(a, "-chardev", "socket,id=vfs,fd=9") != NULL);
 	CHECK(argv_opt(a, "-device", "vhost-user-fs-device,chardev=vfs,tag=sbxws,queue-size=1024") != NULL);
 	CHECK(argv_opt(a, "-drive",
