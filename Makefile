@@ -10,9 +10,10 @@ JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c libidn2 openssl)
 # egress engine: c-ares (resolver), ldns (DNS messages), http-parser (no .pc file)
 JSON_CFLAGS += $(shell $(PKG_CONFIG) --cflags libcares ldns)
 JSON_LIBS += $(shell $(PKG_CONFIG) --libs libcares ldns) -lhttp_parser
-# the Secret Service backend of the secret store
-JSON_CFLAGS += $(shell $(PKG_CONFIG) --cflags libsecret-1)
-JSON_LIBS += $(shell $(PKG_CONFIG) --libs libsecret-1)
+# the Secret Service backend of the secret store: a library sbx loads when it is used
+# (src/host/secrets_keyring.h says why)
+KEYRING_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsecret-1)
+KEYRING_LIBS := $(shell $(PKG_CONFIG) --libs libsecret-1)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fstack-clash-protection
@@ -20,10 +21,12 @@ OPT ?= -O2 -g
 SAN ?=
 CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/host $(JSON_CFLAGS) $(SAN) $(CFLAGS)
 LDFLAGS_HOST := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
+# what libsbx-keyring.so uses of sbx itself
+LDFLAGS_SBX := -Wl,--dynamic-list=src/host/keyring.dynlist
 LDFLAGS_GUEST := -static -Wl,-z,relro,-z,now $(LDFLAGS)
 
 COMMON_SRC := $(wildcard src/common/*.c)
-HOST_SRC := $(wildcard src/host/*.c)
+HOST_SRC := $(filter-out src/host/secrets_keyring.c,$(wildcard src/host/*.c))
 GUEST_SRC := $(wildcard src/guest/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/obj/%.o)
 HOST_OBJ := $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -36,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit integration check-asan setup bench fuzz
-all: $(BUILD)/sbx $(BUILD)/sbx-guest
+all: $(BUILD)/sbx $(BUILD)/sbx-guest $(BUILD)/libsbx-keyring.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/common/*.h src/host/*.h)
 	@mkdir -p $(dir $@)
@@ -47,15 +50,24 @@ $(BUILD)/gobj/%.o: src/%.c $(wildcard src/common/*.h src/guest/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/guest $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/sbx: $(HOST_OBJ) $(COMMON_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS_HOST) $(JSON_LIBS)
+$(BUILD)/sbx: $(HOST_OBJ) $(COMMON_OBJ) src/host/keyring.dynlist
+	$(CC) -o $@ $(HOST_OBJ) $(COMMON_OBJ) $(LDFLAGS_HOST) $(LDFLAGS_SBX) $(JSON_LIBS)
+
+# position-independent (not PIE) for the shared object
+$(BUILD)/pobj/host/secrets_keyring.o: src/host/secrets_keyring.c $(wildcard src/common/*.h src/host/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -fPIE,$(CFLAGS_ALL)) -fPIC -fvisibility=hidden $(KEYRING_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libsbx-keyring.so: $(BUILD)/pobj/host/secrets_keyring.o
+	$(CC) -shared -o $@ $^ -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS) $(KEYRING_LIBS)
 
 $(BUILD)/sbx-guest: $(GUEST_OBJ) $(GUEST_COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_GUEST) -lutil
 
-$(BUILD)/tests/%: tests/unit/%.c $(HOST_LIB_OBJ) $(COMMON_OBJ)
+# unit tests link the keyring backend in (no dlopen)
+$(BUILD)/tests/%: tests/unit/%.c $(HOST_LIB_OBJ) $(COMMON_OBJ) $(BUILD)/pobj/host/secrets_keyring.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $^ $(LDFLAGS_HOST) $(JSON_LIBS)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $^ $(LDFLAGS_HOST) $(JSON_LIBS) $(KEYRING_LIBS)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -86,6 +98,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sbx
 	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
 	install -m 0755 $(BUILD)/sbx-guest $(DESTDIR)$(PREFIX)/lib/sbx/sbx-guest
+	install -m 0644 $(BUILD)/libsbx-keyring.so $(DESTDIR)$(PREFIX)/lib/sbx/libsbx-keyring.so
 	install -d $(DESTDIR)$(PREFIX)/share/sbx
 	cp -r recipes $(DESTDIR)$(PREFIX)/share/sbx/
 

@@ -73,10 +73,13 @@ void paths_init(struct sbx_paths *p)
 		_cleanup_free_ char *src_recipes = xasprintf("%s/../recipes", dir);
 		struct stat st;
 
-		if (stat(side, &st) == 0)
+		if (stat(side, &st) == 0) {
 			p->guest_bin = xstrdup(side);
-		else
+			p->keyring_lib = xasprintf("%s/libsbx-keyring.so", dir);
+		} else {
 			p->guest_bin = xasprintf("%s/../lib/sbx/sbx-guest", dir);
+			p->keyring_lib = xasprintf("%s/../lib/sbx/libsbx-keyring.so", dir);
+		}
 		if (stat(src_recipes, &st) == 0 && S_ISDIR(st.st_mode))
 			p->recipes = realpath(src_recipes, NULL);
 		if (!p->recipes)

@@ -24,6 +24,7 @@ struct sbx_paths {
 	char *vms;         /* run/vms */
 	char *self_exe;    /* absolute path of the running sbx binary */
 	char *guest_bin;   /* sbx-guest next to it, or PREFIX/lib/sbx/sbx-guest */
+	char *keyring_lib; /* libsbx-keyring.so, in the directory of guest_bin */
 	char *recipes;     /* recipes/ in the source tree, or PREFIX/share/sbx/recipes */
 };
 

@@ -663,6 +663,7 @@ static int backend_choose(const struct sbx_paths *p, bool for_write, enum secret
 	struct stat st;
 	int r;
 
+	keyring_use_library(p->keyring_lib);
 	r = settings_load_ex(p, &s, &serr);
 	if (r < 0)
 		return secrets_fail(ret_err, r, "cannot tell where secrets are kept: %s", serr ? serr : strerror(-r));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* secrets_keyring.c: secrets in the Secret Service through libsecret, bounded in time, never prompting. */
+#define SBX_KEYRING_IMPL 1
 #include "secrets_keyring.h"
 
 #include <errno.h>
@@ -389,11 +390,6 @@ static int kr_item_value(SecretItem *it, char **ret, char **ret_err)
 	return 0;
 }
 
-char *keyring_label(const char *sandbox, const char *service)
-{
-	return sandbox ? xasprintf("sbx: %s (sandbox %s)", service, sandbox) : xasprintf("sbx: %s (global)", service);
-}
-
 /* ---- the cache ---- */
 
 static void kr_cached_clear(struct kr_cached *e)
@@ -412,7 +408,7 @@ static void kr_cache_evict(size_t i)
 	memset(&K.cache[K.n_cache], 0, sizeof(K.cache[0]));
 }
 
-void keyring_cache_flush(void)
+static void keyring_cache_flush(void)
 {
 	while (K.n_cache)
 		kr_cache_evict(K.n_cache - 1);
@@ -466,7 +462,7 @@ static void kr_note_failure(int r, const char *err, uint64_t until)
 
 /* ---- API ---- */
 
-int keyring_probe(char **ret_err)
+static int keyring_probe(char **ret_err)
 {
 	struct kr_call c;
 	struct kr_op *op;
@@ -501,7 +497,7 @@ out:
 	return r;
 }
 
-int keyring_store(const char *config, const char *sandbox, const char *service, const char *value, char **ret_err)
+static int keyring_store(const char *config, const char *sandbox, const char *service, const char *value, char **ret_err)
 {
 	_cleanup_free_ char *label = keyring_label(sandbox, service);
 	SecretService *svc = NULL;
@@ -566,7 +562,7 @@ out:
 	return r;
 }
 
-int keyring_lookup(const char *config, const char *sandbox, const char *service, char **ret_value, char **ret_err)
+static int keyring_lookup(const char *config, const char *sandbox, const char *service, char **ret_value, char **ret_err)
 {
 	_cleanup_free_ char *err = NULL;
 	SecretService *svc = NULL;
@@ -629,7 +625,7 @@ int keyring_lookup(const char *config, const char *sandbox, const char *service,
 	return r;
 }
 
-int keyring_list(const char *config, struct secret_info **ret, size_t *ret_n, char **ret_err)
+static int keyring_list(const char *config, struct secret_info **ret, size_t *ret_n, char **ret_err)
 {
 	SecretService *svc = NULL;
 	GList *items = NULL;
@@ -678,7 +674,7 @@ int keyring_list(const char *config, struct secret_info **ret, size_t *ret_n, ch
 	return 0;
 }
 
-int keyring_remove(const char *config, const char *sandbox, const char *service, char **ret_err)
+static int keyring_remove(const char *config, const char *sandbox, const char *service, char **ret_err)
 {
 	SecretService *svc = NULL;
 	GList *items = NULL;
@@ -723,7 +719,7 @@ int keyring_remove(const char *config, const char *sandbox, const char *service,
 	return removed;
 }
 
-int keyring_check(char **ret_err)
+static int keyring_check(char **ret_err)
 {
 	SecretService *svc = NULL;
 	struct kr_call c;
@@ -742,3 +738,14 @@ int keyring_check(char **ret_err)
 	kr_end(&c);
 	return r;
 }
+
+/* The one symbol libsbx-keyring.so exports. */
+__attribute__((visibility("default"))) const struct keyring_ops sbx_keyring_ops = {
+	.probe = keyring_probe,
+	.store = keyring_store,
+	.lookup = keyring_lookup,
+	.list = keyring_list,
+	.remove = keyring_remove,
+	.check = keyring_check,
+	.cache_flush = keyring_cache_flush,
+};

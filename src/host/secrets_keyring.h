@@ -37,6 +37,33 @@
 #define KEYRING_CACHE_MS 1000
 #define KEYRING_BACKOFF_MS 10000
 
+/*
+ * Loading. GLib, GIO and libsecret cost every sbx command about 1.5 ms of start-up
+ * and sbxd a D-Bus thread, so they are not linked into sbx: this backend is a shared
+ * object, libsbx-keyring.so (next to sbx-guest: build/ or PREFIX/lib/sbx/), loaded the
+ * first time a keyring_* function below runs. It exports one symbol, sbx_keyring_ops;
+ * it uses a few of sbx's own functions (src/host/keyring.dynlist: the executable
+ * exports exactly those). The functions below are keyring_dl.c's wrappers; when the
+ * library cannot be loaded they fail with -ENOPKG and a reason. Unit tests link the
+ * backend in directly (the weak sbx_keyring_ops is then defined).
+ */
+struct keyring_ops {
+	int (*probe)(char **ret_err);
+	int (*store)(const char *config, const char *sandbox, const char *service, const char *value, char **ret_err);
+	int (*lookup)(const char *config, const char *sandbox, const char *service, char **ret_value, char **ret_err);
+	int (*list)(const char *config, struct secret_info **ret, size_t *ret_n, char **ret_err);
+	int (*remove)(const char *config, const char *sandbox, const char *service, char **ret_err);
+	int (*check)(char **ret_err);
+	void (*cache_flush)(void);
+};
+
+/* Where libsbx-keyring.so is (struct sbx_paths.keyring_lib); set before the first use. */
+void keyring_use_library(const char *path);
+
+/* "sbx: SERVICE (global)" / "sbx: SERVICE (sandbox NAME)", malloc'd. */
+char *keyring_label(const char *sandbox, const char *service);
+
+#ifndef SBX_KEYRING_IMPL
 /* 0 when org.freedesktop.secrets has an owner on the session bus right now (one
  * NameHasOwner call, no activation, at most KEYRING_LOOKUP_MS); else < 0 as above. */
 int keyring_probe(char **ret_err);
@@ -60,10 +87,8 @@ int keyring_remove(const char *config, const char *sandbox, const char *service,
  * KEYRING_CACHE_MS, else a fresh connection check. */
 int keyring_check(char **ret_err);
 
-/* "sbx: SERVICE (global)" / "sbx: SERVICE (sandbox NAME)", malloc'd. */
-char *keyring_label(const char *sandbox, const char *service);
-
 /* Forget cached lookups (zeroed), e.g. after this process changed an item. */
 void keyring_cache_flush(void);
+#endif
 
 #endif

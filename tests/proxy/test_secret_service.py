@@ -363,3 +363,26 @@ def test_locked_keyring(keyring, bench, pki, tls_up):
     assert seen(body)["x-api-key"] == [STORED]
     bench.stop()
     no_key_anywhere(bench, STORED)
+
+
+def test_missing_backend_library_fails_closed(keyring, tmp_path):
+    """sbx without libsbx-keyring.so next to sbx-guest (a broken install): the Secret
+    Service backend is refused with the reason, nothing falls back to the file."""
+    inst = tmp_path / "inst"
+    inst.mkdir()
+    for f in ("sbx", "sbx-guest"):
+        shutil.copy2(SBX.parent / f, inst / f)
+    home = tmp_path / "home"
+    home.joinpath("config").mkdir(parents=True, mode=0o700)
+    home.joinpath("config", "settings.json").write_text('{"secrets.backend": "secret-service"}')
+    env = dict(os.environ, SBX_HOME=str(home))
+    for args in (["secret", "set", "-g", "openai"], ["secret", "ls"]):
+        r = subprocess.run([str(inst / "sbx"), *args], input=b"sk-no-library-here-12345\n", capture_output=True,
+                           env=env, timeout=30)
+        assert r.returncode != 0, r
+        assert b"libsbx-keyring.so" in r.stderr and b"cannot load" in r.stderr, r.stderr
+    assert not (home / "config" / "secrets.json").exists()
+    # the same sbx with the library beside it works
+    shutil.copy2(SBX.parent / "libsbx-keyring.so", inst / "libsbx-keyring.so")
+    r = subprocess.run([str(inst / "sbx"), "secret", "ls"], capture_output=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr

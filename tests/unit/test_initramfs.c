@@ -255,7 +255,7 @@ static void test_initramfs_build(void)
 		"kernel/drivers/virtio/virtio_mmio.ko", "kernel/drivers/virtio/virtio_pci.ko",
 		"kernel/drivers/block/virtio_blk.ko", "kernel/drivers/char/virtio_console.ko",
 		"kernel/fs/fuse/fuse.ko", "kernel/fs/fuse/virtiofs.ko",
-		"kernel/drivers/net/dummy.ko", "kernel/net/netfilter/nf_tables.ko",
+		"kernel/drivers/virtio/virtio_balloon.ko", "kernel/drivers/net/dummy.ko", "kernel/net/netfilter/nf_tables.ko",
 		"kernel/net/netfilter/nft_chain_nat.ko", "kernel/net/netfilter/nft_redir.ko",
 		"kernel/net/netfilter/nft_reject_inet.ko", "kernel/net/netfilter/nft_fib_inet.ko",
 	};
@@ -273,6 +273,7 @@ static void test_initramfs_build(void)
 		   "kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\n"
 		   "kernel/fs/fuse/virtiofs.ko: kernel/fs/fuse/fuse.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\n"
 		   "kernel/fs/fuse/fuse.ko:\n"
+		   "kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko\n"
 		   "kernel/drivers/net/dummy.ko:\n"
 		   "kernel/net/netfilter/nf_tables.ko:\n"
 		   "kernel/net/netfilter/nft_chain_nat.ko: kernel/net/netfilter/nf_tables.ko\n"
