@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: MIT
+/* review.c: scan a hostile workspace for trust-relevant files, and compare scans.
+ * The workspace was written by an untrusted agent: nothing here follows a symlink,
+ * opens a special file, or reads more than its bounds. */
+#include "review.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+#define READ_CHUNK (64 * 1024)
+
+struct scan {
+	struct review_snap *s;
+	uint64_t visits;
+	uint64_t hashed;
+	char path[PATH_MAX];
+};
+
+void review_snap_free(struct review_snap *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].path);
+		free(s->v[i].data);
+		free(s->v[i].error);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+const char *review_type_name(enum review_type t)
+{
+	switch (t) {
+	case RT_FILE: return "file";
+	case RT_SYMLINK: return "symlink";
+	case RT_FIFO: return "fifo";
+	case RT_SOCKET: return "socket";
+	case RT_CHARDEV: return "chardev";
+	case RT_BLOCKDEV: return "blockdev";
+	case RT_OTHER: break;
+	}
+	return "other";
+}
+
+static enum review_type type_of(mode_t m)
+{
+	if (S_ISREG(m)) return RT_FILE;
+	if (S_ISLNK(m)) return RT_SYMLINK;
+	if (S_ISFIFO(m)) return RT_FIFO;
+	if (S_ISSOCK(m)) return RT_SOCKET;
+	if (S_ISCHR(m)) return RT_CHARDEV;
+	if (S_ISBLK(m)) return RT_BLOCKDEV;
+	return RT_OTHER;
+}
+
+static void hex_digest(const unsigned char *md, char out[65])
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	out[64] = 0;
+}
+
+void review_sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+		out[0] = 0;
+		return;
+	}
+	hex_digest(md, out);
+}
+
+struct review_entry *review_snap_add(struct review_snap *s, const char *path)
+{
+	struct review_entry *e;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct review_entry *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			die("out of memory");
+		s->v = v;
+		s->cap = cap;
+	}
+	e = &s->v[s->n++];
+	memset(e, 0, sizeof(*e));
+	e->path = xstrdup(path);
+	return e;
+}
+
+static void entry_fail(struct scan *sc, struct review_entry *e, unsigned hit, const char *why)
+{
+	free(e->data);
+	e->data = NULL;
+	e->data_len = 0;
+	e->sha256[0] = 0;
+	free(e->error);
+	e->error = xstrdup(why);
+	sc->s->hits |= hit;
+}
+
+/* Hash a regular file and keep its content when the copy budget allows. */
+static void read_file_at(struct scan *sc, int dfd, const char *name, struct review_entry *e)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	_cleanup_free_ char *chunk = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	struct stat st;
+	uint64_t total = 0;
+	bool keep;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		entry_fail(sc, e, REVIEW_HIT_UNREAD, strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* replaced between the directory scan and the open */
+		e->type = type_of(st.st_mode);
+		entry_fail(sc, e, REVIEW_HIT_UNREAD, "changed while it was being scanned");
+		return;
+	}
+	e->mode = st.st_mode & 07777;
+	e->size = (uint64_t)st.st_size;
+	if (e->size > REVIEW_HASH_MAX || sc->hashed + e->size > REVIEW_HASH_TOTAL_MAX) {
+		entry_fail(sc, e, REVIEW_HIT_HASH, "too large to check");
+		return;
+	}
+	keep = e->size <= REVIEW_COPY_MAX && sc->s->copied + e->size <= REVIEW_COPY_TOTAL_MAX;
+	if (keep)
+		e->data = xmalloc(e->size + 1);
+	chunk = xmalloc(READ_CHUNK);
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		die("out of memory");
+	for (;;) {
+		ssize_t n = read(fd, chunk, READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			EVP_MD_CTX_free(ctx);
+			entry_fail(sc, e, REVIEW_HIT_UNREAD, strerror(errno));
+			return;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > REVIEW_HASH_MAX || sc->hashed + total > REVIEW_HASH_TOTAL_MAX) {
+			EVP_MD_CTX_free(ctx);
+			entry_fail(sc, e, REVIEW_HIT_HASH, "too large to check");
+			return;
+		}
+		EVP_DigestUpdate(ctx, chunk, (size_t)n);
+		if (e->data && total <= e->size) {
+			memcpy(e->data + total - (uint64_t)n, chunk, (size_t)n);
+		} else if (e->data) {
+			/* it grew while we read: hash all, keep nothing */
+			free(e->data);
+			e->data = NULL;
+		}
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	hex_digest(md, e->sha256);
+	sc->hashed += total;
+	e->size = total;
+	if (e->data) {
+		e->data_len = (size_t)total;
+		e->data[total] = 0;
+		sc->s->copied += total;
+	}
+}
+
+static void add_entry(struct scan *sc, int dfd, const char *name, const struct stat *st, const struct review_rule *rule)
+{
+	struct review_entry *e;
+
+	if (sc->s->n >= REVIEW_FILES_MAX) {
+		sc->s->hits |= REVIEW_HIT_FILES;
+		return;
+	}
+	e = review_snap_add(sc->s, sc->path);
+	e->rule = rule;
+	e->type = type_of(st->st_mode);
+	e->mode = st->st_mode & 07777;
+	e->size = (uint64_t)st->st_size;
+	if (e->type == RT_FILE) {
+		read_file_at(sc, dfd, name, e);
+	} else if (e->type == RT_SYMLINK) {
+		char buf[PATH_MAX];
+		ssize_t n = readlinkat(dfd, name, buf, sizeof(buf));
+		if (n < 0 || (size_t)n >= sizeof(buf)) {
+			entry_fail(sc, e, REVIEW_HIT_UNREAD, n < 0 ? strerror(errno) : "link target too long");
+			return;
+		}
+		e->data = xmalloc((size_t)n + 1);
+		memcpy(e->data, buf, (size_t)n);
+		e->data[n] = 0;
+		e->data_len = (size_t)n;
+		e->size = (uint64_t)n;
+		review_sha256_hex(e->data, e->data_len, e->sha256);
+	}
+	/* fifos, sockets, devices: type and mode only, never opened */
+}
+
+/* sc->path holds the directory's relative path (plen bytes). 1 = stop the walk. */
+static int scan_dir(struct scan *sc, int dfd, size_t plen, int depth)
+{
+	DIR *dir = fdopendir(dfd);
+	struct dirent *de;
+	int stop = 0;
+
+	if (!dir) {
+		close(dfd);
+		sc->s->hits |= REVIEW_HIT_UNREAD;
+		return 0;
+	}
+	while (!stop && (de = readdir(dir))) {
+		size_t nlen = strlen(de->d_name), clen = plen ? plen + 1 + nlen : nlen;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (++sc->visits > REVIEW_VISIT_MAX) {
+			sc->s->hits |= REVIEW_HIT_VISITS;
+			stop = 1;
+			break;
+		}
+		if (clen >= sizeof(sc->path)) {
+			sc->s->hits |= REVIEW_HIT_DEPTH;
+			continue;
+		}
+		if (plen)
+			sc->path[plen] = '/';
+		memcpy(sc->path + (plen ? plen + 1 : 0), de->d_name, nlen + 1);
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			sc->path[plen] = 0;
+			continue;   /* gone meanwhile */
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (review_dir_enter(sc->path)) {
+				int fd;
+				if (depth + 1 > REVIEW_DEPTH_MAX) {
+					sc->s->hits |= REVIEW_HIT_DEPTH;
+				} else if ((fd = openat(dirfd(dir), de->d_name,
+							O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+					if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR)
+						sc->s->hits |= REVIEW_HIT_UNREAD;
+				} else {
+					stop = scan_dir(sc, fd, clen, depth + 1);
+				}
+			}
+		} else {
+			const struct review_rule *rule = review_rule_match(sc->path);
+			if (rule)
+				add_entry(sc, dirfd(dir), de->d_name, &st, rule);
+		}
+		sc->path[plen] = 0;
+	}
+	closedir(dir);
+	return stop;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct review_entry *)a)->path, ((const struct review_entry *)b)->path);
+}
+
+void review_snap_sort(struct review_snap *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(s->v[0]), entry_cmp);
+}
+
+int review_scan(const char *workspace, struct review_snap *ret)
+{
+	struct review_snap s = { 0 };
+	struct scan *sc;
+	int fd;
+
+	fd = open(workspace, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	sc = xcalloc(1, sizeof(*sc));
+	sc->s = &s;
+	s.taken = (int64_t)time(NULL);
+	(void)scan_dir(sc, fd, 0, 0);
+	free(sc);
+	review_snap_sort(&s);
+	*ret = s;
+	return 0;
+}
+
+int review_compare(const struct review_snap *old, const struct review_snap *cur,
+		   struct review_diff_item **ret, size_t *ret_n)
+{
+	struct review_diff_item *v = xcalloc(old->n + cur->n + 1, sizeof(*v));
+	size_t i = 0, j = 0, n = 0;
+
+	while (i < old->n || j < cur->n) {
+		const struct review_entry *a = i < old->n ? &old->v[i] : NULL;
+		const struct review_entry *b = j < cur->n ? &cur->v[j] : NULL;
+		int c = !a ? 1 : !b ? -1 : strcmp(a->path, b->path);
+		unsigned ch = 0;
+
+		if (c < 0) {
+			v[n++] = (struct review_diff_item){ .old = a, .changes = RC_REMOVED };
+			i++;
+			continue;
+		}
+		if (c > 0) {
+			v[n++] = (struct review_diff_item){ .cur = b, .changes = RC_ADDED };
+			j++;
+			continue;
+		}
+		if (a->type != b->type) {
+			ch |= RC_TYPE;
+		} else {
+			if (strcmp(a->sha256, b->sha256) || a->size != b->size)
+				ch |= RC_MODIFIED;
+			if (a->type != RT_SYMLINK && a->mode != b->mode)
+				ch |= RC_MODE;
+		}
+		if (ch)
+			v[n++] = (struct review_diff_item){ .old = a, .cur = b, .changes = ch };
+		i++;
+		j++;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static bool pct_plain(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '%';
+}
+
+char *review_pct_encode(const char *s, size_t len)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	char *out = xmalloc(len * 3 + 1), *o = out;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (pct_plain(c)) {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hx[c >> 4];
+			*o++ = hx[c & 15];
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return -1;
+}
+
+int review_pct_decode(const char *s, char **ret, size_t *ret_len)
+{
+	size_t len = strlen(s), n = 0;
+	_cleanup_free_ char *out = xmalloc(len + 1);
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			out[n++] = s[i];
+			continue;
+		}
+		if (i + 2 >= len)
+			return -EINVAL;
+		int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -EINVAL;
+		out[n++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[n] = 0;
+	*ret_len = n;
+	*ret = TAKE_PTR(out);
+	return 0;
+}

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+/* review_diff.h: turning what `sbx review` found into safe text: escaping of names
+ * and content, unified diffs (a `diff -u` child), package.json scripts. */
+#ifndef SBX_REVIEW_DIFF_H
+#define SBX_REVIEW_DIFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+	ESC_KEEP_NL_TAB = 1 << 0,   /* '\n' and '\t' pass (content); else escaped (names) */
+	ESC_BACKSLASH = 1 << 1,     /* '\' becomes "\\", so the escaping is unambiguous */
+	ESC_UTF8_ONLY = 1 << 2,     /* only invalid UTF-8 is escaped (text for JSON) */
+};
+
+/*
+ * Escape bytes for a terminal: C0 controls and DEL become \xNN (\n, \t, \r, \e by
+ * name), C1 controls, bidirectional formatting characters and line/paragraph
+ * separators become \u{NNNN}, bytes that are not valid UTF-8 become \xNN. Other
+ * UTF-8 passes. Returns a malloc'd NUL-terminated string.
+ */
+char *review_escape(const char *s, size_t len, unsigned flags);
+
+#define REVIEW_DIFF_OUT_MAX (4u << 20)
+#define REVIEW_DIFF_TIMEOUT_MS 10000
+
+/*
+ * Unified diff of a and b (NULL = empty) labelled la and lb, computed by running
+ * diff -u (diffutils) as a child with an argv (no shell) that reads both sides from
+ * memfds: no file of the workspace is opened by path. Output is capped at
+ * REVIEW_DIFF_OUT_MAX (then "[diff truncated]") and the child is killed after
+ * REVIEW_DIFF_TIMEOUT_MS. Returns 0 (same) or 1 (different) with *ret malloc'd, or
+ * -errno (-ENOENT: no diff program).
+ */
+int review_diff_run(const char *a, size_t alen, const char *b, size_t blen, const char *la, const char *lb,
+		    char **ret);
+
+/* Lines added and removed in a unified diff (its hunks only). */
+void review_diff_count(const char *diff, unsigned *ret_add, unsigned *ret_del);
+
+/* Did the "scripts" object of a package.json change? 1 yes, 0 no, -1 cannot tell
+ * (a side is missing or is not a JSON object). NULL = the file does not exist. */
+int review_pkg_scripts_changed(const char *a, size_t alen, const char *b, size_t blen);
+
+#endif
