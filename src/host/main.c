@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cmd_egress.h"
+#include "cmd_review.h"
 #include "cmd_secret.h"
 #include "image.h"
 #include "proxy.h"
@@ -26,14 +27,13 @@ static const char usage[] =
 	"  policy    network policy: init, allow, deny, ls, rm, check, log, reset\n"
 	"  secret    set, ls, rm API keys the proxy injects (never enter the VM)\n"
 	"  settings  ls, get, set, unset host-side settings\n"
+	"  review    what changed in workspace files that run on the host (hooks, CI, builds)\n"
 	"  template  build or list root disk templates\n"
 	"  daemon    start, stop or query the daemon\n"
 	"  diagnose  check the host's setup\n"
 	"  version   print the version\n"
 	"\n"
 	"Run 'sbx COMMAND --help' for a command's options. SBX_HOME puts all state in one directory.\n";
-
-static const char *later[] = { "review" };
 
 int main(int argc, char **argv)
 {
@@ -58,11 +58,6 @@ int main(int argc, char **argv)
 		printf("sbx %s\n", SBX_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(later); i++)
-		if (!strcmp(cmd, later[i])) {
-			fprintf(stderr, "sbx: '%s' is not available in this version yet\n", cmd);
-			return 2;
-		}
 	paths_init(&p);
 	argc--;
 	argv++;
@@ -78,6 +73,8 @@ int main(int argc, char **argv)
 		return cmd_rm(&p, argc, argv);
 	if (!strcmp(cmd, "daemon"))
 		return cmd_daemon(&p, argc, argv);
+	if (!strcmp(cmd, "review"))
+		return cmd_review(&p, argc, argv);
 	if (!strcmp(cmd, "template"))
 		return cmd_template(&p, argc, argv);
 	if (!strcmp(cmd, "policy"))

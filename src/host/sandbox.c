@@ -23,6 +23,7 @@
 #include "names.h"
 #include "proc.h"
 #include "proto.h"
+#include "review.h"
 #include "secrets.h"
 #include "services.h"
 #include "settings.h"
@@ -730,6 +731,11 @@ int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, stru
 		rm_rf(dir);
 		return r;
 	}
+	/* Before the agent ever runs: what `sbx review` compares against. */
+	r = review_baseline_take(dir, spec->workspace, NULL);
+	if (r < 0)
+		log_warn("%s: no review baseline (%s); 'sbx review --accept %s' takes one", spec->name, strerror(-r),
+			 spec->name);
 	*ret = sandbox_alloc(d, spec);
 	log_info("%s: created (workspace %s)", (*ret)->spec.name, (*ret)->spec.workspace);
 	return 0;
