@@ -784,6 +784,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	_cleanup_free_ char *console = xasprintf("%s/console.log", sb->dir);
 	struct vm_config cfg;
 	struct stat st;
+	bool protect_git;
 	int r;
 
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
@@ -807,7 +808,14 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		*ret_err = xasprintf("cannot create %s: %s", sb->run_dir, strerror(-r));
 		return r;
 	}
+	{
+		/* fail closed: settings that do not load keep git protected */
+		struct settings *set = NULL;
+		protect_git = settings_load(sb->d->p, &set) == 0 ? settings_protect_git(set) : true;
+		settings_free(set);
+	}
 	cfg = (struct vm_config){
+		.protect_git = protect_git,
 		.name = sb->spec.name,
 		.qemu_bin = getenv("SBX_QEMU"),
 		.vmlinux = k.vmlinux,

@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "sock.h"
 #include "util.h"
+#include "wsguard.h"
 
 #define VM_QEMU_DEFAULT "qemu-system-x86_64"
 #define VM_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"
@@ -253,6 +254,8 @@ struct vfsd_setup {
 	bool root;
 	char uid_map[128], gid_map[128];
 	rlim_t nofile;
+	const char *workspace;
+	struct wsguard guard;   /* read-only bind mounts in virtiofsd's mount namespace */
 };
 
 static int write_file(const char *path, const char *text)
@@ -377,9 +380,14 @@ static int vfsd_child_setup(void *arg)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (s->root)
-		return userns_enter_root(s->uid_map, s->gid_map);
+	if (s->root) {
+		r = userns_enter_root(s->uid_map, s->gid_map);
+		return r < 0 ? r : wsguard_apply(s->workspace, &s->guard);
+	}
 	r = userns_enter_self(s->uid_map, s->gid_map);
+	if (r < 0)
+		return r;
+	r = wsguard_apply(s->workspace, &s->guard);
 	if (r < 0)
 		return r;
 	return caps_keep_ambient();
@@ -415,28 +423,41 @@ static int close_fd(int fd)
 
 static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid)
 {
-	struct vfsd_setup s = { .root = geteuid() == 0, .nofile = VM_NOFILE_WANT };
+	_cleanup_free_ struct vfsd_setup *s = xcalloc(1, sizeof(*s));
 	_cleanup_free_ char *nr_open = NULL, *source = NULL;
 	char *argv[16];
 	char fdarg[32], nofile[48];
 	size_t n = 0;
 	int r;
 
+	s->root = geteuid() == 0;
+	s->nofile = VM_NOFILE_WANT;
+	s->workspace = c->workspace;
+	if (c->protect_git) {
+		_cleanup_free_ char *warn = NULL;
+		r = wsguard_plan(c->workspace, c->ws_uid, c->ws_gid, &s->guard, &warn);
+		if (r < 0)
+			return r;
+		if (warn)
+			log_warn("vm %s: git metadata of %s: %s", c->name, c->workspace, warn);
+		for (size_t i = 0; i < s->guard.n; i++)
+			log_debug("vm %s: read-only to the guest: %s/%s", c->name, c->workspace, s->guard.rel[i]);
+	}
 	if (file_read_all("/proc/sys/fs/nr_open", 64, &nr_open, NULL) >= 0) {
 		unsigned long v = strtoul(nr_open, NULL, 10);
-		if (v > 0 && v < s.nofile)
-			s.nofile = v;
+		if (v > 0 && v < s->nofile)
+			s->nofile = v;
 	}
-	r = vm_userns_map(s.root, c->ws_uid, (uint32_t)geteuid(), s.uid_map, sizeof(s.uid_map));
+	r = vm_userns_map(s->root, c->ws_uid, (uint32_t)geteuid(), s->uid_map, sizeof(s->uid_map));
 	if (r < 0)
 		return r;
-	r = vm_userns_map(s.root, c->ws_gid, (uint32_t)getegid(), s.gid_map, sizeof(s.gid_map));
+	r = vm_userns_map(s->root, c->ws_gid, (uint32_t)getegid(), s->gid_map, sizeof(s->gid_map));
 	if (r < 0)
 		return r;
 
 	snprintf(fdarg, sizeof(fdarg), "--fd=%d", listen_fd);
 	/* As root we raised the hard limit for it; otherwise leave the (raised) soft limit. */
-	snprintf(nofile, sizeof(nofile), "--rlimit-nofile=%lu", s.root ? (unsigned long)s.nofile : 0UL);
+	snprintf(nofile, sizeof(nofile), "--rlimit-nofile=%lu", s->root ? (unsigned long)s->nofile : 0UL);
 	argv[n++] = (char *)(c->virtiofsd_bin ? c->virtiofsd_bin : VM_VIRTIOFSD_DEFAULT);
 	argv[n++] = fdarg;
 	argv[n++] = nofile;
@@ -450,7 +471,7 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 	argv[n++] = (char *)"-o";
 	argv[n++] = (char *)"log_level=warn";
 	argv[n] = NULL;
-	return proc_spawn_detached(argv, log_fd, &listen_fd, 1, vfsd_child_setup, &s, ret_pid);
+	return proc_spawn_detached(argv, log_fd, &listen_fd, 1, vfsd_child_setup, s, ret_pid);
 }
 
 /* Read one '\n'-terminated line into buf (QMP lines), waiting until deadline. */

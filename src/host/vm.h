@@ -61,6 +61,7 @@ struct vm_config {
 	gid_t ws_gid;
 	const char *extra_cmdline;  /* appended, may be NULL */
 	const char *runas;          /* user QEMU drops to after setup (-runas), NULL: stay */
+	bool protect_git;           /* git hooks/config read-only to the guest (wsguard.h) */
 };
 
 struct vm_procs {

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+/* wsguard.h: the parts of a workspace the VM may read but never change: the git
+ * metadata that git on the host runs (hooks) or obeys (config). */
+#ifndef SBX_WSGUARD_H
+#define SBX_WSGUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * An agent that could write .git/hooks/pre-commit or .git/config (core.hooksPath,
+ * core.fsmonitor, filter drivers, aliases, ...) would run code on the host the next
+ * time the user runs git in the workspace. So virtiofsd serves these paths from
+ * read-only bind mounts made in its own mount namespace (inside its user namespace,
+ * before it starts): guest root gets EROFS, and EBUSY on renaming or removing them.
+ *
+ * Protected, for the workspace's own .git directory and every git directory under
+ * .git/modules (submodules, any depth up to WSGUARD_DEPTH): hooks/ and config; plus the
+ * directory core.hooksPath names when it lies inside the workspace (e.g. husky's
+ * .husky). A missing hooks/ or config is created first (empty, owned by the agent's
+ * uid) so the guest cannot create one. A hooks/ that is a symlink cannot be protected
+ * (a bind mount follows it): it is reported and left; `sbx review` shows changes.
+ * Not covered: git repositories nested elsewhere in the workspace, and a .git that is
+ * a file pointing elsewhere (that git directory is not shared with the VM at all).
+ */
+
+#define WSGUARD_MAX 32
+#define WSGUARD_PATH_MAX 512
+#define WSGUARD_DEPTH 6
+
+struct wsguard {
+	size_t n;
+	char rel[WSGUARD_MAX][WSGUARD_PATH_MAX];   /* relative to the workspace */
+};
+
+/* Decide what to protect (sbxd, before the VM starts; no guest runs then). May create
+ * .git/hooks or .git/config owned by uid:gid. *ret_warn (malloc'd, may be NULL): what
+ * could not be protected, one line per path. 0 also when there is no .git. */
+int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn);
+
+/* In virtiofsd's child before exec, as root of a user namespace: unshare the mount
+ * namespace and bind every planned path read-only over itself, resolving each beneath
+ * the workspace without following any symlink. System calls only (safe after fork). */
+int wsguard_apply(const char *workspace, const struct wsguard *g);
+
+/* core.hooksPath of a git config text, or NULL: the last value in a [core] section,
+ * unquoted. Exposed for tests. */
+char *wsguard_hooks_path(const char *text, size_t len);
+
+#endif
