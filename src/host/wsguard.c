@@ -233,6 +233,32 @@ static char *rel_clean(const char *rel)
 	return out;
 }
 
+/* rel, after each of its parents (pinned read-write); an entry already there becomes
+ * read-only when asked. */
+static void add_entry(struct plan *pl, const char *rel, bool ro)
+{
+	char parent[WSGUARD_PATH_MAX];
+	const char *slash = strrchr(rel, '/');
+	size_t i;
+
+	if (slash) {
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
+		add_entry(pl, parent, false);
+	}
+	for (i = 0; i < pl->g->n; i++) {
+		if (!strcmp(pl->g->rel[i], rel)) {
+			pl->g->ro[i] |= ro;
+			return;
+		}
+	}
+	if (pl->g->n == WSGUARD_MAX) {
+		warnf(pl, "%s: not protected: more than %d paths", rel, WSGUARD_MAX);
+		return;
+	}
+	snprintf(pl->g->rel[pl->g->n], WSGUARD_PATH_MAX, "%s", rel);
+	pl->g->ro[pl->g->n++] = ro;
+}
+
 /* Add rel when it is a real directory (want_dir) or regular file beneath the
  * workspace; missing and create: make it (empty, owned by the agent). */
 static void add_path(struct plan *pl, const char *rel, bool want_dir, bool create)
@@ -241,7 +267,7 @@ static void add_path(struct plan *pl, const char *rel, bool want_dir, bool creat
 	int fd;
 
 	for (size_t i = 0; i < pl->g->n; i++)
-		if (!strcmp(pl->g->rel[i], rel))
+		if (pl->g->ro[i] && !strcmp(pl->g->rel[i], rel))
 			return;
 	if (strlen(rel) >= WSGUARD_PATH_MAX) {
 		warnf(pl, "%s: path too long to protect", rel);
@@ -292,11 +318,7 @@ static void add_path(struct plan *pl, const char *rel, bool want_dir, bool creat
 		return;
 	}
 	close(fd);
-	if (pl->g->n == WSGUARD_MAX) {
-		warnf(pl, "%s: not protected: more than %d paths", rel, WSGUARD_MAX);
-		return;
-	}
-	snprintf(pl->g->rel[pl->g->n++], WSGUARD_PATH_MAX, "%s", rel);
+	add_entry(pl, rel, true);
 }
 
 /* A path from the config (absolute, or relative to base_rel) as a clean path beneath
@@ -424,7 +446,8 @@ int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g,
 
 int wsguard_apply(const char *workspace, const struct wsguard *g)
 {
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	struct mount_attr rw = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
 	int wsfd, r = 0;
 
 	if (!g || !g->n)
@@ -445,7 +468,8 @@ int wsguard_apply(const char *workspace, const struct wsguard *g)
 			break;
 		}
 		tfd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-		if (tfd < 0 || mount_setattr(tfd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
+		/* parents come first: each later path resolves through their new mounts */
+		if (tfd < 0 || mount_setattr(tfd, "", AT_EMPTY_PATH, g->ro[i] ? &ro : &rw, sizeof(ro)) < 0 ||
 		    move_mount(tfd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 			r = -errno;
 		if (tfd >= 0)

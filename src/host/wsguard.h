@@ -21,17 +21,24 @@
  * .husky). A missing hooks/ or config is created first (empty, owned by the agent's
  * uid) so the guest cannot create one. A hooks/ that is a symlink cannot be protected
  * (a bind mount follows it): it is reported and left; `sbx review` shows changes.
- * Not covered: git repositories nested elsewhere in the workspace, and a .git that is
- * a file pointing elsewhere (that git directory is not shared with the VM at all).
+ * Every parent directory of a protected path up to the workspace (.git itself, for
+ * one) is bound read-write over itself: a mount point cannot be renamed or removed,
+ * so the guest cannot move .git aside and make a new one with its own hooks.
+ * Not covered: git repositories nested elsewhere in the workspace; a .git that is a
+ * file pointing elsewhere (that git directory is not shared with the VM at all); and
+ * files git reads from .git that name another directory, above all .git/commondir
+ * (git takes config and hooks from the directory it names, and it cannot be
+ * pre-created: git refuses an empty one): `sbx review` reports them.
  */
 
-#define WSGUARD_MAX 32
+#define WSGUARD_MAX 64
 #define WSGUARD_PATH_MAX 512
 #define WSGUARD_DEPTH 6
 
 struct wsguard {
 	size_t n;
-	char rel[WSGUARD_MAX][WSGUARD_PATH_MAX];   /* relative to the workspace */
+	char rel[WSGUARD_MAX][WSGUARD_PATH_MAX];   /* relative to the workspace, parents first */
+	bool ro[WSGUARD_MAX];                      /* false: a parent, bound only to pin it */
 };
 
 /* Decide what to protect (sbxd, before the VM starts; no guest runs then). May create

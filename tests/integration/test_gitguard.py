@@ -54,11 +54,14 @@ def test_hooks_and_config_are_read_only(repo, user):
               "git config core.hooksPath /tmp >/dev/null 2>&1; echo gitconfig=$?; "
               "echo x >> .husky/pre-commit 2>/dev/null; echo husky=$?; "
               "mv .git/hooks .git/hooks.old 2>/dev/null; echo mvhooks=$?; "
-              "rm -f .git/config 2>/dev/null; echo rmconfig=$?")
+              "rm -f .git/config 2>/dev/null; echo rmconfig=$?; "
+              "mv .git .git-old 2>/dev/null; echo mvgit=$?; "
+              "mv .husky .husky-old 2>/dev/null; echo mvhusky=$?")
     r = repo.exec("sh", "-c", script, opts=["-u", user])
     got = dict(line.split("=", 1) for line in r.out.split())
     assert all(v != "0" for v in got.values()), r
-    assert set(got) == {"hook", "config", "gitconfig", "husky", "mvhooks", "rmconfig"}, r
+    assert set(got) == {"hook", "config", "gitconfig", "husky", "mvhooks", "rmconfig", "mvgit", "mvhusky"}, r
+    assert (ws / ".git").is_dir() and not (ws / ".git-old").exists()
     assert os.listdir(ws / ".git" / "hooks") == []
     assert "evil" not in (ws / ".git" / "config").read_text()
     assert (ws / ".husky" / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"

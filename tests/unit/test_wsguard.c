@@ -54,12 +54,41 @@ static void put(const char *rel, const char *text)
 	CHECK_EQ(file_write_atomic(p, text, strlen(text), 0644), 0);
 }
 
-static bool has(const struct wsguard *g, const char *rel)
+static int idx(const struct wsguard *g, const char *rel)
 {
 	for (size_t i = 0; i < g->n; i++)
 		if (!strcmp(g->rel[i], rel))
-			return true;
-	return false;
+			return (int)i;
+	return -1;
+}
+
+/* read-only */
+static bool has(const struct wsguard *g, const char *rel)
+{
+	int i = idx(g, rel);
+	return i >= 0 && g->ro[i];
+}
+
+/* pinned: bound read-write, before anything beneath it */
+static bool pinned(const struct wsguard *g, const char *rel)
+{
+	int i = idx(g, rel);
+	size_t n = strlen(rel);
+
+	if (i < 0 || g->ro[i])
+		return false;
+	for (int j = 0; j < i; j++)
+		if (!strncmp(g->rel[j], rel, n) && g->rel[j][n] == '/')
+			return false;
+	return true;
+}
+
+static size_t nro(const struct wsguard *g)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->n; i++)
+		n += g->ro[i];
+	return n;
 }
 
 static void test_plan(void)
@@ -110,7 +139,14 @@ static void test_plan(void)
 	CHECK(has(&g, ".git/modules/a/b/hooks"));    /* created */
 	CHECK(has(&g, ".git/modules/a/b/config"));
 	CHECK(has(&g, "tools/hooks"));               /* a submodule's: taken from its git dir */
-	CHECK_EQ(g.n, 9);
+	CHECK_EQ(nro(&g), 9);
+	/* their parents cannot be renamed away */
+	CHECK(pinned(&g, ".git"));
+	CHECK(pinned(&g, ".git/modules"));
+	CHECK(pinned(&g, ".git/modules/a"));
+	CHECK(pinned(&g, ".git/modules/a/b"));
+	CHECK(pinned(&g, "tools"));
+	CHECK_EQ(g.n, 9 + 6);   /* .git, modules, modules/sub, modules/a, modules/a/b, tools */
 	hooks = xasprintf("%s/.git/hooks", ws);
 	CHECK(stat(hooks, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 1234 && st.st_gid == 2345);
 	free(warn);
@@ -123,7 +159,9 @@ static void test_plan(void)
 	}
 	put(".git/config", "[core]\n\thooksPath = ../../etc\n[include]\n\tpath = ../../x\n");
 	CHECK_EQ(wsguard_plan(ws, 1000, 1000, &g, &warn), 0);
-	CHECK_EQ(g.n, 2);
+	CHECK_EQ(nro(&g), 2);
+	CHECK_EQ(g.n, 3);
+	CHECK(pinned(&g, ".git"));
 	free(warn);
 	warn = NULL;
 
@@ -159,6 +197,8 @@ static void test_apply(void)
 {
 	struct wsguard g;
 	_cleanup_free_ char *cfg = xasprintf("%s/.git/config", ws), *hook = xasprintf("%s/.git/hooks/x", ws);
+	_cleanup_free_ char *git = xasprintf("%s/.git", ws), *moved = xasprintf("%s/.git-old", ws);
+	_cleanup_free_ char *obj = xasprintf("%s/.git/index", ws);
 	pid_t pid;
 	int st, fd;
 
@@ -168,7 +208,7 @@ static void test_apply(void)
 	}
 	put(".git/config", "[core]\n");
 	CHECK_EQ(wsguard_plan(ws, 0, 0, &g, NULL), 0);
-	CHECK_EQ(g.n, 2);
+	CHECK_EQ(g.n, 3);
 	pid = fork();
 	if (pid == 0) {
 		int r = wsguard_apply(ws, &g), bad = 0;
@@ -178,6 +218,10 @@ static void test_apply(void)
 		bad |= !(fd < 0 && errno == EROFS);
 		fd = open(hook, O_WRONLY | O_CREAT, 0755);
 		bad |= !(fd < 0 && errno == EROFS) << 1;
+		/* .git cannot be moved aside, but stays writable */
+		bad |= !(rename(git, moved) < 0 && errno == EBUSY) << 2;
+		fd = open(obj, O_WRONLY | O_CREAT, 0644);
+		bad |= (fd < 0) << 3;
 		_exit(bad);
 	}
 	CHECK(waitpid(pid, &st, 0) == pid);
