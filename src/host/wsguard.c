@@ -412,6 +412,56 @@ static void plan_gitdir(struct plan *pl, const char *gitdir, const char *worktre
 	plan_modules(pl, modules, depth);
 }
 
+static int plan_begin(struct plan *pl, const char *ws, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn)
+{
+	*pl = (struct plan){ .ws = ws, .uid = uid, .gid = gid, .g = g };
+	memset(g, 0, sizeof(*g));
+	if (ret_warn)
+		*ret_warn = NULL;
+	pl->wsfd = open(ws, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return pl->wsfd < 0 ? -errno : 0;
+}
+
+static int plan_end(struct plan *pl, char **ret_warn)
+{
+	close(pl->wsfd);
+	if (ret_warn)
+		*ret_warn = pl->warn;
+	else
+		free(pl->warn);
+	return 0;
+}
+
+int wsguard_plan_gitdir(const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn)
+{
+	struct plan pl;
+	int r = plan_begin(&pl, gitdir, uid, gid, g, ret_warn);
+
+	if (r < 0)
+		return r;
+	plan_gitdir(&pl, ".", NULL, 0);
+	return plan_end(&pl, ret_warn);
+}
+
+int wsguard_plan_worktree(const char *worktree, const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g,
+			  char **ret_warn)
+{
+	_cleanup_free_ char *cfgp = xasprintf("%s/config", gitdir), *text = NULL, *rel = NULL;
+	struct gitcfg c = { 0 };
+	struct plan pl;
+	size_t len = 0;
+	int r = plan_begin(&pl, worktree, uid, gid, g, ret_warn);
+
+	if (r < 0)
+		return r;
+	if (file_read_all(cfgp, CONFIG_MAX, &text, &len) >= 0)
+		cfg_parse(text, len, &c);
+	if (c.hooks_path && c.hooks_path[0] != '/' && (rel = within_ws(&pl, c.hooks_path, "")))
+		add_path(&pl, rel, true, false);
+	gitcfg_free(&c);
+	return plan_end(&pl, ret_warn);
+}
+
 int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn)
 {
 	struct plan pl = { .ws = workspace, .uid = uid, .gid = gid, .g = g };
@@ -444,6 +494,16 @@ int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g,
 
 /* ---- applying (in the child, system calls only) ---- */
 
+int wsguard_unshare(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	/* nothing we mount here may show anywhere else */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 int wsguard_apply(const char *workspace, const struct wsguard *g)
 {
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
@@ -452,17 +512,16 @@ int wsguard_apply(const char *workspace, const struct wsguard *g)
 
 	if (!g || !g->n)
 		return 0;
-	if (unshare(CLONE_NEWNS) < 0)
-		return -errno;
-	/* nothing we mount here may show anywhere else */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -errno;
-	wsfd = open(workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (wsfd < 0)
-		return -errno;
 	for (size_t i = 0; i < g->n && r == 0; i++) {
-		int fd = openat2_beneath(wsfd, g->rel[i], O_PATH), tfd;
+		int fd, tfd;
 
+		/* opened again each time: after "." is pinned, only a new lookup of the
+		 * root's path sees that mount */
+		wsfd = open(workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (wsfd < 0)
+			return -errno;
+		fd = openat2_beneath(wsfd, g->rel[i], O_PATH);
+		close(wsfd);
 		if (fd < 0) {
 			r = fd;
 			break;
@@ -476,6 +535,5 @@ int wsguard_apply(const char *workspace, const struct wsguard *g)
 			close(tfd);
 		close(fd);
 	}
-	close(wsfd);
 	return r;
 }

@@ -46,10 +46,20 @@ struct wsguard {
  * could not be protected, one line per path. 0 also when there is no .git. */
 int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn);
 
-/* In virtiofsd's child before exec, as root of a user namespace: unshare the mount
- * namespace and bind every planned path read-only over itself, resolving each beneath
- * the workspace without following any symlink. System calls only (safe after fork). */
-int wsguard_apply(const char *workspace, const struct wsguard *g);
+/* The same for a --branch sandbox's shared git directory (paths relative to it:
+ * ".", "./hooks", "./config", ...) and for its worktree (a relative core.hooksPath of
+ * that git directory's config, which git resolves in the worktree). */
+int wsguard_plan_gitdir(const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn);
+int wsguard_plan_worktree(const char *worktree, const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g,
+			  char **ret_warn);
+
+/* In virtiofsd's child before exec, as root of a user namespace: a mount namespace of
+ * its own, nothing in it propagating anywhere. */
+int wsguard_unshare(void);
+/* Then bind every planned path over itself (read-only, or read-write to pin a parent),
+ * resolving each beneath root without following any symlink. System calls only (safe
+ * after fork). */
+int wsguard_apply(const char *root, const struct wsguard *g);
 
 /* core.hooksPath of a git config text, or NULL: the last value in a [core] section,
  * unquoted. Exposed for tests. */

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import Box, agent_gid, agent_uid, new_home
+from conftest import Box, agent_gid, agent_uid, chown_to_agent, new_home
 
 
 def _git(ws, *args):
@@ -15,13 +15,6 @@ def _git(ws, *args):
                    env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(ws.parent)))
 
 
-def _chown_tree(path):
-    if os.getuid() != 0:
-        return
-    for root, dirs, files in os.walk(path):
-        for n in dirs + files:
-            os.lchown(os.path.join(root, n), agent_uid(), agent_gid())
-    os.lchown(path, agent_uid(), agent_gid())
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def repo():
     _git(ws, "commit", "-qm", "init")
     # no hooks/ at all: sbx must create it, or the guest could
     subprocess.run(["rm", "-rf", str(ws / ".git" / "hooks")], check=True)
-    _chown_tree(ws)
+    chown_to_agent(ws)
     h.ok("run", "-d", "--name", "gitbox", "shell", ws, timeout=300)
     yield Box(h, "gitbox", ws)
     h.close()

@@ -211,7 +211,9 @@ static void test_apply(void)
 	CHECK_EQ(g.n, 3);
 	pid = fork();
 	if (pid == 0) {
-		int r = wsguard_apply(ws, &g), bad = 0;
+		int r = wsguard_unshare(), bad = 0;
+		if (r == 0)
+			r = wsguard_apply(ws, &g);
 		if (r < 0)
 			_exit(10);
 		fd = open(cfg, O_WRONLY | O_APPEND);
