@@ -69,6 +69,10 @@ enum {
 	CFG_TIME_NS = 15,   /* u64 as 8 bytes LE: host CLOCK_REALTIME, to set the guest clock */
 	CFG_SSH_AGENT = 16, /* u32 1: serve SSH_AUTH_SOCK in the guest (ssh-agent streams) */
 	CFG_CA_PEM = 17,    /* str: sbx's CA certificate (PEM) to trust in the guest */
+	/* str absolute path, repeated (a --branch sandbox: its worktree and the git
+	 * directory): SBX_WS_TAG then holds a tree of these host paths, each to be bound
+	 * at the same path; CFG_WORKSPACE is one of them */
+	CFG_SHARE_PATH = 18,
 };
 
 /* Exit status for exec failures inside the guest, as shells use them. */

@@ -130,11 +130,17 @@ int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 4096;
 
 	if (fd < 0)
 		return -errno;
+	return fd_read_all(fd, max, ret, ret_len);
+}
+
+int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 4096;
+
 	buf = xmalloc(cap + 1);
 	for (;;) {
 		ssize_t n;

@@ -43,6 +43,8 @@ ssize_t read_full(int fd, void *buf, size_t len);
 int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Read a whole file of at most max bytes (more is -EFBIG); *ret is NUL-terminated. */
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
+/* The same from an open fd (read to its end; the fd stays open). */
+int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len);
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a directory tree without following symlinks or crossing file systems. */

@@ -43,12 +43,16 @@ struct cfg {
 	bool has_time;
 	uint64_t time_ns;
 	bool ssh_agent;
+	char *share[4];
+	size_t share_n;
 };
 
 static void cfg_done(struct cfg *c)
 {
 	free(c->hostname);
 	free(c->workspace);
+	for (size_t i = 0; i < c->share_n; i++)
+		free(c->share[i]);
 	for (size_t i = 0; i < c->env_n; i++)
 		free(c->env[i]);
 	free(c->env);
@@ -105,6 +109,11 @@ static int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 				c->env = n;
 			}
 			c->env[c->env_n++] = s;
+			break;
+		case CFG_SHARE_PATH:
+			if (c->share_n >= ARRAY_SIZE(c->share) || tlv_str(val, vlen, &s) < 0)
+				return -EPROTO;
+			c->share[c->share_n++] = s;
 			break;
 		case CFG_SSH_AGENT: {
 			uint32_t v;
@@ -291,9 +300,17 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			msg_add(msg, "user %s: %s", AGENT_USER, err ? err : "failed");
 	}
 	if (c.workspace) {
-		if (!workspace_valid(c.workspace)) {
+		bool listed = c.share_n == 0, paths_ok = true;
+
+		for (size_t i = 0; i < c.share_n; i++) {
+			paths_ok &= workspace_valid(c.share[i]);
+			listed |= !strcmp(c.share[i], c.workspace);
+		}
+		if (!workspace_valid(c.workspace) || !paths_ok || !listed) {
 			msg_add(msg, "invalid workspace path");
-		} else if ((r = mounts_workspace(c.workspace)) < 0) {
+		} else if (c.share_n && (r = mounts_share_paths(c.share, c.share_n)) < 0) {
+			msg_add(msg, "mount workspace %s: %s", c.workspace, strerror(-r));
+		} else if (!c.share_n && (r = mounts_workspace(c.workspace)) < 0) {
 			msg_add(msg, "mount workspace %s: %s", c.workspace, strerror(-r));
 		} else {
 			free(g->workspace);

@@ -96,6 +96,8 @@ int mounts_early(void);
 void mounts_switch_root(void);
 void mounts_late(void);
 int mounts_workspace(const char *path);
+/* A --branch share: SBX_WS_TAG holds these absolute paths (at most 4); bind each. */
+int mounts_share_paths(char *const *paths, size_t n);
 int mounts_is_mountpoint(const char *path, const char *fstype);
 void mounts_final(const char *workspace);
 int net_loopback_up(void);

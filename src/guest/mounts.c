@@ -260,6 +260,35 @@ int mounts_workspace(const char *path)
 	return 0;
 }
 
+#define SHARE_DIR "/run/sbx/share"
+
+int mounts_share_paths(char *const *paths, size_t n)
+{
+	int r = mounts_is_mountpoint(SHARE_DIR, "virtiofs");
+
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		r = mkdir_p(SHARE_DIR, 0700);
+		if (r < 0)
+			return r;
+		if (mount(SBX_WS_TAG, SHARE_DIR, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0)
+			return -errno;
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *src = xasprintf("%s%s", SHARE_DIR, paths[i]);
+
+		if (mounts_is_mountpoint(paths[i], "virtiofs") > 0)
+			continue;   /* a reconnecting daemon sends the config again */
+		r = mkdir_p(paths[i], 0755);
+		if (r < 0)
+			return r;
+		if (mount(src, paths[i], NULL, MS_BIND, NULL) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 void mounts_final(const char *workspace)
 {
 	sync();

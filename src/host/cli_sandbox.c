@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "branch.h"
 #include "client.h"
 #include "image.h"
 #include "names.h"
@@ -21,6 +22,17 @@
 
 #define DEFAULT_CPUS 2
 #define DEFAULT_MEMORY_MIB 1024
+
+/* A worktree made for a sandbox that then was not created goes again. */
+static void branch_undo(struct branch_ws *b, const struct stat *repo_st)
+{
+	if (b->created) {
+		_cleanup_free_ char *err = NULL;
+		if (branch_remove(b->repo, b->worktree, repo_st->st_uid, repo_st->st_gid, &err) < 0)
+			fprintf(stderr, "sbx: %s\n", err ? err : "cannot remove the worktree");
+	}
+	branch_ws_free(b);
+}
 
 static const char run_help[] =
 	"Usage: sbx run [OPTIONS] AGENT [PATH] [-- ARGS...]\n"
@@ -39,7 +51,9 @@ static const char run_help[] =
 	"  -m, --memory SIZE  memory, e.g. 1G or 2048M (default 1G)\n"
 	"  -t, --template T   root disk template (default: the agent's)\n"
 	"  -e, --env K=V      environment for every command in the sandbox (repeatable)\n"
-	"  --branch B         work on a git worktree of branch B (not available yet)\n"
+	"  --branch B         work in a git worktree of PATH's repository at branch B (made\n"
+	"                     from HEAD when missing), in REPO.sbx/NAME; commits land in the\n"
+	"                     repository at once; `sbx rm` removes the worktree, not the branch\n"
 	"  -h, --help         show this help\n";
 
 static void usage_error(const char *cmd, const char *msg)
@@ -142,7 +156,8 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	const char *cmd = argv[0];
 	bool create_only = !strcmp(cmd, "create");
 	bool detach = false;
-	const char *name = NULL, *tmpl = NULL;
+	const char *name = NULL, *tmpl = NULL, *branch = NULL;
+	struct branch_ws bws = { 0 };
 	unsigned cpus = DEFAULT_CPUS, mem = DEFAULT_MEMORY_MIB;
 	_cleanup_free_ char **env = xcalloc((size_t)argc + 1, sizeof(char *));
 	int nenv = 0, nargs = 0, o, dashdash = argc;
@@ -191,8 +206,10 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 			env[nenv++] = optarg;
 			break;
 		case 'b':
-			fprintf(stderr, "sbx %s: --branch is not available yet\n", cmd);
-			return 2;
+			if (!branch_name_valid(optarg))
+				return usage_error(cmd, "--branch wants a branch name git accepts"), 2;
+			branch = optarg;
+			break;
 		case 'h':
 			fputs(run_help, stdout);
 			return 0;
@@ -227,7 +244,8 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		spec.name = xstrdup(name);
 	} else {
 		char *base = strrchr(ws, '/') + 1;
-		_cleanup_free_ char *raw = xasprintf("%s-%s", spec.agent, base);
+		_cleanup_free_ char *raw = branch ? xasprintf("%s-%s-%s", spec.agent, base, branch)
+						  : xasprintf("%s-%s", spec.agent, base);
 		spec.name = name_sanitize(raw);
 	}
 	spec.template_name = xstrdup(tmpl ? tmpl : agent_default_template(spec.agent));
@@ -276,9 +294,30 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		spec_free(&spec);
 		return 1;
 	}
+	if (branch) {
+		_cleanup_free_ char *berr = NULL;
+
+		if (branch_prepare(ws, branch, spec.name, st.st_uid, st.st_gid, &bws, &berr) < 0) {
+			fprintf(stderr, "sbx %s: %s\n", cmd, berr ? berr : "cannot make the worktree");
+			spec_free(&spec);
+			return 1;
+		}
+		free(spec.workspace);
+		spec.workspace = xstrdup(bws.worktree);
+		spec.branch = xstrdup(branch);
+		spec.repo = xstrdup(bws.repo);
+		spec.git_dir = xstrdup(bws.common_dir);
+		if (spec_validate(&spec, &err) < 0) {
+			fprintf(stderr, "sbx %s: %s\n", cmd, err);
+			branch_undo(&bws, &st);
+			spec_free(&spec);
+			return 2;
+		}
+	}
 	defname = xstrdup(spec.name);
 	c = connect_or_complain(p);
 	if (!c) {
+		branch_undo(&bws, &st);
 		spec_free(&spec);
 		return 1;
 	}
@@ -296,6 +335,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 			fprintf(stderr, "sbx: cannot talk to sbxd: %s\n", strerror(-r));
 			json_object_put(req);
 			client_free(c);
+			branch_undo(&bws, &st);
 			return 1;
 		}
 		/* The host agent the guest may ask for signatures (never for keys). */
@@ -306,8 +346,10 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	}
 	if (client_call(c, req, &resp) < 0) {
 		client_free(c);
+		branch_undo(&bws, &st);
 		return 1;
 	}
+	branch_ws_free(&bws);
 	{
 		struct json_object *ex;
 		if (root_owned && json_object_object_get_ex(resp, "existed", &ex) && !json_object_get_boolean(ex))
@@ -490,6 +532,41 @@ int cmd_exec(struct sbx_paths *p, int argc, char **argv)
 	return rc;
 }
 
+/* One stop or rm. A --branch sandbox's worktree goes with rm, after the sandbox; one
+ * with uncommitted changes only with force. */
+static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const char *name, bool force)
+{
+	_cleanup_free_ char *specp = xasprintf("%s/%s/spec.json", p->sandboxes, name), *err = NULL;
+	struct json_object *req = simple_req(op, name);
+	struct spec spec = { 0 };
+	struct stat rst;
+	bool wt = !strcmp(op, "rm") && spec_load(specp, &spec) == 0 && spec.branch && stat(spec.repo, &rst) == 0;
+	int rc = 0;
+
+	if (wt && !force) {
+		int d = branch_dirty(spec.workspace, rst.st_uid, rst.st_gid, &err);
+		if (d != 0) {
+			if (d > 0)
+				fprintf(stderr, "sbx rm: %s: its worktree %s has uncommitted changes; commit them, or "
+					"remove it with them: sbx rm -f %s\n", name, spec.workspace, name);
+			else
+				fprintf(stderr, "sbx rm: %s: %s (sbx rm -f removes it anyway)\n", name, err);
+			json_object_put(req);
+			spec_free(&spec);
+			return 1;
+		}
+	}
+	json_object_object_add(req, "force", json_object_new_boolean(force));
+	if (client_call(c, req, NULL) < 0)
+		rc = 1;
+	else if (wt && branch_remove(spec.repo, spec.workspace, rst.st_uid, rst.st_gid, &err) < 0) {
+		fprintf(stderr, "sbx rm: %s: %s\n", name, err);
+		rc = 1;
+	}
+	spec_free(&spec);
+	return rc;
+}
+
 static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op, const char *help)
 {
 	static const struct option opts[] = {
@@ -529,19 +606,15 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op,
 		}
 		if (json_object_object_get_ex(resp, "sandboxes", &arr))
 			for (size_t i = 0; i < json_object_array_length(arr); i++) {
-				struct json_object *req = simple_req(op, jget(json_object_array_get_idx(arr, i), "name"));
-				json_object_object_add(req, "force", json_object_new_boolean(force));
-				if (client_call(c, req, NULL) < 0)
+				const char *nm = jget(json_object_array_get_idx(arr, i), "name");
+				if (nm && name_valid(nm) && name_op(p, c, op, nm, force))
 					rc = 1;
 			}
 		json_object_put(resp);
 	}
-	for (int i = optind; i < argc; i++) {
-		struct json_object *req = simple_req(op, argv[i]);
-		json_object_object_add(req, "force", json_object_new_boolean(force));
-		if (client_call(c, req, NULL) < 0)
+	for (int i = optind; i < argc; i++)
+		if (name_op(p, c, op, argv[i], force))
 			rc = 1;
-	}
 	client_free(c);
 	return rc;
 }
@@ -555,6 +628,8 @@ int cmd_stop(struct sbx_paths *p, int argc, char **argv)
 int cmd_rm(struct sbx_paths *p, int argc, char **argv)
 {
 	return names_cmd(p, argc, argv, "rm",
-			 "Usage: sbx rm [-f] [--all] NAME...\n\nDelete sandboxes and their disks.\n"
-			 "  -f, --force  stop running sandboxes first\n  --all        every sandbox\n");
+			 "Usage: sbx rm [-f] [--all] NAME...\n\nDelete sandboxes and their disks, and the git worktree of a\n"
+			 "--branch sandbox (its branch stays).\n"
+			 "  -f, --force  stop running sandboxes first; remove a worktree with uncommitted changes\n"
+			 "  --all        every sandbox\n");
 }

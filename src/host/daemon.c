@@ -149,6 +149,10 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 	json_object_object_add(o, "agent", json_object_new_string(sb->spec.agent));
 	json_object_object_add(o, "status", json_object_new_string(sandbox_state_name(sb->state)));
 	json_object_object_add(o, "workspace", json_object_new_string(sb->spec.workspace));
+	if (sb->spec.branch) {
+		json_object_object_add(o, "branch", json_object_new_string(sb->spec.branch));
+		json_object_object_add(o, "repo", json_object_new_string(sb->spec.repo));
+	}
 	json_object_object_add(o, "template", json_object_new_string(sb->spec.template_name));
 	json_object_object_add(o, "cpus", json_object_new_int(sb->spec.cpus));
 	json_object_object_add(o, "memory_mib", json_object_new_int(sb->spec.memory_mib));

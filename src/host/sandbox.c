@@ -221,6 +221,11 @@ static void chan_send_config(struct sandbox *sb)
 	tlv_put_u32(&w, CTRL_OP, OP_CONFIG);
 	tlv_put_str(&w, CFG_HOSTNAME, sb->spec.name);
 	tlv_put_str(&w, CFG_WORKSPACE, sb->spec.workspace);
+	if (sb->spec.git_dir) {
+		/* --branch: the share holds the worktree and the git directory */
+		tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.workspace);
+		tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.git_dir);
+	}
 	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
 	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
 	tlv_put(&w, CFG_TIME_NS, t8, 8);
@@ -790,6 +795,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	_cleanup_free_ char *console = xasprintf("%s/console.log", sb->dir);
 	struct vm_config cfg;
 	struct stat st;
+	bool protect_git;
 	int r;
 
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
@@ -813,7 +819,15 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		*ret_err = xasprintf("cannot create %s: %s", sb->run_dir, strerror(-r));
 		return r;
 	}
+	{
+		/* fail closed: settings that do not load keep git protected */
+		struct settings *set = NULL;
+		protect_git = settings_load(sb->d->p, &set) == 0 ? settings_protect_git(set) : true;
+		settings_free(set);
+	}
 	cfg = (struct vm_config){
+		.protect_git = protect_git,
+		.git_dir = sb->spec.git_dir,
 		.name = sb->spec.name,
 		.qemu_bin = getenv("SBX_QEMU"),
 		.vmlinux = k.vmlinux,

@@ -24,7 +24,7 @@
 #define CA_FILE_MAX (4u << 20)
 
 enum {
-	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K_SECRETS, K__N
+	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K_SECRETS, K_GITRO, K__N
 };
 
 static const struct settings_key keys[K__N] = {
@@ -39,6 +39,9 @@ static const struct settings_key keys[K__N] = {
 	[K_SECRETS] = { "secrets.backend", "auto",
 			"where `sbx secret` keeps values: auto|secret-service|file (auto: the file if it exists, else "
 			"the Secret Service if one runs at the first set, recorded here)" },
+	[K_GITRO] = { "workspace.protectGit", "true",
+		      "serve the workspace's git hooks and config (which git on the host runs and obeys) "
+		      "read-only to sandboxes: true|false" },
 };
 
 struct resolve_entry {
@@ -423,6 +426,8 @@ static int validate_idx(int k, const char *value, bool at_load, char **ret_norm,
 		return one_of(value, accel, ret_norm, ret_err);
 	case K_SECRETS:
 		return one_of(value, secrets, ret_norm, ret_err);
+	case K_GITRO:
+		return one_of(value, boolean, ret_norm, ret_err);
 	}
 	return -ENOENT;
 }
@@ -667,6 +672,12 @@ int settings_dns_servers(const struct settings *s, char **ret_csv)
 {
 	*ret_csv = s && s->dns_csv ? xstrdup(s->dns_csv) : NULL;
 	return 0;
+}
+
+bool settings_protect_git(const struct settings *s)
+{
+	const char *v = settings_get_or_default(s, "workspace.protectGit");
+	return !v || strcmp(v, "false") != 0;
 }
 
 bool settings_agent_forwarding(const struct settings *s)

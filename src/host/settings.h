@@ -64,5 +64,7 @@ bool settings_resolve_has_name(const struct settings *s, const char *host);
 int settings_dns_servers(const struct settings *s, char **ret_csv);
 /* ssh.agentForwardingEnabled (default true). */
 bool settings_agent_forwarding(const struct settings *s);
+/* workspace.protectGit (true unless set to false). */
+bool settings_protect_git(const struct settings *s);
 
 #endif

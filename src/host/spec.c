@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "branch.h"
 #include "names.h"
 #include "util.h"
 
@@ -51,11 +52,19 @@ void spec_free(struct spec *s)
 	free(s->agent);
 	free(s->template_name);
 	free(s->workspace);
+	free(s->branch);
+	free(s->repo);
+	free(s->git_dir);
 	if (s->env)
 		for (char **e = s->env; *e; e++)
 			free(*e);
 	free(s->env);
 	memset(s, 0, sizeof(*s));
+}
+
+static bool path_ok(const char *p)
+{
+	return p && p[0] == '/' && strlen(p) <= 1024 && !strstr(p, "/../") && !strchr(p, '\n');
 }
 
 int spec_validate(const struct spec *s, const char **ret_err)
@@ -68,9 +77,12 @@ int spec_validate(const struct spec *s, const char **ret_err)
 		return *ret_err = "unknown agent (known: shell, claude, codex, gemini, copilot)", -EINVAL;
 	if (!s->template_name || !name_valid(s->template_name))
 		return *ret_err = "invalid template name", -EINVAL;
-	if (!s->workspace || s->workspace[0] != '/' || strlen(s->workspace) > 1024 || strstr(s->workspace, "/../") ||
-	    strchr(s->workspace, '\n'))
+	if (!path_ok(s->workspace))
 		return *ret_err = "workspace must be an absolute path of at most 1024 bytes", -EINVAL;
+	if (!!s->branch != !!s->repo || !!s->branch != !!s->git_dir)
+		return *ret_err = "branch, repo and git_dir go together", -EINVAL;
+	if (s->branch && (!branch_name_valid(s->branch) || !path_ok(s->repo) || !path_ok(s->git_dir)))
+		return *ret_err = "invalid branch, repo or git_dir", -EINVAL;
 	if (s->cpus < 1 || s->cpus > 64)
 		return *ret_err = "cpus must be between 1 and 64", -EINVAL;
 	if (s->memory_mib < 256 || s->memory_mib > 256 * 1024)
@@ -100,6 +112,11 @@ struct json_object *spec_to_json(const struct spec *s)
 		for (char **e = s->env; *e; e++)
 			json_object_array_add(env, json_object_new_string(*e));
 	json_object_object_add(o, "env", env);
+	if (s->branch) {
+		json_object_object_add(o, "branch", json_object_new_string(s->branch));
+		json_object_object_add(o, "repo", json_object_new_string(s->repo));
+		json_object_object_add(o, "git_dir", json_object_new_string(s->git_dir));
+	}
 	return o;
 }
 
@@ -150,6 +167,12 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 	s.uid = (uid_t)uid;
 	s.gid = (gid_t)gid;
 	s.created = created;
+	if (jstr(o, "branch") || jstr(o, "repo") || jstr(o, "git_dir")) {
+		const char *b = jstr(o, "branch"), *rp = jstr(o, "repo"), *gd = jstr(o, "git_dir");
+		s.branch = b ? xstrdup(b) : NULL;
+		s.repo = rp ? xstrdup(rp) : NULL;
+		s.git_dir = gd ? xstrdup(gd) : NULL;
+	}
 	if (json_object_object_get_ex(o, "env", &env)) {
 		size_t n;
 		if (!json_object_is_type(env, json_type_array) || (n = json_object_array_length(env)) > SPEC_MAX_ENV) {

@@ -22,6 +22,11 @@ struct spec {
 	gid_t gid;
 	int64_t created;   /* unix seconds */
 	char **env;        /* NULL-terminated "K=V" list given at create */
+	/* --branch (all NULL without): the workspace is a worktree of repo at branch;
+	 * git_dir (the repository's git directory) is shared with the VM too */
+	char *branch;
+	char *repo;
+	char *git_dir;
 };
 
 void spec_free(struct spec *s);

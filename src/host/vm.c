@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include "proc.h"
 #include "sock.h"
 #include "util.h"
+#include "wsguard.h"
 
 #define VM_QEMU_DEFAULT "qemu-system-x86_64"
 #define VM_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"
@@ -253,7 +255,100 @@ struct vfsd_setup {
 	bool root;
 	char uid_map[128], gid_map[128];
 	rlim_t nofile;
+	const char *workspace;
+	struct wsguard guard;   /* read-only bind mounts in virtiofsd's mount namespace */
+	/* --branch: virtiofsd serves stage, a tmpfs holding the worktree and the git
+	 * directory at their host paths (and nothing else) */
+	const char *git_dir;
+	struct wsguard git_guard;
+	const char *stage;
 };
+
+/* mkdir -p rel (no leading '/') beneath dirfd; an O_PATH fd of the last directory. */
+static int mkdir_beneath(int dirfd, const char *rel)
+{
+	char comp[256];
+	int cur = dup(dirfd);
+
+	while (cur >= 0 && *rel) {
+		size_t n = strcspn(rel, "/");
+		int next;
+
+		if (n >= sizeof(comp)) {
+			close(cur);
+			return -ENAMETOOLONG;
+		}
+		memcpy(comp, rel, n);
+		comp[n] = '\0';
+		rel += n;
+		rel += *rel == '/';
+		if (!n)
+			continue;
+		if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
+			close(cur);
+			return -errno;
+		}
+		next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(cur);
+		cur = next;
+	}
+	return cur < 0 ? -errno : cur;
+}
+
+/* Build the stage: the sources are opened before the tmpfs covers anything. */
+static int stage_build(const struct vfsd_setup *s)
+{
+	const char *paths[2] = { s->workspace, s->git_dir };
+	int src[2] = { -1, -1 }, root = -1, r = 0;
+
+	for (int i = 0; i < 2 && r == 0; i++) {
+		src[i] = open(paths[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (src[i] < 0)
+			r = -errno;
+	}
+	if (r == 0 && mount("sbx-share", s->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		r = -errno;
+	if (r == 0 && (root = open(s->stage, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = -errno;
+	for (int i = 0; i < 2 && r == 0; i++) {
+		int dst = mkdir_beneath(root, paths[i] + 1), t;
+
+		if (dst < 0) {
+			r = dst;
+			break;
+		}
+		/* recursive: the read-only binds of the guards come along */
+		t = open_tree(src[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+		if (t < 0 || move_mount(t, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			r = -errno;
+		if (t >= 0)
+			close(t);
+		close(dst);
+	}
+	for (int i = 0; i < 2; i++)
+		if (src[i] >= 0)
+			close(src[i]);
+	if (root >= 0)
+		close(root);
+	return r;
+}
+
+/* virtiofsd's mount namespace: the guards, then (for --branch) the stage. */
+static int vfsd_mounts(const struct vfsd_setup *s)
+{
+	int r;
+
+	if (!s->guard.n && !s->git_dir)
+		return 0;
+	r = wsguard_unshare();
+	if (r == 0)
+		r = wsguard_apply(s->workspace, &s->guard);
+	if (r == 0 && s->git_dir)
+		r = wsguard_apply(s->git_dir, &s->git_guard);
+	if (r == 0 && s->git_dir)
+		r = stage_build(s);
+	return r;
+}
 
 static int write_file(const char *path, const char *text)
 {
@@ -377,9 +472,14 @@ static int vfsd_child_setup(void *arg)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (s->root)
-		return userns_enter_root(s->uid_map, s->gid_map);
+	if (s->root) {
+		r = userns_enter_root(s->uid_map, s->gid_map);
+		return r < 0 ? r : vfsd_mounts(s);
+	}
 	r = userns_enter_self(s->uid_map, s->gid_map);
+	if (r < 0)
+		return r;
+	r = vfsd_mounts(s);
 	if (r < 0)
 		return r;
 	return caps_keep_ambient();
@@ -415,33 +515,59 @@ static int close_fd(int fd)
 
 static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid)
 {
-	struct vfsd_setup s = { .root = geteuid() == 0, .nofile = VM_NOFILE_WANT };
+	_cleanup_free_ struct vfsd_setup *s = xcalloc(1, sizeof(*s));
 	_cleanup_free_ char *nr_open = NULL, *source = NULL;
 	char *argv[16];
 	char fdarg[32], nofile[48];
 	size_t n = 0;
 	int r;
 
+	s->root = geteuid() == 0;
+	s->nofile = VM_NOFILE_WANT;
+	s->workspace = c->workspace;
+	s->git_dir = c->git_dir;
+	if (c->git_dir) {
+		static const char *const stages[] = { "/mnt", "/media", "/srv", "/opt" };
+		struct stat st;
+
+		for (size_t i = 0; i < ARRAY_SIZE(stages) && !s->stage; i++)
+			if (lstat(stages[i], &st) == 0 && S_ISDIR(st.st_mode))
+				s->stage = stages[i];
+		if (!s->stage)
+			return -ENOENT;
+	}
+	if (c->protect_git) {
+		_cleanup_free_ char *warn = NULL, *gwarn = NULL;
+		r = c->git_dir ? wsguard_plan_worktree(c->workspace, c->git_dir, c->ws_uid, c->ws_gid, &s->guard, &warn)
+			       : wsguard_plan(c->workspace, c->ws_uid, c->ws_gid, &s->guard, &warn);
+		if (r == 0 && c->git_dir)
+			r = wsguard_plan_gitdir(c->git_dir, c->ws_uid, c->ws_gid, &s->git_guard, &gwarn);
+		if (r < 0)
+			return r;
+		if (warn || gwarn)
+			log_warn("vm %s: git metadata of %s: %s%s", c->name, c->workspace, warn ? warn : "",
+				 gwarn ? gwarn : "");
+	}
 	if (file_read_all("/proc/sys/fs/nr_open", 64, &nr_open, NULL) >= 0) {
 		unsigned long v = strtoul(nr_open, NULL, 10);
-		if (v > 0 && v < s.nofile)
-			s.nofile = v;
+		if (v > 0 && v < s->nofile)
+			s->nofile = v;
 	}
-	r = vm_userns_map(s.root, c->ws_uid, (uint32_t)geteuid(), s.uid_map, sizeof(s.uid_map));
+	r = vm_userns_map(s->root, c->ws_uid, (uint32_t)geteuid(), s->uid_map, sizeof(s->uid_map));
 	if (r < 0)
 		return r;
-	r = vm_userns_map(s.root, c->ws_gid, (uint32_t)getegid(), s.gid_map, sizeof(s.gid_map));
+	r = vm_userns_map(s->root, c->ws_gid, (uint32_t)getegid(), s->gid_map, sizeof(s->gid_map));
 	if (r < 0)
 		return r;
 
 	snprintf(fdarg, sizeof(fdarg), "--fd=%d", listen_fd);
 	/* As root we raised the hard limit for it; otherwise leave the (raised) soft limit. */
-	snprintf(nofile, sizeof(nofile), "--rlimit-nofile=%lu", s.root ? (unsigned long)s.nofile : 0UL);
+	snprintf(nofile, sizeof(nofile), "--rlimit-nofile=%lu", s->root ? (unsigned long)s->nofile : 0UL);
 	argv[n++] = (char *)(c->virtiofsd_bin ? c->virtiofsd_bin : VM_VIRTIOFSD_DEFAULT);
 	argv[n++] = fdarg;
 	argv[n++] = nofile;
 	argv[n++] = (char *)"-o";
-	source = fuse_opt_escape("source=", c->workspace);
+	source = fuse_opt_escape("source=", s->stage ? s->stage : c->workspace);
 	argv[n++] = source;
 	argv[n++] = (char *)"-o";
 	argv[n++] = (char *)"cache=auto";
@@ -450,7 +576,7 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 	argv[n++] = (char *)"-o";
 	argv[n++] = (char *)"log_level=warn";
 	argv[n] = NULL;
-	return proc_spawn_detached(argv, log_fd, &listen_fd, 1, vfsd_child_setup, &s, ret_pid);
+	return proc_spawn_detached(argv, log_fd, &listen_fd, 1, vfsd_child_setup, s, ret_pid);
 }
 
 /* Read one '\n'-terminated line into buf (QMP lines), waiting until deadline. */

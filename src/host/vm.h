@@ -61,6 +61,8 @@ struct vm_config {
 	gid_t ws_gid;
 	const char *extra_cmdline;  /* appended, may be NULL */
 	const char *runas;          /* user QEMU drops to after setup (-runas), NULL: stay */
+	bool protect_git;           /* git hooks/config read-only to the guest (wsguard.h) */
+	const char *git_dir;        /* --branch: the repository's git directory, shared too */
 };
 
 struct vm_procs {

@@ -51,6 +51,17 @@ def agent_gid():
     return 1000 if os.getuid() == 0 else gid
 
 
+def chown_to_agent(path):
+    """Give a tree to the guest agent's uid when the tests run as root (a project the
+    agent may write to, as in SbxHome.workspace)."""
+    if os.getuid() != 0:
+        return
+    for root, dirs, files in os.walk(path):
+        for n in dirs + files:
+            os.lchown(os.path.join(root, n), agent_uid(), agent_gid())
+    os.lchown(path, agent_uid(), agent_gid())
+
+
 # --- processes -----------------------------------------------------------
 
 def proc_starttime(pid):

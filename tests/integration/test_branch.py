@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: MIT
+# test_branch.py: `--branch`: a git worktree per sandbox, next to the repository; the VM
+# sees its worktree and the repository's git directory, nothing else of it; commits land
+# in the repository; `sbx rm` removes the worktree (not with uncommitted changes unless
+# -f) and keeps the branch.
+import os
+import subprocess
+
+import pytest
+
+from conftest import Box, agent_gid, agent_uid, chown_to_agent, new_home
+
+
+def git(ws, *args, check=True):
+    return subprocess.run(["git", "-c", "safe.directory=*", "-C", str(ws), *args], check=check,
+                          capture_output=True, text=True, env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1"))
+
+
+
+
+@pytest.fixture(scope="module")
+def repo():
+    h = new_home("br")
+    ws = h.workspace("proj")
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "config", "user.email", "agent@example.com")
+    git(ws, "config", "user.name", "Agent")
+    (ws / "README").write_text("main tree\n")
+    (ws / "secret-main-only.txt").write_text("uncommitted host file\n")
+    git(ws, "add", "README")
+    git(ws, "commit", "-qm", "init")
+    chown_to_agent(ws)
+    h.ok("run", "-d", "--branch", "feat-a", "--name", "ba", "shell", ws, timeout=300)
+    h.ok("run", "-d", "--branch", "feat-b", "--name", "bb", "shell", ws, timeout=300)
+    yield h, ws
+    h.close()
+
+
+def test_worktrees_next_to_the_repository(repo):
+    h, ws = repo
+    wts = git(ws, "worktree", "list", "--porcelain").stdout
+    for name, br in (("ba", "feat-a"), ("bb", "feat-b")):
+        wt = f"{ws}.sbx/{name}"
+        assert f"worktree {wt}\n" in wts and f"branch refs/heads/{br}" in wts, wts
+        assert os.stat(wt).st_uid == agent_uid()
+    ls = h.ls_json()
+    assert ls["ba"]["workspace"] == f"{ws}.sbx/ba" and ls["bb"]["workspace"] == f"{ws}.sbx/bb", ls
+    assert ls["ba"]["branch"] == "feat-a" and ls["ba"]["repo"] == str(ws), ls
+
+
+def test_guest_sees_its_worktree_and_the_git_dir_only(repo):
+    h, ws = repo
+    a = Box(h, "ba", f"{ws}.sbx/ba")
+    r = a.ok("sh", "-c", f"cd {ws}.sbx/ba && cat README && git rev-parse --abbrev-ref HEAD && ls -A {ws} "
+             f"&& ls -A {ws}.sbx")
+    lines = r.out.split()
+    assert lines[:3] == ["main", "tree", "feat-a"], r
+    assert lines[3:] == [".git", "ba"], r   # no main working tree, no other sandbox's worktree
+
+
+def test_side_by_side_and_commits_land_in_the_repository(repo):
+    h, ws = repo
+    a, b = Box(h, "ba", None), Box(h, "bb", None)
+    a.ok("sh", "-c", f"cd {ws}.sbx/ba && echo A > a.txt && git add a.txt && git commit -qm 'from a'")
+    b.ok("sh", "-c", f"cd {ws}.sbx/bb && echo B > b.txt && git add b.txt && git commit -qm 'from b'")
+    assert git(ws, "log", "--format=%s", "-1", "feat-a").stdout.strip() == "from a"
+    assert git(ws, "log", "--format=%s", "-1", "feat-b").stdout.strip() == "from b"
+    assert not os.path.exists(f"{ws}.sbx/bb/a.txt") and not os.path.exists(f"{ws}.sbx/ba/b.txt")
+    # the main working tree is untouched
+    assert sorted(os.listdir(ws)) == [".git", "README", "secret-main-only.txt"]
+    assert git(ws, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() == "main"
+
+
+def test_git_dir_hooks_and_config_read_only(repo):
+    h, ws = repo
+    r = Box(h, "ba", None).exec("sh", "-c", f"echo evil > {ws}/.git/hooks/post-checkout; echo hook=$?; "
+                                f"echo evil >> {ws}/.git/config; echo config=$?; "
+                                f"mv {ws}/.git {ws}/.git-old; echo mv=$?", opts=["-u", "root"])
+    got = dict(x.split("=") for x in r.out.split())
+    assert got["hook"] != "0" and got["config"] != "0" and got["mv"] != "0", r
+    assert "evil" not in (ws / ".git" / "config").read_text()
+
+
+def test_bad_branch_and_not_a_repository(repo):
+    h, ws = repo
+    r = h.sbx("create", "--branch", "-x", "shell", ws)
+    assert r.rc == 2, r
+    r = h.sbx("create", "--branch", "a..b", "shell", ws)
+    assert r.rc == 2 and "branch" in r.err, r
+    plain = h.workspace("plain")
+    r = h.sbx("create", "--branch", "x", "shell", plain)
+    assert r.rc != 0 and "git repository" in r.err, r
+
+
+def test_rm_keeps_uncommitted_work_unless_forced_and_keeps_the_branch(repo):
+    h, ws = repo
+    Box(h, "bb", None).ok("sh", "-c", f"echo wip > {ws}.sbx/bb/wip.txt")
+    r = h.sbx("rm", "-f", "ba", timeout=120)      # clean: goes
+    assert r.rc == 0, r
+    assert not os.path.exists(f"{ws}.sbx/ba")
+    h.ok("stop", "bb", timeout=120)
+    r = h.sbx("rm", "bb", timeout=120)            # uncommitted work: refused
+    assert r.rc == 1 and "uncommitted changes" in r.err, r
+    assert os.path.exists(f"{ws}.sbx/bb/wip.txt") and h.status("bb") == "stopped"
+    r = h.sbx("rm", "-f", "bb", timeout=120)
+    assert r.rc == 0, r
+    assert not os.path.exists(f"{ws}.sbx")
+    assert git(ws, "worktree", "list", "--porcelain").stdout.count("worktree ") == 1
+    branches = git(ws, "branch", "--format=%(refname:short)").stdout.split()
+    assert "feat-a" in branches and "feat-b" in branches
