@@ -13,6 +13,8 @@ static const struct review_rule rules[] = {
 	{ ".git/hooks/**", "git", "git hook" },
 	{ ".git/config", "git", "git configuration" },
 	{ ".git/config.worktree", "git", "git configuration" },
+	/* git takes config and hooks from the directory this names (SECURITY.md) */
+	{ ".git/commondir", "git", "git common directory pointer" },
 	{ ".git/modules/**/hooks/**", "git", "submodule git hook" },
 	{ ".git/modules/**/config", "git", "submodule git configuration" },
 	{ ".gitmodules", "git", "submodule list" },

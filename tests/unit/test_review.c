@@ -93,6 +93,7 @@ static void test_rules(void)
 	}
 	CHECK_STR(review_rule_match("a/Makefile")->kind, "build");
 	CHECK_STR(review_rule_match(".git/hooks/x")->kind, "git");
+	CHECK_STR(review_rule_match(".git/commondir")->kind, "git");
 	CHECK_STR(review_rule_match(".git")->kind, "git");
 	CHECK_STR(review_rule_match("package.json")->kind, "js");
 	/* the glob itself */
