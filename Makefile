@@ -81,11 +81,12 @@ integration: all
 	./scripts/test-integration.sh
 
 # The one test command (README, .ci/run): installs missing Debian packages, builds,
-# runs the unit tests, makes sure kernel and template are cached, runs the VM tests.
+# runs the unit tests, makes sure kernel and templates are cached, runs the VM tests.
 test:
 	./scripts/setup.sh --deps-only
 	$(MAKE) all unit
 	$(BUILD)/sbx template build minimal
+	$(BUILD)/sbx template build agents
 	./scripts/test-integration.sh
 
 check-asan:

@@ -68,6 +68,10 @@ installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
 }
 
+# npm fetches Node.js and the agent CLIs for the agents template (on the host, with
+# install scripts off). A Node.js from elsewhere (nodesource) brings its own npm.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
 	installed "$p" || missing+=("$p")

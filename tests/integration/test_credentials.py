@@ -58,12 +58,17 @@ def _tls_server(d, name):
     return srv
 
 
-@pytest.fixture(scope="module")
-def cred(tmp_path_factory):
-    d = tmp_path_factory.mktemp("upca")
+def upstream_ca(d):
+    """A test CA in d (ca.pem, ca.key) that _tls_server signs with."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"), "-days", "2",
                     "-subj", "/CN=sbx test upstream CA"], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def cred(tmp_path_factory):
+    d = tmp_path_factory.mktemp("upca")
+    upstream_ca(d)
     api = _tls_server(d, "api.anthropic.com")
     other = _tls_server(d, "other.test")
     oai = _tls_server(d, "api.openai.com")

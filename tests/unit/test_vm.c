@@ -118,6 +118,7 @@ static void test_argv(void)
 	CHECK(argv_opt(a, "-runas", "") == NULL);
 	CHECK(argv_opt(a, "-accel", "tcg,thread=multi") != NULL);
 	CHECK(argv_find(a, "-enable-kvm") < 0);
+	CHECK(argv_opt(a, "-cpu", "max") != NULL);   /* AVX2 for agent CLIs under TCG */
 	CHECK(argv_opt(a, "-smp", "2") != NULL);
 	CHECK(argv_opt(a, "-m", "1024M") != NULL);
 	CHECK(argv_opt(a, "-object", "memory-backend-memfd,id=mem,size=1024M,share=on") != NULL);
