@@ -618,8 +618,10 @@ void egress_init(struct guest *g, bool net)
 	listener_open(e, &e->proxy, WATCH_EGRESS_LISTEN, AF_INET, SOCK_STREAM, "127.0.0.1", EGRESS_PROXY_PORT);
 	listener_open(e, &e->tproxy4, WATCH_EGRESS_LISTEN, AF_INET, SOCK_STREAM, "0.0.0.0", EGRESS_TPROXY_PORT);
 	listener_open(e, &e->tproxy6, WATCH_EGRESS_LISTEN, AF_INET6, SOCK_STREAM, "::", EGRESS_TPROXY_PORT);
-	listener_open(e, &e->dns_udp, WATCH_EGRESS_DNS_UDP, AF_INET, SOCK_DGRAM, "127.0.0.1", EGRESS_DNS_PORT);
-	listener_open(e, &e->dns_tcp, WATCH_EGRESS_LISTEN, AF_INET, SOCK_STREAM, "127.0.0.1", EGRESS_DNS_PORT);
+	/* any address: nested containers' questions (to whatever resolver they were given)
+	 * are redirected here too; the VM has no network device they could come from */
+	listener_open(e, &e->dns_udp, WATCH_EGRESS_DNS_UDP, AF_INET, SOCK_DGRAM, "0.0.0.0", EGRESS_DNS_PORT);
+	listener_open(e, &e->dns_tcp, WATCH_EGRESS_LISTEN, AF_INET, SOCK_STREAM, "0.0.0.0", EGRESS_DNS_PORT);
 }
 
 bool egress_child_exited(struct guest *g, pid_t pid, int wstatus)

@@ -46,6 +46,8 @@ static const char ip_batch[] =
  * (a locally sent UDP datagram or ping fails in sendmsg with EPERM). The filter
  * output chain still sees oifname sbx0 for the redirected packets (the hook's output
  * device is fixed before NAT reroutes them), hence the accept on the new destination.
+ * DNS that arrives from a nested container (sent to whatever resolver Docker gave it)
+ * is redirected to the VM's stub, which asks the host like every other question.
  */
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -60,6 +62,7 @@ static const char nft_ruleset[] =
 	"\t}\n"
 	"\tchain nat_prerouting {\n"
 	"\t\ttype nat hook prerouting priority -100; policy accept;\n"
+	"\t\tmeta nfproto ipv4 meta l4proto { tcp, udp } th dport 53 redirect to :53\n"
 	"\t\tfib daddr oifname \"" NET_IF "\" meta l4proto tcp redirect to :" TPORT "\n"
 	"\t}\n"
 	"\tchain filter_output {\n"

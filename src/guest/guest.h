@@ -79,7 +79,13 @@ struct guest {
 
 	struct egress *egress;   /* egress.h: listeners, relays, DNS stub */
 	struct watch ssh_agent;  /* sshagent.h: SSH_AUTH_SOCK listener, fd -1 when off */
+	pid_t dockerd_pid;       /* dockerd.c: 0 when not running */
 };
+
+/* dockerd.c: start the VM's own dockerd once, if the root disk has one; true when
+ * pid was it (reaped). */
+void dockerd_start(struct guest *g);
+bool dockerd_exited(struct guest *g, pid_t pid, int wstatus);
 
 /* main.c */
 int watch_set(struct guest *g, struct watch *w, uint32_t events);

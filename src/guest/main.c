@@ -116,7 +116,7 @@ static void reap_children(struct guest *g)
 	while (read(g->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		if (!egress_child_exited(g, pid, st))
+		if (!egress_child_exited(g, pid, st) && !dockerd_exited(g, pid, st))
 			exec_child_exited(g, pid, st);
 }
 

@@ -355,7 +355,8 @@ static int fix_group(const char *root, struct agent_state *a, char **ret_msg)
 					changed = true;
 					continue;
 				}
-			} else if (strcmp(f[0], "sudo") == 0 && !list_has(f[3], AGENT_USER)) {
+			} else if ((strcmp(f[0], "sudo") == 0 || strcmp(f[0], "docker") == 0) &&
+				   !list_has(f[3], AGENT_USER)) {
 				sb_fmt(&out, "%s:%s:%s:%s%s%s\n", f[0], f[1], f[2], f[3],
 				       f[3][0] ? "," : "", AGENT_USER);
 				changed = true;
