@@ -125,8 +125,15 @@ static int ensure_template(struct sbx_paths *p, const char *name)
 	_cleanup_free_ char *img = NULL;
 	int r;
 
-	if (template_image(p, name, &img) == 0)
+	if (template_image(p, name, &img) == 0 && !template_stale(p, name))
 		return 0;
+	if (img) {
+		fprintf(stderr, "sbx: template '%s' was built from an older recipe; rebuilding it (sandboxes made "
+			"from it keep their image)\n", name);
+		if (template_build(p, name, false, true) < 0)
+			fprintf(stderr, "sbx: rebuilding failed; using the old image\n");
+		return 0;
+	}
 	if (!template_known(p, name)) {
 		fprintf(stderr, "sbx: unknown template '%s' (see 'sbx template ls')\n", name);
 		return -1;

@@ -88,7 +88,7 @@ int initramfs_build(const char *out_path, const char *guest_bin, const char *mod
 
 /*
  * Templates (cache/templates/NAME/, guarded by cache/templates/.NAME.lock):
- *   meta.json        {name, built, kernel_release, size, image}: the source of truth
+ *   meta.json        {name, built, kernel_release, size, image, recipe_sha256}: the source of truth
  *   base-ID.raw      read-only (0444) sparse ext4 image, one per build
  *   base.raw         symlink to the current base-ID.raw
  * A rebuild adds a new base-ID.raw and keeps older ones that a sandbox's qcow2
@@ -97,6 +97,9 @@ int initramfs_build(const char *out_path, const char *guest_bin, const char *mod
 bool template_known(const struct sbx_paths *p, const char *name); /* a recipe exists */
 /* Absolute path of the current base image (use it as qcow2 backing file); -ENOENT if not built. */
 int template_image(const struct sbx_paths *p, const char *name, char **ret_path);
+/* Built, but from another version of its recipe (or before sbx recorded which):
+ * `template build` and the first use rebuild it. */
+bool template_stale(const struct sbx_paths *p, const char *name);
 /*
  * Build when missing (or always with force); ~35 s here, minutes on a slow
  * mirror. As root: mmdebstrap (unshare mode, for its private mount namespace)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +37,7 @@ struct recipe {
 	 * their install scripts off (no package code runs on the host), then copies
 	 * inside the image (what an install script would have done) */
 	unsigned node_major;
+	char sha256[65];   /* of the recipe's text: meta.json records what a build used */
 	char *npm[RECIPE_NPM_MAX];
 	size_t n_npm;
 	char *copy_src[RECIPE_COPY_MAX], *copy_dst[RECIPE_COPY_MAX];
@@ -197,6 +199,18 @@ static int recipe_parse(const char *text, const char *file, struct recipe *ret)
 	return 0;
 }
 
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	out[0] = '\0';
+	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 static int recipe_load(const struct sbx_paths *p, const char *name, struct recipe *ret)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
@@ -208,8 +222,12 @@ static int recipe_load(const struct sbx_paths *p, const char *name, struct recip
 	r = file_read_all(path, RECIPE_MAX, &text, NULL);
 	if (r < 0)
 		return r;
-	return recipe_parse(text, path, ret);
+	r = recipe_parse(text, path, ret);
+	if (r == 0)
+		sha256_hex(text, strlen(text), ret->sha256);
+	return r;
 }
+
 
 bool template_known(const struct sbx_paths *p, const char *name)
 {
@@ -228,6 +246,7 @@ struct meta {
 	char *built;
 	char *kernel_release;
 	char *image;       /* "base-ID.raw" */
+	char *recipe_sha256;   /* NULL: built before sbx recorded it */
 	uint64_t size;
 };
 
@@ -236,6 +255,7 @@ static void meta_free(struct meta *m)
 	free(m->built);
 	free(m->kernel_release);
 	free(m->image);
+	free(m->recipe_sha256);
 	*m = (struct meta){ 0 };
 }
 
@@ -269,6 +289,8 @@ static int meta_read(const char *tdir, struct meta *ret)
 		m.kernel_release = xstrdup(json_object_get_string(v));
 	if (json_object_object_get_ex(o, "image", &v) && json_object_is_type(v, json_type_string))
 		m.image = xstrdup(json_object_get_string(v));
+	if (json_object_object_get_ex(o, "recipe_sha256", &v) && json_object_is_type(v, json_type_string))
+		m.recipe_sha256 = xstrdup(json_object_get_string(v));
 	if (json_object_object_get_ex(o, "size", &v) && json_object_is_type(v, json_type_int))
 		m.size = (uint64_t)json_object_get_int64(v);
 	json_object_put(o);
@@ -298,6 +320,26 @@ int template_image(const struct sbx_paths *p, const char *name, char **ret_path)
 		return -errno;
 	*ret_path = TAKE_PTR(path);
 	return 0;
+}
+
+bool template_stale(const struct sbx_paths *p, const char *name)
+{
+	_cleanup_free_ char *tdir = NULL;
+	struct recipe rc = { 0 };
+	struct meta m;
+	bool stale;
+
+	if (!p || !name_ok(name) || recipe_load(p, name, &rc) < 0)
+		return false;
+	tdir = xasprintf("%s/templates/%s", p->cache, name);
+	if (meta_read(tdir, &m) < 0) {
+		recipe_free(&rc);
+		return false;   /* not built: not stale */
+	}
+	stale = !m.recipe_sha256 || strcmp(m.recipe_sha256, rc.sha256) != 0;
+	meta_free(&m);
+	recipe_free(&rc);
+	return stale;
 }
 
 /* ---- the apt mirror the machine is configured with ---- */
@@ -889,7 +931,7 @@ static void template_gc(const struct sbx_paths *p, const char *tdir, const char 
 }
 
 static int template_publish(const struct sbx_paths *p, const char *name, const char *tdir, const char *img,
-			    const struct kernel_info *k, uint64_t size)
+			    const struct kernel_info *k, uint64_t size, const char *recipe_sha256)
 {
 	_cleanup_free_ char *built = iso_now(), *image = NULL, *dest = NULL, *link_tmp = NULL;
 	_cleanup_free_ char *link = NULL, *metap = NULL;
@@ -922,6 +964,7 @@ static int template_publish(const struct sbx_paths *p, const char *name, const c
 	json_object_object_add(o, "kernel_release", json_object_new_string(k->release));
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
 	json_object_object_add(o, "image", json_object_new_string(image));
+	json_object_object_add(o, "recipe_sha256", json_object_new_string(recipe_sha256));
 	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	metap = xasprintf("%s/meta.json", tdir);
 	{
@@ -982,9 +1025,13 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	if (r < 0)
 		goto out_sig;
 	if (!force && template_image(p, name, &existing) == 0) {
-		say(level, "template %s is already built (%s); use --force to rebuild", name, existing);
-		r = 0;
-		goto out_sig;
+		if (!template_stale(p, name)) {
+			say(level, "template %s is already built (%s); use --force to rebuild", name, existing);
+			r = 0;
+			goto out_sig;
+		}
+		say(level, "template %s was built from an older recipe: rebuilding (sandboxes made from it keep "
+			   "their image)", name);
 	}
 
 	build = xasprintf("%s/.%s.build", tbase, name);
@@ -1029,7 +1076,7 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 		r = -EINTR;
 		goto out_clean;
 	}
-	r = template_publish(p, name, tdir, img, &k, rc.size);
+	r = template_publish(p, name, tdir, img, &k, rc.size, rc.sha256);
 	if (r < 0)
 		goto out_clean;
 	if (level >= 1) {
