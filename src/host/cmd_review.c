@@ -410,7 +410,7 @@ static int review_one(const struct target *t, const struct opts *o, struct json_
 			"as the baseline", t->spec.name);
 		return fail(jo, t->spec.name, m);
 	}
-	r = review_scan(t->spec.workspace, &cur);
+	r = review_scan_sandbox(t->spec.workspace, t->spec.git_dir, &cur);
 	if (r < 0) {
 		_cleanup_free_ char *m = xasprintf("cannot scan workspace %s: %s", t->spec.workspace, strerror(-r));
 		review_snap_free(&base);

@@ -305,6 +305,41 @@ int review_scan(const char *workspace, struct review_snap *ret)
 	return 0;
 }
 
+int review_scan_sandbox(const char *workspace, const char *git_dir, struct review_snap *ret)
+{
+	struct review_snap s;
+	struct scan *sc;
+	size_t first;
+	int fd, r = review_scan(workspace, &s);
+
+	if (r < 0 || !git_dir) {
+		if (r == 0)
+			*ret = s;
+		return r;
+	}
+	/* walked as ".git" so that the git rules apply; named by its absolute path */
+	fd = open(git_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		review_snap_free(&s);
+		return r;
+	}
+	sc = xcalloc(1, sizeof(*sc));
+	sc->s = &s;
+	memcpy(sc->path, ".git", 5);
+	first = s.n;
+	(void)scan_dir(sc, fd, 4, 1);
+	free(sc);
+	for (size_t i = first; i < s.n; i++) {
+		char *abs = xasprintf("%s%s", git_dir, s.v[i].path + 4);
+		free(s.v[i].path);
+		s.v[i].path = abs;
+	}
+	review_snap_sort(&s);
+	*ret = s;
+	return 0;
+}
+
 int review_compare(const struct review_snap *old, const struct review_snap *cur,
 		   struct review_diff_item **ret, size_t *ret_n)
 {

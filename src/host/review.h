@@ -59,6 +59,9 @@ struct review_entry *review_snap_add(struct review_snap *s, const char *path);
 /* Walk the workspace (never following a symlink, never opening anything but regular
  * files and directories) and collect what matches the rules, with content. */
 int review_scan(const char *workspace, struct review_snap *ret);
+/* The same, plus (git_dir != NULL: a --branch sandbox) the repository's git directory
+ * the VM shares too, walked with the git rules; its entries are named by absolute path. */
+int review_scan_sandbox(const char *workspace, const char *git_dir, struct review_snap *ret);
 
 /*
  * The baseline lives in DIR/baseline/: manifest.json (paths percent-encoded) and
@@ -66,7 +69,8 @@ int review_scan(const char *workspace, struct review_snap *ret);
  * manifest last with file_write_atomic(); a lock file serialises writers.
  */
 /* Scan and store as the baseline. */
-int review_baseline_take(const char *sbdir, const char *workspace, struct review_snap *ret_opt);
+int review_baseline_take(const char *sbdir, const char *workspace, const char *git_dir,
+			 struct review_snap *ret_opt);
 /* Store a scan as the baseline, replacing the old one (unreferenced blobs removed). */
 int review_baseline_save(const char *sbdir, const struct review_snap *s);
 /* Load it, with the content of every copied file. -ENOENT when there is none;

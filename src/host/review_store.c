@@ -187,10 +187,11 @@ int review_baseline_save(const char *sbdir, const struct review_snap *s)
 	return 0;
 }
 
-int review_baseline_take(const char *sbdir, const char *workspace, struct review_snap *ret_opt)
+int review_baseline_take(const char *sbdir, const char *workspace, const char *git_dir,
+			 struct review_snap *ret_opt)
 {
 	struct review_snap s;
-	int r = review_scan(workspace, &s);
+	int r = review_scan_sandbox(workspace, git_dir, &s);
 
 	if (r < 0)
 		return r;
@@ -202,9 +203,14 @@ int review_baseline_take(const char *sbdir, const char *workspace, struct review
 	return r;
 }
 
-/* A relative path without empty, "." or ".." components. */
+/* A path without empty, "." or ".." components: relative (the workspace's), or
+ * absolute (a --branch sandbox's shared git directory). Only ever a label. */
 static bool relpath_valid(const char *p, size_t len)
 {
+	if (len && p[0] == '/') {
+		p++;
+		len--;
+	}
 	if (len == 0 || strlen(p) != len || p[0] == '/')
 		return false;
 	for (const char *c = p; c;) {

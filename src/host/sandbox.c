@@ -737,7 +737,7 @@ int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, stru
 		return r;
 	}
 	/* Before the agent ever runs: what `sbx review` compares against. */
-	r = review_baseline_take(dir, spec->workspace, NULL);
+	r = review_baseline_take(dir, spec->workspace, spec->git_dir, NULL);
 	if (r < 0)
 		log_warn("%s: no review baseline (%s); 'sbx review --accept %s' takes one", spec->name, strerror(-r),
 			 spec->name);

@@ -81,6 +81,22 @@ def test_git_dir_hooks_and_config_read_only(repo):
     assert "evil" not in (ws / ".git" / "config").read_text()
 
 
+def test_review_covers_the_shared_git_dir(repo):
+    """The VM can write the repository's .git (it must, to commit): a .git/commondir
+    planted there (git would take config and hooks from where it points) shows in
+    `sbx review` of the sandbox, by its path in the main repository."""
+    h, ws = repo
+    r = h.sbx("review", "ba")
+    assert r.rc == 0, r
+    Box(h, "ba", None).ok("sh", "-c", f"echo ../x > {ws}/.git/commondir")
+    try:
+        r = h.sbx("review", "ba")
+        assert r.rc == 1 and f"{ws}/.git/commondir" in r.out, r
+    finally:
+        os.unlink(ws / ".git" / "commondir")
+    assert h.sbx("review", "ba").rc == 0
+
+
 def test_bad_branch_and_not_a_repository(repo):
     h, ws = repo
     r = h.sbx("create", "--branch", "-x", "shell", ws)

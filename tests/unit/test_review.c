@@ -226,7 +226,7 @@ static void test_scan_compare(void)
 	CHECK(mkdir(sbdir, 0700) == 0);
 	make_workspace();
 	CHECK(review_baseline_load(sbdir, &loaded) == -ENOENT);
-	CHECK(review_baseline_take(sbdir, ws, &base) == 0);
+	CHECK(review_baseline_take(sbdir, ws, NULL, &base) == 0);
 	CHECK(base.hits == 0);
 	CHECK(find(&base, "Makefile") && find(&base, "sub/Makefile") && find(&base, ".git/config"));
 	CHECK(find(&base, ".git/hooks/pre-commit.sample"));
