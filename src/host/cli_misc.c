@@ -150,6 +150,16 @@ int cmd_diagnose(struct sbx_paths *p, int argc, char **argv)
 		bool ok = template_image(p, "minimal", &img) == 0;
 		all &= check("template", ok, ok ? img : "minimal is not built", "sbx template build minimal");
 	}
+	{
+		/* optional: the agents template is built on the first `sbx run claude` */
+		_cleanup_free_ char *aimg = NULL;
+		bool ok = template_image(p, "agents", &aimg) == 0, stale = ok && template_stale(p, "agents");
+		bool npm = access("/usr/bin/npm", X_OK) == 0 || access("/usr/local/bin/npm", X_OK) == 0;
+		check("agents", ok && !stale,
+		      ok ? (stale ? "built from an older recipe (rebuilt on next use)" : aimg)
+			 : npm ? "not built (built on the first sbx run claude)" : "not built, and npm is missing",
+		      npm ? "sbx template build agents" : "sudo apt-get install npm; then sbx template build agents");
+	}
 	all &= check("daemon", true, daemon_status(p, true) == 0 ? "running" : "not running (starts on demand)", NULL);
 	return all ? 0 : 1;
 }
