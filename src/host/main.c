@@ -38,6 +38,7 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	struct sbx_paths p;
+	int rc;
 	const char *cmd;
 
 	log_setup("sbx", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, false);
@@ -62,31 +63,35 @@ int main(int argc, char **argv)
 	argc--;
 	argv++;
 	if (!strcmp(cmd, "run") || !strcmp(cmd, "create"))
-		return cmd_run(&p, argc, argv);
-	if (!strcmp(cmd, "ls") || !strcmp(cmd, "list"))
-		return cmd_ls(&p, argc, argv);
-	if (!strcmp(cmd, "exec"))
-		return cmd_exec(&p, argc, argv);
-	if (!strcmp(cmd, "stop"))
-		return cmd_stop(&p, argc, argv);
-	if (!strcmp(cmd, "rm"))
-		return cmd_rm(&p, argc, argv);
-	if (!strcmp(cmd, "daemon"))
-		return cmd_daemon(&p, argc, argv);
-	if (!strcmp(cmd, "review"))
-		return cmd_review(&p, argc, argv);
-	if (!strcmp(cmd, "template"))
-		return cmd_template(&p, argc, argv);
-	if (!strcmp(cmd, "policy"))
-		return cmd_policy(&p, argc, argv);
-	if (!strcmp(cmd, "secret"))
-		return cmd_secret(&p, argc, argv);
-	if (!strcmp(cmd, "settings"))
-		return cmd_settings(&p, argc, argv);
-	if (!strcmp(cmd, "proxy-bench"))
-		return cmd_proxy_bench(&p, argc, argv);
-	if (!strcmp(cmd, "diagnose"))
-		return cmd_diagnose(&p, argc, argv);
-	fprintf(stderr, "sbx: unknown command '%s'\n%s", cmd, usage);
-	return 2;
+		rc = cmd_run(&p, argc, argv);
+	else if (!strcmp(cmd, "ls") || !strcmp(cmd, "list"))
+		rc = cmd_ls(&p, argc, argv);
+	else if (!strcmp(cmd, "exec"))
+		rc = cmd_exec(&p, argc, argv);
+	else if (!strcmp(cmd, "stop"))
+		rc = cmd_stop(&p, argc, argv);
+	else if (!strcmp(cmd, "rm"))
+		rc = cmd_rm(&p, argc, argv);
+	else if (!strcmp(cmd, "daemon"))
+		rc = cmd_daemon(&p, argc, argv);
+	else if (!strcmp(cmd, "review"))
+		rc = cmd_review(&p, argc, argv);
+	else if (!strcmp(cmd, "template"))
+		rc = cmd_template(&p, argc, argv);
+	else if (!strcmp(cmd, "policy"))
+		rc = cmd_policy(&p, argc, argv);
+	else if (!strcmp(cmd, "secret"))
+		rc = cmd_secret(&p, argc, argv);
+	else if (!strcmp(cmd, "settings"))
+		rc = cmd_settings(&p, argc, argv);
+	else if (!strcmp(cmd, "proxy-bench"))
+		rc = cmd_proxy_bench(&p, argc, argv);
+	else if (!strcmp(cmd, "diagnose"))
+		rc = cmd_diagnose(&p, argc, argv);
+	else {
+		fprintf(stderr, "sbx: unknown command '%s'\n%s", cmd, usage);
+		rc = 2;
+	}
+	paths_free(&p);
+	return rc;
 }

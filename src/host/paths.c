@@ -86,3 +86,18 @@ void paths_init(struct sbx_paths *p)
 			p->recipes = xasprintf("%s/../share/sbx/recipes", dir);
 	}
 }
+
+void paths_free(struct sbx_paths *p)
+{
+	free(p->config);
+	free(p->state);
+	free(p->cache);
+	free(p->run);
+	free(p->sandboxes);
+	free(p->vms);
+	free(p->self_exe);
+	free(p->guest_bin);
+	free(p->keyring_lib);
+	free(p->recipes);
+	*p = (struct sbx_paths){ 0 };
+}

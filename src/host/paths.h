@@ -30,5 +30,6 @@ struct sbx_paths {
 
 /* Fill p from the environment and create the directories. Dies on failure (start-up). */
 void paths_init(struct sbx_paths *p);
+void paths_free(struct sbx_paths *p);
 
 #endif

@@ -46,6 +46,8 @@
  * Values never reach logs or the audit log (it says "injected SERVICE").
  */
 
+static void sess_flush(struct pxicpt *ic);
+
 static const char *const src_names[] = { "stored for the sandbox", "stored globally", "caller environment" };
 
 /* ---- engine set-up ---- */
@@ -67,11 +69,77 @@ void proxy_tls_engine_free(struct proxy *px)
 
 	if (!ic)
 		return;
+	sess_flush(ic);
 	SSL_CTX_free(ic->up_ctx);
 	free(ic->up_path);
 	free(ic->up_err);
 	free(ic);
 	px->icpt = NULL;
+}
+
+/* ---- upstream session resumption ---- */
+
+static int sess_ctx_idx = -1, sess_ssl_idx = -1;
+
+static void sess_flush(struct pxicpt *ic)
+{
+	for (size_t i = 0; i < TLS_SESS_MAX; i++) {
+		SSL_SESSION_free(ic->sess[i].sess);
+		free(ic->sess[i].key);
+		ic->sess[i] = (struct up_sess){ 0 };
+	}
+}
+
+/* OpenSSL hands us each new session (a TLS 1.3 ticket arrives after the handshake). */
+static int sess_new_cb(SSL *ssl, SSL_SESSION *s)
+{
+	struct pxicpt *ic = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), sess_ctx_idx);
+	const char *key = SSL_get_ex_data(ssl, sess_ssl_idx);
+	size_t slot = 0;
+
+	if (!ic || !key || !SSL_SESSION_is_resumable(s))
+		return 0;
+	for (size_t i = 0; i < TLS_SESS_MAX; i++) {
+		if (!ic->sess[i].sess) {
+			slot = i;
+			break;
+		}
+		if (ic->sess[i].stamp < ic->sess[slot].stamp)
+			slot = i;   /* the oldest goes */
+	}
+	SSL_SESSION_free(ic->sess[slot].sess);
+	free(ic->sess[slot].key);
+	ic->sess[slot] = (struct up_sess){ .key = xstrdup(key), .sess = s, .stamp = ++ic->sess_clock };
+	return 1;   /* the reference is ours */
+}
+
+/* Offer a stored session for key, and drop it from the store (single use). */
+static void sess_offer(struct pxicpt *ic, SSL *ssl, const char *key)
+{
+	size_t best = TLS_SESS_MAX;
+
+	for (size_t i = 0; i < TLS_SESS_MAX; i++)
+		if (ic->sess[i].sess && !strcmp(ic->sess[i].key, key) &&
+		    (best == TLS_SESS_MAX || ic->sess[i].stamp > ic->sess[best].stamp))
+			best = i;
+	if (best == TLS_SESS_MAX)
+		return;
+	(void)SSL_set_session(ssl, ic->sess[best].sess);   /* takes its own reference */
+	SSL_SESSION_free(ic->sess[best].sess);
+	free(ic->sess[best].key);
+	ic->sess[best] = (struct up_sess){ 0 };
+}
+
+static void sess_setup(struct pxicpt *ic, SSL_CTX *ctx)
+{
+	if (sess_ctx_idx < 0)
+		sess_ctx_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (sess_ssl_idx < 0)
+		sess_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (sess_ctx_idx < 0 || sess_ssl_idx < 0 || SSL_CTX_set_ex_data(ctx, sess_ctx_idx, ic) != 1)
+		return;   /* no resumption: every handshake is a full one */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, sess_new_cb);
 }
 
 /* The upstream client context for the current proxy.upstreamCA (rebuilt when the
@@ -90,6 +158,7 @@ static SSL_CTX *up_ctx_get(struct proxy *px)
 	       st.st_size == ic->up_size;
 	if (same)
 		return ic->up_ctx;
+	sess_flush(ic);
 	SSL_CTX_free(ic->up_ctx);
 	ic->up_ctx = NULL;
 	free(ic->up_err);
@@ -98,7 +167,9 @@ static SSL_CTX *up_ctx_get(struct proxy *px)
 	ic->up_path = path ? xstrdup(path) : NULL;
 	ic->up_mtime = st.st_mtim;
 	ic->up_size = st.st_size;
-	if (ca_upstream_ctx(path, &ic->up_ctx, &ic->up_err) < 0) {
+	if (ca_upstream_ctx(path, &ic->up_ctx, &ic->up_err) == 0) {
+		sess_setup(ic, ic->up_ctx);
+	} else {
 		ic->up_ctx = NULL;
 		if (!ic->up_err)
 			ic->up_err = xstrdup("cannot create the upstream TLS context");
@@ -255,6 +326,7 @@ void proxy_tls_conn_free(struct pconn *c)
 		SSL_free(t->u);
 		t->u = NULL;
 	}
+	free(t->u_key);
 	SSL_free(t->g);   /* and its BIO */
 	ptls_exchange_clear(t);
 	pxbuf_free(&t->gin);
@@ -755,6 +827,9 @@ void proxy_tls_start(struct pconn *c)
 		t->u_failed = true;
 		up_close(c);
 	} else {
+		t->u_key = xasprintf("%s|%u|%s", c->rt.host, (unsigned)c->rt.port, c->rt.addr);
+		if (sess_ssl_idx >= 0 && SSL_set_ex_data(t->u, sess_ssl_idx, t->u_key) == 1)
+			sess_offer(ic, t->u, t->u_key);
 		SSL_set_connect_state(t->u);
 		SSL_set_ciphersuites(t->u, TLS_SUITES);
 		SSL_set_mode(t->u, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -50,6 +50,14 @@ void proxy_tls_engine_free(struct proxy *px);
 #define TLS_HDR_NAME_MAX 64u                         /* longer names are no auth header */
 #define TLS_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
+#define TLS_SESS_MAX 256u   /* upstream sessions kept for resumption */
+
+struct up_sess {
+	char *key;                /* "host|port|address" */
+	SSL_SESSION *sess;
+	uint64_t stamp;
+};
+
 /* Per engine. */
 struct pxicpt {
 	struct ca *ca;
@@ -61,6 +69,11 @@ struct pxicpt {
 	off_t up_size;
 	char *up_err;
 	bool store_warned;
+	/* TLS session tickets from upstreams, each used once (RFC 8446 C.4): a new
+	 * connection to the same host, port and address resumes instead of verifying
+	 * the certificate chain again; forgotten when up_ctx is rebuilt */
+	struct up_sess sess[TLS_SESS_MAX];
+	uint64_t sess_clock;
 };
 
 enum xstate {
@@ -76,6 +89,7 @@ struct ptls {
 	bool g_hs, u_hs;          /* handshakes done */
 	bool u_failed;            /* upstream unusable: u_err says why */
 	char u_err[400];
+	char *u_key;              /* session cache key of this upstream connection */
 	int u_hs_want, u_rd_want, u_wr_want;   /* SSL_ERROR_WANT_* of the last blocked call */
 	bool g_eof, u_eof, u_shut, g_shut;
 	uint64_t g_deadline, u_deadline;

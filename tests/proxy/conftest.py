@@ -90,6 +90,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             "headers": [[k, v] for k, v in self.headers.items()],
             "body_len": len(body),
             "body_sha": __import__("hashlib").sha256(body).hexdigest(),
+            # TLS upstreams: whether the client resumed a session (no certificate sent)
+            "resumed": bool(getattr(self.connection, "session_reused", False)),
         }
         self._reply(200, json.dumps(info).encode())
 

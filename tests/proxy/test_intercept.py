@@ -218,6 +218,25 @@ def test_alpn_only_http11_is_chosen(bench, pki, tls_up, offer, chosen):
     bench.stop()
 
 
+def test_upstream_sessions_resumed_per_host(bench, pki, tls_up):
+    """A second intercepted connection to the same host resumes the upstream TLS
+    session (the engine kept the ticket) and still gets the key; another host on the
+    same upstream address never gets that session."""
+    configure(bench, pki, tls_up, proxy_inspect="all")
+    secret_set(bench, "anthropic", STORED)
+    start(bench)
+    got = []
+    for host in (HOST, HOST, "other.test", "other.test", HOST):
+        t = tls_to(bench, sbx_ctx(bench), host=host)
+        status, _, body = request(t, host=host, close=True)
+        assert status == 200
+        got.append(json.loads(body)["resumed"])
+        assert ("x-api-key" in seen(body)) == (host == HOST)
+        t.close()
+    assert got == [False, True, False, True, True], got
+    bench.stop()
+
+
 def test_keep_alive_every_request_injected(bench, pki, tls_up):
     configure(bench, pki, tls_up)
     secret_set(bench, "anthropic", STORED)
