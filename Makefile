@@ -89,8 +89,11 @@ test:
 	$(BUILD)/sbx template build agents
 	./scripts/test-integration.sh
 
+# The unit tests, then the egress engine's tests against an ASan build of sbx.
 check-asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" unit
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" unit \
+		build-asan/sbx build-asan/sbx-guest build-asan/libsbx-keyring.so
+	SBX_BIN=$(CURDIR)/build-asan/sbx ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -x tests/proxy
 
 bench: all
 	./bench/start

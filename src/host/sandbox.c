@@ -909,7 +909,13 @@ int sandbox_remove(struct sandbox *sb, bool force, char **ret_err)
 		return r;
 	}
 	log_info("%s: removed", sb->spec.name);
-	(void)secrets_rm_sandbox(sb->d->p, sb->spec.name, NULL);
+	{
+		/* the sandbox is gone either way; a value left behind is said, not hidden */
+		_cleanup_free_ char *err = NULL;
+		if (secrets_rm_sandbox(sb->d->p, sb->spec.name, &err) < 0)
+			log_warn("%s: its secrets could not be removed: %s (remove them with 'sbx secret rm --sandbox %s')",
+				 sb->spec.name, err ? err : "unknown error", sb->spec.name);
+	}
 	if (sb->d->proxy)
 		proxy_sandbox_gone(sb->d->proxy, sb->spec.name);
 	sb->dead = true;
