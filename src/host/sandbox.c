@@ -304,7 +304,6 @@ static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
 	clients_notify(sb->d, sb);
 }
 
-/* Everything that depends on a live VM goes away; the sandbox is stopped. */
 /* Close the channel; every stream still open (egress ones included) is reset first. */
 static void chan_drop(struct sandbox *sb)
 {
@@ -313,6 +312,23 @@ static void chan_drop(struct sandbox *sb)
 	conn_close(sb->d, &sb->chan);
 }
 
+/* The channel, QEMU (given qemu_grace_ms to exit) and virtiofsd gone, run/ removed. */
+static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
+{
+	chan_drop(sb);
+	ev_del(sb->d, &sb->qemu_ev);
+	if (sb->qemu_ev.fd >= 0)
+		close(sb->qemu_ev.fd);
+	sb->qemu_ev.fd = -1;
+	if (sb->procs.qemu_pid > 0)
+		(void)proc_terminate(sb->procs.qemu_pid, sb->procs.qemu_start, qemu_grace_ms);
+	if (sb->procs.vfsd_pid > 0)
+		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
+	memset(&sb->procs, 0, sizeof(sb->procs));
+	rm_rf(sb->run_dir);
+}
+
+/* Everything that depends on a live VM goes away; the sandbox is stopped. */
 static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 {
 	struct relay *r;
@@ -324,17 +340,7 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 	}
 	while ((r = sb->relays))
 		relay_fail(r, booting ? sb->error : why);
-	chan_drop(sb);
-	ev_del(sb->d, &sb->qemu_ev);
-	if (sb->qemu_ev.fd >= 0)
-		close(sb->qemu_ev.fd);
-	sb->qemu_ev.fd = -1;
-	if (sb->procs.qemu_pid > 0)
-		(void)proc_terminate(sb->procs.qemu_pid, sb->procs.qemu_start, 2000);
-	if (sb->procs.vfsd_pid > 0)
-		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
-	memset(&sb->procs, 0, sizeof(sb->procs));
-	rm_rf(sb->run_dir);
+	vm_teardown(sb, 2000);
 	sb->deadline_ms = 0;
 	sandbox_set_state(sb, SB_STOPPED);
 }
@@ -761,17 +767,7 @@ static void sandbox_relaunch(struct sandbox *sb)
 		 (unsigned long long)(now_ms() - sb->started_ms), tail);
 	sb->relaunch_ms = 0;
 	sb->relaunched = true;
-	chan_drop(sb);
-	ev_del(sb->d, &sb->qemu_ev);
-	if (sb->qemu_ev.fd >= 0)
-		close(sb->qemu_ev.fd);
-	sb->qemu_ev.fd = -1;
-	if (sb->procs.qemu_pid > 0)
-		(void)proc_terminate(sb->procs.qemu_pid, sb->procs.qemu_start, 1000);
-	if (sb->procs.vfsd_pid > 0)
-		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
-	memset(&sb->procs, 0, sizeof(sb->procs));
-	rm_rf(sb->run_dir);
+	vm_teardown(sb, 1000);
 	sb->state = SB_STOPPED;   /* quietly: waiting clients are not told */
 	if (sandbox_launch(sb, &err) < 0) {
 		sb->state = SB_STARTING;
