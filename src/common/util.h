@@ -45,6 +45,9 @@ int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
 /* The same from an open fd (read to its end; the fd stays open). */
 int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len);
+/* Open (create, 0600, no symlink) path and flock it (how: LOCK_EX or LOCK_SH), waiting;
+ * the fd, or -errno. Closing it releases the lock. */
+int file_lock(const char *path, int how);
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a directory tree without following symlinks or crossing file systems. */

@@ -1056,14 +1056,8 @@ int policy_remove_file(const struct sbx_paths *p)
 int policy_lock(const struct sbx_paths *p)
 {
 	_cleanup_free_ char *path = xasprintf("%s/policy.lock", p->config);
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return TAKE_FD(fd);
+	return file_lock(path, LOCK_EX);
 }
 
 /* ---------------------------------------------------------------- presets */

@@ -36,18 +36,8 @@ const char *review_hit_name(unsigned bit)
 static int lock_baseline(const char *bdir, int how)
 {
 	_cleanup_free_ char *path = xasprintf("%s/lock", bdir);
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, how) < 0) {
-		if (errno != EINTR) {
-			int r = -errno;
-			close(fd);
-			return r;
-		}
-	}
-	return fd;
+	return file_lock(path, how);
 }
 
 static bool sha_valid(const char *s)

@@ -618,16 +618,9 @@ static int store_lock(const struct sbx_paths *p, char **ret_err)
 	r = mkdir_p(p->config, 0700);
 	if (r < 0)
 		return secrets_fail(ret_err, r, "cannot create %s: %s", p->config, strerror(-r));
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = file_lock(path, LOCK_EX);
 	if (fd < 0)
-		return secrets_fail(ret_err, -errno, "cannot open %s: %s", path, strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			r = -errno;
-			close(fd);
-			return secrets_fail(ret_err, r, "cannot lock %s: %s", path, strerror(-r));
-		}
-	}
+		return secrets_fail(ret_err, fd, "cannot open or lock %s: %s", path, strerror(-fd));
 	return fd;
 }
 

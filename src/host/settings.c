@@ -581,14 +581,8 @@ const char *settings_get_or_default(const struct settings *s, const char *key)
 static int settings_lock(const struct sbx_paths *p)
 {
 	_cleanup_free_ char *path = xasprintf("%s/settings.lock", p->config);
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return TAKE_FD(fd);
+	return file_lock(path, LOCK_EX);
 }
 
 /* Read-modify-write under the lock; value NULL removes the key. */
