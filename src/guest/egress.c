@@ -189,19 +189,17 @@ static void relay_update(struct relay *r)
 	(void)watch_set(g, &r->w, ev);
 }
 
-/* Write queued host bytes to the local socket; forward the host's CLOSE once empty. */
-static void relay_drain(struct relay *r)
+/* Write as much of buf to the relay's (non-blocking) socket as it takes now; how much,
+ * or -1 after failing the relay. */
+static ssize_t relay_write(struct relay *r, const uint8_t *buf, size_t len)
 {
-	struct guest *g = r->e->g;
+	size_t off = 0;
 
-	while (r->q_len > 0) {
-		ssize_t n = write(r->w.fd, r->q + r->q_off, r->q_len);
+	while (off < len) {
+		ssize_t n = write(r->w.fd, buf + off, len - off);
 
 		if (n > 0) {
-			r->q_off += (size_t)n;
-			r->q_len -= (size_t)n;
-			if (r->live)
-				(void)mux_grant(g->mux, r->id, (uint32_t)n);
+			off += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -210,7 +208,25 @@ static void relay_drain(struct relay *r)
 			break;
 		log_debug("egress: stream %u: write: %s", r->id, n < 0 ? strerror(errno) : "short");
 		relay_fail(r);
-		return;
+		return -1;
+	}
+	return (ssize_t)off;
+}
+
+/* Write queued host bytes to the local socket; forward the host's CLOSE once empty. */
+static void relay_drain(struct relay *r)
+{
+	struct guest *g = r->e->g;
+
+	if (r->q_len > 0) {
+		ssize_t n = relay_write(r, r->q + r->q_off, r->q_len);
+
+		if (n < 0)
+			return;
+		r->q_off += (size_t)n;
+		r->q_len -= (size_t)n;
+		if (r->live && n > 0)
+			(void)mux_grant(g->mux, r->id, (uint32_t)n);
 	}
 	if (r->q_len == 0) {
 		r->q_off = 0;
@@ -380,21 +396,11 @@ static void relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 		return;
 	}
 	if (r->q_len == 0) {
-		while (off < len) {
-			ssize_t n = write(r->w.fd, data + off, len - off);
+		ssize_t n = relay_write(r, data, len);
 
-			if (n > 0) {
-				off += (size_t)n;
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				break;
-			log_debug("egress: stream %u: write: %s", r->id, n < 0 ? strerror(errno) : "short");
-			relay_fail(r);
+		if (n < 0)
 			return;
-		}
+		off = (size_t)n;
 		if (off)
 			(void)mux_grant(g->mux, r->id, (uint32_t)off);
 	}
