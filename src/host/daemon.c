@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "json_get.h"
 #include "sshagent.h"
 #include "egress.h"
 #include "frame.h"
@@ -126,14 +127,6 @@ static struct json_object *ok_obj(void)
 	return o;
 }
 
-static const char *req_str(struct json_object *req, const char *key)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static bool req_bool(struct json_object *req, const char *key)
 {
 	struct json_object *v;
@@ -164,7 +157,7 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 
 static struct sandbox *named_sandbox(struct client *cl, struct json_object *req)
 {
-	const char *name = req_str(req, "name");
+	const char *name = json_get_str(req, "name");
 	struct sandbox *sb;
 
 	if (!name || !name_valid(name)) {
@@ -380,7 +373,7 @@ static void client_on_request(struct client *cl, const uint8_t *data, size_t len
 	tok = json_tokener_new_ex(16);
 	req = json_tokener_parse_ex(tok, (const char *)data, (int)len);
 	if (!req || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(req, json_type_object) || !(op = req_str(req, "op"))) {
+	    !json_object_is_type(req, json_type_object) || !(op = json_get_str(req, "op"))) {
 		json_tokener_free(tok);
 		json_object_put(req);
 		client_reply_error(cl, "malformed request");
@@ -424,7 +417,7 @@ static int cl_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 		return -EINVAL;
 	}
 	json_tokener_free(tok);
-	name = req_str(req, "name");
+	name = json_get_str(req, "name");
 	sb = name && name_valid(name) ? sandbox_find(cl->d, name) : NULL;
 	if (!sb || sb->dead) {
 		/* Accept, explain, then reset: a bare RESET would carry no reason. */

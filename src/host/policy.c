@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "json_get.h"
 #include "names.h"
 #include "util.h"
 
@@ -852,14 +853,6 @@ static char *policy_path(const struct sbx_paths *p)
 	return xasprintf("%s/policy.json", p->config);
 }
 
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int policy_from_json(struct json_object *root, struct policy *pol, const char **ret_err)
 {
 	struct json_object *rules, *v;
@@ -904,9 +897,9 @@ static int policy_from_json(struct json_object *root, struct policy *pol, const 
 			return -EINVAL;
 		}
 		id = json_object_get_int64(idv);
-		action = jstr(o, "action");
-		resource = jstr(o, "resource");
-		origin = jstr(o, "origin");
+		action = json_get_str(o, "action");
+		resource = json_get_str(o, "resource");
+		origin = json_get_str(o, "origin");
 		if (id < 1 || id > INT32_MAX / 2 || !action || (strcmp(action, "allow") && strcmp(action, "deny")) ||
 		    !resource) {
 			*ret_err = "rule with a bad id, action or resource";

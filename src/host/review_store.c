@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "json_get.h"
 #include "util.h"
 
 #define MANIFEST_MAX (16u << 20)
@@ -213,14 +214,6 @@ static bool relpath_valid(const char *p, size_t len)
 	return true;
 }
 
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int64_t jint(struct json_object *o, const char *key, int64_t dflt)
 {
 	struct json_object *v;
@@ -231,8 +224,8 @@ static int64_t jint(struct json_object *o, const char *key, int64_t dflt)
 
 static int entry_from_json(struct json_object *j, int bfd, struct review_snap *s, uint64_t *copied)
 {
-	const char *path = jstr(j, "path"), *type = jstr(j, "type"), *sha = jstr(j, "sha256");
-	const char *target = jstr(j, "target"), *err = jstr(j, "error");
+	const char *path = json_get_str(j, "path"), *type = json_get_str(j, "type"), *sha = json_get_str(j, "sha256");
+	const char *target = json_get_str(j, "target"), *err = json_get_str(j, "error");
 	int64_t mode = jint(j, "mode", -1), size = jint(j, "size", -1);
 	struct json_object *cp;
 	bool copied_flag = json_object_object_get_ex(j, "copied", &cp) && json_object_get_boolean(cp);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "branch.h"
+#include "json_get.h"
 #include "names.h"
 #include "util.h"
 
@@ -121,14 +122,6 @@ struct json_object *spec_to_json(const struct spec *s)
 	return o;
 }
 
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static bool jint(struct json_object *o, const char *key, int64_t lo, int64_t hi, int64_t *ret)
 {
 	struct json_object *v;
@@ -146,8 +139,8 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 {
 	struct spec s = { 0 };
 	struct json_object *env;
-	const char *name = jstr(o, "name"), *agent = jstr(o, "agent"), *tmpl = jstr(o, "template"),
-		   *ws = jstr(o, "workspace");
+	const char *name = json_get_str(o, "name"), *agent = json_get_str(o, "agent"), *tmpl = json_get_str(o, "template"),
+		   *ws = json_get_str(o, "workspace");
 	int64_t cpus, mem, uid, gid, created = 0;
 	int r;
 
@@ -168,8 +161,8 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 	s.uid = (uid_t)uid;
 	s.gid = (gid_t)gid;
 	s.created = created;
-	if (jstr(o, "branch") || jstr(o, "repo") || jstr(o, "git_dir")) {
-		const char *b = jstr(o, "branch"), *rp = jstr(o, "repo"), *gd = jstr(o, "git_dir");
+	if (json_get_str(o, "branch") || json_get_str(o, "repo") || json_get_str(o, "git_dir")) {
+		const char *b = json_get_str(o, "branch"), *rp = json_get_str(o, "repo"), *gd = json_get_str(o, "git_dir");
 		s.branch = b ? xstrdup(b) : NULL;
 		s.repo = rp ? xstrdup(rp) : NULL;
 		s.git_dir = gd ? xstrdup(gd) : NULL;
