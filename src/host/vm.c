@@ -314,18 +314,14 @@ static int stage_build(const struct vfsd_setup *s)
 	if (r == 0 && (root = open(s->stage, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = -errno;
 	for (int i = 0; i < 2 && r == 0; i++) {
-		int dst = mkdir_beneath(root, paths[i] + 1), t;
+		int dst = mkdir_beneath(root, paths[i] + 1);
 
 		if (dst < 0) {
 			r = dst;
 			break;
 		}
 		/* recursive: the read-only binds of the guards come along */
-		t = open_tree(src[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
-		if (t < 0 || move_mount(t, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			r = -errno;
-		if (t >= 0)
-			close(t);
+		r = wsguard_bind(src[i], dst, NULL, true);
 		close(dst);
 	}
 	for (int i = 0; i < 2; i++)

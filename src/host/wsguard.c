@@ -464,16 +464,12 @@ int wsguard_plan_worktree(const char *worktree, const char *gitdir, uid_t uid, g
 
 int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn)
 {
-	struct plan pl = { .ws = workspace, .uid = uid, .gid = gid, .g = g };
 	struct stat st = { 0 };
-	int fd;
+	struct plan pl;
+	int fd = plan_begin(&pl, workspace, uid, gid, g, ret_warn);
 
-	memset(g, 0, sizeof(*g));
-	if (ret_warn)
-		*ret_warn = NULL;
-	pl.wsfd = open(workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (pl.wsfd < 0)
-		return -errno;
+	if (fd < 0)
+		return fd;
 	fd = openat2_beneath(pl.wsfd, ".git", O_PATH);
 	if (fd >= 0) {
 		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
@@ -484,12 +480,7 @@ int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g,
 	} else if (fd != -ENOENT) {
 		warnf(&pl, ".git: not protected: %s", fd == -ELOOP ? "a symbolic link" : strerror(-fd));
 	}
-	close(pl.wsfd);
-	if (ret_warn)
-		*ret_warn = pl.warn;
-	else
-		free(pl.warn);
-	return 0;
+	return plan_end(&pl, ret_warn);
 }
 
 /* ---- applying (in the child, system calls only) ---- */
@@ -504,16 +495,29 @@ int wsguard_unshare(void)
 	return 0;
 }
 
+int wsguard_bind(int src, int dst, const struct mount_attr *attr, bool recursive)
+{
+	int t = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+	int r = 0;
+
+	if (t < 0 || (attr && mount_setattr(t, "", AT_EMPTY_PATH, (struct mount_attr *)attr, sizeof(*attr)) < 0) ||
+	    move_mount(t, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = -errno;
+	if (t >= 0)
+		close(t);
+	return r;
+}
+
 int wsguard_apply(const char *workspace, const struct wsguard *g)
 {
-	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
-	struct mount_attr rw = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	static const struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	static const struct mount_attr rw = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
 	int wsfd, r = 0;
 
 	if (!g || !g->n)
 		return 0;
 	for (size_t i = 0; i < g->n && r == 0; i++) {
-		int fd, tfd;
+		int fd;
 
 		/* opened again each time: after "." is pinned, only a new lookup of the
 		 * root's path sees that mount */
@@ -526,13 +530,8 @@ int wsguard_apply(const char *workspace, const struct wsguard *g)
 			r = fd;
 			break;
 		}
-		tfd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 		/* parents come first: each later path resolves through their new mounts */
-		if (tfd < 0 || mount_setattr(tfd, "", AT_EMPTY_PATH, g->ro[i] ? &ro : &rw, sizeof(ro)) < 0 ||
-		    move_mount(tfd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			r = -errno;
-		if (tfd >= 0)
-			close(tfd);
+		r = wsguard_bind(fd, fd, g->ro[i] ? &ro : &rw, false);
 		close(fd);
 	}
 	return r;

@@ -61,6 +61,11 @@ int wsguard_unshare(void);
  * after fork). */
 int wsguard_apply(const char *root, const struct wsguard *g);
 
+struct mount_attr;
+/* Bind the tree at fd src (recursive: with its submounts) onto fd dst, with attr
+ * (NULL: as it is) set on the new mount. System calls only. */
+int wsguard_bind(int src, int dst, const struct mount_attr *attr, bool recursive);
+
 /* core.hooksPath of a git config text, or NULL: the last value in a [core] section,
  * unquoted. Exposed for tests. */
 char *wsguard_hooks_path(const char *text, size_t len);
