@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SBX, closed, recv_response, start_http
+from test_forward import connect as connect_raw
 
 STORED = "sk-ant-stored-0123456789abcdef"
 ENVKEY = "sk-ant-from-env-9876543210"
@@ -110,14 +111,7 @@ def configure(bench, pki, tls_up, upstream="tls", ca=True, more_rules=(), **sett
 
 
 def connect(bench, target):
-    s = socket.create_connection(("127.0.0.1", bench.port), timeout=10)
-    s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        d = s.recv(1)
-        if not d:
-            break
-        head += d
+    s, head = connect_raw(bench.port, target)
     assert head.startswith(b"HTTP/1.1 200"), head
     return s
 

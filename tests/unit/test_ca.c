@@ -27,15 +27,6 @@ static struct sbx_paths paths_in(const char *sub)
 	return p;
 }
 
-static char *slurp(const char *path)
-{
-	char *buf = NULL;
-	size_t len;
-	if (file_read_all(path, 1 << 20, &buf, &len) < 0)
-		return xstrdup("");
-	return buf;
-}
-
 static void put(const char *path, const char *s, mode_t mode)
 {
 	unlink(path);

@@ -29,15 +29,6 @@ static char *get(const char *sandbox, const char *service, int *ret_r)
 	return v;
 }
 
-static char *slurp(const char *path)
-{
-	char *buf = NULL;
-	size_t len;
-	if (file_read_all(path, 1 << 20, &buf, &len) < 0)
-		return xstrdup("");
-	return buf;
-}
-
 static void write_file_n(const char *path, const char *s, size_t len, mode_t mode)
 {
 	unlink(path);
