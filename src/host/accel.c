@@ -116,7 +116,9 @@ int accel_decide(const char *want, const struct accel_probe *p, enum accel *ret,
 		return -EINVAL;
 
 	if (!p->hw_flag) {
-		const char *kvm = p->pvm ? "; /dev/kvm is PVM" :
+		/* PVM only matters when its /dev/kvm is there to be mistaken for KVM */
+		const char *kvm = p->kvm_err == -ENOENT ? "; no /dev/kvm" :
+				  p->kvm_err == 0 && p->pvm ? "; /dev/kvm is PVM" :
 				  p->kvm_err == 0 ? "; /dev/kvm is not hardware KVM" : "";
 		why = xasprintf("no hardware virtualization (vmx/svm) in /proc/cpuinfo%s", kvm);
 	} else if (p->kvm_err == -EPROTO) {

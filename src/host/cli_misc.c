@@ -5,14 +5,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <pwd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "accel.h"
 #include "client.h"
 #include "daemon.h"
+#include "idmap.h"
 #include "image.h"
 #include "util.h"
 
@@ -113,6 +117,105 @@ static bool check(const char *what, bool ok, const char *detail, const char *fix
 	return ok;
 }
 
+/* Can we make a user namespace (virtiofsd and QEMU start in one)? */
+static int userns_probe(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWUSER) == 0 ? 0 : errno);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? -WEXITSTATUS(st) : -EIO;
+}
+
+/* Whether our systemd user manager's cgroup is delegated to us, with which controllers;
+ * a per-sandbox cgroup with limits needs that. Informational. */
+static void check_cgroup(void)
+{
+	_cleanup_free_ char *self = NULL, *ctl = NULL, *dir = NULL, *want = xasprintf("/user@%u.service", (unsigned)getuid());
+	char *path, *end;
+	struct stat st;
+
+	if (file_read_all("/proc/self/cgroup", 65536, &self, NULL) < 0 || !(path = strstr(self, "0::/"))) {
+		check("cgroup", true, "no cgroup v2 (per-sandbox limits will need it)", NULL);
+		return;
+	}
+	path += 3;
+	end = strchr(path, '\n');
+	if (end)
+		*end = '\0';
+	if (getuid() == 0) {
+		check("cgroup", true, "cgroup v2; root can make sbx's own subtree", NULL);
+		return;
+	}
+	end = strstr(path, want);
+	if (end)
+		end[strlen(want)] = '\0';
+	dir = xasprintf("/sys/fs/cgroup%s", path);
+	if (!end || stat(dir, &st) < 0 || st.st_uid != getuid()) {
+		printf("%-12s warn  not delegated to you (%s); per-sandbox limits will need it\n", "cgroup", path);
+		printf("%-12s       fix: run sbx from a systemd-logind session (ssh or a desktop login), not su/sudo\n", "");
+		return;
+	}
+	{
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.controllers", dir);
+		_cleanup_free_ char *d = NULL;
+		if (file_read_all(f, 4096, &ctl, NULL) < 0)
+			ctl = xstrdup("");
+		strtok(ctl, "\n");
+		d = xasprintf("delegated: %s (controllers: %s)", dir, *ctl ? ctl : "none");
+		check("cgroup", true, d, NULL);
+	}
+}
+
+/* An ordinary user's prerequisites: user namespaces, subordinate ids, /dev/kvm. */
+static bool check_user(void)
+{
+	bool all = true;
+	int r = userns_probe();
+
+	{
+		_cleanup_free_ char *d = r == 0 ? xstrdup("unprivileged user namespaces work")
+						: xasprintf("cannot create a user namespace: %s", strerror(-r));
+		all &= check("userns", r == 0, d,
+			     "sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000 "
+			     "(and the same in /etc/sysctl.d/)");
+	}
+	if (getuid() == 0) {
+		check("subids", true, "root: virtiofsd runs as ids 100000-165535, which sbx reserves", NULL);
+	} else {
+		struct subid_range u, g;
+		_cleanup_free_ char *err = NULL, *d = NULL, *fix = NULL;
+		bool ok = idmap_user_ranges(&u, &g, &err) == 0;
+
+		if (ok) {
+			d = xasprintf("subordinate uids %u-%u, gids %u-%u", u.start, u.start + u.count - 1, g.start,
+				      g.start + g.count - 1);
+		} else {
+			/* the message ends in "fix: COMMAND" */
+			char *f = strstr(err, " fix: ");
+			if (f) {
+				fix = xstrdup(f + 6);
+				f[0] = '\0';
+			}
+			d = xstrdup(err);
+		}
+		all &= check("subids", ok, d, fix);
+	}
+	if (access("/dev/kvm", F_OK) == 0 && access("/dev/kvm", R_OK | W_OK) < 0) {
+		struct passwd *pw = getpwuid(getuid());
+		_cleanup_free_ char *fix = xasprintf("sudo usermod -aG kvm %s, then log in again (TCG works meanwhile)",
+						     pw ? pw->pw_name : "$USER");
+		check("kvm", false, "/dev/kvm exists but you may not open it (not in group kvm)", fix);
+	}
+	return all;
+}
+
 int cmd_diagnose(struct sbx_paths *p, int argc, char **argv)
 {
 	enum accel a;
@@ -123,7 +226,8 @@ int cmd_diagnose(struct sbx_paths *p, int argc, char **argv)
 	int r;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("Usage: sbx diagnose\n\nCheck KVM, QEMU, virtiofsd, the guest kernel, templates and the daemon.\n");
+		printf("Usage: sbx diagnose\n\nCheck KVM, user namespaces and subordinate ids, QEMU, virtiofsd, the guest kernel,\n"
+		       "templates and the daemon; print the command that fixes what is missing.\n");
 		return 0;
 	}
 	r = accel_detect("auto", &a, &reason);
@@ -132,6 +236,8 @@ int cmd_diagnose(struct sbx_paths *p, int argc, char **argv)
 						   reason ? reason : "");
 		check("accel", r >= 0, d, "load kvm_intel/kvm_amd and give your user access to /dev/kvm; TCG works meanwhile");
 	}
+	all &= check_user();
+	check_cgroup();
 	all &= check("qemu", access("/usr/bin/qemu-system-x86_64", X_OK) == 0, "/usr/bin/qemu-system-x86_64",
 		     "sudo apt-get install qemu-system-x86 qemu-utils");
 	all &= check("qemu-img", access("/usr/bin/qemu-img", X_OK) == 0, "/usr/bin/qemu-img", "sudo apt-get install qemu-utils");

@@ -792,6 +792,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	struct vm_config cfg;
 	struct stat st;
 	bool protect_git;
+	struct subid_range uid_range, gid_range;
 	int r;
 
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
@@ -821,8 +822,16 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		protect_git = settings_load(sb->d->p, &set) == 0 ? settings_protect_git(set) : true;
 		settings_free(set);
 	}
+	if (geteuid() == 0) {
+		uid_range = gid_range = (struct subid_range){ IDMAP_ROOT_BASE, IDMAP_ROOT_COUNT };
+	} else if ((r = idmap_user_ranges(&uid_range, &gid_range, ret_err)) < 0) {
+		kernel_info_free(&k);
+		return r;
+	}
 	cfg = (struct vm_config){
 		.protect_git = protect_git,
+		.uid_range = uid_range,
+		.gid_range = gid_range,
 		.git_dir = sb->spec.git_dir,
 		.name = sb->spec.name,
 		.qemu_bin = getenv("SBX_QEMU"),

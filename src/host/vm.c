@@ -4,21 +4,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
 
+#include "idmap.h"
 #include "proc.h"
 #include "sock.h"
 #include "util.h"
@@ -214,28 +212,6 @@ int vm_build_argv(const struct vm_config *c, int ctl_fd, int vfs_fd, char ***ret
 	return vm_build_argv_full(c, ctl_fd, vfs_fd, -1, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, ret_argv);
 }
 
-int vm_userns_map(bool root, uint32_t ws_id, uint32_t self, char *buf, size_t size)
-{
-	const uint32_t base = VM_USERNS_HOST_BASE, n = VM_USERNS_SIZE;
-	int w;
-
-	if (!root) {
-		w = snprintf(buf, size, "%u %u 1\n", ws_id, self);
-	} else {
-		/* ws_id keeps its number; everything else lands on unprivileged host ids. */
-		if (ws_id == 0 || (ws_id >= base && ws_id - base < n))
-			return -EINVAL;
-		if (ws_id < n)
-			w = snprintf(buf, size, "0 %u %u\n%u %u 1\n%u %u %u\n", base, ws_id, ws_id, ws_id, ws_id + 1,
-				     base + ws_id + 1, n - ws_id - 1);
-		else
-			w = snprintf(buf, size, "0 %u %u\n%u %u 1\n", base, n, ws_id, ws_id);
-	}
-	if (w < 0 || (size_t)w >= size)
-		return -ENOBUFS;
-	return w;
-}
-
 /* virtiofsd's -o values: ',' separates options, '\\' escapes. */
 static char *fuse_opt_escape(const char *prefix, const char *s)
 {
@@ -255,7 +231,8 @@ static char *fuse_opt_escape(const char *prefix, const char *s)
 /* ---- child set-up (runs after fork: plain syscalls only) ---- */
 
 struct vfsd_setup {
-	bool root;
+	bool root;              /* we write the maps; else newuidmap/newgidmap do */
+	struct idmap uid, gid;
 	char uid_map[128], gid_map[128];
 	rlim_t nofile;
 	const char *workspace;
@@ -380,9 +357,44 @@ static int userns_write_maps(pid_t pid, const char *uid_map, const char *gid_map
 	return write_file(path, gid_map);
 }
 
-/* Root: a helper left behind in our user namespace writes the maps of the new one
- * (mapping ids other than our own needs CAP_SETUID there); then become ns root. */
-static int userns_enter_root(const char *uid_map, const char *gid_map)
+/* newuidmap/newgidmap PID inside outside count...: a setuid helper that maps the
+ * caller's own id and its subordinate ids (and allows setgroups then). */
+static int idmap_tool(const char *tool, pid_t pid, const struct idmap *m)
+{
+	char num[1 + 3 * 3][16];
+	char *argv[2 + 3 * 3 + 1];
+	size_t n = 0, k = 0;
+	pid_t c;
+	int st;
+
+	argv[n++] = (char *)tool;
+	snprintf(num[k], sizeof(num[k]), "%d", (int)pid);
+	argv[n++] = num[k++];
+	for (unsigned i = 0; i < m->n && i < 3; i++) {
+		const uint32_t v[3] = { m->e[i].inside, m->e[i].outside, m->e[i].count };
+		for (int j = 0; j < 3; j++) {
+			snprintf(num[k], sizeof(num[k]), "%u", v[j]);
+			argv[n++] = num[k++];
+		}
+	}
+	argv[n] = NULL;
+	c = fork();
+	if (c < 0)
+		return -errno;
+	if (c == 0) {
+		execv(tool, argv);
+		_exit(127);
+	}
+	while (waitpid(c, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
+}
+
+/* A helper left behind in our user namespace writes the maps of the new one (ids
+ * other than our own need privilege there: ours as root, newuidmap's otherwise);
+ * then we become ns root, an unprivileged id on the host. */
+static int userns_enter(const struct vfsd_setup *s)
 {
 	int sync[2], st, r = 0;
 	pid_t self = getpid(), h;
@@ -402,7 +414,9 @@ static int userns_enter_root(const char *uid_map, const char *gid_map)
 		/* EOF instead of a byte: the parent failed to unshare. */
 		if (read(sync[0], &c, 1) != 1)
 			_exit(2);
-		_exit(userns_write_maps(self, uid_map, gid_map) < 0 ? 1 : 0);
+		if (s->root)
+			_exit(userns_write_maps(self, s->uid_map, s->gid_map) < 0 ? 1 : 0);
+		_exit(idmap_tool(IDMAP_NEWUIDMAP, self, &s->uid) < 0 || idmap_tool(IDMAP_NEWGIDMAP, self, &s->gid) < 0 ? 1 : 0);
 	}
 	close(sync[0]);
 	if (unshare(CLONE_NEWUSER) < 0)
@@ -418,42 +432,10 @@ static int userns_enter_root(const char *uid_map, const char *gid_map)
 		return r;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -EPERM;
-	/* Drop the host's supplementary groups (gid 0 among them) and become ns root,
-	 * i.e. host VM_USERNS_HOST_BASE: exec keeps full capabilities in the namespace only. */
+	/* Drop the host's supplementary groups and become ns root: exec keeps full
+	 * capabilities in the namespace only. */
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return -errno;
-	return 0;
-}
-
-/* Not root: map only ourselves (setgroups denied, as the kernel requires). */
-static int userns_enter_self(const char *uid_map, const char *gid_map)
-{
-	if (unshare(CLONE_NEWUSER) < 0)
-		return -errno;
-	if (write_file("/proc/self/setgroups", "deny") < 0)
-		return -EPERM;
-	return userns_write_maps(getpid(), uid_map, gid_map);
-}
-
-/* Keep our capabilities (full, in the new namespace) across exec as a non-root ns
- * uid, through the ambient set; virtiofsd then drops what it does not need. */
-static int caps_keep_ambient(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return -errno;
-	data[0].inheritable = data[0].permitted;
-	data[1].inheritable = data[1].permitted;
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return -errno;
-	for (int cap = 0; cap < 64; cap++) {
-		if (!(data[cap / 32].permitted & (1u << (cap % 32))))
-			continue;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-			return -errno;
-	}
 	return 0;
 }
 
@@ -471,17 +453,8 @@ static int vfsd_child_setup(void *arg)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (s->root) {
-		r = userns_enter_root(s->uid_map, s->gid_map);
-		return r < 0 ? r : vfsd_mounts(s);
-	}
-	r = userns_enter_self(s->uid_map, s->gid_map);
-	if (r < 0)
-		return r;
-	r = vfsd_mounts(s);
-	if (r < 0)
-		return r;
-	return caps_keep_ambient();
+	r = userns_enter(s);
+	return r < 0 ? r : vfsd_mounts(s);
 }
 
 struct qemu_setup {
@@ -552,10 +525,13 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 		if (v > 0 && v < s->nofile)
 			s->nofile = v;
 	}
-	r = vm_userns_map(s->root, c->ws_uid, (uint32_t)geteuid(), s->uid_map, sizeof(s->uid_map));
-	if (r < 0)
-		return r;
-	r = vm_userns_map(s->root, c->ws_gid, (uint32_t)getegid(), s->gid_map, sizeof(s->gid_map));
+	/* as root the agent's ids keep their numbers; otherwise they are ours */
+	r = idmap_build(c->ws_uid, s->root ? c->ws_uid : (uint32_t)geteuid(), c->uid_range, &s->uid);
+	if (r == 0)
+		r = idmap_build(c->ws_gid, s->root ? c->ws_gid : (uint32_t)getegid(), c->gid_range, &s->gid);
+	if (r == 0 && (idmap_format(&s->uid, s->uid_map, sizeof(s->uid_map)) < 0 ||
+		       idmap_format(&s->gid, s->gid_map, sizeof(s->gid_map)) < 0))
+		r = -ENOBUFS;
 	if (r < 0)
 		return r;
 

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "accel.h"
+#include "idmap.h"
 
 /*
  * Theory of operation
@@ -21,13 +22,13 @@
  *   sock_connect_at(run_dir, VM_CTL_SOCK).
  * - Workspace: virtiofsd gets a listening socket by --fd (bound as run_dir/vfs.sock,
  *   unlinked once QEMU's end is connected). It never runs as real root: it starts in
- *   a new user namespace where, when we are root, ns uid 0 is the unprivileged host
- *   uid VM_USERNS_HOST_BASE and ns ws_uid is host ws_uid (and likewise for gids), so
- *   files the guest agent creates belong to ws_uid on the host and anything guest
- *   root creates belongs to an id with no rights on the host; setuid-root files and
- *   device nodes cannot appear. So ws_uid should own the workspace: files owned by
- *   ids outside the map (host root, say) are "nobody" to virtiofsd and the guest,
- *   and the workspace's parents must be searchable by ws_uid or by everyone.
+ *   a new user namespace (idmap.h) whose root is an unprivileged host id and where
+ *   ns ws_uid is the workspace's owner (ws_uid itself when we are root, our own uid
+ *   otherwise; likewise for gids), so files the guest agent creates belong to that
+ *   user on the host and anything guest root creates belongs to an id with no rights
+ *   there; setuid-root files and device nodes cannot appear. Files owned by ids
+ *   outside the map (host root, say) are "nobody" to virtiofsd and the guest, and
+ *   the workspace's parents must be searchable by the owner or by everyone.
  *   QEMU gets its end as an already-connected socket (fd=).
  * - QEMU runs in an empty network namespace, with no NIC, -nodefaults, and its
  *   strictest seccomp filter. It becomes "started" only once it answers a QMP command
@@ -40,11 +41,6 @@
 #define VM_VFS_SOCK "vfs.sock"
 #define VM_FS_TAG "sbxws"          /* virtiofs tag the guest mounts */
 #define VM_CTL_PORT "sbx.ctl"      /* virtio-serial port name */
-/* When the daemon runs as root, virtiofsd's user namespace maps ns ids
- * [0, VM_USERNS_SIZE) onto host ids from VM_USERNS_HOST_BASE, except ws_uid/ws_gid,
- * which map to themselves. Host ws_uid/ws_gid must lie outside that host range. */
-#define VM_USERNS_HOST_BASE 100000u
-#define VM_USERNS_SIZE 65536u
 #define VM_START_TIMEOUT_MS 15000
 #define VM_CMDLINE_MAX 2048        /* x86 COMMAND_LINE_SIZE */
 
@@ -59,6 +55,9 @@ struct vm_config {
 	enum accel accel;
 	uid_t ws_uid;               /* agent uid/gid in the guest */
 	gid_t ws_gid;
+	/* host ids for virtiofsd's namespace (idmap.h): the range sbx reserves as root,
+	 * the user's subordinate ids otherwise */
+	struct subid_range uid_range, gid_range;
 	const char *extra_cmdline;  /* appended, may be NULL */
 	const char *runas;          /* user QEMU drops to after setup (-runas), NULL: stay */
 	bool protect_git;           /* git hooks/config read-only to the guest (wsguard.h) */
@@ -82,9 +81,6 @@ int vm_build_argv(const struct vm_config *c, int ctl_fd, int vfs_fd, char ***ret
 void vm_argv_free(char **argv);
 /* Kernel command line; tsc_khz is used under TCG only (0 = unknown, left out). Pure. */
 int vm_build_cmdline(const struct vm_config *c, unsigned tsc_khz, char **ret);
-/* uid_map/gid_map text for virtiofsd's user namespace. root: the daemon is root (maps
- * as described above); otherwise only self is mapped, as ns id ws_id. Pure. */
-int vm_userns_map(bool root, uint32_t ws_id, uint32_t self, char *buf, size_t size);
 
 /* Start virtiofsd (if c->workspace) and QEMU, wait until QEMU is up. */
 int vm_launch(const struct vm_config *c, struct vm_procs *ret);

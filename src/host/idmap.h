@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/* idmap.h: the user-namespace id maps of the VMM helpers, and the subordinate ids they come from. */
+#ifndef SBX_IDMAP_H
+#define SBX_IDMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * virtiofsd never runs with the rights of a real host user beyond the workspace
+ * owner's: it starts in a new user namespace whose root is an unprivileged id and
+ * where exactly one id, the agent's (ws_id), maps onto a real user (ws_host), so the
+ * agent's files belong to that user on the host and whatever guest root creates
+ * belongs to an id with no rights there.
+ * - sbx as root: the ids come from the range sbx reserves, IDMAP_ROOT_BASE (65536
+ *   ids), and ws_id maps to itself; sbx writes the maps.
+ * - sbx as an ordinary user: the ids come from the user's subordinate ids
+ *   (/etc/subuid, /etc/subgid) and ws_id maps to the user; the setuid helpers
+ *   newuidmap/newgidmap (Debian's uidmap) write the maps. A map of the user alone
+ *   would have to deny setgroups(), which virtiofsd needs to drop groups.
+ */
+
+#define IDMAP_ROOT_BASE 100000u
+#define IDMAP_ROOT_COUNT 65536u
+#define IDMAP_SUBUID_FILE "/etc/subuid"
+#define IDMAP_SUBGID_FILE "/etc/subgid"
+#define IDMAP_NEWUIDMAP "/usr/bin/newuidmap"
+#define IDMAP_NEWGIDMAP "/usr/bin/newgidmap"
+#define IDMAP_FILE_MAX (1u << 20)  /* /etc/subuid larger than this is refused */
+
+struct subid_range {
+	uint32_t start, count;
+};
+
+struct idmap_extent {
+	uint32_t inside, outside, count;
+};
+
+struct idmap {
+	struct idmap_extent e[3];
+	unsigned n;
+};
+
+/* The range of NAME (or of the decimal ID, as shadow also accepts) in subuid/subgid
+ * text: the largest when there are several. -ENOENT: none; -EINVAL: a line of the
+ * user's that is malformed. Pure. */
+int subid_parse(const char *text, size_t len, const char *name, uint32_t id, struct subid_range *ret);
+/* The same from a file; -ENOENT also when the file is missing. */
+int subid_lookup(const char *file, const char *name, uint32_t id, struct subid_range *ret);
+/* The first id after every range in the text (at least IDMAP_ROOT_BASE): where a new
+ * user's range may start. Pure. */
+uint32_t subid_free_start(const char *text, size_t len);
+
+/* Namespace ids [0, range.count) onto range, except ws_id onto ws_host. -EINVAL when
+ * ws_id is 0 (ns root must stay unprivileged), ws_host lies in the range, or the
+ * range is empty or wraps. Pure. */
+int idmap_build(uint32_t ws_id, uint32_t ws_host, struct subid_range range, struct idmap *ret);
+/* As /proc/PID/uid_map wants it ("inside outside count\n" per extent). Pure. */
+int idmap_format(const struct idmap *m, char *buf, size_t size);
+
+/* For an ordinary user: the subordinate uid and gid ranges of the caller, checked
+ * to be usable (newuidmap/newgidmap present). On failure *ret_err says what is
+ * missing and the one command that fixes it. */
+int idmap_user_ranges(struct subid_range *ret_uid, struct subid_range *ret_gid, char **ret_err);
+
+#endif
