@@ -3,9 +3,13 @@
 #include "idmap.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -154,6 +158,153 @@ int idmap_format(const struct idmap *m, char *buf, size_t size)
 		off += (size_t)w;
 	}
 	return (int)off;
+}
+
+/* ---- entering a namespace (after fork: plain syscalls) ---- */
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t len = (ssize_t)strlen(text), n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, (size_t)len);
+	if (n != len) {
+		int r = n < 0 ? -errno : -EIO;
+		close(fd);
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* As a privileged helper in the parent user namespace, write the maps of pid. */
+static int write_maps(pid_t pid, const char *uid_map, const char *gid_map)
+{
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	r = write_file(path, uid_map);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	return write_file(path, gid_map);
+}
+
+/* newuidmap/newgidmap PID inside outside count...: a setuid helper that maps the
+ * caller's own id and its subordinate ids (and allows setgroups then). */
+static int idmap_tool(const char *tool, pid_t pid, const struct idmap *m)
+{
+	char num[1 + 3 * 3][16];
+	char *argv[2 + 3 * 3 + 1];
+	size_t n = 0, k = 0;
+	pid_t c;
+	int st;
+
+	argv[n++] = (char *)tool;
+	snprintf(num[k], sizeof(num[k]), "%d", (int)pid);
+	argv[n++] = num[k++];
+	for (unsigned i = 0; i < m->n && i < 3; i++) {
+		const uint32_t v[3] = { m->e[i].inside, m->e[i].outside, m->e[i].count };
+		for (int j = 0; j < 3; j++) {
+			snprintf(num[k], sizeof(num[k]), "%u", v[j]);
+			argv[n++] = num[k++];
+		}
+	}
+	argv[n] = NULL;
+	c = fork();
+	if (c < 0)
+		return -errno;
+	if (c == 0) {
+		execv(tool, argv);
+		_exit(127);
+	}
+	while (waitpid(c, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
+}
+
+int idmap_ns_make(uint32_t ws_uid, uint32_t host_uid, struct subid_range urange, uint32_t ws_gid, uint32_t host_gid,
+		  struct subid_range grange, struct idmap_ns *ret)
+{
+	struct idmap_ns ns = { .self_write = geteuid() == 0 };
+	int r = idmap_build(ws_uid, host_uid, urange, &ns.uid);
+
+	if (r == 0)
+		r = idmap_build(ws_gid, host_gid, grange, &ns.gid);
+	if (r < 0)
+		return r;
+	if (idmap_format(&ns.uid, ns.uid_text, sizeof(ns.uid_text)) < 0 ||
+	    idmap_format(&ns.gid, ns.gid_text, sizeof(ns.gid_text)) < 0)
+		return -ENOBUFS;
+	*ret = ns;
+	return 0;
+}
+
+/* A helper left behind in our user namespace writes the maps of the new one (ids
+ * other than our own need privilege there: ours as root, newuidmap's otherwise);
+ * then we become ns root, an unprivileged id on the host. */
+int idmap_enter(const struct idmap_ns *ns)
+{
+	int sync[2], st, r = 0;
+	pid_t self = getpid(), h;
+	char c = 0;
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return -errno;
+	h = fork();
+	if (h < 0) {
+		r = -errno;
+		close(sync[0]);
+		close(sync[1]);
+		return r;
+	}
+	if (h == 0) {
+		close(sync[1]);
+		/* EOF instead of a byte: the parent failed to unshare. */
+		if (read(sync[0], &c, 1) != 1)
+			_exit(2);
+		if (ns->self_write)
+			_exit(write_maps(self, ns->uid_text, ns->gid_text) < 0 ? 1 : 0);
+		_exit(idmap_tool(IDMAP_NEWUIDMAP, self, &ns->uid) < 0 || idmap_tool(IDMAP_NEWGIDMAP, self, &ns->gid) < 0
+			      ? 1
+			      : 0);
+	}
+	close(sync[0]);
+	if (unshare(CLONE_NEWUSER) < 0)
+		r = -errno;
+	else if (write(sync[1], "x", 1) != 1)
+		r = -EIO;
+	close(sync[1]);
+	while (waitpid(h, &st, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (r < 0)
+		return r;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -EPERM;
+	/* Drop the host's supplementary groups and become ns root: exec keeps full
+	 * capabilities in the namespace only. */
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int idmap_enter_self(int extra)
+{
+	char uid_text[32], gid_text[32];
+
+	snprintf(uid_text, sizeof(uid_text), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
+	snprintf(gid_text, sizeof(gid_text), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+	if (unshare(CLONE_NEWUSER | extra) < 0)
+		return -errno;
+	if (write_file("/proc/self/setgroups", "deny") < 0)
+		return -EPERM;
+	return write_maps(getpid(), uid_text, gid_text);
 }
 
 /* The fix for a missing range: a usermod line with a range nobody else has. */

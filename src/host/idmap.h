@@ -60,6 +60,25 @@ int idmap_build(uint32_t ws_id, uint32_t ws_host, struct subid_range range, stru
 /* As /proc/PID/uid_map wants it ("inside outside count\n" per extent). Pure. */
 int idmap_format(const struct idmap *m, char *buf, size_t size);
 
+/* A user namespace to enter after fork: its maps, and who writes them. */
+struct idmap_ns {
+	bool self_write;        /* we are root and write them; else newuidmap/newgidmap */
+	struct idmap uid, gid;
+	char uid_text[128], gid_text[128];
+};
+
+/* The namespace of idmap_build(ws_uid, host_uid, urange) and its gid twin; self_write
+ * when we are root. Pure but for geteuid(). */
+int idmap_ns_make(uint32_t ws_uid, uint32_t host_uid, struct subid_range urange, uint32_t ws_gid, uint32_t host_gid,
+		  struct subid_range grange, struct idmap_ns *ret);
+/* In a child after fork (plain syscalls; forks helpers): unshare a user namespace
+ * with ns's maps and become its root with no supplementary groups, keeping full
+ * capabilities inside it. */
+int idmap_enter(const struct idmap_ns *ns);
+/* The same with only our own ids mapped (setgroups denied, as the kernel requires),
+ * unsharing the namespaces in extra (CLONE_NEW*) too. */
+int idmap_enter_self(int extra);
+
 /* For an ordinary user: the subordinate uid and gid ranges of the caller, checked
  * to be usable (newuidmap/newgidmap present). On failure *ret_err says what is
  * missing and the one command that fixes it. */

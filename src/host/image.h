@@ -104,8 +104,8 @@ bool template_stale(const struct sbx_paths *p, const char *name);
  * Build when missing (or always with force); ~35 s here, minutes on a slow
  * mirror. As root: mmdebstrap (unshare mode, for its private mount namespace)
  * into a directory, then mke2fs -d. Not root: mmdebstrap in a user namespace
- * (needs /etc/subuid) to an ext2 image (genext2fs) converted to ext4: 1 KiB
- * blocks, no xattrs, and ~33 MiB of per-group writes on first mount.
+ * (the user's subordinate ids) to a tarball, unpacked and given to mke2fs -d in a
+ * namespace with the same ids (idmap.h), so the image records the tree's owners.
  * Interruptible (SIGINT/SIGTERM/SIGHUP): returns -EINTR and leaves nothing behind.
  * verbose: every command's output streamed to stderr; else errors only.
  */
@@ -137,6 +137,9 @@ int cmd_template(const struct sbx_paths *p, int argc, char **argv);
  */
 enum run_output { RUN_QUIET, RUN_STATUS, RUN_STREAM };
 int image_run(const char *const *argv, const char *cwd, enum run_output out);
+/* The same as root of the user namespace ns (idmap.h), NULL: none. */
+struct idmap_ns;
+int image_run_ns(const char *const *argv, const char *cwd, enum run_output out, const struct idmap_ns *ns);
 /* Catch SIGINT/SIGTERM/SIGHUP so image_run returns -EINTR; restore with release. */
 void image_signals_catch(void);
 void image_signals_release(void);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* kernel.c: fetch and cache the guest kernel (.deb, never installed), vmlinux, initramfs; run helpers. */
 #include "image.h"
+#include "idmap.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -62,7 +63,8 @@ bool image_interrupted(void)
 
 /* ---- running commands ---- */
 
-static int spawn(const char *const *argv, const char *cwd, int in, int out, int err, pid_t *ret)
+static int spawn(const char *const *argv, const char *cwd, int in, int out, int err, const struct idmap_ns *ns,
+		 pid_t *ret)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -88,6 +90,13 @@ static int spawn(const char *const *argv, const char *cwd, int in, int out, int 
 		for (int i = 0; i < 3; i++)
 			if (dup2(fds[i], i) < 0)
 				_exit(127);
+		if (ns) {
+			int r = idmap_enter(ns);
+			if (r < 0) {
+				dprintf(2, "cannot enter a user namespace for %s: %s\n", argv[0], strerror(-r));
+				_exit(127);
+			}
+		}
 		if (cwd && chdir(cwd) < 0)
 			_exit(127);
 		execvp(argv[0], (char *const *)argv);
@@ -185,6 +194,11 @@ static void out_done(struct outbuf *o, bool failed, const char *what)
  */
 int image_run(const char *const *argv, const char *cwd, enum run_output mode)
 {
+	return image_run_ns(argv, cwd, mode, NULL);
+}
+
+int image_run_ns(const char *const *argv, const char *cwd, enum run_output mode, const struct idmap_ns *ns)
+{
 	struct outbuf o = { .mode = mode };
 	_cleanup_close_ int rd = -1;
 	int pfd[2], status = 0, r;
@@ -197,7 +211,7 @@ int image_run(const char *const *argv, const char *cwd, enum run_output mode)
 		return -EINTR;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	r = spawn(argv, cwd, -1, pfd[1], pfd[1], &pid);
+	r = spawn(argv, cwd, -1, pfd[1], pfd[1], ns, &pid);
 	close(pfd[1]);
 	rd = pfd[0];
 	if (r < 0)
@@ -272,7 +286,7 @@ static int run_capture(const char *const *argv, const char *cwd, size_t max, cha
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	r = spawn(argv, cwd, -1, pfd[1], -1, &pid);
+	r = spawn(argv, cwd, -1, pfd[1], -1, NULL, &pid);
 	close(pfd[1]);
 	rd = pfd[0];
 	if (r < 0)
@@ -387,7 +401,7 @@ static int vmlinux_extract(const char *vmlinuz, const char *out)
 				r = -errno;
 				goto fail;
 			}
-			r = spawn(argv, NULL, ifd, ofd, -1, &pid);
+			r = spawn(argv, NULL, ifd, ofd, -1, NULL, &pid);
 			if (r < 0)
 				goto fail;
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

