@@ -4,7 +4,8 @@
 #
 # Idempotent: packages already installed are not touched and apt-get update runs
 # only when something is missing; the kernel and template are only fetched or
-# built when absent. Run as root, or as a user with sudo (for apt-get only).
+# built when absent. Run it as the user who will use sbx, with sudo (for apt-get and,
+# once, for that user's subordinate ids and group kvm), or as root.
 set -euo pipefail
 
 usage() {
@@ -102,12 +103,24 @@ if [ "$deps_only" -eq 1 ]; then
 	exit 0
 fi
 
+# An ordinary user needs subordinate ids (virtiofsd's and mmdebstrap's user namespaces)
+# and, for KVM, group kvm: give them once now, so that sbx itself never needs sudo.
+if [ "$(id -u)" -ne 0 ]; then
+	user=$(id -un)
+	if ! grep -qE "^($user|$(id -u)):" /etc/subuid 2>/dev/null || ! grep -qE "^($user|$(id -u)):" /etc/subgid 2>/dev/null; then
+		start=$(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: 'BEGIN{m=100000} NF==3{e=$2+$3; if (e>m) m=e} END{print int((m+65535)/65536)*65536}')
+		echo "setup.sh: giving $user the subordinate ids $start-$((start + 65535)) (/etc/subuid, /etc/subgid)"
+		as_root usermod --add-subuids "$start-$((start + 65535))" --add-subgids "$start-$((start + 65535))" "$user"
+	fi
+	if [ -e /dev/kvm ] && ! [ -r /dev/kvm -a -w /dev/kvm ] && getent group kvm >/dev/null; then
+		echo "setup.sh: adding $user to group kvm (log in again for it to apply; sbx uses TCG meanwhile)"
+		as_root usermod -aG kvm "$user"
+	fi
+fi
+
 echo "setup.sh: building sbx"
 make -C "$repo" -j"$(nproc)"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "setup.sh: not root: the template is built in a user namespace (needs an /etc/subuid entry; untested)"
-fi
 echo "setup.sh: building the minimal template (first time: a few minutes)"
 "$repo/build/sbx" template build minimal
 "$repo/build/sbx" template ls

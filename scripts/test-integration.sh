@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # test-integration.sh: run the integration tests with Debian's pytest: the egress engine on
-# loopback (tests/proxy) and the real build/sbx with real VMs (tests/integration).
+# loopback (tests/proxy) and the real build/sbx with real VMs (tests/integration); as root,
+# then once more as an ordinary user (scripts/test-as-user.sh).
 # Extra arguments go to pytest, e.g. `scripts/test-integration.sh -k exec`.
 # SBX_TEST_CACHE=DIR shares another kernel/template cache (default ~/.cache/sbx).
 set -u
@@ -34,4 +35,12 @@ rc_vm=$?
 [ "$rc_proxy" -eq 5 ] && rc_proxy=0
 [ "$rc_vm" -eq 5 ] && rc_vm=0
 [ "$rc_proxy" -ne 0 ] && exit "$rc_proxy"
-exit "$rc_vm"
+[ "$rc_vm" -ne 0 ] && exit "$rc_vm"
+
+# Most people run sbx as themselves: as root (CI is), run the suites again as an
+# ordinary user with subordinate ids (scripts/test-as-user.sh). SBX_TEST_USER_PASS=0 skips it.
+if [ "$(id -u)" -eq 0 ] && [ "${SBX_TEST_USER_PASS:-1}" != 0 ]; then
+	echo "test-integration: the same suites as an ordinary user"
+	exec ./scripts/test-as-user.sh "$@"
+fi
+exit 0

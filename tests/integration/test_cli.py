@@ -61,6 +61,17 @@ def test_diagnose(sbx):
     if _host_is_pvm():
         assert "tcg" in text.lower(), text
         assert "pvm" in text.lower(), text
+    elif not os.path.exists("/dev/kvm"):
+        # no /dev/kvm at all: say so, and do not blame PVM
+        assert "no /dev/kvm" in text and "pvm" not in text.lower(), text
+    # what an ordinary user needs: user namespaces and subordinate ids
+    lines = {ln.split()[0]: ln for ln in r.out.splitlines() if ln and not ln.startswith(" ")}
+    assert " ok " in lines["userns"], text
+    assert " ok " in lines["subids"], text
+    if os.getuid() == 0:
+        assert "100000-165535" in lines["subids"], text
+    else:
+        assert re.search(r"subordinate uids \d+-\d+, gids \d+-\d+", lines["subids"]), text
 
 
 def _host_is_pvm():

@@ -73,6 +73,10 @@ def test_virtiofsd_is_not_real_root(box):
         st = _status(pid)
         uids = [int(u) for u in st["Uid"].split()]
         assert 0 not in uids, f"virtiofsd {pid} runs with host uid 0: {st['Uid']}"
+        # nor as the user who runs sbx (its rights reach far beyond the workspace):
+        # an unprivileged id of its own, without the host's supplementary groups
+        assert os.getuid() not in uids, f"virtiofsd {pid} runs as the sbx user: {st['Uid']}"
+        assert st["Groups"].strip() == "", f"virtiofsd {pid} keeps groups {st['Groups']}"
         assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
     argv = _argv(vpid)
     assert any(re.fullmatch(r"--fd=\d+", a) for a in argv), argv
