@@ -70,6 +70,13 @@ int proxy_check_addrs(struct pconn *c, uint16_t port)
 			snprintf(rt->addr, sizeof(rt->addr), "%s", txt);
 			return -EACCES;
 		}
+		/* the host's own addresses: whatever the rules; the host is reached only as
+		 * host.docker.internal through a localhost:PORT rule (trusted) */
+		if (!rt->trusted && hostaddr_is_local(c->px->hosts, sa)) {
+			snprintf(rt->reason, sizeof(rt->reason), "host address %s", txt);
+			snprintf(rt->addr, sizeof(rt->addr), "%s", txt);
+			return -EACCES;
+		}
 		k = addr_classify(sa);
 		if (k != ADDR_PUBLIC && !rt->trusted && !d.names_address) {
 			/* refuse the whole name: a mix of public and internal answers is rebinding */
@@ -183,6 +190,10 @@ static void sbx_body_403(struct pconn *c, char *out, size_t n)
 	else if (!strncmp(rt->reason, "internal address ", 17))
 		snprintf(out, n, "sbx: blocked %s (%s). Allow it with: sbx policy allow network %s\n", hp, rt->reason,
 			 rt->reason + 17);
+	else if (!strncmp(rt->reason, "host address ", 13))
+		snprintf(out, n, "sbx: blocked %s (%s: the host is reached only as host.docker.internal through a "
+			 "localhost:PORT rule). Allow that with: sbx policy allow network localhost:%u\n", hp, rt->reason,
+			 rt->port);
 	else if (is_host_alias(host))
 		snprintf(out, n, "sbx: blocked %s (%s: the host is reached only through a localhost:PORT rule). "
 			 "Allow it with: sbx policy allow network localhost:%u\n", hp, why, rt->port);
