@@ -95,6 +95,7 @@ struct proute {
 	uint16_t port;
 	bool is_ip;
 	bool trusted;                 /* proxy.resolve or host.docker.internal: no class or host check */
+	bool host_addr;               /* the address refused (or checked last) is the host's own */
 	char rule[300];
 	char reason[160];
 	char addr[INET6_ADDRSTRLEN];  /* the address connected to (or refused) */
