@@ -317,3 +317,17 @@ def test_error_text_from_sbxd_is_escaped(tmp_path):
             assert ("\\x9b2J" if args[0] == "exec" else "\\u{009b}2J") in text, (args, text)
     finally:
         lsock.close()
+
+
+def test_policy_check_refuses_the_hosts_own_addresses(fresh):
+    """`policy check` says what the engine does: the host's own addresses are refused
+    whatever the rules; a localhost:PORT rule opens host.docker.internal only."""
+    fresh.ok("policy", "init", "allow-all", timeout=60)
+    fresh.ok("policy", "allow", "network", "localhost:3000,127.0.0.1:8080,[::1]:8080", timeout=60)
+    for target in ("127.0.0.1:8080", "127.0.0.1:3000", "127.0.0.2:3000", "[::1]:8080", "localhost:3000"):
+        r = fresh.sbx("policy", "check", "network", target, timeout=60)
+        assert r.rc == 1 and r.out.startswith("deny "), (target, r)
+        assert "host.docker.internal:" in r.out, (target, r)
+    for target in ("host.docker.internal:3000", "host.sbx.internal:3000"):
+        r = fresh.sbx("policy", "check", "network", target, timeout=60)
+        assert r.rc == 0 and r.out.startswith("allow "), (target, r)
