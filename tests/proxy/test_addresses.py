@@ -222,6 +222,11 @@ def test_host_addresses_refused(host_netns, bench):
             status, _, _ = _connect(bench.port, f"{host}:{port}")
             assert status == 403, host
         assert b"localhost:PORT" in body
+        # the DNS path: a name whose address is the host's gets no answer
+        assert bench.dns("hostip.test")["rcode"] == 3
+        e = bench.audit()[-1]
+        assert e["path"] == "dns" and e["decision"] == "deny" and e["reason"] == "host address 192.0.2.77", e
+        assert bench.dns("peer.test")["rcode"] == 0
         # an address added while the engine runs counts at once
         _ip("ip addr add 198.51.100.7/32 dev sbxt0")
         status, _, body = get(bench.port, f"http://198.51.100.7:{port}/")
