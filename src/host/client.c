@@ -19,6 +19,7 @@
 #include "mux.h"
 #include "proto.h"
 #include "sock.h"
+#include "textesc.h"
 #include "tlv.h"
 #include "util.h"
 
@@ -35,6 +36,15 @@ struct sbxc {
 	bool have_status, had_error;
 	int status;
 };
+
+/* Error text from sbxd, often the guest's own words (an exec that failed, the console
+ * of a VM that did not boot): never raw on the terminal. Lines stay lines. */
+static void print_error(const char *msg, size_t len)
+{
+	_cleanup_free_ char *e = text_escape(msg, MIN(len, (size_t)8192), ESC_KEEP_NL_TAB);
+
+	fprintf(stderr, "sbx: %s\n", e);
+}
 
 static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 {
@@ -65,14 +75,7 @@ static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 		if (tag == CTRL_OP) {
 			(void)tlv_u32(v, vlen, &op);
 		} else if (tag == CTRL_MSG && op == OP_ERROR) {
-			char *msg = NULL;
-			if (tlv_str(v, vlen, &msg) == 0) {
-				for (char *s = msg; *s; s++)
-					if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-						*s = '?';
-				fprintf(stderr, "sbx: %s\n", msg);
-			}
-			free(msg);
+			print_error((const char *)v, vlen);
 			c->had_error = true;
 		} else if (tag == CTRL_STATUS && op == OP_EXIT && tlv_i32(v, vlen, &st) == 0) {
 			c->status = st < 0 || st > 255 ? 255 : st;
@@ -277,8 +280,8 @@ int client_call(struct sbxc *c, struct json_object *req, struct json_object **re
 		return -1;
 	}
 	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
-		if (json_object_object_get_ex(resp, "error", &err))
-			fprintf(stderr, "sbx: %s\n", json_object_get_string(err));
+		if (json_object_object_get_ex(resp, "error", &err) && json_object_is_type(err, json_type_string))
+			print_error(json_object_get_string(err), (size_t)json_object_get_string_len(err));
 		else
 			fprintf(stderr, "sbx: request failed\n");
 		json_object_put(resp);

@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "names.h"
+#include "hostaddr.h"
 #include "policy.h"
 #include "settings.h"
 #include "util.h"
@@ -44,7 +45,7 @@ static void policy_usage(FILE *f)
 		"                    RULE:PORT         only that port (without: every port)\n"
 		"                  Loopback, private, link-local and other internal addresses are\n"
 		"                  refused unless an allow rule names the address or network\n"
-		"                  itself ('**' never does).\n"
+		"                  itself ('**' never does); this host's own addresses always are.\n"
 		"  ls              list rules (ID ACTION RESOURCE SCOPE ORIGIN); --json for JSON\n"
 		"  rm              remove a rule by id, or every rule with that resource in a scope\n"
 		"  check           would TARGET be allowed? TARGET: host, host:port, an IP or a URL\n"
@@ -508,6 +509,18 @@ static bool is_local_name(const char *s)
 	return !strcmp(s, "localhost") || !strcmp(s, "host.docker.internal") || !strcmp(s, "host.sbx.internal");
 }
 
+/* What the egress engine refuses whatever the rules (hostaddr.h); sbxd runs here too. */
+static bool host_address(const struct sockaddr_storage *a)
+{
+	struct hostaddr *h = NULL;
+	bool r;
+
+	(void)hostaddr_new(&h);   /* NULL: "yes", as the engine would fail closed */
+	r = hostaddr_is_local(h, (const struct sockaddr *)a);
+	hostaddr_free(h);
+	return r;
+}
+
 static int policy_check_cmd(const struct sbx_paths *p, struct popts *o)
 {
 	_cleanup_free_ char *host = NULL;
@@ -538,6 +551,12 @@ static int policy_check_cmd(const struct sbx_paths *p, struct popts *o)
 	if (settings_load(p, &set) == 0 && settings_resolve_lookup(set, host, port, &ss, &sl) == 0)
 		mapped = true;
 
+	if (!strcmp(host, "localhost") && !mapped) {
+		/* in the VM, localhost is the VM; sbxd refuses the host's loopback by that name */
+		printf("deny %s (the name localhost is never forwarded; a service on this host is reached as "
+		       "host.docker.internal:%u after: sbx policy allow network localhost:%u)\n", hp, port, port);
+		goto denied;
+	}
 	if (d.action == POLICY_ALLOW && !mapped) {
 		struct sockaddr_storage a = { 0 };
 		enum addr_class cls = ADDR_PUBLIC;
@@ -547,6 +566,12 @@ static int policy_check_cmd(const struct sbx_paths *p, struct popts *o)
 		} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a)->sin6_addr) == 1) {
 			a.ss_family = AF_INET6;
 			cls = addr_classify((struct sockaddr *)&a);
+		}
+		if (a.ss_family && host_address(&a)) {
+			printf("deny %s (one of this host's own addresses, refused whatever the rules; a service "
+			       "on this host is reached as host.docker.internal:%u after: sbx policy allow network "
+			       "localhost:%u)\n", hp, port, port);
+			goto denied;
 		}
 		if (cls != ADDR_PUBLIC && !d.names_address) {
 			printf("deny %s (%s address: allowed by rule '%s', but '**' and names never open internal "

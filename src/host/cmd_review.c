@@ -113,7 +113,7 @@ static int targets_load(struct sbx_paths *p, struct target **ret, size_t *ret_n)
 
 static char *esc_name(const char *s)
 {
-	return review_escape(s, strlen(s), ESC_BACKSLASH);
+	return text_escape(s, strlen(s), ESC_BACKSLASH);
 }
 
 static char *time_str(int64_t t)
@@ -151,7 +151,7 @@ static void count(struct counts *c, unsigned ch)
 static char *describe(const struct review_entry *e)
 {
 	if (e->type == RT_SYMLINK) {
-		_cleanup_free_ char *t = e->data ? review_escape(e->data, e->data_len, ESC_BACKSLASH) : xstrdup("?");
+		_cleanup_free_ char *t = e->data ? text_escape(e->data, e->data_len, ESC_BACKSLASH) : xstrdup("?");
 		return xasprintf("symlink to '%s'", t);
 	}
 	if (e->type == RT_FILE)
@@ -274,7 +274,7 @@ static void print_incomplete(const struct review_snap *cur)
 static void print_content(const char *s, bool tty)
 {
 	if (tty) {
-		_cleanup_free_ char *e = review_escape(s, strlen(s), ESC_KEEP_NL_TAB);
+		_cleanup_free_ char *e = text_escape(s, strlen(s), ESC_KEEP_NL_TAB);
 		fputs(e, stdout);
 	} else {
 		fputs(s, stdout);
@@ -331,7 +331,7 @@ static struct json_object *item_json(const struct review_diff_item *it, const st
 	json_object_object_add(o, "lines_added", json_object_new_int((int)v->add));
 	json_object_object_add(o, "lines_removed", json_object_new_int((int)v->del));
 	if (v->diff && !stat) {
-		_cleanup_free_ char *d = review_escape(v->diff, strlen(v->diff), ESC_UTF8_ONLY);
+		_cleanup_free_ char *d = text_escape(v->diff, strlen(v->diff), ESC_UTF8_ONLY);
 		json_object_object_add(o, "diff", json_object_new_string(d));
 	} else {
 		json_object_object_add(o, "diff", NULL);

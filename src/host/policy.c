@@ -289,9 +289,17 @@ static void rule_clear(struct rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* How a localhost rule may be written. */
 static bool is_local_name(const char *s)
 {
 	return !strcmp(s, "localhost") || !strcmp(s, "host.docker.internal") || !strcmp(s, "host.sbx.internal");
+}
+
+/* The destinations a localhost rule opens: the two names sbx dials at 127.0.0.1 itself.
+ * Not "localhost" (in the VM that is the VM), not loopback or other host addresses. */
+static bool is_host_alias_name(const char *s)
+{
+	return !strcmp(s, "host.docker.internal") || !strcmp(s, "host.sbx.internal");
 }
 
 static int port_parse(const char *s, uint16_t *ret)
@@ -537,8 +545,7 @@ struct target {
 	int family;
 	uint8_t addr[16];
 	const char *name;   /* normalised name (or IP text) */
-	bool local_name;    /* localhost, host.docker.internal, host.sbx.internal */
-	bool loopback;
+	bool local_name;    /* host.docker.internal, host.sbx.internal */
 	uint16_t port;      /* 0: any */
 };
 
@@ -566,7 +573,7 @@ static int rule_match(const struct rule *r, const struct target *t)
 	case RK_HOST:
 		return !t->is_ip && !strcmp(r->name, t->name) ? 2000 : -1;
 	case RK_LOCALHOST:
-		return t->local_name || (t->is_ip && t->loopback) ? 2000 : -1;
+		return t->local_name ? 2000 : -1;
 	case RK_ONE:
 	case RK_DEEP:
 		if (t->is_ip || !suffix_match(t->name, r->name, r->kind == RK_DEEP))
@@ -621,10 +628,6 @@ static void target_set_ip(struct target *t, int family, const void *addr)
 	t->family = family;
 	memset(t->addr, 0, sizeof(t->addr));
 	memcpy(t->addr, addr, family == AF_INET ? 4 : 16);
-	if (family == AF_INET)
-		t->loopback = t->addr[0] == 127;
-	else
-		t->loopback = IN6_IS_ADDR_LOOPBACK((struct in6_addr *)t->addr);
 }
 
 void policy_check(const struct policy *pol, const char *sandbox, const char *host, uint16_t port,
@@ -649,7 +652,7 @@ void policy_check(const struct policy *pol, const char *sandbox, const char *hos
 		else if (inet_pton(AF_INET6, norm, a) == 1)
 			target_set_ip(&t, AF_INET6, a);
 	} else {
-		t.local_name = is_local_name(norm);
+		t.local_name = is_host_alias_name(norm);
 	}
 	decide(pol, sandbox, &t, ret);
 }

@@ -17,7 +17,9 @@
  *   **.host         one or more labels      **.example.com  (not example.com itself)
  *   **              everything (never counts as naming an internal address)
  *   IP | CIDR       1.2.3.4, 10.0.0.0/8, ::1, [fd00::1], fd00::/8
- *   localhost       the host's loopback, reached as host.docker.internal/host.sbx.internal
+ *   localhost       the host's 127.0.0.1, reached only by the names host.docker.internal and
+ *                   host.sbx.internal (also how the rule may be written); never by an
+ *                   address, 127/8, [::1] or the name localhost
  *   ...:PORT        any of the above limited to one port (without: any port)
  * Matching: deny wins over allow; no match = deny. Names are normalised first.
  * Stored in config/policy.json: {"preset": "balanced"|..., "rules": [{"id": N, "action":
@@ -68,11 +70,10 @@ const char *addr_class_name(enum addr_class c);
 
 /* Port semantics of policy_check*(): port 0 means "any port" (the DNS path): an allow
  * rule with a port still matches (the name resolves), a deny rule with a port does not.
- * policy_check_addr() looks only at IP/CIDR rules, `localhost` (for loopback addresses)
- * and `**`; rule_id == -1 there means no address rule matched, which is NOT a refusal
+ * policy_check_addr() looks only at IP/CIDR rules and `**`; rule_id == -1 there means no address rule matched, which is NOT a refusal
  * by itself: combine with the name's decision, or use policy_check_dest().
- * `localhost` rules (also written host.docker.internal / host.sbx.internal) match those
- * three names and loopback addresses, and set names_address: `**` matches the names too
+ * `localhost` rules (also written host.docker.internal / host.sbx.internal) match the
+ * names host.docker.internal and host.sbx.internal only, and set names_address: `**` matches them too
  * but never sets it, so host services stay closed unless a localhost:PORT rule opens them.
  * policy_check() normalises host itself (an invalid name is denied, rule "invalid host
  * name"); the reported rule is the most specific match (exact > *.x > **.x > **). */
@@ -81,8 +82,8 @@ const char *addr_class_name(enum addr_class c);
  * resolved address sa: denied when a deny rule matches the name or the address, or no
  * allow rule matches the name; names_address when an allow rule names the address
  * (or host is an IP/localhost name named by one). Refusing internal addresses
- * (addr_classify() != ADDR_PUBLIC && !names_address && no proxy.resolve mapping)
- * stays the caller's job. */
+ * (addr_classify() != ADDR_PUBLIC && !names_address && no proxy.resolve mapping) and the
+ * host's own addresses (hostaddr.h: refused whatever the rules) stay the caller's job. */
 void policy_check_dest(const struct policy *pol, const char *sandbox, const char *host, const struct sockaddr *sa,
 		       uint16_t port, struct policy_decision *ret);
 

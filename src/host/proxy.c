@@ -243,6 +243,12 @@ int proxy_new(const struct sbx_paths *p, int epfd, struct proxy **ret)
 		free(px);
 		return r;
 	}
+	r = hostaddr_new(&px->hosts);
+	if (r < 0) {
+		ares_destroy(px->ares);
+		free(px);
+		return r;
+	}
 	load_policy(px);
 	load_settings(px);
 	r = audit_open(p, &px->audit);
@@ -269,6 +275,7 @@ void proxy_free(struct proxy *px)
 		conn_free(c);
 	}
 	ares_destroy(px->ares);   /* pending lookups' callbacks see no connection */
+	hostaddr_free(px->hosts);
 	for (size_t i = 0; i < px->nslots; i++)
 		free(px->slots[i]);
 	free(px->slots);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "audit.h"
+#include "hostaddr.h"
 #include "policy.h"
 #include "proxy.h"
 #include "proxy_dns.h"
@@ -71,6 +72,7 @@ struct proxy {
 	struct psandbox *sandboxes;
 	uint64_t gen;                 /* tick generation, for deferred frees */
 	struct pxicpt *icpt;          /* interception (proxy_tls.c); NULL: disabled */
+	struct hostaddr *hosts;       /* is an address this host's own (never for guests) */
 };
 
 enum pstate {
@@ -92,7 +94,8 @@ struct proute {
 	char *host;                   /* normalised */
 	uint16_t port;
 	bool is_ip;
-	bool trusted;                 /* proxy.resolve or host.docker.internal: no class check */
+	bool trusted;                 /* proxy.resolve or host.docker.internal: no class or host check */
+	bool host_addr;               /* the address refused (or checked last) is the host's own */
 	char rule[300];
 	char reason[160];
 	char addr[INET6_ADDRSTRLEN];  /* the address connected to (or refused) */

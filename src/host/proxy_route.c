@@ -70,10 +70,18 @@ int proxy_check_addrs(struct pconn *c, uint16_t port)
 			snprintf(rt->addr, sizeof(rt->addr), "%s", txt);
 			return -EACCES;
 		}
+		/* the host's own addresses are refused whatever the rules: the host is reached
+		 * only as host.docker.internal through a localhost:PORT rule (trusted) */
+		rt->host_addr = !rt->trusted && hostaddr_is_local(c->px->hosts, sa);
 		k = addr_classify(sa);
 		if (k != ADDR_PUBLIC && !rt->trusted && !d.names_address) {
 			/* refuse the whole name: a mix of public and internal answers is rebinding */
 			snprintf(rt->reason, sizeof(rt->reason), "internal address %s", txt);
+			snprintf(rt->addr, sizeof(rt->addr), "%s", txt);
+			return -EACCES;
+		}
+		if (rt->host_addr) {
+			snprintf(rt->reason, sizeof(rt->reason), "host address %s", txt);
 			snprintf(rt->addr, sizeof(rt->addr), "%s", txt);
 			return -EACCES;
 		}
@@ -180,6 +188,10 @@ static void sbx_body_403(struct pconn *c, char *out, size_t n)
 	snprintf(hp, sizeof(hp), "%s%.255s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", rt->port);
 	if (!strcmp(why, "invalid host name"))
 		snprintf(out, n, "sbx: blocked: invalid host name\n");
+	else if (rt->host_addr)
+		snprintf(out, n, "sbx: blocked %s (%s, one of the host's own: the host is reached only as "
+			 "host.docker.internal through a localhost:PORT rule). Allow that with: sbx policy allow network "
+			 "localhost:%u\n", hp, rt->reason, rt->port);
 	else if (!strncmp(rt->reason, "internal address ", 17))
 		snprintf(out, n, "sbx: blocked %s (%s). Allow it with: sbx policy allow network %s\n", hp, rt->reason,
 			 rt->reason + 17);

@@ -1,25 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* review_diff.h: turning what `sbx review` found into safe text: escaping of names
- * and content, unified diffs (a `diff -u` child), package.json scripts. */
+/* review_diff.h: turning what `sbx review` found into text: unified diffs (a `diff -u`
+ * child), package.json scripts; escaping is textesc.h's. */
 #ifndef SBX_REVIEW_DIFF_H
 #define SBX_REVIEW_DIFF_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-enum {
-	ESC_KEEP_NL_TAB = 1 << 0,   /* '\n' and '\t' pass (content); else escaped (names) */
-	ESC_BACKSLASH = 1 << 1,     /* '\' becomes "\\", so the escaping is unambiguous */
-	ESC_UTF8_ONLY = 1 << 2,     /* only invalid UTF-8 is escaped (text for JSON) */
-};
-
-/*
- * Escape bytes for a terminal: C0 controls and DEL become \xNN (\n, \t, \r, \e by
- * name), C1 controls, bidirectional formatting characters and line/paragraph
- * separators become \u{NNNN}, bytes that are not valid UTF-8 become \xNN. Other
- * UTF-8 passes. Returns a malloc'd NUL-terminated string.
- */
-char *review_escape(const char *s, size_t len, unsigned flags);
+#include "textesc.h"
 
 #define REVIEW_DIFF_OUT_MAX (4u << 20)
 #define REVIEW_DIFF_TIMEOUT_MS 10000

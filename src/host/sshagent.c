@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "sshagent_msg.h"
 #include "util.h"
@@ -20,6 +21,8 @@
  * bounds them already; this only guards against a downstream without credit. */
 #define SSHAGENT_IN_MAX (4u * 1024u * 1024u)
 #define SSHAGENT_MSG_BUF (SSHAGENT_MSG_MAX + 4u)
+/* Toward the host agent: our session-bind (208 bytes), then one guest request. */
+#define SSHAGENT_REQ_BUF (SSHAGENT_MSG_BUF + 512u)
 
 struct sbuf {
 	uint8_t *data;
@@ -52,6 +55,7 @@ struct sshagent_conn {
 	struct sbuf req;        /* the request being written to the host agent */
 	struct sbuf resp;       /* the answer being read from it */
 	bool pending;           /* a forwarded request awaits its answer */
+	bool bind_pending;      /* our own session-bind awaits its answer (not the guest's) */
 
 	unsigned deny_logged;
 	unsigned busy;          /* nesting depth of public calls */
@@ -170,6 +174,7 @@ static void agent_close(struct sshagent_conn *c)
 	}
 	sbuf_free(&c->req);
 	sbuf_free(&c->resp);
+	c->bind_pending = false;
 }
 
 static void out_failure(struct sshagent_conn *c)
@@ -191,6 +196,58 @@ static void agent_fail(struct sshagent_conn *c, int err)
 		c->pending = false;
 		out_failure(c);
 	}
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint8_t *put_str(uint8_t *p, const void *d, uint32_t n)
+{
+	put_u32(p, n);
+	memcpy(p + 4, d, n);
+	return p + 4 + n;
+}
+
+/* session-bind@openssh.com, forwarding, for a fresh Ed25519 "host key" and session id
+ * of our own (see sshagent.h): the host agent then treats this connection as an agent
+ * forwarded to a host no destination constraint names. 0 or -errno. */
+static int bind_msg(uint8_t *buf, size_t size, size_t *ret_len)
+{
+	static const char ext[] = "session-bind@openssh.com", kt[] = "ssh-ed25519";
+	uint8_t sid[32], pk[32], sig[64], blob[51], sigblob[83], *p = buf + 4;
+	size_t pklen = sizeof(pk), siglen = sizeof(sig), len;
+	EVP_PKEY *key = NULL;
+	EVP_MD_CTX *md = NULL;
+	int r = -EIO;
+
+	if (size < 256)
+		return -ENOBUFS;
+	if (RAND_bytes(sid, sizeof(sid)) != 1 || !(key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) ||
+	    EVP_PKEY_get_raw_public_key(key, pk, &pklen) != 1 || pklen != 32 || !(md = EVP_MD_CTX_new()) ||
+	    EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, sid, sizeof(sid)) != 1 || siglen != 64)
+		goto out;
+	put_str(put_str(blob, kt, 11), pk, 32);
+	put_str(put_str(sigblob, kt, 11), sig, 64);
+	*p++ = SSH_AGENTC_EXTENSION;
+	p = put_str(p, ext, sizeof(ext) - 1);
+	p = put_str(p, blob, sizeof(blob));
+	p = put_str(p, sid, sizeof(sid));
+	p = put_str(p, sigblob, sizeof(sigblob));
+	*p++ = 1;   /* is_forwarding */
+	len = (size_t)(p - buf);
+	put_u32(buf, (uint32_t)(len - 4));
+	*ret_len = len;
+	r = 0;
+out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	return r;
 }
 
 /* Non-blocking connect; a path longer than sun_path goes through /proc/self/fd/DIR.
@@ -243,6 +300,21 @@ static int agent_connect(struct sshagent_conn *c)
 	return 0;
 }
 
+/* Our session-bind goes first on every host connection; without it, no guest request. */
+static int agent_bind(struct sshagent_conn *c)
+{
+	uint8_t msg[256];
+	size_t len = 0;
+	int r = bind_msg(msg, sizeof(msg), &len);
+
+	if (r < 0)
+		return r;
+	if (sbuf_add(&c->req, msg, len, SSHAGENT_REQ_BUF) < 0)
+		return -ENOMEM;
+	c->bind_pending = true;
+	return 0;
+}
+
 static void agent_write(struct sshagent_conn *c)
 {
 	while (c->req.len) {
@@ -277,6 +349,16 @@ static void agent_read(struct sshagent_conn *c)
 			agent_fail(c, EMSGSIZE);
 			return;
 		}
+		if (r > 0 && c->bind_pending) {
+			/* the answer to our session-bind, not for the guest: whatever it says, an
+			 * OpenSSH agent now refuses destination-constrained keys here (a bind that
+			 * failed counts too), and an agent without session-bind has no such keys */
+			log_debug("ssh-agent: %s: session-bind answered %u", c->sandbox,
+				  total > 4 ? sbuf_head(&c->resp)[4] : 0u);
+			c->bind_pending = false;
+			sbuf_drop(&c->resp, total);
+			continue;
+		}
 		if (r > 0)
 			break;
 		need = c->resp.len < 4 ? 4 - c->resp.len : total - c->resp.len;
@@ -287,7 +369,7 @@ static void agent_read(struct sshagent_conn *c)
 		}
 		n = read(c->ev.fd, p, need);
 		if (n > 0) {
-			if (!c->pending) {
+			if (!c->pending && !c->bind_pending) {
 				agent_fail(c, EPROTO); /* bytes nobody asked for */
 				return;
 			}
@@ -318,6 +400,8 @@ static void agent_start(struct sshagent_conn *c)
 	if (c->ag != AG_IDLE)
 		return;
 	r = agent_connect(c);
+	if (r == 0)
+		r = agent_bind(c);
 	if (r < 0)
 		agent_fail(c, -r);
 }
@@ -326,7 +410,7 @@ static void agent_start(struct sshagent_conn *c)
 static void agent_forward(struct sshagent_conn *c, const uint8_t *msg, size_t total)
 {
 	agent_start(c);
-	if (c->ag == AG_DEAD || sbuf_add(&c->req, msg, total, SSHAGENT_MSG_BUF) < 0) {
+	if (c->ag == AG_DEAD || sbuf_add(&c->req, msg, total, SSHAGENT_REQ_BUF) < 0) {
 		out_failure(c);
 		return;
 	}

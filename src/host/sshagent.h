@@ -25,6 +25,21 @@
  *
  * The host agent is reached over its unix socket (agent_sock), connected without
  * blocking on the first forwarded request, one host connection per guest connection.
+ *
+ * Destination-constrained keys (ssh-add -h). OpenSSH's agent treats a connection that
+ * was never bound with session-bind@openssh.com as local use: it lists such keys there
+ * (and OpenSSH 9.2 refuses to sign with them; older rules were looser). The guest is not
+ * local use: it is an agent forwarded to an untrusted machine. So before any guest
+ * request, sbxd sends its own session-bind on every host connection, as forwarding
+ * (is_forwarding = 1), for a fresh Ed25519 key and a random session id signed by it,
+ * both made per connection and never shown to the guest. The host agent then believes
+ * exactly that: the agent is forwarded to a host no constraint names, so constrained
+ * keys are neither listed nor used for signing; unconstrained keys work as before. The
+ * bind's answer is swallowed: a refusal changes nothing (an OpenSSH agent then refuses
+ * constrained keys on the connection anyway; an agent without session-bind has none).
+ * The guest's own session-binds are refused, not relayed: they could only narrow what
+ * the agent allows, and no constraint can name the per-connection key before them.
+ * If the bind cannot be built, the host connection is dead (fail closed).
  * No socket, a failed connect, the agent closing, an answer over 256 KiB or bytes it
  * sends unasked make that host connection dead: the request in flight and every later
  * allowed request get SSH_AGENT_FAILURE. The guest never waits on a dead agent.

@@ -13,11 +13,10 @@
  * valid either way; OpenSSH's ssh-agent uses the same bound (AGENT_MAX_LEN).
  *
  * The filter lets through exactly two requests: list identities and sign. It refuses
- * everything else, SSH_AGENTC_EXTENSION included: "session-bind@openssh.com" only
- * records the guest's session on a connection the guest controls (the guest can bind
- * a host key of its choosing, or not bind at all, which the host agent treats as local
- * use), so it adds no protection, and ssh goes on without it when it fails; "query"
- * and the others are not needed by ssh, ssh-add -l/-L or ssh-keygen -Y sign.
+ * everything else, SSH_AGENTC_EXTENSION included: the guest's "session-bind@openssh.com"
+ * is not relayed, because sbxd binds every host connection itself first (sshagent.h),
+ * and ssh goes on without it when it fails; "query" and the others are not needed by
+ * ssh, ssh-add -l/-L or ssh-keygen -Y sign.
  */
 #define SSHAGENT_MSG_MAX (256u * 1024u)
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # test_cli.py: --help, version, diagnose, template ls, and bad input that must fail cleanly.
+import json
 import os
 import re
 import subprocess
@@ -248,3 +249,96 @@ def test_daemon_from_an_older_build_is_noticed(fresh, tmp_path):
         run("daemon", "stop")
     assert "older" not in run("ls").stderr
     run("daemon", "stop")
+
+
+# A hostile guest's words, as sbxd hands them to the CLI (an OP_ERROR of an exec, a
+# console tail in an "error"): title change, OSC 8 link, 8-bit and UTF-8 C1 CSI,
+# clipboard write (OSC 52 in C1), bidi override.
+EVIL = ("\x1b]0;owned\x07 \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \u009b2J \u009b1m "
+        "\u009d52;c;Zm9v\u009c \u202eevil")
+
+
+def _fake_sbxd(home):
+    """Answers every JSON request with {"ok": false, "error": EVIL} and every stream
+    (an exec) with an OP_ERROR of EVIL, like a daemon relaying a guest's error."""
+    import socket
+    import struct
+    import threading
+    run = home / "run"
+    run.mkdir(parents=True, mode=0o700)
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(str(run / "sbxd.sock"))
+    lsock.listen(4)
+    # JSON carries text; the TLV path carries bytes, so there the CSI is a raw 8-bit one
+    evil = EVIL.encode().replace("\u009b2J".encode(), b"\x9b2J")
+
+    def frame(t, stream, payload=b""):
+        return struct.pack("<IHHI", len(payload), t, 0, stream) + payload
+
+    def serve(c):
+        buf = b""
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                buf += d
+                while len(buf) >= 12:
+                    n, t, _, st = struct.unpack("<IHHI", buf[:12])
+                    if len(buf) < 12 + n:
+                        break
+                    buf = buf[12 + n:]
+                    if t == 8 and st == 0:          # CTRL: a JSON request
+                        c.sendall(frame(8, 0, json.dumps({"ok": False, "error": EVIL}).encode()))
+                    elif t == 1:                      # OPEN: an exec stream
+                        tlv = struct.pack("<HII", 1, 4, 4) + struct.pack("<HI", 2, len(evil)) + evil
+                        c.sendall(frame(8, st, tlv) + frame(5, st))
+
+    def accept():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return lsock
+
+
+def test_error_text_from_sbxd_is_escaped(tmp_path):
+    """Hole 7a: error text the daemon relays (often the guest's) reaches the terminal
+    with no byte a terminal acts on: C0/C1 controls, bidi controls, invalid UTF-8."""
+    from conftest import SBX_BIN
+    home = tmp_path / "home"
+    lsock = _fake_sbxd(home)
+    env = {**os.environ, "SBX_HOME": str(home)}
+    try:
+        for args in (["ls"], ["exec", "sb", "true"]):
+            r = subprocess.run([str(SBX_BIN), *args], env=env, capture_output=True, timeout=30)
+            err = r.stderr
+            assert r.returncode != 0, (args, r)
+            assert b"owned" in err and b"evil" in err, (args, err)
+            text = err.decode("utf-8")        # valid UTF-8 only
+            bad = [ch for ch in text if (ord(ch) < 0x20 and ch not in "\n\t") or 0x7f <= ord(ch) <= 0x9f
+                   or ord(ch) in (0x200e, 0x200f, 0x2028, 0x2029, 0x61c) or 0x202a <= ord(ch) <= 0x202e
+                   or 0x2066 <= ord(ch) <= 0x2069]
+            assert not bad, (args, err)
+            assert "\\e]0;owned\\x07" in text and "\\u{009b}1m" in text and "\\u{202e}evil" in text, text
+            assert ("\\x9b2J" if args[0] == "exec" else "\\u{009b}2J") in text, (args, text)
+    finally:
+        lsock.close()
+
+
+def test_policy_check_refuses_the_hosts_own_addresses(fresh):
+    """`policy check` says what the engine does: the host's own addresses are refused
+    whatever the rules; a localhost:PORT rule opens host.docker.internal only."""
+    fresh.ok("policy", "init", "allow-all", timeout=60)
+    fresh.ok("policy", "allow", "network", "localhost:3000,127.0.0.1:8080,[::1]:8080", timeout=60)
+    for target in ("127.0.0.1:8080", "127.0.0.1:3000", "127.0.0.2:3000", "[::1]:8080", "localhost:3000"):
+        r = fresh.sbx("policy", "check", "network", target, timeout=60)
+        assert r.rc == 1 and r.out.startswith("deny "), (target, r)
+        assert "host.docker.internal:" in r.out, (target, r)
+    for target in ("host.docker.internal:3000", "host.sbx.internal:3000"):
+        r = fresh.sbx("policy", "check", "network", target, timeout=60)
+        assert r.rc == 0 and r.out.startswith("allow "), (target, r)

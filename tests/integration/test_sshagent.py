@@ -217,6 +217,33 @@ def test_refused_requests_leave_host_agent_intact(agbox, host_agent):
     assert any("refused lock (22)" in line for line in lines), lines
 
 
+def test_destination_constrained_key_not_offered(agbox, host_agent):
+    """A key added with ssh-add -h (usable only to log in to testhost) is neither listed
+    in the guest nor used to sign there: sbxd binds its host connections as forwarded."""
+    h, _, ws = agbox
+    d = host_agent.dir
+    ck = d / "ckey"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sbx-constrained", "-f", str(ck)],
+                   check=True, timeout=30)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "hostkey")], check=True,
+                   timeout=30)
+    (d / "known_hosts").write_text("testhost " + " ".join((d / "hostkey.pub").read_text().split()[:2]) + "\n")
+    r = host_agent.add_cmd("-H", str(d / "known_hosts"), "-h", "testhost", str(ck))
+    assert r.returncode == 0, r.stderr
+    try:
+        assert "sbx-constrained" in host_agent.add_cmd("-l").stdout
+        shutil.copy(f"{ck}.pub", ws / "ckey.pub")
+        os.chmod(ws / "ckey.pub", 0o644)
+        r = gexec(agbox, "ssh-add", "-l")
+        assert r.rc == 0 and host_agent.fingerprint in r.out, r
+        assert "sbx-constrained" not in r.out and len(r.out.splitlines()) == 1, r
+        r = gexec(agbox, "ssh-keygen", "-Y", "sign", "-n", NAMESPACE, "-f", str(ws / "ckey.pub"),
+                  str(ws / "ckey.pub"))
+        assert r.rc != 0, r
+    finally:
+        host_agent.add_cmd("-d", f"{ck}.pub")
+
+
 def test_host_agent_gone_fails_fast(agbox, host_agent):
     """Last in this module: stops the host agent."""
     host_agent.stop()

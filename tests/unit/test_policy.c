@@ -357,6 +357,41 @@ static void test_precedence_scope(void)
 	policy_free(pol);
 }
 
+/* A localhost:PORT rule opens host.docker.internal / host.sbx.internal on PORT and
+ * nothing else: not 127/8, [::1], v4-mapped loopback or the name localhost. */
+static void test_localhost_rule_opens_only_the_aliases(void)
+{
+	struct policy *pol = mk("allow localhost:3000\n");
+	struct policy_decision d;
+	struct sockaddr_storage ss;
+	static const char *const refused[] = { "127.0.0.1", "127.0.0.2", "127.1", "0x7f000001", "[::1]",
+					       "[::ffff:127.0.0.1]", "localhost", "LocalHost.", "0.0.0.0" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		policy_check(pol, NULL, refused[i], 3000, &d);
+		CHECK(d.action == POLICY_DENY);
+		if (d.action != POLICY_DENY)
+			fprintf(stderr, "  allowed: %s\n", refused[i]);
+	}
+	ss = sa_of("127.0.0.1");
+	policy_check_addr(pol, NULL, (struct sockaddr *)&ss, 3000, &d);
+	CHECK(d.action == POLICY_DENY && !d.names_address);
+	policy_check(pol, NULL, "host.docker.internal", 3000, &d);
+	CHECK(d.action == POLICY_ALLOW && d.names_address);
+	policy_check(pol, NULL, "HOST.SBX.INTERNAL.", 3000, &d);
+	CHECK(d.action == POLICY_ALLOW && d.names_address);
+	policy_check(pol, NULL, "host.docker.internal", 3001, &d);
+	CHECK(d.action == POLICY_DENY);
+	policy_free(pol);
+	/* written as one of the aliases: the same rule */
+	pol = mk("allow host.docker.internal:3000\n");
+	policy_check(pol, NULL, "host.sbx.internal", 3000, &d);
+	CHECK(d.action == POLICY_ALLOW && d.names_address);
+	policy_check(pol, NULL, "127.0.0.1", 3000, &d);
+	CHECK(d.action == POLICY_DENY);
+	policy_free(pol);
+}
+
 static void test_names_address(void)
 {
 	struct policy *pol = mk("allow **\n");
@@ -945,6 +980,7 @@ int main(void)
 	test_cidr();
 	test_precedence_scope();
 	test_names_address();
+	test_localhost_rule_opens_only_the_aliases();
 	test_host_normalize();
 	test_addr_classify();
 	test_storage();

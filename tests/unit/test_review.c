@@ -120,29 +120,6 @@ static void test_rules(void)
 	CHECK(review_dir_enter(".github") && review_dir_enter(".vscode"));
 }
 
-static void test_escape(void)
-{
-	char *e;
-
-	e = review_escape("a\x1b[31mb\n\t\\", 10, ESC_BACKSLASH);
-	CHECK_STR(e, "a\\e[31mb\\n\\t\\\\");
-	free(e);
-	e = review_escape("l1\n\tl2\x07\r", 8, ESC_KEEP_NL_TAB);
-	CHECK_STR(e, "l1\n\tl2\\x07\\r");
-	free(e);
-	/* UTF-8 passes; C1 controls, bidi overrides and invalid bytes do not */
-	e = review_escape("caf\xc3\xa9 \xc2\x9b" "2J \xe2\x80\xae x\xff\xc0\xaf", 19, 0);
-	CHECK_STR(e, "caf\xc3\xa9 \\u{009b}2J \\u{202e} x\\xff\\xc0\\xaf");
-	free(e);
-	e = review_escape("a\x1b\xff", 3, ESC_UTF8_ONLY);
-	CHECK_STR(e, "a\x1b\\xff");
-	free(e);
-	/* an embedded NUL is escaped, not a terminator */
-	e = review_escape("a\0b", 3, 0);
-	CHECK_STR(e, "a\\x00b");
-	free(e);
-}
-
 static void test_pct(void)
 {
 	const char raw[] = "a b%c\x1b\xff/\x7f";
@@ -393,7 +370,6 @@ int main(void)
 	}
 	snprintf(root, sizeof(root), "%s", tmpl);
 	test_rules();
-	test_escape();
 	test_pct();
 	test_scripts();
 	test_diff();

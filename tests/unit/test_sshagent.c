@@ -325,6 +325,10 @@ struct fagent {
 	char path[256];
 	int lfd;
 	int fd;    /* accepted connection, or -1 */
+	int binds; /* valid session-binds seen (answered as bind_answer says) */
+	int bad_binds;
+	uint8_t bind_answer;   /* 0: SSH_AGENT_SUCCESS */
+	bool bind_before_request;   /* every request so far came after a bind on its connection */
 };
 
 static void fagent_start(struct fagent *a, const char *name)
@@ -337,6 +341,9 @@ static void fagent_start(struct fagent *a, const char *name)
 	unlink(a->path);
 	a->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	a->fd = -1;
+	a->binds = a->bad_binds = 0;
+	a->bind_answer = 0;
+	a->bind_before_request = true;
 	CHECK(a->lfd >= 0);
 	CHECK_EQ(bind(a->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	CHECK_EQ(listen(a->lfd, 8), 0);
@@ -360,8 +367,63 @@ static bool fagent_pending_conn(struct fagent *a)
 	return poll(&p, 1, 0) == 1;
 }
 
-/* Read one request into m (blocking, while running the loop for the filter's writes). */
+/* Is m sbx's own session-bind: forwarding, a fresh Ed25519 key, its signature over the
+ * session id valid (what OpenSSH's agent checks)? */
+static bool is_bind(const struct msg *m, bool *ret_valid)
+{
+	static const char ext[] = "session-bind@openssh.com";
+	const uint8_t *p = m->b + 5, *key, *sid, *sig;
+	uint32_t klen, sidlen, siglen;
+	EVP_PKEY *pk;
+	EVP_MD_CTX *md;
+
+	*ret_valid = false;
+	if (m->len < 9 || m->b[4] != SSH_AGENTC_EXTENSION || get32(p) != sizeof(ext) - 1 ||
+	    memcmp(p + 4, ext, sizeof(ext) - 1))
+		return false;
+	p += 4 + sizeof(ext) - 1;
+	key = p + 4, klen = get32(p), p += 4 + klen;
+	sid = p + 4, sidlen = get32(p), p += 4 + sidlen;
+	sig = p + 4, siglen = get32(p), p += 4 + siglen;
+	if ((size_t)(p + 1 - m->b) != m->len || p[0] != 1 || klen != 51 || siglen != 83 || sidlen != 32 ||
+	    get32(key) != 11 || memcmp(key + 4, "ssh-ed25519", 11) || get32(sig) != 11 ||
+	    memcmp(sig + 4, "ssh-ed25519", 11) || get32(sig + 15) != 64)
+		return true;
+	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key + 19, 32);
+	md = EVP_MD_CTX_new();
+	*ret_valid = pk && md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
+		     EVP_DigestVerify(md, sig + 19, 64, sid, sidlen) == 1;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	return true;
+}
+
+static bool fagent_read_one(struct fagent *a, struct msg *m);
+static void fagent_reply(struct fagent *a, const void *d, size_t n);
+
+/* Read one request into m (blocking, while running the loop for the filter's writes).
+ * sbx's session-bind, first on every connection, is checked and answered here. */
 static bool fagent_read_msg(struct fagent *a, struct msg *m)
+{
+	for (;;) {
+		bool valid;
+
+		if (!fagent_read_one(a, m))
+			return false;
+		if (!is_bind(m, &valid)) {
+			if (!a->binds)
+				a->bind_before_request = false;
+			return true;
+		}
+		if (valid)
+			a->binds++;
+		else
+			a->bad_binds++;
+		fagent_reply(a, (const uint8_t[]){ 0, 0, 0, 1, a->bind_answer ? a->bind_answer : SSH_AGENT_SUCCESS }, 5);
+	}
+}
+
+static bool fagent_read_one(struct fagent *a, struct msg *m)
 {
 	size_t want = 4;
 
@@ -737,6 +799,50 @@ static void test_agent_faults(void)
 	fagent_stop(&a);
 }
 
+/* Every host connection starts with sbx's own session-bind (forwarding, a fresh key,
+ * a valid signature), whose answer never reaches the guest, whatever it is. */
+static void test_session_bind_first(void)
+{
+	static struct msg m, got;
+	static const uint8_t ans[] = { 0, 0, 0, 5, SSH_AGENT_IDENTITIES_ANSWER, 0, 0, 0, 0 };
+	struct fagent a;
+	struct fdown f;
+
+	for (int i = 0; i < 2; i++) {
+		fagent_start(&a, "bind.sock");
+		a.bind_answer = i ? SSH_AGENT_FAILURE : 0;   /* an agent without session-bind */
+		conn(&f, a.path);
+		m_simple(&m, SSH_AGENTC_REQUEST_IDENTITIES);
+		sshagent_conn_input(f.c, m.b, m.len);
+		CHECK(fagent_accept(&a));
+		CHECK(fagent_read_msg(&a, &got));
+		CHECK_EQ(a.binds, 1);
+		CHECK_EQ(a.bad_binds, 0);
+		CHECK(a.bind_before_request);
+		CHECK_EQ(got.b[4], SSH_AGENTC_REQUEST_IDENTITIES);
+		fagent_reply(&a, ans, sizeof(ans));
+		wait_out(&f, sizeof(ans));
+		CHECK_EQ(f.out_len, sizeof(ans));
+		CHECK(!memcmp(f.out, ans, sizeof(ans)));
+		/* the guest's own session-bind is still refused, and not forwarded */
+		m_begin(&m, SSH_AGENTC_EXTENSION);
+		m_str(&m, "session-bind@openssh.com", 24);
+		m_end(&m);
+		sshagent_conn_input(f.c, m.b, m.len);
+		CHECK_EQ(failures_at(&f, sizeof(ans)), 1);
+		m_simple(&m, SSH_AGENTC_REQUEST_IDENTITIES);
+		sshagent_conn_input(f.c, m.b, m.len);
+		CHECK(fagent_read_msg(&a, &got));
+		CHECK_EQ(got.b[4], SSH_AGENTC_REQUEST_IDENTITIES);
+		CHECK_EQ(a.binds, 1);   /* one per host connection */
+		fagent_reply(&a, ans, sizeof(ans));
+		wait_out(&f, sizeof(ans) + 5 + sizeof(ans));
+		CHECK_EQ(f.out_len, sizeof(ans) + 5 + sizeof(ans));
+		sshagent_conn_abort(f.c);
+		fagent_stop(&a);
+	}
+}
+
 static void test_long_socket_path(void)
 {
 	static struct msg m, got;
@@ -845,6 +951,13 @@ static void test_real_agent(void)
 	for (int i = 0; i < 100 && access(sock, F_OK) < 0; i++)
 		usleep(20000);
 	CHECK_EQ(run_sh("SSH_AUTH_SOCK=%s ssh-add -q %s/key 2>/dev/null", sock, keydir), 0);
+	/* a second key, usable only to authenticate to "testhost" (ssh-add -h) */
+	CHECK_EQ(run_sh("ssh-keygen -q -t ed25519 -N '' -C sbx-constrained -f %s/ckey && "
+			"ssh-keygen -q -t ed25519 -N '' -f %s/hostkey && "
+			"echo \"testhost $(cut -d' ' -f1,2 %s/hostkey.pub)\" > %s/known_hosts && "
+			"SSH_AUTH_SOCK=%s ssh-add -q -H %s/known_hosts -h testhost %s/ckey 2>/dev/null",
+			keydir, keydir, keydir, keydir, sock, keydir, keydir), 0);
+	CHECK_EQ(run_sh("test $(SSH_AUTH_SOCK=%s ssh-add -l | wc -l) = 2", sock), 0);
 
 	conn(&f, sock);
 	/* list identities */
@@ -852,7 +965,8 @@ static void test_real_agent(void)
 	CHECK(roundtrip(&f, &req, &ans));
 	CHECK_EQ(ans.b[4], SSH_AGENT_IDENTITIES_ANSWER);
 	nkeys = get32(ans.b + 5);
-	CHECK_EQ(nkeys, 1);
+	CHECK_EQ(nkeys, 1);   /* not the destination-constrained key */
+	CHECK(!memmem(ans.b, ans.len, "sbx-constrained", 15));
 	blen = get32(ans.b + 9);
 	blob = ans.b + 13;
 	CHECK(blen == 51 && 13 + blen <= ans.len); /* string "ssh-ed25519" + string pk[32] */
@@ -890,6 +1004,27 @@ static void test_real_agent(void)
 		EVP_MD_CTX_free(md);
 		EVP_PKEY_free(pkey);
 	}
+	/* the constrained key does not sign either, whatever the guest asks */
+	{
+		_cleanup_free_ char *pub = xasprintf("%s/ckey.pub", keydir), *line = NULL;
+		static uint8_t cblob[256];
+		static struct msg sreq, sans;
+		char *b64, *end;
+		int n;
+
+		CHECK_EQ(file_read_all(pub, 4096, &line, NULL), 0);
+		b64 = line ? strchr(line, ' ') : NULL;
+		end = b64 ? strchr(b64 + 1, ' ') : NULL;
+		CHECK(b64 && end);
+		if (b64 && end) {
+			n = EVP_DecodeBlock(cblob, (const uint8_t *)b64 + 1, (int)(end - b64 - 1));
+			CHECK_EQ(n, 51);
+			m_sign(&sreq, cblob, 51, "data for testhost?", 0);
+			CHECK(roundtrip(&f, &sreq, &sans));
+			CHECK_EQ(sans.len, 5);
+			CHECK_EQ(sans.b[4], SSH_AGENT_FAILURE);
+		}
+	}
 	/* remove-all and lock are refused; the host agent keeps its key and stays unlocked */
 	m_simple(&req, SSH_AGENTC_REMOVE_ALL_IDENTITIES);
 	CHECK(roundtrip(&f, &req, &ans));
@@ -906,6 +1041,7 @@ static void test_real_agent(void)
 	CHECK(roundtrip(&f, &req, &ans));
 	CHECK_EQ(ans.b[4], SSH_AGENT_FAILURE);
 	CHECK_EQ(run_sh("SSH_AUTH_SOCK=%s ssh-add -l | grep -q sbx-test", sock), 0);
+	CHECK_EQ(run_sh("SSH_AUTH_SOCK=%s ssh-add -l | grep -q sbx-constrained", sock), 0);
 	/* still usable through the same connection */
 	m_simple(&req, SSH_AGENTC_REQUEST_IDENTITIES);
 	CHECK(roundtrip(&f, &req, &ans));
@@ -961,6 +1097,7 @@ int main(void)
 	test_pipelined_in_order();
 	test_partial_writes();
 	test_agent_faults();
+	test_session_bind_first();
 	test_long_socket_path();
 	test_real_agent();
 
