@@ -33,8 +33,9 @@ bool review_glob_match(const char *glob, const char *path);
 
 /* Whether the walk enters the directory at path (workspace-relative; its last
  * component is the directory's name). Skipped everywhere: node_modules, target,
- * .venv, venv, __pycache__, dist, build. Inside a ".git" directory only hooks/
- * and modules/ (minus each module's objects, refs, logs, lfs) are entered. */
+ * .venv, venv, __pycache__, dist, build. Inside a ".git" directory only hooks/,
+ * info/, worktrees/ and each worktrees/ID (not below), and modules/ (minus each
+ * module's objects, refs, logs, lfs) are entered. */
 bool review_dir_enter(const char *path);
 
 #endif
