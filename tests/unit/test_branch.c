@@ -140,15 +140,24 @@ struct attack {
 	char dir[32];
 	char *repo, *common, *wt, *marker, *filter;
 	struct branch_ws b;
+	uid_t u;   /* the repository's owner: git runs as that user */
+	gid_t g;
 };
+
+/* As root, the tests run twice: as root, and as an owner git must drop to. */
+static uid_t t_owner;
+static gid_t t_group;
 
 static void attack_setup(struct attack *a, const char *extra_repo_setup)
 {
 	_cleanup_free_ char *cmd = NULL;
 	char *err = NULL;
 
+	a->u = t_owner;
+	a->g = t_group;
 	snprintf(a->dir, sizeof(a->dir), "/tmp/sbx-attack-XXXXXX");
 	CHECK(mkdtemp(a->dir) != NULL);
+	CHECK(chmod(a->dir, 0755) == 0);
 	a->repo = xasprintf("%s/repo", a->dir);
 	a->common = xasprintf("%s/repo/.git", a->dir);
 	a->wt = xasprintf("%s/repo.sbx/sb", a->dir);
@@ -158,9 +167,17 @@ static void attack_setup(struct attack *a, const char *extra_repo_setup)
 			"git -c user.email=t@t -c user.name=t commit -qm init %s", a->repo, a->repo,
 			extra_repo_setup ? extra_repo_setup : "");
 	CHECK_EQ(sh(cmd), 0);
-	CHECK_EQ(branch_prepare(a->repo, "feat", "sb", geteuid(), getegid(), &a->b, &err), 0);
+	free(cmd);
+	cmd = xasprintf("chown -R %u:%u %s", (unsigned)a->u, (unsigned)a->g, a->dir);
+	CHECK_EQ(sh(cmd), 0);
+	CHECK_EQ(branch_prepare(a->repo, "feat", "sb", a->u, a->g, &a->b, &err), 0);
 	free(err);
 	CHECK(a->b.worktree_id != NULL);
+	{
+		struct stat st;
+		_cleanup_free_ char *f = xasprintf("%s/README", a->wt);
+		CHECK(stat(f, &st) == 0 && st.st_uid == a->u);   /* git ran as the owner */
+	}
 }
 
 /* The file git re-hashes: an mtime that matches no index entry. */
@@ -178,13 +195,13 @@ static void attack_check(struct attack *a)
 	_cleanup_free_ char *admin = xasprintf("%s/worktrees/%s", a->common, id ? id : "?");
 	char *err = NULL;
 	struct stat st;
-	int d = branch_dirty(&a->b, geteuid(), getegid(), &err);
+	int d = branch_dirty(&a->b, a->u, a->g, &err);
 
 	CHECK(stat(a->marker, &st) < 0 && errno == ENOENT);
 	CHECK_EQ(d, 1);   /* .gitattributes is new */
 	free(err);
 	err = NULL;
-	CHECK_EQ(branch_remove(&a->b, geteuid(), getegid(), &err), 0);
+	CHECK_EQ(branch_remove(&a->b, a->u, a->g, &err), 0);
 	free(err);
 	CHECK(stat(a->marker, &st) < 0 && errno == ENOENT);
 	CHECK(stat(a->wt, &st) < 0 && errno == ENOENT);
@@ -315,18 +332,18 @@ static void test_reuse_and_unrecorded(void)
 	char *err = NULL;
 
 	attack_setup(&a, NULL);
-	CHECK_EQ(branch_prepare(a.repo, "feat", "sb", geteuid(), getegid(), &again, &err), 0);
+	CHECK_EQ(branch_prepare(a.repo, "feat", "sb", a.u, a.g, &again, &err), 0);
 	CHECK(!again.created && again.worktree_id && !strcmp(again.worktree_id, a.b.worktree_id));
 	branch_ws_free(&again);
 	old = (struct branch_ws){ .repo = a.b.repo, .common_dir = a.b.common_dir, .worktree = a.b.worktree };
-	CHECK(branch_dirty(&old, geteuid(), getegid(), &err) < 0);
+	CHECK(branch_dirty(&old, a.u, a.g, &err) < 0);
 	CHECK(err && strstr(err, "older sbx"));
 	free(err);
 	err = NULL;
 	/* a `.git` file that points elsewhere: not this sandbox's worktree any more */
 	cmd = xasprintf("printf 'gitdir: /tmp\\n' > %s/.git", a.wt);
 	CHECK_EQ(sh(cmd), 0);
-	CHECK(branch_prepare(a.repo, "feat", "sb", geteuid(), getegid(), &again, &err) == -EEXIST);
+	CHECK(branch_prepare(a.repo, "feat", "sb", a.u, a.g, &again, &err) == -EEXIST);
 	free(err);
 	attack_done(&a);
 }
@@ -337,11 +354,20 @@ int main(void)
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	test_names();
 	test_worktree();
-	test_attack_gitfile();
-	test_attack_commondir();
-	test_attack_worktree_config();
-	test_attack_repo_config();
+	t_owner = geteuid();
+	t_group = getegid();
+	for (int pass = 0; pass < (geteuid() == 0 ? 2 : 1); pass++) {
+		if (pass == 1) {
+			/* sbx as root drops to the repository's owner for git and removal */
+			t_owner = 65534;
+			t_group = 65534;
+		}
+		test_attack_gitfile();
+		test_attack_commondir();
+		test_attack_worktree_config();
+		test_attack_repo_config();
+		test_reuse_and_unrecorded();
+	}
 	test_checkout_runs_no_filter();
-	test_reuse_and_unrecorded();
 	TEST_DONE();
 }
