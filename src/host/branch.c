@@ -14,7 +14,6 @@
 #include "hostgit.h"
 #include "util.h"
 
-#define GITFILE_MAX 4096
 
 void branch_ws_free(struct branch_ws *b)
 {
@@ -66,26 +65,6 @@ static char *real(const char *p)
 	return realpath(p, buf) ? xstrdup(buf) : NULL;
 }
 
-/* A small regular file at dirfd/name, not following a symlink; trailing newlines dropped. */
-static int small_file_at(int dirfd, const char *name, char **ret)
-{
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return -EINVAL;
-	if (fd_read_all(fd, GITFILE_MAX, &buf, &len) < 0 || memchr(buf, 0, len))
-		return -EINVAL;
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = 0;
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
 /*
  * The name git gave the worktree at wt in common/worktrees/: its `.git` file says
  * "gitdir: COMMON/worktrees/ID" and that directory's `gitdir` names wt/.git back.
@@ -95,22 +74,16 @@ static int small_file_at(int dirfd, const char *name, char **ret)
  */
 static int worktree_id_read(const char *common, const char *wt, char **ret)
 {
-	_cleanup_close_ int wfd = open(wt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), cfd = -1, tfd = -1;
+	_cleanup_close_ int wfd = open(wt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), afd = -1;
 	_cleanup_free_ char *gitfile = NULL, *back = NULL, *want_back = xasprintf("%s/.git", wt);
 	_cleanup_free_ char *prefix = xasprintf("gitdir: %s/worktrees/", common);
 	const char *id;
 
-	if (wfd < 0 || small_file_at(wfd, ".git", &gitfile) < 0 || strncmp(gitfile, prefix, strlen(prefix)))
+	if (wfd < 0 || hostgit_read_small(wfd, ".git", &gitfile) < 0 || strncmp(gitfile, prefix, strlen(prefix)))
 		return -ENOENT;
 	id = gitfile + strlen(prefix);
-	if (!hostgit_id_valid(id))
-		return -ENOENT;
-	cfd = open(common, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cfd < 0 || (tfd = openat(cfd, "worktrees", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return -ENOENT;
-	close(cfd);
-	cfd = openat(tfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cfd < 0 || small_file_at(cfd, "gitdir", &back) < 0 || strcmp(back, want_back))
+	afd = hostgit_open_worktrees(common, id);
+	if (afd < 0 || hostgit_read_small(afd, "gitdir", &back) < 0 || strcmp(back, want_back))
 		return -ENOENT;
 	*ret = xstrdup(id);
 	return 0;
@@ -310,26 +283,16 @@ struct removal {
 static int removal_run(void *arg)
 {
 	const struct removal *rm = arg;
-	int r = rm_rf(rm->worktree), cfd, tfd;
+	int r = rm_rf(rm->worktree), tfd, q;
 
 	if (!rm->id)
 		return r;
-	cfd = open(rm->common_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cfd < 0)
-		return r < 0 ? r : -errno;
-	tfd = openat(cfd, "worktrees", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	close(cfd);
+	tfd = hostgit_open_worktrees(rm->common_dir, NULL);
 	if (tfd < 0)
-		return r < 0 ? r : errno == ENOENT ? 0 : -errno;
-	if (fchdir(tfd) < 0) {
-		close(tfd);
-		return r < 0 ? r : -errno;
-	}
+		return r < 0 ? r : tfd == -ENOENT ? 0 : tfd;
+	q = fchdir(tfd) < 0 ? -errno : rm_rf(rm->id);
 	close(tfd);
-	{
-		int q = rm_rf(rm->id);
-		return r < 0 ? r : q;
-	}
+	return r < 0 ? r : q;
 }
 
 int branch_remove(const struct branch_ws *b, uid_t owner, gid_t group, char **ret_err)

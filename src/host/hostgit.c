@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/openat2.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,14 +13,11 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util.h"
-
-#define HEAD_MAX 4096
 
 bool hostgit_id_valid(const char *id)
 {
@@ -224,38 +220,58 @@ int hostgit_run(const struct hostgit *g, const char *const *args, char **ret_out
 
 /* ---- shadow git directory ---- */
 
-static int open_beneath(int dirfd, const char *rel, int flags)
+int hostgit_open_worktrees(const char *common_dir, const char *id)
 {
-	struct open_how how = {
-		.flags = (uint64_t)flags | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
-}
-
-/* The worktree's HEAD, read beneath common_dir without following a symlink: a
- * symbolic ref to a branch or an object name, nothing else. */
-static int head_read(const char *common_dir, const char *id, char **ret)
-{
-	_cleanup_close_ int cfd = open(common_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
-	_cleanup_free_ char *rel = xasprintf("worktrees/%s/HEAD", id), *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-	bool ok;
+	_cleanup_close_ int cfd = open(common_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), tfd = -1;
+	int fd;
 
 	if (cfd < 0)
 		return -errno;
-	fd = open_beneath(cfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	tfd = openat(cfd, "worktrees", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0)
+		return -errno;
+	if (!id)
+		return TAKE_FD(tfd);
+	if (!hostgit_id_valid(id))
+		return -EINVAL;
+	fd = openat(tfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int hostgit_read_small(int dirfd, const char *name, char **ret)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
 	if (fd < 0)
-		return fd;
+		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -EINVAL;
-	if (fd_read_all(fd, HEAD_MAX, &buf, &len) < 0 || memchr(buf, 0, len))
+	if (fd_read_all(fd, HOSTGIT_SMALL_MAX, &buf, &len) < 0 || memchr(buf, 0, len))
 		return -EINVAL;
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = 0;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+/* The worktree's HEAD: a symbolic ref to a branch or an object name, nothing else. */
+static int head_read(const char *common_dir, const char *id, char **ret)
+{
+	_cleanup_close_ int afd = hostgit_open_worktrees(common_dir, id);
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	bool ok;
+	int r;
+
+	if (afd < 0)
+		return afd;
+	r = hostgit_read_small(afd, "HEAD", &buf);
+	if (r < 0)
+		return r;
+	len = strlen(buf);
 	if (!strncmp(buf, "ref: refs/", 10)) {
 		ok = !strchr(buf, '\n') && !strstr(buf, "..");
 	} else {

@@ -61,6 +61,15 @@ int hostgit_shadow_open(const char *common_dir, const char *id, const char *work
 			struct hostgit_shadow *ret, char **ret_err);
 void hostgit_shadow_close(struct hostgit_shadow *s);
 
+/* common_dir/worktrees (id NULL) or common_dir/worktrees/ID, opened as a directory
+ * without following a symlink at any step (a VM can plant one): an fd or -errno. */
+int hostgit_open_worktrees(const char *common_dir, const char *id);
+
+#define HOSTGIT_SMALL_MAX 4096
+/* A regular file at dirfd/name (not through a symlink, never a fifo), at most
+ * HOSTGIT_SMALL_MAX bytes, no NUL; trailing newlines dropped. 0 or -errno. */
+int hostgit_read_small(int dirfd, const char *name, char **ret);
+
 /* fn(arg) in a child that runs as owner:group (when we are root and they are not);
  * its result (>= 0 or -errno). */
 int hostgit_as_owner(uid_t owner, gid_t group, int (*fn)(void *), void *arg);

@@ -204,6 +204,12 @@ static void add_entry(struct scan *sc, int dfd, const char *name, const struct s
 	e->size = (uint64_t)st->st_size;
 	if (e->type == RT_FILE) {
 		read_file_at(sc, dfd, name, e);
+		if (!e->error && review_rule_usual(rule, e->data, e->data_len)) {
+			sc->s->copied -= e->data_len;
+			free(e->path);
+			free(e->data);
+			sc->s->n--;
+		}
 	} else if (e->type == RT_SYMLINK) {
 		char buf[PATH_MAX];
 		ssize_t n = readlinkat(dfd, name, buf, sizeof(buf));

@@ -85,6 +85,21 @@ static const struct review_rule rules[] = {
 	{ "compose*.yaml", "env", "Docker Compose" },
 };
 
+/* Content git writes itself at some of the files above. */
+static const struct {
+	const char *glob, *usual;
+} usual[] = {
+	{ ".git/worktrees/*/commondir", "../..\n" },
+};
+
+bool review_rule_usual(const struct review_rule *rule, const char *data, size_t len)
+{
+	for (size_t i = 0; rule && data && i < ARRAY_SIZE(usual); i++)
+		if (!strcmp(rule->glob, usual[i].glob) && len == strlen(usual[i].usual) && !memcmp(data, usual[i].usual, len))
+			return true;
+	return false;
+}
+
 /* Never entered, at any depth: dependencies and build output. */
 static const char *const skip_dirs[] = {
 	"node_modules", "target", ".venv", "venv", "__pycache__", "dist", "build",

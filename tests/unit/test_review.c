@@ -571,6 +571,7 @@ static void test_repos(void)
 	/* the agent plants a bare repository and a worktree's commondir in the main one */
 	rgitdir(ws, "tools/x.git", "[core]\n\tfsmonitor = ./y\n", NULL);
 	rput(ws, ".git/worktrees/other/commondir", "/tmp/evil\n", 0644);
+	rput(ws, ".git/worktrees/usual/commondir", "../..\n", 0644);   /* what git writes: not noise */
 	rput(ws, ".git/worktrees/other/config.worktree", "[core]\n\tfsmonitor = ./z\n", 0644);
 	rput(ws, ".git/worktrees/other/index", "not reviewed\n", 0644);
 	rput(ws, ".git/info/attributes", "* filter=x\n", 0644);
@@ -588,6 +589,7 @@ static void test_repos(void)
 	CHECK(it && it->changes == RC_ADDED);
 	CHECK(find_item(items, n, ".git/info/attributes") != NULL);
 	CHECK(find_item(items, n, ".git/worktrees/other/index") == NULL);
+	CHECK(find_item(items, n, ".git/worktrees/usual/commondir") == NULL);
 	free(items);
 	review_snap_free(&base);
 	review_snap_free(&cur);
