@@ -232,7 +232,7 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 			r = worktree_checkout(&b, owner, group, ret_err);
 		if (r < 0) {
 			_cleanup_free_ char *rerr = NULL;
-			(void)branch_remove(&b, owner, group, &rerr);
+			(void)branch_remove(&b, &rerr);
 			branch_ws_free(&b);
 			return r;
 		}
@@ -278,8 +278,9 @@ struct removal {
 	const char *common_dir, *id, *worktree;
 };
 
-/* As the owner: the worktree's files, then its entry in common/worktrees (reached
- * without following a symlink, so that a VM's planted link cannot redirect it). */
+/* The worktree's files, then its entry in common/worktrees (reached without following
+ * a symlink, so that a VM's planted link cannot redirect it). In a child: it changes
+ * directory. */
 static int removal_run(void *arg)
 {
 	const struct removal *rm = arg;
@@ -295,14 +296,17 @@ static int removal_run(void *arg)
 	return r < 0 ? r : q;
 }
 
-int branch_remove(const struct branch_ws *b, uid_t owner, gid_t group, char **ret_err)
+int branch_remove(const struct branch_ws *b, char **ret_err)
 {
 	struct removal rm = { .common_dir = b->common_dir, .id = b->worktree_id, .worktree = b->worktree };
 	int r;
 
 	if (b->worktree_id && !hostgit_id_valid(b->worktree_id))
 		return -EINVAL;
-	r = hostgit_as_owner(owner, group, removal_run, &rm);
+	/* As the caller, not the owner: what guest root made in the worktree belongs to an
+	 * unprivileged uid the owner cannot remove (sbx as root), and rm_rf() never
+	 * follows a symlink nor leaves the file system, so it removes only the tree. */
+	r = hostgit_as_owner(geteuid(), getegid(), removal_run, &rm);
 	if (r < 0) {
 		if (ret_err)
 			*ret_err = xasprintf("cannot remove the worktree %s: %s", b->worktree, strerror(-r));

@@ -50,8 +50,9 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 int branch_dirty(const struct branch_ws *b, uid_t owner, gid_t group, char **ret_err);
 
 /* Remove the worktree, whatever it holds (check branch_dirty first), and its entry
- * common_dir/worktrees/ID, without git and without following a symlink; the branch
+ * common_dir/worktrees/ID, without git and without following a symlink or leaving
+ * the file system, as the caller (so also what guest root made there); the branch
  * stays. A worktree already gone is fine. */
-int branch_remove(const struct branch_ws *b, uid_t owner, gid_t group, char **ret_err);
+int branch_remove(const struct branch_ws *b, char **ret_err);
 
 #endif

@@ -28,7 +28,7 @@ static void branch_undo(struct branch_ws *b, const struct stat *repo_st)
 {
 	if (b->created) {
 		_cleanup_free_ char *err = NULL;
-		if (branch_remove(b, repo_st->st_uid, repo_st->st_gid, &err) < 0)
+		if (branch_remove(b, &err) < 0)
 			fprintf(stderr, "sbx: %s\n", err ? err : "cannot remove the worktree");
 	}
 	branch_ws_free(b);
@@ -570,7 +570,7 @@ static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const ch
 	json_object_object_add(req, "force", json_object_new_boolean(force));
 	if (client_call(c, req, NULL) < 0)
 		rc = 1;
-	else if (wt && branch_remove(&bws, rst.st_uid, rst.st_gid, &err) < 0) {
+	else if (wt && branch_remove(&bws, &err) < 0) {
 		fprintf(stderr, "sbx rm: %s: %s\n", name, err);
 		rc = 1;
 	}

@@ -71,7 +71,7 @@ static bool in(const char *s, const char *const *list)
 static bool key_runs(const char *sect, const char *sub, const char *name, const char *value)
 {
 	static const char *const core[] = { "fsmonitor", "hookspath", "sshcommand", "pager", "editor", "askpass",
-					    "gitproxy", "alternaterefscommand", "worktree", NULL };
+					    "gitproxy", "alternaterefscommand", NULL };
 	static const char *const with_sub[][2] = {
 		{ "filter", "clean" }, { "filter", "smudge" }, { "filter", "process" }, { "diff", "textconv" },
 		{ "diff", "command" }, { "merge", "driver" }, { "difftool", "cmd" }, { "mergetool", "cmd" },
