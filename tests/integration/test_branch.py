@@ -131,7 +131,8 @@ def test_rm_runs_nothing_the_agent_planted(repo):
     git directory the agent wrote, whose config defines a clean filter; commondir and
     config.worktree of its entry in the shared git directory name the same; a tracked
     file gets an old mtime, so that a host `git status` re-hashes it through the filter.
-    `sbx rm` asks whether the worktree is dirty and removes it: it must run none of it."""
+    `sbx rm` asks whether the worktree is dirty and removes it: it must run none of it.
+    (Against main's sbx the filter runs at the first `sbx rm`.)"""
     h, ws = repo
     h.ok("run", "-d", "--branch", "feat-c", "--name", "bc", "shell", ws, timeout=300)
     wt = f"{ws}.sbx/bc"
@@ -152,7 +153,9 @@ def test_rm_runs_nothing_the_agent_planted(repo):
         "echo $PWD/.evil > $adm/commondir\n"
         "printf '* filter=x\\n' > .gitattributes\n"
         "touch -d 2001-01-01 README\n"
-        "echo \"gitdir: $PWD/.evil\" > .git\n")
+        "echo \"gitdir: $PWD/.evil\" > .git\n"
+        # owned like the worktree, so that host git's safe.directory check passes
+        "chown -R $(stat -c %u:%g README) .evil\n")
     try:
         Box(h, "bc", None).ok("sh", "-c", script, opts=["-u", "root"])
         h.ok("stop", "bc", timeout=120)
