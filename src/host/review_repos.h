@@ -20,7 +20,7 @@
  */
 
 #define REVIEW_REPOS_MAX 256
-#define REVIEW_REPO_CONFIG_MAX (1u << 20)
+#define REVIEW_REPO_CONFIG_MAX (256u << 10)
 #define REVIEW_REPO_LIST_MAX 64   /* hooks, keys per repository */
 
 struct review_repo {

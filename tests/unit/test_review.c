@@ -610,6 +610,22 @@ static void test_repos_root_and_bound(void)
 	CHECK(find(&s, "config") && find(&s, "hooks/update") && !find(&s, "objects/ab/cdef"));
 	review_snap_free(&s);
 
+	/* a config past its bound: what was read is listed, and it says there is more */
+	{
+		size_t cap = REVIEW_REPO_CONFIG_MAX + 4096, len = 0;
+		char *big = xmalloc(cap + 1);
+		len += (size_t)snprintf(big, cap, "[core]\n\tfsmonitor = ./early\n");
+		while (len + 16 < cap)
+			len += (size_t)snprintf(big + len, cap - len, "# padding....\n");
+		snprintf(ws, sizeof(ws), "%s/bigcfg", root);
+		rgitdir(ws, "x.git", big, NULL);
+		free(big);
+		CHECK(review_scan(ws, &s) == 0);
+		r = repo_find(&s, "x.git");
+		CHECK(r && r->truncated && has(r->runs, r->n_runs, "core.fsmonitor = ./early"));
+		review_snap_free(&s);
+	}
+
 	snprintf(ws, sizeof(ws), "%s/many", root);
 	for (int i = 0; i < REVIEW_REPOS_MAX + 3; i++) {
 		snprintf(p, sizeof(p), "%s/r%d/.git", ws, i);
