@@ -4,28 +4,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "hostgit.h"
 #include "util.h"
 
-#define GIT_OUT_MAX (64u * 1024u)
 
 void branch_ws_free(struct branch_ws *b)
 {
 	free(b->repo);
 	free(b->common_dir);
 	free(b->worktree);
+	free(b->worktree_id);
 	*b = (struct branch_ws){ 0 };
 }
 
@@ -46,92 +41,11 @@ bool branch_name_valid(const char *b)
 	return true;
 }
 
-/* Read what a memfd collected (bounded), trailing newlines dropped. */
-static char *memfd_text(int fd)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
-
-	if (lseek(fd, 0, SEEK_SET) < 0 || fd_read_all(fd, GIT_OUT_MAX, &buf, &len) < 0)
-		return xstrdup("");
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	return TAKE_PTR(buf);
-}
-
-/*
- * git ARGS as owner:group (when we are root and they are not), hooks off, no system
- * config, LC_ALL=C. Returns git's exit status (>= 0) or -errno; *ret_out / *ret_err
- * (optional) get its stdout / stderr.
- */
-static int git_run(uid_t owner, gid_t group, const char *const *args, char **ret_out, char **ret_err)
-{
-	const char *argv[32];
-	size_t n = 0;
-	_cleanup_close_ int out = memfd_create("git-out", MFD_CLOEXEC), err = memfd_create("git-err", MFD_CLOEXEC);
-	bool drop = geteuid() == 0 && owner != 0;
-	_cleanup_free_ char *home = NULL;
-	pid_t pid;
-	int st;
-
-	if (out < 0 || err < 0)
-		return -errno;
-	argv[n++] = "git";
-	argv[n++] = "-c";
-	argv[n++] = "core.hooksPath=/dev/null";
-	argv[n++] = "-c";
-	argv[n++] = "core.fsmonitor=false";
-	for (size_t i = 0; args[i]; i++) {
-		if (n >= ARRAY_SIZE(argv) - 1)
-			return -E2BIG;
-		argv[n++] = args[i];
-	}
-	argv[n] = NULL;
-	if (drop) {
-		struct passwd *pw = getpwuid(owner);
-		home = xstrdup(pw && pw->pw_dir ? pw->pw_dir : "/");
-	}
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		if (drop && (setgroups(0, NULL) < 0 || setresgid(group, group, group) < 0 ||
-			     setresuid(owner, owner, owner) < 0))
-			_exit(126);
-		if (home)
-			setenv("HOME", home, 1);
-		setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-		setenv("LC_ALL", "C", 1);
-		unsetenv("GIT_DIR");
-		unsetenv("GIT_WORK_TREE");
-		unsetenv("GIT_COMMON_DIR");
-		unsetenv("GIT_INDEX_FILE");
-		execvp("git", (char *const *)argv);
-		dprintf(2, "cannot run git: %s", strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (ret_out)
-		*ret_out = memfd_text(out);
-	if (ret_err)
-		*ret_err = memfd_text(err);
-	if (!WIFEXITED(st))
-		return -EINTR;
-	return WEXITSTATUS(st);
-}
-
 /* git's one-line answer, or -EINVAL with *ret_err = what git said. */
-static int git_line(uid_t owner, gid_t group, const char *const *args, char **ret, char **ret_err)
+static int git_line(const struct hostgit *g, const char *const *args, char **ret, char **ret_err)
 {
 	_cleanup_free_ char *out = NULL, *err = NULL;
-	int r = git_run(owner, group, args, &out, &err);
+	int r = hostgit_run(g, args, &out, &err);
 
 	if (r < 0)
 		return r;
@@ -151,11 +65,57 @@ static char *real(const char *p)
 	return realpath(p, buf) ? xstrdup(buf) : NULL;
 }
 
+/*
+ * The name git gave the worktree at wt in common/worktrees/: its `.git` file says
+ * "gitdir: COMMON/worktrees/ID" and that directory's `gitdir` names wt/.git back.
+ * Asked only while no VM has had the worktree (right after git made it), or to
+ * decide whether a leftover worktree is this sandbox's, never to pick what git opens
+ * later: the spec records the answer.
+ */
+static int worktree_id_read(const char *common, const char *wt, char **ret)
+{
+	_cleanup_close_ int wfd = open(wt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), afd = -1;
+	_cleanup_free_ char *gitfile = NULL, *back = NULL, *want_back = xasprintf("%s/.git", wt);
+	_cleanup_free_ char *prefix = xasprintf("gitdir: %s/worktrees/", common);
+	const char *id;
+
+	if (wfd < 0 || hostgit_read_small(wfd, ".git", &gitfile) < 0 || strncmp(gitfile, prefix, strlen(prefix)))
+		return -ENOENT;
+	id = gitfile + strlen(prefix);
+	afd = hostgit_open_worktrees(common, id);
+	if (afd < 0 || hostgit_read_small(afd, "gitdir", &back) < 0 || strcmp(back, want_back))
+		return -ENOENT;
+	*ret = xstrdup(id);
+	return 0;
+}
+
+/* Make files of a new worktree from its HEAD, on a shadow git directory: no filter or
+ * hook of the repository runs (hostgit.h). */
+static int worktree_checkout(const struct branch_ws *b, uid_t owner, gid_t group, char **ret_err)
+{
+	const char *a[] = { "read-tree", "--reset", "-u", "HEAD", NULL };
+	struct hostgit_shadow sh;
+	_cleanup_free_ char *err = NULL;
+	int r = hostgit_shadow_open(b->common_dir, b->worktree_id, b->worktree, owner, group, &sh, ret_err);
+
+	if (r < 0)
+		return r;
+	r = hostgit_run(&sh.git, a, NULL, &err);
+	hostgit_shadow_close(&sh);
+	if (r != 0) {
+		*ret_err = xasprintf("cannot check out %s: %s", b->worktree, r < 0 ? strerror(-r) : err);
+		return r < 0 ? r : -EIO;
+	}
+	return 0;
+}
+
 int branch_prepare(const char *path, const char *branch, const char *sandbox, uid_t owner, gid_t group,
 		   struct branch_ws *ret, char **ret_err)
 {
 	_cleanup_free_ char *top = NULL, *common = NULL, *gitdir = NULL, *bare = NULL, *err = NULL;
-	_cleanup_free_ char *wt = NULL, *parent = NULL, *have = NULL, *out = NULL;
+	_cleanup_free_ char *wt = NULL, *parent = NULL, *out = NULL;
+	/* the user's own PATH, before any VM had it: the one place git discovers */
+	struct hostgit here = { .owner = owner, .group = group, .cwd = path }, repo;
 	struct branch_ws b = { 0 };
 	struct stat st;
 	int r;
@@ -165,8 +125,8 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 		return -EINVAL;
 	}
 	{
-		const char *a[] = { "-C", path, "rev-parse", "--is-bare-repository", NULL };
-		if (git_line(owner, group, a, &bare, &err) < 0) {
+		const char *a[] = { "rev-parse", "--is-bare-repository", NULL };
+		if (git_line(&here, a, &bare, &err) < 0) {
 			*ret_err = xasprintf("--branch needs a git repository: %s", err ? err : "git failed");
 			return -EINVAL;
 		}
@@ -176,11 +136,11 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 		return -EINVAL;
 	}
 	{
-		const char *a1[] = { "-C", path, "rev-parse", "--show-toplevel", NULL };
-		const char *a2[] = { "-C", path, "rev-parse", "--path-format=absolute", "--git-common-dir", NULL };
-		const char *a3[] = { "-C", path, "rev-parse", "--path-format=absolute", "--git-dir", NULL };
-		if (git_line(owner, group, a1, &top, &err) < 0 || git_line(owner, group, a2, &common, &err) < 0 ||
-		    git_line(owner, group, a3, &gitdir, &err) < 0) {
+		const char *a1[] = { "rev-parse", "--show-toplevel", NULL };
+		const char *a2[] = { "rev-parse", "--path-format=absolute", "--git-common-dir", NULL };
+		const char *a3[] = { "rev-parse", "--path-format=absolute", "--git-dir", NULL };
+		if (git_line(&here, a1, &top, &err) < 0 || git_line(&here, a2, &common, &err) < 0 ||
+		    git_line(&here, a3, &gitdir, &err) < 0) {
 			*ret_err = xasprintf("cannot find the repository of %s: %s", path, err ? err : "git failed");
 			return -EINVAL;
 		}
@@ -205,25 +165,27 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 		*ret_err = xstrdup("refusing a repository at /");
 		return -EINVAL;
 	}
+	/* from here on, git's directories are the ones just found, never rediscovered */
+	repo = (struct hostgit){ .owner = owner, .group = group, .cwd = b.repo, .git_dir = b.common_dir,
+				 .work_tree = b.repo };
 	parent = xasprintf("%s.sbx", b.repo);
 	wt = xasprintf("%s/%s", parent, sandbox);
 	if (lstat(wt, &st) == 0) {
 		/* this sandbox's worktree from an earlier create: reuse it if it is one */
-		const char *a[] = { "-C", wt, "rev-parse", "--path-format=absolute", "--git-common-dir", NULL };
-		_cleanup_free_ char *c = NULL, *rc = NULL;
-		if (!S_ISDIR(st.st_mode) || git_line(owner, group, a, &c, NULL) < 0 || !(rc = real(c)) ||
-		    strcmp(rc, b.common_dir)) {
+		_cleanup_free_ char *rwt = real(wt);
+		if (!S_ISDIR(st.st_mode) || !rwt || worktree_id_read(b.common_dir, rwt, &b.worktree_id) < 0) {
 			*ret_err = xasprintf("%s exists and is not a worktree of %s; move it away", wt, b.repo);
 			branch_ws_free(&b);
 			return -EEXIST;
 		}
 	} else {
-		const char *exists[] = { "-C", b.repo, "rev-parse", "--verify", "--quiet", NULL, NULL };
+		const char *exists[] = { "rev-parse", "--verify", "--quiet", NULL, NULL };
 		_cleanup_free_ char *ref = xasprintf("refs/heads/%s", branch);
-		const char *add_old[] = { "-C", b.repo, "worktree", "add", "--quiet", wt, branch, NULL };
-		const char *add_new[] = { "-C", b.repo, "worktree", "add", "--quiet", "-b", branch, wt, NULL };
+		/* files come later, from worktree_checkout() */
+		const char *add_old[] = { "worktree", "add", "--quiet", "--no-checkout", wt, branch, NULL };
+		const char *add_new[] = { "worktree", "add", "--quiet", "--no-checkout", "-b", branch, wt, NULL };
 
-		exists[5] = ref;
+		exists[3] = ref;
 		/* REPO.sbx: made here, so that git (run as the owner) needs no right on the
 		 * repository's parent beyond what we have */
 		if (mkdir(parent, 0755) == 0) {
@@ -238,7 +200,7 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 			branch_ws_free(&b);
 			return -errno;
 		}
-		r = git_run(owner, group, exists, NULL, NULL);
+		r = hostgit_run(&repo, exists, NULL, NULL);
 		if (r < 0) {
 			branch_ws_free(&b);
 			*ret_err = xasprintf("cannot run git: %s", strerror(-r));
@@ -246,7 +208,7 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 		}
 		free(err);
 		err = NULL;
-		r = git_run(owner, group, r == 0 ? add_old : add_new, &out, &err);
+		r = hostgit_run(&repo, r == 0 ? add_old : add_new, &out, &err);
 		if (r != 0) {
 			*ret_err = xasprintf("git worktree add %s failed: %s", wt, r < 0 ? strerror(-r) : err);
 			(void)rmdir(parent);   /* when it holds nothing else */
@@ -261,50 +223,98 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 		branch_ws_free(&b);
 		return -ENOENT;
 	}
+	if (b.created) {
+		r = worktree_id_read(b.common_dir, b.worktree, &b.worktree_id);
+		if (r < 0)
+			*ret_err = xasprintf("git made %s, but not as sbx expects (no worktrees/ID of %s names it)",
+					     b.worktree, b.common_dir);
+		else
+			r = worktree_checkout(&b, owner, group, ret_err);
+		if (r < 0) {
+			_cleanup_free_ char *rerr = NULL;
+			(void)branch_remove(&b, &rerr);
+			branch_ws_free(&b);
+			return r;
+		}
+	}
 	*ret = b;
 	return 0;
 }
 
-int branch_dirty(const char *worktree, uid_t owner, gid_t group, char **ret_err)
+int branch_dirty(const struct branch_ws *b, uid_t owner, gid_t group, char **ret_err)
 {
-	const char *a[] = { "-C", worktree, "status", "--porcelain", "--untracked-files=normal", NULL };
+	const char *a[] = { "status", "--porcelain", "--untracked-files=normal", "--ignore-submodules=all",
+			    "--no-renames", NULL };
 	_cleanup_free_ char *out = NULL, *err = NULL;
+	struct hostgit_shadow sh;
 	struct stat st;
 	int r;
 
-	if (lstat(worktree, &st) < 0 && errno == ENOENT)
+	if (lstat(b->worktree, &st) < 0 && errno == ENOENT)
 		return 0;
-	r = git_run(owner, group, a, &out, &err);
+	if (!b->worktree_id) {
+		if (ret_err)
+			*ret_err = xasprintf("cannot tell whether %s has changes: it was made by an older sbx, which "
+					     "did not record its git directory", b->worktree);
+		return -ENOENT;
+	}
+	r = hostgit_shadow_open(b->common_dir, b->worktree_id, b->worktree, owner, group, &sh, &err);
+	if (r == 0) {
+		free(err);
+		err = NULL;
+		r = hostgit_run(&sh.git, a, &out, &err);
+		hostgit_shadow_close(&sh);
+	}
 	if (r != 0) {
 		if (ret_err)
-			*ret_err = xasprintf("cannot tell whether %s has changes: %s", worktree,
-					     r < 0 ? strerror(-r) : err);
+			*ret_err = xasprintf("cannot tell whether %s has changes: %s", b->worktree,
+					     r < 0 && !err ? strerror(-r) : err);
 		return r < 0 ? r : -EIO;
 	}
 	return *out ? 1 : 0;
 }
 
-int branch_remove(const char *repo, const char *worktree, uid_t owner, gid_t group, char **ret_err)
+struct removal {
+	const char *common_dir, *id, *worktree;
+};
+
+/* The worktree's files, then its entry in common/worktrees (reached without following
+ * a symlink, so that a VM's planted link cannot redirect it). In a child: it changes
+ * directory. */
+static int removal_run(void *arg)
 {
-	const char *rm[] = { "-C", repo, "worktree", "remove", "--force", "--force", worktree, NULL };
-	const char *prune[] = { "-C", repo, "worktree", "prune", NULL };
-	_cleanup_free_ char *err = NULL;
-	struct stat st;
+	const struct removal *rm = arg;
+	int r = rm_rf(rm->worktree), tfd, q;
+
+	if (!rm->id)
+		return r;
+	tfd = hostgit_open_worktrees(rm->common_dir, NULL);
+	if (tfd < 0)
+		return r < 0 ? r : tfd == -ENOENT ? 0 : tfd;
+	q = fchdir(tfd) < 0 ? -errno : rm_rf(rm->id);
+	close(tfd);
+	return r < 0 ? r : q;
+}
+
+int branch_remove(const struct branch_ws *b, char **ret_err)
+{
+	struct removal rm = { .common_dir = b->common_dir, .id = b->worktree_id, .worktree = b->worktree };
 	int r;
 
-	if (lstat(worktree, &st) < 0 && errno == ENOENT) {
-		(void)git_run(owner, group, prune, NULL, NULL);
-		return 0;
-	}
-	r = git_run(owner, group, rm, NULL, &err);
-	if (r != 0) {
+	if (b->worktree_id && !hostgit_id_valid(b->worktree_id))
+		return -EINVAL;
+	/* As the caller, not the owner: what guest root made in the worktree belongs to an
+	 * unprivileged uid the owner cannot remove (sbx as root), and rm_rf() never
+	 * follows a symlink nor leaves the file system, so it removes only the tree. */
+	r = hostgit_as_owner(geteuid(), getegid(), removal_run, &rm);
+	if (r < 0) {
 		if (ret_err)
-			*ret_err = xasprintf("git worktree remove %s failed: %s", worktree, r < 0 ? strerror(-r) : err);
-		return r < 0 ? r : -EIO;
+			*ret_err = xasprintf("cannot remove the worktree %s: %s", b->worktree, strerror(-r));
+		return r;
 	}
 	{
 		/* REPO.sbx when it held only this one */
-		_cleanup_free_ char *parent = xasprintf("%s.sbx", repo);
+		_cleanup_free_ char *parent = xasprintf("%s.sbx", b->repo);
 		(void)rmdir(parent);
 	}
 	return 0;

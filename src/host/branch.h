@@ -17,14 +17,19 @@
  * once. `sbx rm` removes the worktree (refusing uncommitted changes without -f); the
  * branch stays.
  *
- * git runs as the repository's owner (when sbx runs as root), with hooks disabled
- * and no system config: sbx never runs code from the repository.
+ * git runs as the repository's owner (when sbx runs as root), through hostgit.h: with
+ * its git directories pinned to the ones recorded here, and, for anything that reads
+ * file content, on a shadow git directory that holds no config of the repository.
+ * No hook, filter or fsmonitor of the repository ever runs; a new worktree's files
+ * are written as git stores them (an LFS file stays a pointer).
  */
 
 struct branch_ws {
 	char *repo;         /* top of the main working tree */
 	char *common_dir;   /* the repository's git directory (absolute) */
 	char *worktree;     /* the sandbox's working tree: its workspace */
+	char *worktree_id;  /* its git directory is common_dir/worktrees/ID; NULL for a
+			     * worktree an older sbx made (not recorded) */
 	bool created;       /* made now (not reused) */
 };
 
@@ -39,11 +44,15 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 		   struct branch_ws *ret, char **ret_err);
 
 /* 1 when the worktree has uncommitted changes or untracked files, 0 when clean or
- * gone, < 0 when git cannot tell (with *ret_err). */
-int branch_dirty(const char *worktree, uid_t owner, gid_t group, char **ret_err);
+ * gone, < 0 when git cannot tell (with *ret_err). Reads only b's recorded paths: not
+ * the worktree's `.git` file, not worktrees/ID/commondir, no config of the
+ * repository. Only repo, common_dir, worktree and worktree_id of b are used. */
+int branch_dirty(const struct branch_ws *b, uid_t owner, gid_t group, char **ret_err);
 
-/* Remove the worktree, whatever it holds (check branch_dirty first); the branch
+/* Remove the worktree, whatever it holds (check branch_dirty first), and its entry
+ * common_dir/worktrees/ID, without git and without following a symlink or leaving
+ * the file system, as the caller (so also what guest root made there); the branch
  * stays. A worktree already gone is fine. */
-int branch_remove(const char *repo, const char *worktree, uid_t owner, gid_t group, char **ret_err);
+int branch_remove(const struct branch_ws *b, char **ret_err);
 
 #endif

@@ -28,7 +28,7 @@ static void branch_undo(struct branch_ws *b, const struct stat *repo_st)
 {
 	if (b->created) {
 		_cleanup_free_ char *err = NULL;
-		if (branch_remove(b->repo, b->worktree, repo_st->st_uid, repo_st->st_gid, &err) < 0)
+		if (branch_remove(b, &err) < 0)
 			fprintf(stderr, "sbx: %s\n", err ? err : "cannot remove the worktree");
 	}
 	branch_ws_free(b);
@@ -314,6 +314,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		spec.branch = xstrdup(branch);
 		spec.repo = xstrdup(bws.repo);
 		spec.git_dir = xstrdup(bws.common_dir);
+		spec.git_worktree_id = bws.worktree_id ? xstrdup(bws.worktree_id) : NULL;
 		if (spec_validate(&spec, &err) < 0) {
 			fprintf(stderr, "sbx %s: %s\n", cmd, err);
 			branch_undo(&bws, &st);
@@ -548,10 +549,13 @@ static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const ch
 	struct spec spec = { 0 };
 	struct stat rst;
 	bool wt = !strcmp(op, "rm") && spec_load(specp, &spec) == 0 && spec.branch && stat(spec.repo, &rst) == 0;
+	/* only what sbx recorded when it made the worktree (branch.h) */
+	const struct branch_ws bws = { .repo = spec.repo, .common_dir = spec.git_dir, .worktree = spec.workspace,
+				       .worktree_id = spec.git_worktree_id };
 	int rc = 0;
 
 	if (wt && !force) {
-		int d = branch_dirty(spec.workspace, rst.st_uid, rst.st_gid, &err);
+		int d = branch_dirty(&bws, rst.st_uid, rst.st_gid, &err);
 		if (d != 0) {
 			if (d > 0)
 				fprintf(stderr, "sbx rm: %s: its worktree %s has uncommitted changes; commit them, or "
@@ -566,7 +570,7 @@ static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const ch
 	json_object_object_add(req, "force", json_object_new_boolean(force));
 	if (client_call(c, req, NULL) < 0)
 		rc = 1;
-	else if (wt && branch_remove(spec.repo, spec.workspace, rst.st_uid, rst.st_gid, &err) < 0) {
+	else if (wt && branch_remove(&bws, &err) < 0) {
 		fprintf(stderr, "sbx rm: %s: %s\n", name, err);
 		rc = 1;
 	}

@@ -26,7 +26,9 @@ static const char review_help[] =
 	"workflows, Makefiles and other build scripts, package.json scripts, npm/yarn\n"
 	"config, editor task files, direnv, pre-commit, Dockerfiles. Each added, removed,\n"
 	"modified, mode-changed (executable bit) or type-changed file is listed with a\n"
-	"unified diff. Symlinks are shown as their target text, never followed.\n"
+	"unified diff. Symlinks are shown as their target text, never followed. Every git\n"
+	"repository git on the host would find there (nested, bare, submodule, a .git file\n"
+	"naming another) is listed with its hooks and the config keys that run programs.\n"
 	"\n"
 	"NAME reviews that sandbox; PATH the sandboxes whose workspace it is; with neither,\n"
 	"the sandboxes of the current directory, else every sandbox.\n"
@@ -269,6 +271,74 @@ static void print_incomplete(const struct review_snap *cur)
 		printf("warning: review incomplete: some files or directories could not be read\n");
 	if (cur->hits & REVIEW_HIT_HASH)
 		printf("warning: review incomplete: some files were too large to check\n");
+	if (cur->hits & REVIEW_HIT_REPOS)
+		printf("warning: review incomplete: more than %d git repositories; the rest are not listed\n",
+		       REVIEW_REPOS_MAX);
+}
+
+/* Every git repository git on the host would find, whether or not it changed. */
+static void print_repos(const struct review_repos *r)
+{
+	if (!r->n)
+		return;
+	printf("git repositories here (git run on the host obeys their hooks and config):\n");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct review_repo *p = &r->v[i];
+		_cleanup_free_ char *path = esc_name(p->path), *to = p->points_to ? esc_name(p->points_to) : NULL;
+
+		printf("  %s  [%s]%s%s\n", path, p->kind, to ? " -> " : "", to ? to : "");
+		if (p->n_hooks) {
+			printf("      hooks:");
+			for (size_t j = 0; j < p->n_hooks; j++) {
+				_cleanup_free_ char *h = esc_name(p->hooks[j]);
+				printf(" %s", h);
+			}
+			putchar('\n');
+		}
+		for (size_t j = 0; j < p->n_runs; j++) {
+			_cleanup_free_ char *k = esc_name(p->runs[j]);
+			printf("      runs: %s\n", k);
+		}
+		if (p->truncated)
+			printf("      (more than shown)\n");
+		if (p->error) {
+			_cleanup_free_ char *e = esc_name(p->error);
+			printf("      could not be read: %s\n", e);
+		}
+	}
+}
+
+static struct json_object *strings_json(char *const *v, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *e = esc_name(v[i]);
+		json_object_array_add(a, json_object_new_string(e));
+	}
+	return a;
+}
+
+static struct json_object *repos_json(const struct review_repos *r)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct review_repo *p = &r->v[i];
+		struct json_object *o = json_object_new_object();
+		_cleanup_free_ char *path = esc_name(p->path), *to = p->points_to ? esc_name(p->points_to) : NULL;
+		_cleanup_free_ char *err = p->error ? esc_name(p->error) : NULL;
+
+		json_object_object_add(o, "path", json_object_new_string(path));
+		json_object_object_add(o, "kind", json_object_new_string(p->kind));
+		json_object_object_add(o, "points_to", to ? json_object_new_string(to) : NULL);
+		json_object_object_add(o, "hooks", strings_json(p->hooks, p->n_hooks));
+		json_object_object_add(o, "runs", strings_json(p->runs, p->n_runs));
+		json_object_object_add(o, "truncated", json_object_new_boolean(p->truncated));
+		json_object_object_add(o, "error", err ? json_object_new_string(err) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 static void print_content(const char *s, bool tty)
@@ -441,18 +511,21 @@ static int review_one(const struct target *t, const struct opts *o, struct json_
 		}
 		if (jo) {
 			struct json_object *inc = json_object_new_array();
-			for (unsigned bit = 1; bit <= REVIEW_HIT_HASH; bit <<= 1)
+			for (unsigned bit = 1; bit <= REVIEW_HIT_LAST; bit <<= 1)
 				if (cur.hits & bit)
 					json_object_array_add(inc, json_object_new_string(review_hit_name(bit)));
 			json_object_object_add(jo, "changes", arr);
+			json_object_object_add(jo, "repositories", repos_json(&cur.repos));
 			json_object_object_add(jo, "incomplete", inc);
 			json_object_object_add(jo, "checked", json_object_new_int((int)cur.n));
 			json_object_object_add(jo, "changed", json_object_new_boolean(have_base && n > 0));
 			counts_json(jo, &c);
 		}
 	}
-	if (!o->json)
+	if (!o->json) {
+		print_repos(&cur.repos);
 		print_incomplete(&cur);
+	}
 	rc = (have_base && n > 0) || cur.hits ? 1 : 0;
 	if (!o->json && have_base) {
 		if (n)

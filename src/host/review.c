@@ -22,7 +22,10 @@ struct scan {
 	struct review_snap *s;
 	uint64_t visits;
 	uint64_t hashed;
+	bool bare;          /* inside a bare git directory; the part below it starts at path + gd */
+	size_t gd;
 	char path[PATH_MAX];
+	char vpath[PATH_MAX + 8];
 };
 
 void review_snap_free(struct review_snap *s)
@@ -33,6 +36,7 @@ void review_snap_free(struct review_snap *s)
 		free(s->v[i].error);
 	}
 	free(s->v);
+	review_repos_free(&s->repos);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -200,6 +204,12 @@ static void add_entry(struct scan *sc, int dfd, const char *name, const struct s
 	e->size = (uint64_t)st->st_size;
 	if (e->type == RT_FILE) {
 		read_file_at(sc, dfd, name, e);
+		if (!e->error && review_rule_usual(rule, e->data, e->data_len)) {
+			sc->s->copied -= e->data_len;
+			free(e->path);
+			free(e->data);
+			sc->s->n--;
+		}
 	} else if (e->type == RT_SYMLINK) {
 		char buf[PATH_MAX];
 		ssize_t n = readlinkat(dfd, name, buf, sizeof(buf));
@@ -215,6 +225,73 @@ static void add_entry(struct scan *sc, int dfd, const char *name, const struct s
 		review_sha256_hex(e->data, e->data_len, e->sha256);
 	}
 	/* fifos, sockets, devices: type and mode only, never opened */
+}
+
+/* The path the rules see: inside a bare git directory, ".git/" + the part below it. */
+static const char *rules_path(struct scan *sc)
+{
+	if (!sc->bare)
+		return sc->path;
+	snprintf(sc->vpath, sizeof(sc->vpath), ".git%s%s", sc->path[sc->gd] ? "/" : "", sc->path + sc->gd);
+	return sc->vpath;
+}
+
+/* Whether one of the first len bytes' components of path is ".git". */
+static bool in_dotgit(const char *path, size_t len)
+{
+	for (size_t i = 0; i + 4 <= len; i++)
+		if ((i == 0 || path[i - 1] == '/') && !memcmp(path + i, ".git", 4) && (i + 4 == len || path[i + 4] == '/'))
+			return true;
+	return false;
+}
+
+static bool in_modules(const char *rules)
+{
+	return !strncmp(rules, ".git/modules/", 13) || strstr(rules, "/.git/modules/");
+}
+
+static int scan_dir(struct scan *sc, int dfd, size_t plen, int depth);
+
+/* A directory entry at sc->path (clen bytes): a git directory to list, and enter? */
+static int scan_subdir(struct scan *sc, DIR *dir, const char *name, size_t clen, int depth)
+{
+	bool git_ctx = sc->bare || in_dotgit(sc->path, clen - strlen(name));
+	bool bare = false;
+	const char *rules;
+	int fd, stop;
+
+	if (!strcmp(name, ".git") && !git_ctx) {
+		review_repo_add_dir(&sc->s->repos, dirfd(dir), name, sc->path, "repository");
+	} else if (review_repo_is_gitdir(dirfd(dir), name)) {
+		if (git_ctx && in_modules(rules_path(sc)))
+			review_repo_add_dir(&sc->s->repos, dirfd(dir), name, sc->path, "submodule");
+		else if (!git_ctx)
+			bare = true;
+	}
+	if (bare) {
+		review_repo_add_dir(&sc->s->repos, dirfd(dir), name, sc->path, "bare repository");
+	} else {
+		rules = rules_path(sc);
+		if (!review_dir_enter(rules))
+			return 0;
+	}
+	if (depth + 1 > REVIEW_DEPTH_MAX) {
+		sc->s->hits |= REVIEW_HIT_DEPTH;
+		return 0;
+	}
+	fd = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR)
+			sc->s->hits |= REVIEW_HIT_UNREAD;
+		return 0;
+	}
+	if (!bare)
+		return scan_dir(sc, fd, clen, depth + 1);
+	sc->bare = true;
+	sc->gd = clen + 1;
+	stop = scan_dir(sc, fd, clen, depth + 1);
+	sc->bare = false;
+	return stop;
 }
 
 /* sc->path holds the directory's relative path (plen bytes). 1 = stop the walk. */
@@ -252,20 +329,11 @@ static int scan_dir(struct scan *sc, int dfd, size_t plen, int depth)
 			continue;   /* gone meanwhile */
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if (review_dir_enter(sc->path)) {
-				int fd;
-				if (depth + 1 > REVIEW_DEPTH_MAX) {
-					sc->s->hits |= REVIEW_HIT_DEPTH;
-				} else if ((fd = openat(dirfd(dir), de->d_name,
-							O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-					if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR)
-						sc->s->hits |= REVIEW_HIT_UNREAD;
-				} else {
-					stop = scan_dir(sc, fd, clen, depth + 1);
-				}
-			}
+			stop = scan_subdir(sc, dir, de->d_name, clen, depth);
 		} else {
-			const struct review_rule *rule = review_rule_match(sc->path);
+			const struct review_rule *rule = review_rule_match(rules_path(sc));
+			if (!strcmp(de->d_name, ".git") && !sc->bare && !in_dotgit(sc->path, plen))
+				review_repo_add_gitfile(&sc->s->repos, dirfd(dir), de->d_name, sc->path);
 			if (rule)
 				add_entry(sc, dirfd(dir), de->d_name, &st, rule);
 		}
@@ -298,8 +366,15 @@ int review_scan(const char *workspace, struct review_snap *ret)
 	sc = xcalloc(1, sizeof(*sc));
 	sc->s = &s;
 	s.taken = (int64_t)time(NULL);
+	if (review_repo_is_gitdir(fd, ".")) {
+		/* the workspace is itself a git directory: git run there uses it */
+		review_repo_add_dir(&s.repos, fd, ".", ".", "bare repository");
+		sc->bare = true;
+	}
 	(void)scan_dir(sc, fd, 0, 0);
 	free(sc);
+	if (s.repos.full)
+		s.hits |= REVIEW_HIT_REPOS;
 	review_snap_sort(&s);
 	*ret = s;
 	return 0;
@@ -309,7 +384,7 @@ int review_scan_sandbox(const char *workspace, const char *git_dir, struct revie
 {
 	struct review_snap s;
 	struct scan *sc;
-	size_t first;
+	size_t first, first_repo;
 	int fd, r = review_scan(workspace, &s);
 
 	if (r < 0 || !git_dir) {
@@ -328,12 +403,21 @@ int review_scan_sandbox(const char *workspace, const char *git_dir, struct revie
 	sc->s = &s;
 	memcpy(sc->path, ".git", 5);
 	first = s.n;
+	first_repo = s.repos.n;
+	review_repo_add_dir(&s.repos, fd, ".", ".git", "shared git directory");
 	(void)scan_dir(sc, fd, 4, 1);
 	free(sc);
+	if (s.repos.full)
+		s.hits |= REVIEW_HIT_REPOS;
 	for (size_t i = first; i < s.n; i++) {
 		char *abs = xasprintf("%s%s", git_dir, s.v[i].path + 4);
 		free(s.v[i].path);
 		s.v[i].path = abs;
+	}
+	for (size_t i = first_repo; i < s.repos.n; i++) {
+		char *abs = xasprintf("%s%s", git_dir, s.repos.v[i].path + 4);
+		free(s.repos.v[i].path);
+		s.repos.v[i].path = abs;
 	}
 	review_snap_sort(&s);
 	*ret = s;

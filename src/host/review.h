@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "review_repos.h"
 #include "review_rules.h"
 
 /* Bounds of one scan. Beyond REVIEW_COPY_MAX (per file) or REVIEW_COPY_TOTAL_MAX
@@ -29,6 +30,8 @@ enum {
 	REVIEW_HIT_FILES = 1 << 2,    /* more than REVIEW_FILES_MAX matching files */
 	REVIEW_HIT_UNREAD = 1 << 3,   /* a matching file could not be read */
 	REVIEW_HIT_HASH = 1 << 4,     /* hash budget used up, or a file past REVIEW_HASH_MAX */
+	REVIEW_HIT_REPOS = 1 << 5,    /* more than REVIEW_REPOS_MAX git repositories */
+	REVIEW_HIT_LAST = REVIEW_HIT_REPOS,
 };
 
 struct review_entry {
@@ -50,6 +53,7 @@ struct review_snap {
 	unsigned hits;              /* REVIEW_HIT_* */
 	int64_t taken;              /* unix seconds */
 	uint64_t copied;            /* bytes of content kept */
+	struct review_repos repos;  /* git repositories met on the way (not stored in baselines) */
 };
 
 void review_snap_free(struct review_snap *s);
@@ -57,7 +61,11 @@ void review_snap_free(struct review_snap *s);
 struct review_entry *review_snap_add(struct review_snap *s, const char *path);
 
 /* Walk the workspace (never following a symlink, never opening anything but regular
- * files and directories) and collect what matches the rules, with content. */
+ * files and directories) and collect what matches the rules, with content, and the
+ * git repositories host git would find (review_repos.h). A bare repository (a
+ * directory that is a git directory, whatever its name) is walked like a .git: its
+ * config, hooks and modules are entries, named by their real path, matched by the
+ * .git rules. */
 int review_scan(const char *workspace, struct review_snap *ret);
 /* The same, plus (git_dir != NULL: a --branch sandbox) the repository's git directory
  * the VM shares too, walked with the git rules; its entries are named by absolute path. */

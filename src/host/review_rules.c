@@ -15,6 +15,10 @@ static const struct review_rule rules[] = {
 	{ ".git/config.worktree", "git", "git configuration" },
 	/* git takes config and hooks from the directory this names (SECURITY.md) */
 	{ ".git/commondir", "git", "git common directory pointer" },
+	/* a --branch VM writes these for the other worktrees of the repository */
+	{ ".git/worktrees/*/commondir", "git", "worktree common directory pointer" },
+	{ ".git/worktrees/*/config.worktree", "git", "worktree git configuration" },
+	{ ".git/info/attributes", "git", "git attributes (filters, diff drivers)" },
 	{ ".git/modules/**/hooks/**", "git", "submodule git hook" },
 	{ ".git/modules/**/config", "git", "submodule git configuration" },
 	{ ".gitmodules", "git", "submodule list" },
@@ -80,6 +84,21 @@ static const struct review_rule rules[] = {
 	{ "compose*.yml", "env", "Docker Compose" },
 	{ "compose*.yaml", "env", "Docker Compose" },
 };
+
+/* Content git writes itself at some of the files above. */
+static const struct {
+	const char *glob, *usual;
+} usual[] = {
+	{ ".git/worktrees/*/commondir", "../..\n" },
+};
+
+bool review_rule_usual(const struct review_rule *rule, const char *data, size_t len)
+{
+	for (size_t i = 0; rule && data && i < ARRAY_SIZE(usual); i++)
+		if (!strcmp(rule->glob, usual[i].glob) && len == strlen(usual[i].usual) && !memcmp(data, usual[i].usual, len))
+			return true;
+	return false;
+}
 
 /* Never entered, at any depth: dependencies and build output. */
 static const char *const skip_dirs[] = {
@@ -190,8 +209,10 @@ bool review_dir_enter(const char *path)
 	}
 	if (!inner || !*inner)
 		return true;   /* outside any .git, or the .git directory itself */
-	if (!strcmp(inner, "hooks") || !strncmp(inner, "hooks/", 6))
+	if (!strcmp(inner, "hooks") || !strncmp(inner, "hooks/", 6) || !strcmp(inner, "info"))
 		return true;
+	if (!strcmp(inner, "worktrees") || (!strncmp(inner, "worktrees/", 10) && !strchr(inner + 10, '/')))
+		return true;   /* worktrees/ID, not below */
 	if (strcmp(inner, "modules") && strncmp(inner, "modules/", 8))
 		return false;
 	for (const char *c = inner; c;) {

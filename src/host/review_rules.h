@@ -28,13 +28,19 @@ const struct review_rule *review_rules(size_t *ret_n);
  * replacing such a directory redirects what runs. */
 const struct review_rule *review_rule_match(const char *path);
 
+/* Whether data is what git itself writes at a file of this rule (a new worktree's
+ * commondir, "../.."): not recorded, so that every new worktree of a repository is
+ * not a change; any other content is. */
+bool review_rule_usual(const struct review_rule *rule, const char *data, size_t len);
+
 /* Glob matching as described above; exposed for the unit tests. */
 bool review_glob_match(const char *glob, const char *path);
 
 /* Whether the walk enters the directory at path (workspace-relative; its last
  * component is the directory's name). Skipped everywhere: node_modules, target,
- * .venv, venv, __pycache__, dist, build. Inside a ".git" directory only hooks/
- * and modules/ (minus each module's objects, refs, logs, lfs) are entered. */
+ * .venv, venv, __pycache__, dist, build. Inside a ".git" directory only hooks/,
+ * info/, worktrees/ and each worktrees/ID (not below), and modules/ (minus each
+ * module's objects, refs, logs, lfs) are entered. */
 bool review_dir_enter(const char *path);
 
 #endif

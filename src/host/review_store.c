@@ -22,7 +22,7 @@ static const struct {
 	const char *name;
 } hit_names[] = {
 	{ REVIEW_HIT_VISITS, "entries" }, { REVIEW_HIT_DEPTH, "depth" }, { REVIEW_HIT_FILES, "files" },
-	{ REVIEW_HIT_UNREAD, "unreadable" }, { REVIEW_HIT_HASH, "hash" },
+	{ REVIEW_HIT_UNREAD, "unreadable" }, { REVIEW_HIT_HASH, "hash" }, { REVIEW_HIT_REPOS, "repositories" },
 };
 
 const char *review_hit_name(unsigned bit)

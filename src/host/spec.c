@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "branch.h"
+#include "hostgit.h"
 #include "json_get.h"
 #include "names.h"
 #include "util.h"
@@ -57,6 +58,7 @@ void spec_free(struct spec *s)
 	free(s->branch);
 	free(s->repo);
 	free(s->git_dir);
+	free(s->git_worktree_id);
 	if (s->env)
 		for (char **e = s->env; *e; e++)
 			free(*e);
@@ -85,6 +87,8 @@ int spec_validate(const struct spec *s, const char **ret_err)
 		return *ret_err = "branch, repo and git_dir go together", -EINVAL;
 	if (s->branch && (!branch_name_valid(s->branch) || !path_ok(s->repo) || !path_ok(s->git_dir)))
 		return *ret_err = "invalid branch, repo or git_dir", -EINVAL;
+	if (s->git_worktree_id && (!s->branch || !hostgit_id_valid(s->git_worktree_id)))
+		return *ret_err = "invalid git_worktree_id", -EINVAL;
 	if (s->cpus < 1 || s->cpus > 64)
 		return *ret_err = "cpus must be between 1 and 64", -EINVAL;
 	if (s->memory_mib < 256 || s->memory_mib > 256 * 1024)
@@ -118,6 +122,8 @@ struct json_object *spec_to_json(const struct spec *s)
 		json_object_object_add(o, "branch", json_object_new_string(s->branch));
 		json_object_object_add(o, "repo", json_object_new_string(s->repo));
 		json_object_object_add(o, "git_dir", json_object_new_string(s->git_dir));
+		if (s->git_worktree_id)
+			json_object_object_add(o, "git_worktree_id", json_object_new_string(s->git_worktree_id));
 	}
 	return o;
 }
@@ -167,6 +173,8 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 		s.repo = rp ? xstrdup(rp) : NULL;
 		s.git_dir = gd ? xstrdup(gd) : NULL;
 	}
+	if (json_get_str(o, "git_worktree_id"))
+		s.git_worktree_id = xstrdup(json_get_str(o, "git_worktree_id"));
 	if (json_object_object_get_ex(o, "env", &env)) {
 		size_t n;
 		if (!json_object_is_type(env, json_type_array) || (n = json_object_array_length(env)) > SPEC_MAX_ENV) {

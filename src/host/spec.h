@@ -27,6 +27,9 @@ struct spec {
 	char *branch;
 	char *repo;
 	char *git_dir;
+	/* the worktree's own git directory is git_dir/worktrees/ID (recorded when sbx
+	 * made it; NULL in specs of older sbx): host git never asks the worktree */
+	char *git_worktree_id;
 };
 
 void spec_free(struct spec *s);

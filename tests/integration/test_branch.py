@@ -124,3 +124,49 @@ def test_rm_keeps_uncommitted_work_unless_forced_and_keeps_the_branch(repo):
     assert git(ws, "worktree", "list", "--porcelain").stdout.count("worktree ") == 1
     branches = git(ws, "branch", "--format=%(refname:short)").stdout.split()
     assert "feat-a" in branches and "feat-b" in branches
+
+
+def test_rm_runs_nothing_the_agent_planted(repo):
+    """Issue 8, hole 1, from inside the VM as root: the worktree's .git is pointed at a
+    git directory the agent wrote, whose config defines a clean filter; commondir and
+    config.worktree of its entry in the shared git directory name the same; a tracked
+    file gets an old mtime, so that a host `git status` re-hashes it through the filter.
+    `sbx rm` asks whether the worktree is dirty and removes it: it must run none of it.
+    (Against main's sbx the filter runs at the first `sbx rm`.)"""
+    h, ws = repo
+    h.ok("run", "-d", "--branch", "feat-c", "--name", "bc", "shell", ws, timeout=300)
+    wt = f"{ws}.sbx/bc"
+    # host /tmp: writable by the repository's owner (host git runs as that user), and
+    # not the guest's /tmp
+    marker = f"/tmp/sbx-pwned-{os.getpid()}-{os.urandom(4).hex()}"
+    filt = f"sh -c 'touch {marker}; cat'"
+    script = (
+        "set -e\n"
+        f"cd {wt}\n"
+        "id=$(sed 's|.*/worktrees/||' .git)\n"
+        f"adm={ws}/.git/worktrees/$id\n"
+        "git init -q --bare .evil\n"
+        "git -C .evil config core.bare false\n"
+        f"git -C .evil config filter.x.clean \"{filt}\"\n"
+        "GIT_DIR=$PWD/.evil GIT_WORK_TREE=$PWD git add README\n"
+        f"git config --file $adm/config.worktree filter.x.clean \"{filt}\"\n"
+        "echo $PWD/.evil > $adm/commondir\n"
+        "printf '* filter=x\\n' > .gitattributes\n"
+        "touch -d 2001-01-01 README\n"
+        "echo \"gitdir: $PWD/.evil\" > .git\n"
+        # owned like the worktree, so that host git's safe.directory check passes
+        "chown -R $(stat -c %u:%g README) .evil\n")
+    try:
+        Box(h, "bc", None).ok("sh", "-c", script, opts=["-u", "root"])
+        h.ok("stop", "bc", timeout=120)
+        r = h.sbx("rm", "bc", timeout=120)
+        assert r.rc == 1 and "uncommitted changes" in r.err, r
+        assert not os.path.exists(marker), "sbx rm ran the agent's filter on the host"
+        r = h.sbx("rm", "-f", "bc", timeout=120)
+        assert r.rc == 0, r
+        assert not os.path.exists(marker), "sbx rm -f ran the agent's filter on the host"
+        assert not os.path.exists(wt)
+        assert not os.path.exists(f"{ws}/.git/worktrees/bc")
+    finally:
+        if os.path.exists(marker):
+            os.unlink(marker)

@@ -187,6 +187,34 @@ def test_accept_then_clean(rv):
     assert "no change" in r.out
 
 
+def test_repositories_the_agent_plants_are_listed(rv):
+    """Issue 8, hole 2: every repository host git would find is listed with its hooks
+    and the config keys that run programs; a planted bare repository's config and
+    hooks are changes against the baseline."""
+    box, _, _ = rv
+    box.ok("sh", "-c", "set -e; git init -q --bare vendor/tool.git; "
+           "git -C vendor/tool.git config core.fsmonitor ./fs.sh; "
+           "printf '#!/bin/sh\\nid\\n' > vendor/tool.git/hooks/post-update; "
+           "chmod +x vendor/tool.git/hooks/post-update; "
+           "git init -q nest; git -C nest config filter.x.clean 'sh -c evil'; "
+           "mkdir -p elsewhere; echo 'gitdir: /etc' > elsewhere/.git")
+    r = box.home.sbx("review", "--json", NAME)
+    assert r.rc == 1, r
+    doc = json.loads(r.out)[0]
+    repos = {x["path"]: x for x in doc["repositories"]}
+    assert repos["vendor/tool.git"]["kind"] == "bare repository", repos
+    assert "post-update" in repos["vendor/tool.git"]["hooks"], repos
+    assert "core.fsmonitor = ./fs.sh" in repos["vendor/tool.git"]["runs"], repos
+    assert "filter.x.clean = sh -c evil" in repos["nest/.git"]["runs"], repos
+    assert repos["elsewhere/.git"]["points_to"] == "gitdir: /etc", repos
+    added = {c["path"] for c in doc["changes"] if c["status"] == "added"}
+    assert {"vendor/tool.git/config", "vendor/tool.git/hooks/post-update", "nest/.git/config"} <= added, added
+    r = box.home.sbx("review", NAME)
+    assert "vendor/tool.git  [bare repository]" in r.out and "runs: core.fsmonitor = ./fs.sh" in r.out, r
+    box.ok("rm", "-rf", "vendor", "nest", "elsewhere")
+    assert box.home.sbx("review", NAME).rc == 0
+
+
 def test_review_without_daemon_then_rm_removes_baseline(rv):
     box, _, _ = rv
     home = box.home

