@@ -305,8 +305,12 @@ static void refuse_link(struct plan *pl, const char *rel, const struct stat *st)
 		rel, (unsigned long)st->st_nlink, rel, rel, rel, rel);
 }
 
+static void add_path(struct plan *pl, const char *rel, int flags);
+static char *within_ws(struct plan *pl, const char *path, const char *base_rel);
+
 /* Refuse any regular file beneath directory fd (rel names it) with another hard link.
- * Symlinks are not followed (what one points at is not part of this tree). */
+ * A symlink is not followed here, but host git would follow it: a regular file it
+ * names in the workspace is made read-only too. */
 static void check_links(struct plan *pl, int fd, const char *rel, int depth, size_t *seen)
 {
 	DIR *d = fdopendir(fd);
@@ -332,9 +336,32 @@ static void check_links(struct plan *pl, int fd, const char *rel, int depth, siz
 			refusef(pl, "%s: cannot check it: %s", sub, strerror(errno));
 			continue;
 		}
-		if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+		if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
 			refuse_link(pl, sub, &st);
-		else if (S_ISDIR(st.st_mode)) {
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[WSGUARD_PATH_MAX];
+			ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+			_cleanup_free_ char *trel = NULL;
+
+			if (n < 0 || (size_t)n == sizeof(target) - 1) {
+				refusef(pl, "%s: cannot read the symbolic link", sub);
+				continue;
+			}
+			target[n] = '\0';
+			trel = within_ws(pl, target, rel);
+			if (trel) {
+				struct stat tst;
+				int tfd = openat2_beneath(pl->wsfd, trel, O_PATH);
+				if (tfd == -ENOENT)
+					warnf(pl, "%s: points at %s, which is missing: the VM could create it", sub, trel);
+				else if (tfd >= 0 && fstat(tfd, &tst) == 0 && S_ISREG(tst.st_mode))
+					add_path(pl, trel, 0);
+				else
+					warnf(pl, "%s: points at %s, which is not protected", sub, trel);
+				if (tfd >= 0)
+					close(tfd);
+			}
+		} else if (S_ISDIR(st.st_mode)) {
 			int sfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sfd < 0)
 				refusef(pl, "%s: cannot check it: %s", sub, strerror(errno));
@@ -654,10 +681,25 @@ int wsguard_bind(int src, int dst, const struct mount_attr *attr, bool recursive
 	return r;
 }
 
+/* Whether entry i lies beneath an earlier read-only one. */
+static bool beneath_ro(const struct wsguard *g, size_t i)
+{
+	for (size_t j = 0; j < i; j++) {
+		size_t n = strlen(g->rel[j]);
+		if (g->ro[j] && !strncmp(g->rel[j], g->rel[i], n) && g->rel[i][n] == '/')
+			return true;
+	}
+	return false;
+}
+
 int wsguard_apply(const char *workspace, const struct wsguard *g)
 {
 	static const struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
 	static const struct mount_attr rw = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	/* a clone of part of a read-only mount is read-only: a submodule's git directory
+	 * inside the read-only modules/ must be made writable again */
+	static const struct mount_attr rw_again = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+						    .attr_clr = MOUNT_ATTR_RDONLY };
 	int wsfd, r = 0;
 
 	if (!g || !g->n)
@@ -677,7 +719,7 @@ int wsguard_apply(const char *workspace, const struct wsguard *g)
 			break;
 		}
 		/* parents come first: each later path resolves through their new mounts */
-		r = wsguard_bind(fd, fd, g->ro[i] ? &ro : &rw, false);
+		r = wsguard_bind(fd, fd, g->ro[i] ? &ro : beneath_ro(g, i) ? &rw_again : &rw, false);
 		close(fd);
 	}
 	return r;

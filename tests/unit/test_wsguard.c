@@ -270,6 +270,40 @@ static void test_links(void)
 		CHECK_EQ(unlink(other), 0);
 		CHECK_EQ(rm_rf(wtdir), 0);
 	}
+	/* a symlink in a hooks directory: host git follows it, so the file it names in
+	 * the workspace is read-only too (and may not have a second hard link either) */
+	{
+		_cleanup_free_ char *l = xasprintf("%s/.git/hooks/pre-commit", ws), *l2 = xasprintf("%s/.git/hooks/x", ws);
+		_cleanup_free_ char *l3 = xasprintf("%s/.git/hooks/y", ws), *t = xasprintf("%s/scripts/pc.sh", ws);
+
+		CHECK_EQ(unlink(l), 0);
+		put("scripts/pc.sh", "#!/bin/sh\n");
+		CHECK_EQ(symlink("../../scripts/pc.sh", l), 0);
+		CHECK_EQ(symlink("../../scripts/missing.sh", l2), 0);
+		CHECK_EQ(symlink("/usr/bin/true", l3), 0);
+		CHECK_EQ(wsguard_plan(ws, 1000, 1000, &g, &warn, &err), 0);
+		CHECK(has(&g, "scripts/pc.sh"));
+		CHECK(pinned(&g, "scripts"));
+		CHECK(warn && strstr(warn, "scripts/missing.sh, which is missing"));
+		free(warn);
+		warn = NULL;
+		CHECK_EQ(link(t, other), 0);
+		CHECK_EQ(wsguard_plan(ws, 1000, 1000, &g, NULL, NULL), -EMLINK);
+		CHECK_EQ(unlink(other), 0);
+		CHECK_EQ(unlink(l), 0);
+		CHECK_EQ(unlink(l2), 0);
+		CHECK_EQ(unlink(l3), 0);
+	}
+
+	/* more paths than fit: refused, never half protected */
+	for (int i = 0; i < WSGUARD_MAX / 4 + 1; i++) {
+		_cleanup_free_ char *head = xasprintf(".git/modules/m%d/HEAD", i);
+		put(head, "x\n");
+	}
+	CHECK_EQ(wsguard_plan(ws, 1000, 1000, &g, NULL, &err), -EMLINK);
+	CHECK(err && strstr(err, "cannot protect more than"));
+	free(err);
+	err = NULL;
 	{
 		_cleanup_free_ char *mods = xasprintf("%s/.git/modules", ws), *husky = xasprintf("%s/.husky", ws);
 		CHECK_EQ(rm_rf(mods), 0);
@@ -284,6 +318,8 @@ static void test_apply(void)
 	_cleanup_free_ char *cfg = xasprintf("%s/.git/config", ws), *hook = xasprintf("%s/.git/hooks/x", ws);
 	_cleanup_free_ char *git = xasprintf("%s/.git", ws), *moved = xasprintf("%s/.git-old", ws);
 	_cleanup_free_ char *obj = xasprintf("%s/.git/index", ws), *newmod = xasprintf("%s/.git/modules/new", ws);
+	_cleanup_free_ char *subidx = xasprintf("%s/.git/modules/sub/index", ws);
+	_cleanup_free_ char *subcfg = xasprintf("%s/.git/modules/sub/config", ws);
 	pid_t pid;
 	int st, fd;
 
@@ -292,8 +328,9 @@ static void test_apply(void)
 		return;
 	}
 	put(".git/config", "[core]\n");
+	put(".git/modules/sub/HEAD", "x\n");
 	CHECK_EQ(wsguard_plan(ws, 0, 0, &g, NULL, NULL), 0);
-	CHECK_EQ(g.n, 4);   /* .git, hooks, config, modules */
+	CHECK_EQ(g.n, 8);   /* .git, hooks, config, modules; modules/sub, its hooks, config, modules */
 	pid = fork();
 	if (pid == 0) {
 		int r = wsguard_unshare(), bad = 0;
@@ -309,8 +346,13 @@ static void test_apply(void)
 		bad |= !(rename(git, moved) < 0 && errno == EBUSY) << 2;
 		fd = open(obj, O_WRONLY | O_CREAT, 0644);
 		bad |= (fd < 0) << 3;
-		/* no new submodule git directory */
+		/* no new submodule git directory; the existing one is writable, bar its
+		 * config */
 		bad |= !(mkdir(newmod, 0755) < 0 && errno == EROFS) << 4;
+		fd = open(subidx, O_WRONLY | O_CREAT, 0644);
+		bad |= (fd < 0) << 5;
+		fd = open(subcfg, O_WRONLY | O_APPEND);
+		bad |= !(fd < 0 && errno == EROFS) << 6;
 		_exit(bad);
 	}
 	CHECK(waitpid(pid, &st, 0) == pid);
