@@ -20,7 +20,9 @@
  * directory core.hooksPath names when it lies inside the workspace (e.g. husky's
  * .husky). A missing hooks/ or config is created first (empty, owned by the agent's
  * uid) so the guest cannot create one. A hooks/ that is a symlink cannot be protected
- * (a bind mount follows it): it is reported and left; `sbx review` shows changes.
+ * (a bind mount follows it): it is reported and left; `sbx review` shows changes. A
+ * symlink inside a protected hooks directory makes the workspace file it names
+ * read-only too (host git follows it); a missing one is only reported.
  * Every parent directory of a protected path up to the workspace (.git itself, for
  * one) is bound read-write over itself: a mount point cannot be renamed or removed,
  * so the guest cannot move .git aside and make a new one with its own hooks.
@@ -47,7 +49,8 @@
  * elsewhere in the workspace, made before or during the session, including an
  * embedded submodule (a gitlink whose directory holds its own .git, which host git
  * status recurses into); a bare repository (HEAD, objects/, refs/) the guest makes in
- * any directory, the workspace root included; files git reads from .git that name
+ * any directory, the workspace root included; a git directory in the workspace that
+ * a .git file names (it is not followed); files git reads from .git that name
  * another directory, above all .git/commondir (git takes config and hooks from the
  * directory it names, and it cannot be pre-created: git refuses an empty one).
  */
