@@ -720,6 +720,8 @@ int wsguard_apply(const char *workspace, const struct wsguard *g)
 		}
 		/* parents come first: each later path resolves through their new mounts */
 		r = wsguard_bind(fd, fd, g->ro[i] ? &ro : beneath_ro(g, i) ? &rw_again : &rw, false);
+		if (r == -EPERM && !g->ro[i] && beneath_ro(g, i))
+			r = wsguard_bind(fd, fd, &rw, false);   /* read-only locked: the host mount is */
 		close(fd);
 	}
 	return r;
