@@ -519,6 +519,7 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 			if (err) {
 				err[strlen(err) - 1] = '\0';   /* the last line's newline */
 				*ret_err = xasprintf("git metadata cannot be protected: %s", err);
+				log_warn("vm %s: not started: %s", c->name, *ret_err);
 			}
 			return r;
 		}

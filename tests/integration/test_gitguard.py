@@ -206,6 +206,7 @@ def test_hard_linked_config_is_refused():
         assert (ws / ".git" / "config").read_text() == before
         assert r.rc != 0, r
         assert ".git/config has 2 hard links" in r.err and "cp -p" in r.err, r
+        assert ".git/config has 2 hard links" in (h.state_dir / "sbxd.log").read_text()
         # the fix the message names, then it starts and the config is read-only
         subprocess.run(f"cd {ws} && cp -p .git/config .git/config.tmp && mv .git/config.tmp .git/config",
                        shell=True, check=True)
