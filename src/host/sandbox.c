@@ -788,7 +788,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 {
 	struct kernel_info k = { 0 };
 	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", sb->dir);
-	_cleanup_free_ char *console = xasprintf("%s/console.log", sb->dir);
+	_cleanup_free_ char *console = xasprintf("%s/console.log", sb->dir), *why = NULL;
 	struct vm_config cfg;
 	struct stat st;
 	bool protect_git;
@@ -853,10 +853,10 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	free(sb->error);
 	sb->error = NULL;
 	sb->started_ms = now_ms();
-	r = vm_launch(&cfg, &sb->procs);
+	r = vm_launch(&cfg, &sb->procs, &why);
 	kernel_info_free(&k);
 	if (r < 0) {
-		*ret_err = xasprintf("cannot launch the VM: %s (see %s)", strerror(-r), console);
+		*ret_err = why ? TAKE_PTR(why) : xasprintf("cannot launch the VM: %s (see %s)", strerror(-r), console);
 		rm_rf(sb->run_dir);
 		return r;
 	}

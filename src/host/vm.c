@@ -365,7 +365,7 @@ static int close_fd(int fd)
 	return -1;
 }
 
-static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid)
+static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid, char **ret_err)
 {
 	_cleanup_free_ struct vfsd_setup *s = xcalloc(1, sizeof(*s));
 	_cleanup_free_ char *nr_open = NULL, *source = NULL;
@@ -389,13 +389,22 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 			return -ENOENT;
 	}
 	if (c->protect_git) {
-		_cleanup_free_ char *warn = NULL, *gwarn = NULL;
-		r = c->git_dir ? wsguard_plan_worktree(c->workspace, c->git_dir, c->ws_uid, c->ws_gid, &s->guard, &warn)
-			       : wsguard_plan(c->workspace, c->ws_uid, c->ws_gid, &s->guard, &warn);
+		_cleanup_free_ char *warn = NULL, *gwarn = NULL, *err = NULL;
+		r = c->git_dir ? wsguard_plan_worktree(c->workspace, c->git_dir, c->ws_uid, c->ws_gid, &s->guard, &warn,
+						       &err)
+			       : wsguard_plan(c->workspace, c->ws_uid, c->ws_gid, &s->guard, &warn, &err);
 		if (r == 0 && c->git_dir)
-			r = wsguard_plan_gitdir(c->git_dir, c->ws_uid, c->ws_gid, &s->git_guard, &gwarn);
-		if (r < 0)
+			r = wsguard_plan_gitdir(c->git_dir, c->ws_uid, c->ws_gid, &s->git_guard, &gwarn, &err);
+		if (r < 0) {
+			if (err) {
+				size_t n = strlen(err);
+				if (n && err[n - 1] == '\n')
+					err[n - 1] = '\0';   /* the last line's newline */
+				*ret_err = xasprintf("git metadata cannot be protected: %s", err);
+				log_warn("vm %s: not started: %s", c->name, *ret_err);
+			}
 			return r;
+		}
 		if (warn || gwarn)
 			log_warn("vm %s: git metadata of %s: %s%s", c->name, c->workspace, warn ? warn : "",
 				 gwarn ? gwarn : "");
@@ -505,7 +514,7 @@ static int qmp_wait_ready(int fd, int timeout_ms)
 	}
 }
 
-int vm_launch(const struct vm_config *c, struct vm_procs *ret)
+int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 {
 	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
 	struct qemu_setup qs = { .root = geteuid() == 0 };
@@ -541,7 +550,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret)
 				(void)unlinkat(dfd, VM_VFS_SOCK, 0);
 				close(dfd);
 			}
-			r = vfsd_spawn(c, vfs_listen, log_fd, &p.vfsd_pid);
+			r = vfsd_spawn(c, vfs_listen, log_fd, &p.vfsd_pid, ret_err);
 		}
 		if (r < 0) {
 			log_debug("vm %s: starting virtiofsd failed: %s", c->name, strerror(-r));

@@ -82,8 +82,10 @@ void vm_argv_free(char **argv);
 /* Kernel command line; tsc_khz is used under TCG only (0 = unknown, left out). Pure. */
 int vm_build_cmdline(const struct vm_config *c, unsigned tsc_khz, char **ret);
 
-/* Start virtiofsd (if c->workspace) and QEMU, wait until QEMU is up. */
-int vm_launch(const struct vm_config *c, struct vm_procs *ret);
+/* Start virtiofsd (if c->workspace) and QEMU, wait until QEMU is up. *ret_err
+ * (malloc'd, may stay NULL): why, when the workspace's git metadata cannot be
+ * protected (wsguard.h). */
+int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err);
 /* Terminate QEMU, then virtiofsd (SIGTERM, grace_ms, SIGKILL). 0 when both are gone. */
 int vm_kill(const struct vm_procs *p, int grace_ms);
 

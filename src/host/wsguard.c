@@ -169,30 +169,46 @@ struct plan {
 	uid_t uid;
 	gid_t gid;
 	struct wsguard *g;
-	char *warn;
-	size_t warn_len;
+	char *warn, *err;   /* lines: what is left unprotected; why the plan is refused */
+	size_t warn_len, err_len;
 };
+
+static void add_line(char **buf, size_t *len, const char *fmt, va_list ap)
+{
+	char line[WSGUARD_PATH_MAX + 300];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n < 0)
+		return;
+	n = MIN(n, (int)sizeof(line) - 1);
+	*buf = realloc(*buf, *len + (size_t)n + 2);
+	if (!*buf)
+		die("out of memory");
+	memcpy(*buf + *len, line, (size_t)n);
+	*len += (size_t)n;
+	(*buf)[(*len)++] = '\n';
+	(*buf)[*len] = '\0';
+}
 
 static void warnf(struct plan *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warnf(struct plan *pl, const char *fmt, ...)
 {
-	char line[WSGUARD_PATH_MAX + 200];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	add_line(&pl->warn, &pl->warn_len, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	n = MIN(n, (int)sizeof(line) - 1);
-	pl->warn = realloc(pl->warn, pl->warn_len + (size_t)n + 2);
-	if (!pl->warn)
-		die("out of memory");
-	memcpy(pl->warn + pl->warn_len, line, (size_t)n);
-	pl->warn_len += (size_t)n;
-	pl->warn[pl->warn_len++] = '\n';
-	pl->warn[pl->warn_len] = '\0';
+}
+
+/* Something the guard cannot make safe: the VM must not start this way. */
+static void refusef(struct plan *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refusef(struct plan *pl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_line(&pl->err, &pl->err_len, fmt, ap);
+	va_end(ap);
 }
 
 /* "a/./b//c/../d" -> "a/b/d" (lexically); NULL when ".." climbs above the start or
@@ -233,17 +249,34 @@ static char *rel_clean(const char *rel)
 	return out;
 }
 
-/* rel, after each of its parents (pinned read-write); an entry already there becomes
- * read-only when asked. */
-static void add_entry(struct plan *pl, const char *rel, bool ro)
+/* The entry nearest above rel (the mount the guest reaches it through), or -1. */
+static int covering(const struct plan *pl, const char *rel)
+{
+	size_t best = 0;
+	int r = -1;
+
+	for (size_t i = 0; i < pl->g->n; i++) {
+		size_t n = strlen(pl->g->rel[i]);
+		if (n > best && !strncmp(pl->g->rel[i], rel, n) && rel[n] == '/') {
+			best = n;
+			r = (int)i;
+		}
+	}
+	return r;
+}
+
+/* rel, after each of its parents (pinned read-write, unless a read-only mount already
+ * holds them in place); an entry already there becomes read-only when asked. */
+static void add_entry(struct plan *pl, const char *rel, bool ro, bool pin)
 {
 	char parent[WSGUARD_PATH_MAX];
 	const char *slash = strrchr(rel, '/');
 	size_t i;
+	int c;
 
 	if (slash) {
 		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
-		add_entry(pl, parent, false);
+		add_entry(pl, parent, false, true);
 	}
 	for (i = 0; i < pl->g->n; i++) {
 		if (!strcmp(pl->g->rel[i], rel)) {
@@ -251,18 +284,109 @@ static void add_entry(struct plan *pl, const char *rel, bool ro)
 			return;
 		}
 	}
+	if (pin && (c = covering(pl, rel)) >= 0 && pl->g->ro[c])
+		return;
 	if (pl->g->n == WSGUARD_MAX) {
-		warnf(pl, "%s: not protected: more than %d paths", rel, WSGUARD_MAX);
+		refusef(pl, "%s: cannot protect more than %d paths (too many submodules?); "
+			    "turn the protection off with `sbx settings set workspace.protectGit false`",
+			rel, WSGUARD_MAX);
 		return;
 	}
 	snprintf(pl->g->rel[pl->g->n], WSGUARD_PATH_MAX, "%s", rel);
 	pl->g->ro[pl->g->n++] = ro;
 }
 
-/* Add rel when it is a real directory (want_dir) or regular file beneath the
- * workspace; missing and create: make it (empty, owned by the agent). */
-static void add_path(struct plan *pl, const char *rel, bool want_dir, bool create)
+#define LINKS_MAX_ENTRIES 4096
+
+static void refuse_link(struct plan *pl, const char *rel, const struct stat *st)
 {
+	refusef(pl, "%s has %lu hard links: another name of it may be writable in the VM; break the link "
+		    "on the host (cp -p %s %s.tmp && mv %s.tmp %s) and start again",
+		rel, (unsigned long)st->st_nlink, rel, rel, rel, rel);
+}
+
+static void add_path(struct plan *pl, const char *rel, int flags);
+static char *within_ws(struct plan *pl, const char *path, const char *base_rel);
+
+/* Refuse any regular file beneath directory fd (rel names it) with another hard link.
+ * A symlink is not followed here, but host git would follow it: a regular file it
+ * names in the workspace is made read-only too. */
+static void check_links(struct plan *pl, int fd, const char *rel, int depth, size_t *seen)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *e;
+
+	if (!d) {
+		close(fd);
+		refusef(pl, "%s: cannot check it: %s", rel, strerror(errno));
+		return;
+	}
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		sub = xasprintf("%s/%s", rel, e->d_name);
+		if (++*seen > LINKS_MAX_ENTRIES) {
+			refusef(pl, "%s: more than %d entries to check for hard links", rel, LINKS_MAX_ENTRIES);
+			break;
+		}
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			refusef(pl, "%s: cannot check it: %s", sub, strerror(errno));
+			continue;
+		}
+		if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+			refuse_link(pl, sub, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[WSGUARD_PATH_MAX];
+			ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+			_cleanup_free_ char *trel = NULL;
+
+			if (n < 0 || (size_t)n == sizeof(target) - 1) {
+				refusef(pl, "%s: cannot read the symbolic link", sub);
+				continue;
+			}
+			target[n] = '\0';
+			trel = within_ws(pl, target, rel);
+			if (trel) {
+				struct stat tst;
+				int tfd = openat2_beneath(pl->wsfd, trel, O_PATH);
+				if (tfd == -ENOENT)
+					warnf(pl, "%s: points at %s, which is missing: the VM could create it", sub, trel);
+				else if (tfd >= 0 && fstat(tfd, &tst) == 0 && S_ISREG(tst.st_mode))
+					add_path(pl, trel, 0);
+				else
+					warnf(pl, "%s: points at %s, which is not protected", sub, trel);
+				if (tfd >= 0)
+					close(tfd);
+			}
+		} else if (S_ISDIR(st.st_mode)) {
+			int sfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sfd < 0)
+				refusef(pl, "%s: cannot check it: %s", sub, strerror(errno));
+			else if (depth >= WSGUARD_DEPTH) {
+				close(sfd);
+				refusef(pl, "%s: too deep to check for hard links", sub);
+			} else
+				check_links(pl, sfd, sub, depth + 1, seen);
+		}
+	}
+	closedir(d);
+}
+
+enum {
+	P_DIR = 1,       /* a directory, else a regular file */
+	P_CREATE = 2,    /* missing: create it (empty, owned by the agent) */
+	P_NOWALK = 4,    /* a directory whose contents are checked elsewhere (or do not matter) */
+};
+
+/* Add rel read-only when it is a real directory (P_DIR) or regular file beneath the
+ * workspace; missing and P_CREATE: make it (empty, owned by the agent). A file with
+ * another hard link, or a directory holding one, is refused. */
+static void add_path(struct plan *pl, const char *rel, int flags)
+{
+	bool want_dir = flags & P_DIR, create = flags & P_CREATE;
 	struct stat st;
 	int fd;
 
@@ -318,7 +442,17 @@ static void add_path(struct plan *pl, const char *rel, bool want_dir, bool creat
 		return;
 	}
 	close(fd);
-	add_entry(pl, rel, true);
+	if (!want_dir && st.st_nlink > 1)
+		refuse_link(pl, rel, &st);
+	if (want_dir && !(flags & P_NOWALK)) {
+		size_t seen = 0;
+		fd = openat2_beneath(pl->wsfd, rel, O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			refusef(pl, "%s: cannot check it: %s", rel, strerror(-fd));
+		else
+			check_links(pl, fd, rel, 0, &seen);
+	}
+	add_entry(pl, rel, true, false);
 }
 
 /* A path from the config (absolute, or relative to base_rel) as a clean path beneath
@@ -362,9 +496,11 @@ static void plan_modules(struct plan *pl, const char *dir, int depth)
 			continue;
 		sub = xasprintf("%s/%s", dir, e->d_name);
 		head = xasprintf("%s/HEAD", e->d_name);
-		if (fstatat(dirfd(d), head, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			plan_gitdir(pl, sub, NULL, depth + 1);   /* a submodule's git directory */
-		else if (depth < WSGUARD_DEPTH)
+		if (fstatat(dirfd(d), head, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			/* a submodule's git directory: writable again inside read-only modules/ */
+			add_entry(pl, sub, false, false);
+			plan_gitdir(pl, sub, NULL, depth + 1);
+		} else if (depth < WSGUARD_DEPTH)
 			plan_modules(pl, sub, depth + 1);        /* a/b: submodule "a/b" */
 	}
 	closedir(d);
@@ -381,8 +517,8 @@ static void plan_gitdir(struct plan *pl, const char *gitdir, const char *worktre
 
 	if (depth > WSGUARD_DEPTH)
 		return;
-	add_path(pl, hooks, true, true);
-	add_path(pl, config, false, true);
+	add_path(pl, hooks, P_DIR | P_CREATE);
+	add_path(pl, config, P_CREATE);
 	fd = openat2_beneath(pl->wsfd, config, O_RDONLY);
 	if (fd >= 0) {
 		size_t len = 0;
@@ -394,13 +530,13 @@ static void plan_gitdir(struct plan *pl, const char *gitdir, const char *worktre
 		/* relative hooksPath: from the top of the working tree */
 		_cleanup_free_ char *rel = within_ws(pl, c.hooks_path, worktree ? worktree : gitdir);
 		if (rel)
-			add_path(pl, rel, true, false);
+			add_path(pl, rel, P_DIR);
 	}
 	for (size_t i = 0; i < c.n_inc; i++) {
 		/* relative include paths: from the directory of the config file */
 		_cleanup_free_ char *rel = within_ws(pl, c.includes[i], gitdir);
 		if (rel) {
-			add_path(pl, rel, false, false);
+			add_path(pl, rel, 0);
 			fd = openat2_beneath(pl->wsfd, rel, O_PATH);
 			if (fd == -ENOENT)
 				warnf(pl, "%s: included by %s but missing: the VM could create it", rel, config);
@@ -409,78 +545,115 @@ static void plan_gitdir(struct plan *pl, const char *gitdir, const char *worktre
 		}
 	}
 	gitcfg_free(&c);
+	/* all of modules/ read-only: no new submodule git directory, whose hooks and
+	 * config would be the guest's; the existing ones are bound writable again */
+	add_path(pl, modules, P_DIR | P_CREATE | P_NOWALK);
 	plan_modules(pl, modules, depth);
 }
 
-static int plan_begin(struct plan *pl, const char *ws, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn)
+static int plan_begin(struct plan *pl, const char *ws, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn,
+		      char **ret_err)
 {
 	*pl = (struct plan){ .ws = ws, .uid = uid, .gid = gid, .g = g };
 	memset(g, 0, sizeof(*g));
 	if (ret_warn)
 		*ret_warn = NULL;
+	if (ret_err)
+		*ret_err = NULL;
 	pl->wsfd = open(ws, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return pl->wsfd < 0 ? -errno : 0;
 }
 
-static int plan_end(struct plan *pl, char **ret_warn)
+static int plan_end(struct plan *pl, char **ret_warn, char **ret_err)
 {
+	int r = pl->err ? -EMLINK : 0;
+
 	close(pl->wsfd);
 	if (ret_warn)
 		*ret_warn = pl->warn;
 	else
 		free(pl->warn);
-	return 0;
+	if (ret_err)
+		*ret_err = pl->err;
+	else
+		free(pl->err);
+	if (r < 0)
+		memset(pl->g, 0, sizeof(*pl->g));
+	return r;
 }
 
-int wsguard_plan_gitdir(const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn)
+int wsguard_plan_gitdir(const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn,
+			char **ret_err)
 {
 	struct plan pl;
-	int r = plan_begin(&pl, gitdir, uid, gid, g, ret_warn);
+	int r = plan_begin(&pl, gitdir, uid, gid, g, ret_warn, ret_err);
 
 	if (r < 0)
 		return r;
 	plan_gitdir(&pl, ".", NULL, 0);
-	return plan_end(&pl, ret_warn);
+	return plan_end(&pl, ret_warn, ret_err);
+}
+
+/* The .git of a working tree that is a file (gitdir: ...): read-only, so the guest
+ * cannot point it at a git directory of its own. */
+static void plan_gitfile(struct plan *pl)
+{
+	struct stat st;
+
+	if (fstatat(pl->wsfd, ".git", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		add_path(pl, ".git", 0);
 }
 
 int wsguard_plan_worktree(const char *worktree, const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g,
-			  char **ret_warn)
+			  char **ret_warn, char **ret_err)
 {
 	_cleanup_free_ char *cfgp = xasprintf("%s/config", gitdir), *text = NULL, *rel = NULL;
 	struct gitcfg c = { 0 };
 	struct plan pl;
 	size_t len = 0;
-	int r = plan_begin(&pl, worktree, uid, gid, g, ret_warn);
+	int r = plan_begin(&pl, worktree, uid, gid, g, ret_warn, ret_err);
 
 	if (r < 0)
 		return r;
+	plan_gitfile(&pl);
 	if (file_read_all(cfgp, CONFIG_MAX, &text, &len) >= 0)
 		cfg_parse(text, len, &c);
 	if (c.hooks_path && c.hooks_path[0] != '/' && (rel = within_ws(&pl, c.hooks_path, "")))
-		add_path(&pl, rel, true, false);
+		add_path(&pl, rel, P_DIR);
 	gitcfg_free(&c);
-	return plan_end(&pl, ret_warn);
+	return plan_end(&pl, ret_warn, ret_err);
 }
 
-int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn)
+int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn, char **ret_err)
 {
 	struct stat st = { 0 };
 	struct plan pl;
-	int fd = plan_begin(&pl, workspace, uid, gid, g, ret_warn);
+	int fd = plan_begin(&pl, workspace, uid, gid, g, ret_warn, ret_err);
 
 	if (fd < 0)
 		return fd;
 	fd = openat2_beneath(pl.wsfd, ".git", O_PATH);
 	if (fd >= 0) {
-		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
-			plan_gitdir(&pl, ".git", "", 0);
-		else if (S_ISLNK(st.st_mode))
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			struct stat head;
+			if (fstatat(fd, "HEAD", &head, AT_SYMLINK_NOFOLLOW) == 0)
+				plan_gitdir(&pl, ".git", "", 0);
+			else   /* not a repository (our placeholder?): none may be made here */
+				add_path(&pl, ".git", P_DIR);
+		} else if (S_ISREG(st.st_mode)) {
+			plan_gitfile(&pl);
+		} else if (S_ISLNK(st.st_mode)) {
 			warnf(&pl, ".git: not protected: a symbolic link");
+		}
 		close(fd);
-	} else if (fd != -ENOENT) {
+	} else if (fd == -ENOENT) {
+		/* no repository: an empty read-only .git, so the guest cannot make one
+		 * that host git would then use (host git skips a .git without HEAD) */
+		add_path(&pl, ".git", P_DIR | P_CREATE);
+	} else {
 		warnf(&pl, ".git: not protected: %s", fd == -ELOOP ? "a symbolic link" : strerror(-fd));
 	}
-	return plan_end(&pl, ret_warn);
+	return plan_end(&pl, ret_warn, ret_err);
 }
 
 /* ---- applying (in the child, system calls only) ---- */
@@ -508,10 +681,25 @@ int wsguard_bind(int src, int dst, const struct mount_attr *attr, bool recursive
 	return r;
 }
 
+/* Whether entry i lies beneath an earlier read-only one. */
+static bool beneath_ro(const struct wsguard *g, size_t i)
+{
+	for (size_t j = 0; j < i; j++) {
+		size_t n = strlen(g->rel[j]);
+		if (g->ro[j] && !strncmp(g->rel[j], g->rel[i], n) && g->rel[i][n] == '/')
+			return true;
+	}
+	return false;
+}
+
 int wsguard_apply(const char *workspace, const struct wsguard *g)
 {
 	static const struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
 	static const struct mount_attr rw = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	/* a clone of part of a read-only mount is read-only: a submodule's git directory
+	 * inside the read-only modules/ must be made writable again */
+	static const struct mount_attr rw_again = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+						    .attr_clr = MOUNT_ATTR_RDONLY };
 	int wsfd, r = 0;
 
 	if (!g || !g->n)
@@ -531,7 +719,9 @@ int wsguard_apply(const char *workspace, const struct wsguard *g)
 			break;
 		}
 		/* parents come first: each later path resolves through their new mounts */
-		r = wsguard_bind(fd, fd, g->ro[i] ? &ro : &rw, false);
+		r = wsguard_bind(fd, fd, g->ro[i] ? &ro : beneath_ro(g, i) ? &rw_again : &rw, false);
+		if (r == -EPERM && !g->ro[i] && beneath_ro(g, i))
+			r = wsguard_bind(fd, fd, &rw, false);   /* read-only locked: the host mount is */
 		close(fd);
 	}
 	return r;

@@ -20,18 +20,42 @@
  * directory core.hooksPath names when it lies inside the workspace (e.g. husky's
  * .husky). A missing hooks/ or config is created first (empty, owned by the agent's
  * uid) so the guest cannot create one. A hooks/ that is a symlink cannot be protected
- * (a bind mount follows it): it is reported and left; `sbx review` shows changes.
+ * (a bind mount follows it): it is reported and left; `sbx review` shows changes. A
+ * symlink inside a protected hooks directory makes the workspace file it names
+ * read-only too (host git follows it); a missing one is only reported.
  * Every parent directory of a protected path up to the workspace (.git itself, for
  * one) is bound read-write over itself: a mount point cannot be renamed or removed,
  * so the guest cannot move .git aside and make a new one with its own hooks.
- * Not covered: git repositories nested elsewhere in the workspace; a .git that is a
- * file pointing elsewhere (that git directory is not shared with the VM at all); and
- * files git reads from .git that name another directory, above all .git/commondir
- * (git takes config and hooks from the directory it names, and it cannot be
- * pre-created: git refuses an empty one): `sbx review` reports them.
+ *
+ * Git directories the guest could make later:
+ * - .git/modules (of every git directory) is read-only as a whole, created empty when
+ *   missing; each submodule git directory already in it is bound read-write on top
+ *   (its objects, refs, index and lock files), with its own hooks/config/modules
+ *   read-only again. So the guest can use existing submodules but not clone a new one
+ *   into .git/modules (`git submodule update --init` of a new one fails with EROFS).
+ * - A workspace without .git gets an empty read-only .git directory (created, owned by
+ *   the agent, left in place): host git skips a .git that is not a repository, and the
+ *   guest cannot `git init` the workspace itself. A .git directory without HEAD (such
+ *   a placeholder, or anything else that is not a repository) is read-only as a whole.
+ * - A .git file (gitdir: elsewhere) is read-only, so it cannot be pointed at a git
+ *   directory the guest wrote.
+ *
+ * Refused (the plan fails with -EMLINK and a reason naming the file and the fix): a
+ * regular file that is to be read-only, or lies in a read-only directory, with more
+ * than one hard link: its other name may be writable in the VM. Also refused: more
+ * paths than WSGUARD_MAX, or a read-only directory too big to check.
+ *
+ * Not covered (no barrier; `sbx review` is the detection): git repositories nested
+ * elsewhere in the workspace, made before or during the session, including an
+ * embedded submodule (a gitlink whose directory holds its own .git, which host git
+ * status recurses into); a bare repository (HEAD, objects/, refs/) the guest makes in
+ * any directory, the workspace root included; a git directory in the workspace that
+ * a .git file names (it is not followed); files git reads from .git that name
+ * another directory, above all .git/commondir (git takes config and hooks from the
+ * directory it names, and it cannot be pre-created: git refuses an empty one).
  */
 
-#define WSGUARD_MAX 64
+#define WSGUARD_MAX 256
 #define WSGUARD_PATH_MAX 512
 #define WSGUARD_DEPTH 6
 
@@ -42,16 +66,19 @@ struct wsguard {
 };
 
 /* Decide what to protect (sbxd, before the VM starts; no guest runs then). May create
- * .git/hooks or .git/config owned by uid:gid. *ret_warn (malloc'd, may be NULL): what
- * could not be protected, one line per path. 0 also when there is no .git. */
-int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn);
+ * .git (no .git at all), .git/hooks, .git/config or .git/modules owned by uid:gid.
+ * *ret_warn (malloc'd, may be NULL): what could not be protected, one line per path.
+ * -EMLINK: refused (see above), *ret_err (malloc'd) says why, one line per file;
+ * ret_err may be NULL. Each function below sets *ret_warn and *ret_err alike. */
+int wsguard_plan(const char *workspace, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn, char **ret_err);
 
 /* The same for a --branch sandbox's shared git directory (paths relative to it:
  * ".", "./hooks", "./config", ...) and for its worktree (a relative core.hooksPath of
  * that git directory's config, which git resolves in the worktree). */
-int wsguard_plan_gitdir(const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn);
+int wsguard_plan_gitdir(const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g, char **ret_warn,
+			char **ret_err);
 int wsguard_plan_worktree(const char *worktree, const char *gitdir, uid_t uid, gid_t gid, struct wsguard *g,
-			  char **ret_warn);
+			  char **ret_warn, char **ret_err);
 
 /* In virtiofsd's child before exec, as root of a user namespace: a mount namespace of
  * its own, nothing in it propagating anywhere. */
