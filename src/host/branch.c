@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hostgit.h"
+#include "idmap.h"
 #include "util.h"
 
 
@@ -304,9 +305,23 @@ int branch_remove(const struct branch_ws *b, char **ret_err)
 	if (b->worktree_id && !hostgit_id_valid(b->worktree_id))
 		return -EINVAL;
 	/* As the caller, not the owner: what guest root made in the worktree belongs to an
-	 * unprivileged uid the owner cannot remove (sbx as root), and rm_rf() never
-	 * follows a symlink nor leaves the file system, so it removes only the tree. */
-	r = hostgit_as_owner(geteuid(), getegid(), removal_run, &rm);
+	 * unprivileged uid the owner cannot remove; as an ordinary user, as root of a
+	 * namespace of the user's subordinate ids, which that uid is one of. rm_rf()
+	 * never follows a symlink nor leaves the file system, so it removes only the tree. */
+	if (geteuid() == 0) {
+		r = hostgit_as_owner(geteuid(), getegid(), removal_run, &rm);
+	} else {
+		struct idmap_ns ns;
+		_cleanup_free_ char *err = NULL;
+
+		r = idmap_user_ns(&ns, &err);
+		if (r < 0) {
+			if (ret_err)
+				*ret_err = xasprintf("cannot remove the worktree %s: %s", b->worktree, err);
+			return r;
+		}
+		r = idmap_run(&ns, removal_run, &rm);
+	}
 	if (r < 0) {
 		if (ret_err)
 			*ret_err = xasprintf("cannot remove the worktree %s: %s", b->worktree, strerror(-r));

@@ -7,8 +7,10 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -357,4 +359,40 @@ int idmap_user_ranges(struct subid_range *ret_uid, struct subid_range *ret_gid, 
 	*ret_uid = ur;
 	*ret_gid = gr;
 	return 0;
+}
+
+int idmap_user_ns(struct idmap_ns *ret, char **ret_err)
+{
+	struct subid_range ur, gr;
+	int r = idmap_user_ranges(&ur, &gr, ret_err);
+
+	if (r < 0)
+		return r;
+	r = idmap_ns_make(ur.count, (uint32_t)getuid(), ur, gr.count, (uint32_t)getgid(), gr, ret);
+	if (r < 0)
+		*ret_err = xasprintf("cannot map the subordinate ids %u-%u: %s", ur.start, ur.start + ur.count - 1,
+				     strerror(-r));
+	return r;
+}
+
+int idmap_run(const struct idmap_ns *ns, int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+	int st, r;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		r = idmap_enter(ns);
+		if (r == 0)
+			r = fn(arg);
+		_exit(r < 0 ? (-r & 0xff) : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(st))
+		return -EINTR;
+	return WEXITSTATUS(st) ? -WEXITSTATUS(st) : 0;
 }

@@ -79,6 +79,14 @@ int idmap_enter(const struct idmap_ns *ns);
  * unsharing the namespaces in extra (CLONE_NEW*) too. */
 int idmap_enter_self(int extra);
 
+/* For an ordinary user: a namespace of the user's subordinate ids with the user on
+ * top (ns id = the range's size), whose root may touch both what the user owns and
+ * what the user's sandboxes made as guest root (template trees, files guest root
+ * left in a workspace). *ret_err as for idmap_user_ranges. */
+int idmap_user_ns(struct idmap_ns *ret, char **ret_err);
+/* fn(arg) in a child as root of ns; its result (>= 0, or -errno). */
+int idmap_run(const struct idmap_ns *ns, int (*fn)(void *), void *arg);
+
 /* For an ordinary user: the subordinate uid and gid ranges of the caller, checked
  * to be usable (newuidmap/newgidmap present). On failure *ret_err says what is
  * missing and the one command that fixes it. */

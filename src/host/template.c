@@ -1091,18 +1091,15 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	    rc.suite, rc.variant, rc.include[0] ? " + " : "", rc.include);
 	if (!as_root) {
 		/* mmdebstrap's user namespace and ours: fail here with the fix, not in mmdebstrap */
-		struct subid_range ur, gr;
 		_cleanup_free_ char *err = NULL;
 
-		r = idmap_user_ranges(&ur, &gr, &err);
-		if (r == 0)
-			r = idmap_ns_make(ur.count, (uint32_t)getuid(), ur, gr.count, (uint32_t)getgid(), gr, &ns);
+		r = idmap_user_ns(&ns, &err);
 		if (r < 0) {
-			log_err("cannot build template %s: %s", name, err ? err : strerror(-r));
+			log_err("cannot build template %s: %s", name, err);
 			goto out_clean;
 		}
-		say(level, "not root: building in a user namespace (subordinate uids %u-%u)", ur.start,
-		    ur.start + ur.count - 1);
+		say(level, "not root: building in a user namespace (subordinate uids %u-%u)", ns.uid.e[0].outside,
+		    ns.uid.e[0].outside + ns.uid.e[0].count - 1);
 	}
 	r = npm_stage(&rc, build, level, &usrlocal);
 	if (r < 0) {

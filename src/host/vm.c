@@ -397,9 +397,9 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 			r = wsguard_plan_gitdir(c->git_dir, c->ws_uid, c->ws_gid, &s->git_guard, &gwarn, &err);
 		if (r < 0) {
 			if (err) {
-				size_t n = strlen(err);
-				if (n && err[n - 1] == '\n')
-					err[n - 1] = '\0';   /* the last line's newline */
+				size_t len = strlen(err);
+				if (len && err[len - 1] == '\n')
+					err[len - 1] = '\0';   /* the last line's newline */
 				*ret_err = xasprintf("git metadata cannot be protected: %s", err);
 				log_warn("vm %s: not started: %s", c->name, *ret_err);
 			}
