@@ -5,11 +5,13 @@
 # first target that crashes (its reproducer is left in BUILD/fuzz/, named in the log),
 # or after all of them with FUZZ_KEEP_GOING=1. FUZZ_FLAGS adds libFuzzer options.
 # Usage: tests/fuzz/run.sh BUILD SECONDS [TARGET...]   (default: every built target)
+# One process at a time: libFuzzer runs in-process (no -jobs/-workers, which fork a
+# worker and leave fuzz-N.log files in the current directory).
 set -eu
 build=$1
 secs=$2
 shift 2
-[ $# -gt 0 ] || set -- $(cd "$build/fuzz" && ls fuzz_* | grep -v '\.')
+[ $# -gt 0 ] || set -- $(cd "$build/fuzz" && ls fuzz_* | grep -v '[.-]')
 src=$(cd "$(dirname "$0")" && pwd)
 failed=0
 for t in "$@"; do
@@ -18,7 +20,7 @@ for t in "$@"; do
 	mkdir -p "$corpus"
 	[ -d "$src/corpus/$t" ] && cp -n "$src/corpus/$t"/* "$corpus"/ 2>/dev/null || true
 	rc=0
-	"$build/fuzz/$t" -jobs=1 -workers=1 -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
+	"$build/fuzz/$t" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
 		-max_total_time="$secs" -artifact_prefix="$build/fuzz/$t-" ${FUZZ_FLAGS:-} "$corpus" >"$log" 2>&1 || rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
