@@ -85,6 +85,7 @@ integration: all
 test:
 	./scripts/setup.sh --deps-only
 	$(MAKE) all unit
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) fuzz-regress; else echo "make test: no $(FUZZ_CC): fuzz replay skipped"; fi
 	$(BUILD)/sbx template build minimal
 	$(BUILD)/sbx template build agents
 	./scripts/test-integration.sh
