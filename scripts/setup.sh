@@ -42,7 +42,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # compression), dpkg-deb. Tests: python3 + pytest. uidmap/genext2fs: non-root builds.
 # libsecret: the Secret Service backend of the secret store; its tests run a private
 # dbus-daemon and gnome-keyring (dbus-send locks it, secret-tool reads it).
-# clang + its runtime: the libFuzzer targets (make fuzz, replayed by make test).
+# clang + its runtime: the libFuzzer targets (make fuzz; replayed by make check-asan).
 packages=(
 	gcc make pkg-config libc6-dev libjson-c-dev
 	qemu-system-x86 qemu-utils
