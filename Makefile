@@ -38,7 +38,7 @@ HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/main.o,$(HOST_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean install test unit integration check-asan setup bench fuzz
+.PHONY: all clean install test unit integration check-asan setup bench fuzz fuzz-regress
 all: $(BUILD)/sbx $(BUILD)/sbx-guest $(BUILD)/libsbx-keyring.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/common/*.h src/host/*.h)
@@ -89,11 +89,13 @@ test:
 	$(BUILD)/sbx template build agents
 	./scripts/test-integration.sh
 
-# The unit tests, then the egress engine's tests against an ASan build of sbx.
+# The unit tests, then the egress engine's tests against an ASan build of sbx, then
+# the fuzz corpora and crash reproducers once through the libFuzzer targets.
 check-asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" unit \
 		build-asan/sbx build-asan/sbx-guest build-asan/libsbx-keyring.so
 	SBX_BIN=$(CURDIR)/build-asan/sbx ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -x tests/proxy
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) fuzz-regress; else echo "check-asan: no $(FUZZ_CC): fuzz replay skipped"; fi
 
 bench: all
 	./bench/start
@@ -109,9 +111,43 @@ install: all
 clean:
 	rm -rf build build-asan
 
-# libFuzzer targets for the parsers (clang). Run: build/fuzz/fuzz_frame -max_total_time=60
+# libFuzzer targets for every parser that reads guest, network or file bytes
+# (tests/fuzz/README.md). `make fuzz` builds them with ASan+UBSan into $(BUILD)/fuzz/;
+# `make fuzz FUZZ_S=N` then runs each for N seconds, one after the other, on a copy
+# of its seed corpus, and fails on the first crash. `make fuzz-regress` replays the
+# seed corpora and every saved crash once through each target (~5 s once built;
+# `make check-asan` runs it; the ASan build of the targets is ~1 min of CPU, too much
+# for `make test`, which has test_fuzz_crashes for every crash found).
+FUZZ_CC ?= clang
+FUZZ_S ?= 0
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -g -O1 $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -Isrc/common -Isrc/host $(JSON_CFLAGS) $(FUZZ_SAN)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRC) $(filter-out src/host/main.c,$(HOST_SRC)))
+
+$(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/common/*.h src/host/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc/common -fsanitize=fuzzer,address,undefined -o $@ $^
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# An archive, so each target pulls in only the objects it uses.
+$(BUILD)/fuzz/libsbx.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# fuzz_dns_guest and fuzz_sshagent include a .c file of their own (static functions).
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzzlib.h $(BUILD)/fuzz/libsbx.a $(wildcard src/common/*.h src/host/*.h src/guest/*.h) \
+		src/guest/egress_dns.c src/host/sshagent_msg.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libsbx.a $(JSON_LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@if [ "$(FUZZ_S)" -gt 0 ]; then tests/fuzz/run.sh $(BUILD) $(FUZZ_S) $(notdir $(FUZZ_BIN)); fi
+
+fuzz-regress: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do n=$$(basename $$t); \
+		files=$$(find tests/fuzz/corpus/$$n tests/fuzz/crashes/$$n -type f 2>/dev/null | sort); \
+		[ -n "$$files" ] || continue; \
+		echo "== $$n: $$(echo "$$files" | wc -l) inputs"; \
+		$$t -runs=1 $$files >$(BUILD)/fuzz/$$n.regress.log 2>&1 || { cat $(BUILD)/fuzz/$$n.regress.log; exit 1; }; \
+	done

@@ -43,6 +43,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # compression), dpkg-deb. Tests: python3 + pytest. uidmap/genext2fs: non-root builds.
 # libsecret: the Secret Service backend of the secret store; its tests run a private
 # dbus-daemon and gnome-keyring (dbus-send locks it, secret-tool reads it).
+# clang + its runtime: the libFuzzer targets (make fuzz; replayed by make check-asan).
 packages=(
 	gcc make pkg-config libc6-dev libjson-c-dev
 	qemu-system-x86 qemu-utils
@@ -52,6 +53,7 @@ packages=(
 	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev openssl curl wrk openssh-client
 	tinyproxy squid
 	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools
+	clang libclang-rt-dev
 )
 
 as_root() {

@@ -317,10 +317,18 @@ int review_baseline_load(const char *sbdir, struct review_snap *ret)
 	}
 	s.taken = jint(o, "taken", 0);
 	if (json_object_object_get_ex(o, "incomplete", &inc) && json_object_is_type(inc, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(inc); i++)
+		for (size_t i = 0; i < json_object_array_length(inc); i++) {
+			struct json_object *h = json_object_array_get_idx(inc, i);
+
+			/* null has no string (NULL): a corrupt manifest, not a crash */
+			if (!json_object_is_type(h, json_type_string)) {
+				json_object_put(o);
+				return -EBADMSG;
+			}
 			for (size_t k = 0; k < ARRAY_SIZE(hit_names); k++)
-				if (!strcmp(json_object_get_string(json_object_array_get_idx(inc, i)), hit_names[k].name))
+				if (!strcmp(json_object_get_string(h), hit_names[k].name))
 					s.hits |= hit_names[k].bit;
+		}
 	for (size_t i = 0; i < json_object_array_length(files); i++) {
 		r = entry_from_json(json_object_array_get_idx(files, i), bfd, &s, &s.copied);
 		if (r < 0) {

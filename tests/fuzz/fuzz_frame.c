@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* fuzz_frame.c: libFuzzer target: arbitrary bytes into mux_rx_done, with re-entrant callbacks.
  *
- * Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc/common \
- *     -o build/fuzz_frame tests/fuzz/fuzz_frame.c src/common/mux.c src/common/frame.c \
- *     src/common/tlv.c
- *   mkdir -p build/fuzz-corpus && build/fuzz_frame -max_total_time=60 build/fuzz-corpus
+ * Built by `make fuzz`; run: build/fuzz/fuzz_frame -max_total_time=60 build/fuzz-corpus/fuzz_frame
  *
  * The first input byte picks the side and the hunting mode; the next two bytes seed the
  * chunking of the rest, so partial headers and payloads split at every offset are met.

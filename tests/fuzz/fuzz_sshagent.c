@@ -2,7 +2,7 @@
 /* fuzz_sshagent.c: libFuzzer target: arbitrary bytes through the SSH agent framer and filter.
  *
  * Built by `make fuzz` (the pure filter is included below, so only src/common is needed):
- *   build/fuzz/fuzz_sshagent -max_total_time=60 build/fuzz-corpus-sshagent
+ *   build/fuzz/fuzz_sshagent -max_total_time=60 build/fuzz-corpus/fuzz_sshagent
  *
  * The input is a guest's byte stream, delivered in chunks whose sizes come from the
  * first two bytes, reassembled the way sshagent.c does it (bounded buffer, one message

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""mkcorpus.py: write the seed corpora of the libFuzzer targets (tests/fuzz/corpus/TARGET/).
+
+Small valid inputs, in each target's input layout (see the comment at the top of
+each tests/fuzz/fuzz_*.c). Run from anywhere: python3 tests/fuzz/mkcorpus.py
+"""
+import hashlib
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+seeds = {}
+
+
+def add(target, name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    seeds.setdefault(target, []).append((name, data))
+
+
+# ---- channel frames ----
+def frame(ftype, stream, payload=b"", flags=0):
+    return struct.pack("<IHHI", len(payload), ftype, flags, stream) + payload
+
+
+def tlv(tag, val):
+    if isinstance(val, str):
+        val = val.encode()
+    elif isinstance(val, int):
+        val = struct.pack("<I", val)
+    return struct.pack("<HI", tag, len(val)) + val
+
+
+hello = frame(7, 0, b"SBXMUX01" + tlv(1, 1))
+add("fuzz_frame", "hello-open-data", b"\x01\x12\x34" + hello + frame(1, 2, tlv(1, "exec")) +
+    frame(2, 2, b"hello") + frame(3, 2, struct.pack("<I", 4096)) + frame(4, 2) + frame(5, 2))
+add("fuzz_frame", "guest-ping", b"\x00\x00\x07" + hello + frame(6, 0, b"ping") + frame(8, 0, tlv(2, "x")))
+add("fuzz_frame", "hunting", b"\x03\x55\x01" + b"junk" + hello + frame(1, 4, tlv(1, "dns") + tlv(2, 1)))
+
+# ---- ssh agent ----
+def sshstr(b):
+    return struct.pack(">I", len(b)) + b
+
+
+def agentmsg(body):
+    return struct.pack(">I", len(body)) + body
+
+
+key = sshstr(b"ssh-ed25519") + sshstr(b"\x11" * 32)
+add("fuzz_sshagent", "list", b"\x00\x01" + agentmsg(b"\x0b"))
+add("fuzz_sshagent", "sign", b"\x00\x02" + agentmsg(b"\x0d" + sshstr(key) + sshstr(b"data") + struct.pack(">I", 0)))
+add("fuzz_sshagent", "add-refused", b"\x01\x00" + agentmsg(b"\x11" + sshstr(b"ssh-ed25519")) + agentmsg(b"\x0b"))
+add("fuzz_sshagent", "ext-bind", b"\x01\x01" + agentmsg(b"\x1b" + sshstr(b"session-bind@openssh.com") + sshstr(key)))
+
+# ---- HTTP ----
+REQ = 1
+add("fuzz_http_head", "get-absolute", bytes([REQ, 0, 7]) +
+    b"GET http://example.com/a?b=c HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Foo\r\n"
+    b"X-Foo: 1\r\nProxy-Authorization: x\r\n\r\n")
+add("fuzz_http_head", "post-length", bytes([REQ | 4, 1, 2]) +
+    b"POST http://example.com:8080/up HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello"
+    b"GET http://example.com/next HTTP/1.1\r\nHost: example.com\r\n\r\n")
+add("fuzz_http_head", "post-chunked", bytes([REQ, 3, 3]) +
+    b"POST http://x.org/ HTTP/1.1\r\nHost: x.org\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: t\r\n\r\n")
+add("fuzz_http_head", "connect", bytes([REQ, 0, 0]) + b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+add("fuzz_http_head", "websocket", bytes([REQ, 0, 9]) +
+    b"GET http://ws.example/chat HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n")
+add("fuzz_http_head", "resp-chunked", bytes([0, 0, 5]) +
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
+    b"4\r\nwiki\r\n0\r\n\r\n")
+add("fuzz_http_head", "resp-eof", bytes([0, 1, 1]) + b"HTTP/1.0 200 OK\r\nServer: s\r\n\r\nbody until close")
+add("fuzz_http_head", "resp-head", bytes([2, 0, 1]) + b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+add("fuzz_http_head", "resp-304", bytes([0, 0, 1]) + b"\r\nHTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n")
+
+for flags, name in ((1, "req"), (0, "resp"), (3, "req-small")):
+    add("fuzz_http_chunked", name + "-simple", bytes([flags, 0, 1]) + b"5\r\nhello\r\n0\r\n\r\n")
+add("fuzz_http_chunked", "ext-trailer", bytes([0, 2, 2]) +
+    b"A;name=val\r\n0123456789\r\n1\r\nx\r\n0\r\nX-Trailer: 1\r\n\r\n")
+add("fuzz_http_chunked", "hex-upper", bytes([1, 3, 3]) + b"1F\r\n" + b"a" * 31 + b"\r\n0\r\n\r\nGET / HTTP/1.1\r\n")
+
+for t in ("example.com:443", "[::1]:8080", "1.2.3.4:22", "xn--bcher-kva.example:443", "a.bad.example.com:1"):
+    add("fuzz_http_target", "connect-" + t.replace(":", "_").replace("[", "").replace("]", ""), b"\x01" + t.encode())
+for i, t in enumerate(("http://example.com/", "http://Example.COM.:8080/p?q=1", "http://[fd00::1]:80/x",
+                       "http://0x7f.1/", "https://example.com/", "http://2130706433/")):
+    add("fuzz_http_target", "get-%d" % i, b"\x00" + t.encode())
+
+# ---- TLS ClientHello ----
+def client_hello(sni=None, split=None):
+    exts = b""
+    if sni is not None:
+        name = sni.encode()
+        lst = b"\x00" + struct.pack(">H", len(name)) + name
+        body = struct.pack(">H", len(lst)) + lst
+        exts += struct.pack(">HH", 0, len(body)) + body
+    exts += struct.pack(">HH", 0x2b, 3) + b"\x02\x03\x04"   # supported_versions
+    ch = (b"\x03\x03" + b"\x22" * 32 + b"\x20" + b"\x33" * 32 + b"\x00\x04\x13\x01\x13\x02" + b"\x01\x00" +
+          struct.pack(">H", len(exts)) + exts)
+    hs = b"\x01" + struct.pack(">I", len(ch))[1:] + ch
+    if split is None:
+        return b"\x16\x03\x01" + struct.pack(">H", len(hs)) + hs
+    a, b = hs[:split], hs[split:]
+    return (b"\x16\x03\x01" + struct.pack(">H", len(a)) + a + b"\x16\x03\x01" + struct.pack(">H", len(b)) + b)
+
+
+add("fuzz_tls_sni", "sni", b"\x40" + client_hello("example.com"))
+add("fuzz_tls_sni", "no-sni", b"\x40" + client_hello())
+add("fuzz_tls_sni", "split", b"\x10" + client_hello("api.anthropic.com", split=20))
+add("fuzz_tls_sni", "small-out", b"\x02" + client_hello("long-name.example.org"))
+add("fuzz_tls_sni", "http", b"\x10GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+
+# ---- DNS ----
+def qname(name):
+    out = b""
+    for label in name.split(".") if name else []:
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\x00"
+
+
+def dnsq(name, qtype=1, qclass=1, flags=0x0100, qd=1, an=0, txid=0x1234, extra=b""):
+    q = b""
+    for _ in range(qd):
+        q += qname(name) + struct.pack(">HH", qtype, qclass)
+    return struct.pack(">HHHHHH", txid, flags, qd, an, 0, 1 if extra else 0) + q + extra
+
+
+opt = b"\x00" + struct.pack(">HHIH", 41, 1232, 0, 0)
+add("fuzz_dns", "a", b"\x10" + dnsq("example.com"))
+add("fuzz_dns", "aaaa-nx", b"\x03" + dnsq("api.anthropic.com", qtype=28))
+add("fuzz_dns", "edns", b"\x18" + dnsq("www.example.org", extra=opt))
+add("fuzz_dns", "two-questions", b"\x00" + dnsq("a.b", qd=2))
+add("fuzz_dns", "chaos", b"\x00" + dnsq("version.bind", qtype=16, qclass=3))
+add("fuzz_dns", "compressed", b"\x10" + struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + qname("x.example") +
+    b"\x00\x01\x00\x01")
+add("fuzz_dns", "root", b"\x01" + dnsq(""))
+add("fuzz_dns", "notify", b"\x00" + dnsq("example.com", flags=0x2000))
+
+# fuzz_dns_guest ops: 0 udp, 1 tcp new, 2 tcp bytes, 3 tcp eof, 4 answer, 5 close, 6 reset, 7 tick, 8 session
+q1 = dnsq("example.com")
+ans = struct.pack(">HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + qname("example.com") + b"\x00\x01\x00\x01" + \
+    b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc6\x12\x00\x01"
+def op_udp(m): return b"\x00" + struct.pack(">H", len(m)) + m
+def op_tcp(i, b): return b"\x02" + bytes([i]) + struct.pack(">H", len(b)) + b
+def op_ans(k, b): return b"\x04\x00" + bytes([k]) + struct.pack(">H", len(b)) + b
+add("fuzz_dns_guest", "udp-answer", op_udp(q1) + op_ans(0, struct.pack(">H", len(ans)) + ans) + b"\x05\x00\x00")
+add("fuzz_dns_guest", "udp-reset", op_udp(q1) + op_udp(dnsq("x.org", qtype=28)) + b"\x06\x00\x01\x07\x00")
+add("fuzz_dns_guest", "tcp-pipeline", b"\x01" + op_tcp(0, struct.pack(">H", len(q1)) + q1 + struct.pack(">H", len(q1)) + q1) +
+    op_ans(1, struct.pack(">H", len(ans)) + ans[:10]) + op_ans(1, ans[10:]) + b"\x06\x00\x00" + b"\x03\x00")
+add("fuzz_dns_guest", "tcp-split", b"\x01\x01" + op_tcp(1, b"\x00") + op_tcp(0, struct.pack(">H", len(q1) - 1)[1:] + q1) +
+    b"\x08\x00" + b"\x07\x00")
+
+# ---- names ----
+for i, s in enumerate(("Example.COM.", "Bücher.example", "0x7f.1", "2130706433", "[::ffff:127.0.0.1]",
+                       "xn--bcher-kva.example", "a..b", "host.docker.internal")):
+    add("fuzz_names", "host-%d" % i, b"\x00" + s.encode())
+add("fuzz_names", "name", b"\x01my sandbox/../x")
+add("fuzz_names", "size", b"\x022GiB")
+add("fuzz_names", "env", b"\x05FOO_1=bar")
+
+# ---- policy rules: rule \0 destination [\t port] \0 ... ----
+for i, (flags, rule, dests) in enumerate((
+        (0, "**.Bücher.example.:443", ["a.xn--bcher-kva.example\t443", "xn--bcher-kva.example"]),
+        (1, "*.example.com", ["a.example.com", "a.b.example.com", "example.com"]),
+        (0, "10.0.0.0/8", ["10.1.2.3\t80", "0x0a.1"]),
+        (1, "[fd00::1]:8080", ["fd00::1\t8080"]),
+        (2, "localhost:3000", ["localhost\t3000", "127.0.0.1\t3000", "host.sbx.internal\t3000"]),
+        (0, "**", ["anything.example"]),
+        (1, "1.2.3.4", ["1.2.3.4", "16909060"]))):
+    add("fuzz_policy_rule", "rule-%d" % i, bytes([flags]) + "\0".join([rule] + dests).encode())
+
+# ---- files ----
+add("fuzz_policy_file", "balanced", json.dumps({"preset": "balanced", "next_id": 5, "rules": [
+    {"id": 1, "action": "allow", "resource": "example.com", "sandbox": None, "origin": "preset"},
+    {"id": 2, "action": "deny", "resource": "*.bad.example:443", "sandbox": "claude-x"},
+    {"id": 3, "action": "allow", "resource": "10.0.0.0/8", "origin": "user"}]}))
+add("fuzz_policy_file", "empty-rules", '{"preset": "deny-all", "rules": []}')
+add("fuzz_policy_file", "bad", '{"rules": [{"id": 1, "action": "allow"}]}')
+
+def settings_seed(key_idx, value, obj):
+    return bytes([key_idx]) + value.encode() + b"\0" + json.dumps(obj).encode()
+
+add("fuzz_settings_file", "resolve", settings_seed(0, "api.example:443=127.0.0.1:8443",
+    {"proxy.resolve": "api.example:443=127.0.0.1:8443,[::1]:80=[::1]:8080", "proxy.inspect": "auto"}))
+add("fuzz_settings_file", "dns", settings_seed(1, "1.1.1.1,[2606:4700::1111]:53",
+    {"proxy.dnsServers": "9.9.9.9:53,[2620:fe::fe]", "vm.accel": "tcg"}))
+add("fuzz_settings_file", "misc", settings_seed(4, "false",
+    {"ssh.agentForwardingEnabled": "false", "secrets.backend": "file", "unknown.key": "x"}))
+add("fuzz_settings_file", "bad", settings_seed(2, "relative/ca.pem", {"proxy.resolve": 5}))
+
+add("fuzz_secrets_file", "global", '{"version": 1, "global": {"anthropic": "sk-ant-0123456789abcdef"}}')
+add("fuzz_secrets_file", "sandboxes", '{"version": 1, "global": {}, "sandboxes": {"claude-x": '
+    '{"openai": "sk-\\u0041bc012345678901", "github": "ghp_x"}}}')
+add("fuzz_secrets_file", "escapes", '{\n "version" : 1 ,\n "global" : {"xai": "a\\/b\\\\c"}\n}\n')
+
+blob = b"#!/bin/sh\necho hook\n"
+sha = hashlib.sha256(blob).hexdigest()
+tsha = hashlib.sha256(b"../x").hexdigest()
+manifest = {"version": 1, "taken": 1700000000, "incomplete": ["depth"], "files": [
+    {"path": ".git/hooks/pre-commit", "kind": "git", "type": "file", "mode": 493, "size": len(blob),
+     "sha256": sha, "copied": True},
+    {"path": "Makefile", "kind": "build", "type": "symlink", "mode": 511, "size": 4, "sha256": tsha,
+     "target": "../x"},
+    {"path": ".github/workflows/ci%20x.yml", "kind": "ci", "type": "file", "mode": 420, "size": 9,
+     "sha256": "", "copied": False, "error": "unreadable"}]}
+add("fuzz_review_store", "hook", blob + b"\0" + json.dumps(manifest).encode())
+add("fuzz_review_store", "empty", b"\0" + b'{"version": 1, "files": []}')
+
+add("fuzz_services", "anthropic", b"api.anthropic.com\0sk-ant-key\0X-Api-Key")
+add("fuzz_services", "github", b"github.com\0ghp_token\0authorization")
+add("fuzz_services", "other", b"example.com\0k\0Host")
+
+for target, items in seeds.items():
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    for name, data in items:
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+print("wrote", sum(len(v) for v in seeds.values()), "seeds for", len(seeds), "targets")
