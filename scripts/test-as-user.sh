@@ -40,6 +40,8 @@ chmod 755 "$stage"
 # sbx as a user installs it: binaries, guest, keyring library and recipes under a prefix
 make -s install DESTDIR="$stage" PREFIX=/usr >/dev/null || exit 2
 cp -r tests "$stage/tests"
+# test_secret_service drives the unit binary next to sbx, as in build/
+mkdir -p "$stage/usr/bin/tests" && cp build/tests/test_secrets "$stage/usr/bin/tests/"
 chmod -R a+rX "$stage"
 
 as_user() {

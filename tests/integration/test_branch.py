@@ -153,7 +153,9 @@ def test_rm_runs_nothing_the_agent_planted(repo):
         "echo $PWD/.evil > $adm/commondir\n"
         "printf '* filter=x\\n' > .gitattributes\n"
         "touch -d 2001-01-01 README\n"
-        "echo \"gitdir: $PWD/.evil\" > .git\n"
+        # the git guard makes the .git file read-only; the commondir and
+        # config.worktree variants remain to be tried by sbx rm
+        "(echo \"gitdir: $PWD/.evil\" > .git) 2>/dev/null || true\n"
         # owned like the worktree, so that host git's safe.directory check passes
         "chown -R $(stat -c %u:%g README) .evil\n")
     try:
