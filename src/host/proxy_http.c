@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy.h"
 #include "util.h"
 
 void http_scan_init(struct http_scan *s, bool request)
@@ -393,6 +394,57 @@ int http_target_parse(const struct http_msg *m, char **ret_host, uint16_t *ret_p
 	*ret_port = port;
 	*ret_path = TAKE_PTR(path);
 	return 0;
+}
+
+int http_host_parse(const char *value, size_t len, char **ret_name, int *ret_port)
+{
+	char buf[300];
+	const char *name = buf, *port = NULL;
+	char *colon, *norm = NULL;
+	bool is_ip;
+	long p = -1;
+
+	if (!len || len >= sizeof(buf) || memchr(value, '\0', len))
+		return -EINVAL;
+	memcpy(buf, value, len);
+	buf[len] = '\0';
+	if (buf[0] == '[') {
+		char *e = strchr(buf, ']');
+		if (!e || (e[1] && e[1] != ':'))
+			return -EINVAL;
+		*e = '\0';
+		name = buf + 1;
+		if (e[1])
+			port = e + 2;
+	} else if ((colon = strchr(buf, ':'))) {
+		if (strchr(colon + 1, ':'))
+			return -EINVAL;
+		*colon = '\0';
+		port = colon + 1;
+	}
+	if (port) {
+		size_t n = strlen(port);
+		if (!n || n > 5 || strspn(port, "0123456789") != n)
+			return -EINVAL;
+		p = strtol(port, NULL, 10);
+		if (p < 1 || p > 65535)
+			return -EINVAL;
+	}
+	if (!*name || host_normalize(name, &norm, &is_ip) < 0)
+		return -EINVAL;
+	*ret_name = norm;
+	*ret_port = (int)p;
+	return 0;
+}
+
+bool http_host_matches(const char *value, size_t len, const char *name, uint16_t port)
+{
+	_cleanup_free_ char *n = NULL;
+	int p;
+
+	if (http_host_parse(value, len, &n, &p) < 0)
+		return false;
+	return !strcmp(n, name) && (p < 0 || p == port);
 }
 
 /* Does the comma-separated list s contain token tok? */

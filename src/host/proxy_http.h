@@ -92,6 +92,13 @@ const struct http_hdr *http_msg_header(const struct http_msg *m, const char *nam
  * the host text (brackets removed for IPv6), *ret_path the origin-form target. */
 int http_target_parse(const struct http_msg *m, char **ret_host, uint16_t *ret_port, char **ret_path);
 
+/* A Host header value: "name", "name:port", "[v6]" or "[v6]:port" (port 1*5 DIGIT,
+ * 1-65535). *ret_name is host_normalize()d (malloc), *ret_port -1 when absent.
+ * -EINVAL for anything else. */
+int http_host_parse(const char *value, size_t len, char **ret_name, int *ret_port);
+/* Does the Host header value name `name` (normalised) with no port or with `port`? */
+bool http_host_matches(const char *value, size_t len, const char *name, uint16_t port);
+
 /* Build the head sent upstream for an absolute-form request: origin-form request line,
  * Host: host_hdr, the client's headers minus hop-by-hop ones (Connection and what it
  * names, Proxy-Connection, Keep-Alive, Proxy-Authorization, Proxy-Authenticate, TE,
