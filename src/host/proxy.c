@@ -495,6 +495,7 @@ static void conn_free(struct pconn *c)
 		c->next->prev = c->prev;
 	proxy_route_clear(&c->rt);
 	free(c->peek_name);
+	free(c->bound_host);
 	free(c->dns_q);
 	free(c->sandbox);
 	free(c);
@@ -782,10 +783,8 @@ static void conn_process(struct pconn *c)
 	case PROXY_TRANSPARENT:
 		if (c->st == PS_PEEK)
 			proxy_tp_peek(c, false);
-		else if (c->st == PS_TUNNEL)
-			pconn_up_write(c);
-		else if (c->st == PS_CLOSING)
-			pconn_consume(c, c->in.len);
+		else
+			proxy_fwd_input(c);   /* tunnel, or plain HTTP request by request */
 		break;
 	case PROXY_DNS:
 		proxy_dns_input(c);
@@ -816,7 +815,7 @@ void proxy_conn_input_eof(struct pconn *c)
 		pconn_reset(c);
 		return;
 	}
-	if (c->path == PROXY_FORWARD && c->st == PS_HTTP)
+	if (c->st == PS_HTTP)
 		c->req_close = true;
 	conn_process(c);
 }
