@@ -803,7 +803,7 @@ static void test_shipped_presets(void)
 {
 	struct sbx_paths p = { 0 };
 	char **v = NULL;
-	bool deb = false, npm = false, anthropic = false;
+	bool deb = false, npm = false, anthropic = false, gh_ssh = false;
 	_cleanup_free_ char *dir = xstrdup(__FILE__);
 	char *slash = strrchr(dir, '/');
 
@@ -816,9 +816,10 @@ static void test_shipped_presets(void)
 		deb |= !strcmp(*x, "deb.debian.org");
 		npm |= !strcmp(*x, "registry.npmjs.org");
 		anthropic |= !strcmp(*x, "api.anthropic.com");
+		gh_ssh |= !strcmp(*x, "github.com:22");
 		CHECK(strcmp(*x, "**") != 0);
 	}
-	CHECK(deb && npm && anthropic);
+	CHECK(deb && npm && anthropic && gh_ssh);   /* git over SSH is raw: it needs the port named */
 	policy_strv_free(v);
 	v = NULL;
 	CHECK_EQ(policy_preset_read(&p, "allow-all", &v, NULL), 0);
