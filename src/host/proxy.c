@@ -24,8 +24,10 @@
  * for host:port, the name resolved once (proxy.resolve first, then c-ares), every
  * address classified, and the socket connected to exactly an address that passed.
  * The guest never chooses an address. A CONNECT that is to receive a credential is
- * intercepted after these checks (proxy_tls.c, state PS_TLS); every other tunnel
- * stays end to end. Buffers are bounded both ways: client bytes
+ * intercepted after these checks (proxy_tls.c, state PS_TLS); every other TLS tunnel
+ * stays end to end. Plain HTTP, on any path, is parsed and checked request by request
+ * (proxy_fwd.c); other bytes are relayed raw only to a port a rule names. Buffers are
+ * bounded both ways: client bytes
  * are consumed (credit returned) only once written upstream, upstream bytes are read
  * only while the client has room for them.
  *
