@@ -10,6 +10,7 @@ import socket
 import time
 
 from conftest import closed, recv_response
+from rawup import read_all
 from test_dns_transparent import tp_connect
 from test_forward import connect, resolve_map
 
@@ -48,10 +49,9 @@ def test_transparent_pipelined_other_host_misdirected(bench, upstreams):
     a = upstreams["a"]
     s = tp_connect(bench, "203.0.113.9", a)
     s.sendall(f"GET /one HTTP/1.1\r\nHost: a.test\r\n\r\nGET /two HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode())
-    status, _, body = recv_response(s)
-    assert status == 200 and json.loads(body)["path"] == "/one"
-    status, _, _ = recv_response(s)
-    assert status == 421
+    got = read_all(s, 5)
+    assert got.startswith(b"HTTP/1.1 200") and b'"path": "/one"' in got, got
+    assert b"HTTP/1.1 421" in got and b'"/two"' not in got, got
     assert [r[:3] for r in requests_audited(bench)] == [("a.test", "/one", 200), ("evil.test", "/two", 421)]
 
 
