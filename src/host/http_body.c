@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util.h"
+
 enum {
 	CK_SIZE,          /* first hex digit of chunk-size */
 	CK_SIZE_MORE,     /* more digits, BWS, ';' or CR */
@@ -22,21 +24,10 @@ enum {
 	CK_END_LF,
 };
 
-static bool is_tchar(uint8_t c)
+bool http_is_tchar(uint8_t c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 void http_body_init(struct http_body *b, enum http_body_kind kind, uint64_t length)
@@ -84,7 +75,7 @@ static int chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, siz
 		switch (b->st) {
 		case CK_SIZE:
 		case CK_SIZE_MORE:
-			h = hexval(c);
+			h = hex_digit_value(c);
 			if (h >= 0) {
 				if (++b->digits > 15)
 					return -E2BIG;
@@ -134,7 +125,7 @@ static int chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, siz
 		case CK_TRAILER:
 			if (c == '\r') {
 				b->st = CK_END_LF;
-			} else if (is_tchar(c)) {
+			} else if (http_is_tchar(c)) {
 				if (++b->trailer_lines > HTTP_TRAILER_LINES_MAX)
 					return -E2BIG;
 				b->name[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -149,7 +140,7 @@ static int chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, siz
 				if (trailer_name_forbidden(b))
 					return -EBADMSG;
 				b->st = CK_TVALUE;
-			} else if (is_tchar(c)) {
+			} else if (http_is_tchar(c)) {
 				if (b->name_len < sizeof(b->name))
 					b->name[b->name_len] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 				b->name_len++;

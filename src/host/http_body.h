@@ -42,6 +42,9 @@ struct http_body {
 	bool done;
 };
 
+/* RFC 9110 tchar: the bytes of a token (header field names, methods). */
+bool http_is_tchar(uint8_t c);
+
 void http_body_init(struct http_body *b, enum http_body_kind kind, uint64_t length);
 /*
  * Frame the next len bytes. On success *ret_used bytes (a prefix of buf, every one of

@@ -17,12 +17,6 @@ void http_scan_init(struct http_scan *s, bool request)
 	*s = (struct http_scan){ .request = request };
 }
 
-static bool is_tchar(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* Value bytes: HTAB, SP, VCHAR, obs-text. */
 static bool is_field_byte(uint8_t c)
 {
@@ -46,7 +40,7 @@ static int scan_line(const struct http_scan *s, const uint8_t *l, size_t n)
 	}
 	/* field-name ":" OWS field-value OWS; a leading SP/HTAB is obs-fold (refused) */
 	size_t i = 0;
-	while (i < n && is_tchar(l[i]))
+	while (i < n && http_is_tchar(l[i]))
 		i++;
 	if (i == 0 || i == n || l[i] != ':')
 		return -EBADMSG;

@@ -87,15 +87,21 @@ def test_transparent_keepalive_policy_change_applies(bench, upstreams):
     assert status == 403 and b"a.test" in body
 
 
-def test_connect_plain_http_checked_per_request(bench, upstreams):
-    """CONNECT to an allowed name's plain-HTTP port (rule without port): the requests in
-    the tunnel are parsed, checked and audited one by one."""
+def tunnel_to_a(bench, upstreams):
+    """A CONNECT tunnel to a.test's plain-HTTP port, allowed by a rule without port."""
     bench.policy([("allow", "a.test")])
     bench.settings(proxy_resolve=resolve_map(upstreams, [("a.test", "a")]))
     bench.start()
     a = upstreams["a"]
     s, head = connect(bench.port, f"a.test:{a}")
     assert head.startswith(b"HTTP/1.1 200")
+    return s, a
+
+
+def test_connect_plain_http_checked_per_request(bench, upstreams):
+    """CONNECT to an allowed name's plain-HTTP port (rule without port): the requests in
+    the tunnel are parsed, checked and audited one by one."""
+    s, a = tunnel_to_a(bench, upstreams)
     status, _, body = get(s, f"a.test:{a}", "/in-tunnel")
     assert status == 200 and json.loads(body)["path"] == "/in-tunnel"
     status, _, body = get(s, "cdn-neighbour.test", "/steal")
@@ -105,12 +111,7 @@ def test_connect_plain_http_checked_per_request(bench, upstreams):
 
 
 def test_connect_plain_http_absolute_form_refused(bench, upstreams):
-    bench.policy([("allow", "a.test")])
-    bench.settings(proxy_resolve=resolve_map(upstreams, [("a.test", "a")]))
-    bench.start()
-    a = upstreams["a"]
-    s, head = connect(bench.port, f"a.test:{a}")
-    assert head.startswith(b"HTTP/1.1 200")
+    s, a = tunnel_to_a(bench, upstreams)
     status, _, _ = get(s, f"a.test:{a}", "http://evil.test/")
     assert status == 400
 
