@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 # tests/proxy/test_body_framing.py: message framing the engine must refuse rather than
 # forward, on both sides (requests toward the upstream, responses toward the guest) and
-# on every plain-text path: forward proxy, transparent, intercepted TLS (where the real
-# credential is injected). A refused body resets the connection; the bytes past the
-# last valid one never reach the other side.
+# on every plain-text path: forward proxy, transparent, inside a CONNECT tunnel,
+# intercepted TLS (where the real credential is injected). A refused body resets the
+# connection; the bytes past the last valid one never reach the other side.
 import socket
 import ssl
 
@@ -50,7 +50,7 @@ BAD_RESPONSE_HEADS = {
     "long_line": b"HTTP/1.1 200 OK\r\nX-A: " + b"a" * 9000 + b"\r\nContent-Length: 5\r\n\r\nhello",
 }
 
-PATHS = ["forward", "transparent", "intercepted"]
+PATHS = ["forward", "transparent", "tunnelled", "intercepted"]
 
 
 class Client:
@@ -79,6 +79,10 @@ class Client:
         if self.path == "transparent":
             s = socket.create_connection(("127.0.0.1", b.port), timeout=10)
             s.sendall(f"PROXY TCP4 10.0.2.15 203.0.113.9 40000 {self.up.port}\r\n".encode())
+            return s
+        if self.path == "tunnelled":   # plain HTTP inside a CONNECT tunnel
+            s, head = connect_raw(b.port, self.host)
+            assert head.startswith(b"HTTP/1.1 200"), head
             return s
         s, head = connect_raw(b.port, f"{HOST}:443")
         assert head.startswith(b"HTTP/1.1 200"), head
