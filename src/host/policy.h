@@ -18,9 +18,7 @@
  *   **              everything (never counts as naming an internal address)
  *   IP | CIDR       1.2.3.4, 10.0.0.0/8, ::1, [fd00::1], fd00::/8
  *   localhost       the host's loopback, reached as host.docker.internal/host.sbx.internal
- *   ...:PORT        any of the above limited to one port (without: any port); the
- *                   proxy relays bytes that are neither TLS nor HTTP only to a port
- *                   a rule names (or under a bare **)
+ *   ...:PORT        any of the above limited to one port (without: any port)
  * Matching: deny wins over allow; no match = deny. Names are normalised first.
  * Stored in config/policy.json: {"preset": "balanced"|..., "rules": [{"id": N, "action":
  * "allow"|"deny", "resource": "...", "sandbox": "NAME"|null}]}; written atomically.
