@@ -596,6 +596,7 @@ static void decide(const struct policy *pol, const char *sandbox, const struct t
 {
 	const struct rule *best[2] = { NULL, NULL };
 	int score[2] = { -1, -1 };
+	bool port_named = false;
 
 	for (size_t i = 0; pol && i < pol->n; i++) {
 		const struct rule *r = &pol->rules[i];
@@ -603,6 +604,9 @@ static void decide(const struct policy *pol, const char *sandbox, const struct t
 		if (r->sandbox && (!sandbox || strcmp(r->sandbox, sandbox)))
 			continue;
 		sc = rule_match(r, t);
+		if (sc >= 0 && r->action == POLICY_ALLOW &&
+		    ((r->port && r->port == t->port) || (r->kind == RK_ANY && !r->port)))
+			port_named = true;
 		if (sc > score[r->action]) {
 			score[r->action] = sc;
 			best[r->action] = r;
@@ -619,6 +623,7 @@ static void decide(const struct policy *pol, const char *sandbox, const struct t
 	ret->action = POLICY_ALLOW;
 	ret->rule_id = best[POLICY_ALLOW]->id;
 	ret->names_address = rule_names_address(best[POLICY_ALLOW]);
+	ret->names_port = port_named;
 	snprintf(ret->rule, sizeof(ret->rule), "%s", best[POLICY_ALLOW]->resource);
 }
 

@@ -41,6 +41,9 @@ struct policy_decision {
 	char rule[300];      /* matched rule as the user wrote it, "default deny", ... */
 	int rule_id;         /* -1 for the default */
 	bool names_address;  /* an allow rule named this IP/CIDR (or localhost) explicitly */
+	bool names_port;     /* allowed, and a matching allow rule names this port (`host:PORT`,
+			      * `**:PORT`, ...) or is a bare `**`: the proxy relays bytes that
+			      * are neither TLS nor HTTP only then */
 };
 /* Decide for a normalised host name (or IP literal text) and port, for a sandbox
  * (rules with sandbox == NULL are global and apply to all). */

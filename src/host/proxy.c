@@ -24,8 +24,10 @@
  * for host:port, the name resolved once (proxy.resolve first, then c-ares), every
  * address classified, and the socket connected to exactly an address that passed.
  * The guest never chooses an address. A CONNECT that is to receive a credential is
- * intercepted after these checks (proxy_tls.c, state PS_TLS); every other tunnel
- * stays end to end. Buffers are bounded both ways: client bytes
+ * intercepted after these checks (proxy_tls.c, state PS_TLS); every other TLS tunnel
+ * stays end to end. Plain HTTP, on any path, is parsed and checked request by request
+ * (proxy_fwd.c); other bytes are relayed raw only to a port a rule names. Buffers are
+ * bounded both ways: client bytes
  * are consumed (credit returned) only once written upstream, upstream bytes are read
  * only while the client has room for them.
  *
@@ -502,6 +504,7 @@ static void conn_free(struct pconn *c)
 		c->next->prev = c->prev;
 	proxy_route_clear(&c->rt);
 	free(c->peek_name);
+	free(c->bound_host);
 	free(c->dns_q);
 	free(c->sandbox);
 	free(c);
@@ -789,10 +792,8 @@ static void conn_process(struct pconn *c)
 	case PROXY_TRANSPARENT:
 		if (c->st == PS_PEEK)
 			proxy_tp_peek(c, false);
-		else if (c->st == PS_TUNNEL)
-			pconn_up_write(c);
-		else if (c->st == PS_CLOSING)
-			pconn_consume(c, c->in.len);
+		else
+			proxy_fwd_input(c);   /* tunnel, or plain HTTP request by request */
 		break;
 	case PROXY_DNS:
 		proxy_dns_input(c);
@@ -823,7 +824,7 @@ void proxy_conn_input_eof(struct pconn *c)
 		pconn_reset(c);
 		return;
 	}
-	if (c->path == PROXY_FORWARD && c->st == PS_HTTP)
+	if (c->st == PS_HTTP)
 		c->req_close = true;
 	conn_process(c);
 }

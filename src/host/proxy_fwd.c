@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* proxy_fwd.c: the egress engine's forward path (CONNECT tunnels with the SNI check,
  * absolute-form HTTP/1.1 with keep-alive, each request checked on its own) and the
- * transparent path (name from SNI, Host or the sandbox's synthetic DNS answers). */
+ * transparent path (name from SNI, Host or the sandbox's synthetic DNS answers).
+ *
+ * Plain HTTP is never relayed as raw bytes: whatever path it arrives on (absolute-form
+ * requests, a transparent connection, the inside of a CONNECT tunnel) every request is
+ * parsed, checked against the policy, framed strictly and audited. On a transparent
+ * connection or inside a tunnel the connection is bound to one name (the CONNECT host,
+ * the name of the synthetic address the guest dialled, else the first request's Host)
+ * and a request whose Host names another gets 421. A connection whose first bytes are
+ * neither a TLS ClientHello nor an HTTP request line (or that sends nothing first) is
+ * relayed raw only when a policy rule names its port (rt.names_port). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +25,13 @@
 #include "util.h"
 
 static void exchange_done(struct pconn *c);
+
+static uint16_t orig_port(const struct pconn *c)
+{
+	if (c->orig.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&c->orig)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&c->orig)->sin6_port);
+}
 
 /* ---- forward path ---- */
 
@@ -55,7 +71,7 @@ void proxy_route_connected(struct pconn *c)
 		c->utrusted = c->rt.trusted;
 	}
 	c->deadline = 0;
-	if (c->path == PROXY_TRANSPARENT) {
+	if (c->path == PROXY_TRANSPARENT && !c->bound_host) {
 		proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, NULL, 0);
 		c->st = PS_TUNNEL;   /* the peeked bytes go first */
 		pconn_up_write(c);
@@ -115,8 +131,78 @@ static void connect_peek(struct pconn *c)
 		proxy_tls_start(c);
 		return;
 	}
+	if (k == 2) {
+		/* plain HTTP in the tunnel: request by request, each bound to the CONNECT host */
+		c->bound_host = xstrdup(c->rt.host);
+		c->bound_port = c->rt.port;
+		pconn_exchange_clear(c);
+		c->u_idle_since = now_ms();
+		c->st = PS_HEAD;
+		c->deadline = now_ms() + PROXY_HEAD_TIMEOUT_MS;
+		proxy_fwd_input(c);
+		return;
+	}
+	if (k != 1 && !c->rt.names_port) {
+		char reason[96];
+		snprintf(reason, sizeof(reason), "neither TLS nor HTTP in the tunnel: needs a rule naming port %u",
+			 c->rt.port);
+		proxy_audit(c, c->rt.host, c->rt.port, false, c->rt.rule, reason, 0);
+		pconn_reset(c);
+		return;
+	}
 	c->st = PS_TUNNEL;
 	pconn_up_write(c);
+}
+
+/* Refuse one request of a bound connection: audited, answered, closed. */
+static void bound_refuse(struct pconn *c, int status, const char *host, uint16_t port, const char *reason)
+{
+	proxy_audit(c, host, port, false, "", reason, status);
+	proxy_send_error(c, status, reason);
+}
+
+/* A request on a connection bound to one name (or, transparent, about to be bound by
+ * its Host): origin-form, Host naming that name, then the usual policy route. */
+static void bound_head(struct pconn *c)
+{
+	const struct http_hdr *h = http_msg_header(&c->req, "host", NULL);
+	_cleanup_free_ char *name = NULL;
+	uint16_t port = c->bound_host ? c->bound_port : orig_port(c);
+	int hport = -1;
+
+	c->req_path = strndup(c->req.url, c->req.url_len);
+	c->req_close = !c->req.keep_alive || c->in_eof;
+	if (c->is_connect || !c->req.url_len ||
+	    !(c->req.url[0] == '/' || (c->req.method_id == HTTP_OPTIONS && c->req.url_len == 1 && c->req.url[0] == '*'))) {
+		bound_refuse(c, 400, c->bound_host ? c->bound_host : "", port,
+			     "send origin-form requests (GET /path) on this connection");
+		return;
+	}
+	if ((!h || !h->value_len) && c->bound_host) {
+		/* (HTTP/1.0) no Host: the upstream gets one naming the connection's name */
+		proxy_route_start(c, c->bound_host, c->bound_port);
+		return;
+	}
+	if (!h || !h->value_len) {
+		bound_refuse(c, 400, "", port, "the request has no Host header");
+		return;
+	}
+	if (http_host_parse(h->value, h->value_len, &name, &hport) < 0) {
+		_cleanup_free_ char *raw = strndup(h->value, MIN(h->value_len, (size_t)255));
+		bound_refuse(c, 400, raw ? raw : "", port, "malformed Host header");
+		return;
+	}
+	if (!c->bound_host) {
+		c->bound_host = xstrdup(name);   /* transparent, no synthetic name: the first Host */
+		c->bound_port = port;
+	}
+	if (strcmp(name, c->bound_host) || (hport >= 0 && hport != c->bound_port)) {
+		char reason[400];
+		snprintf(reason, sizeof(reason), "Host %.255s differs from the connection's name %s", name, c->bound_host);
+		bound_refuse(c, 421, name, hport >= 0 ? (uint16_t)hport : c->bound_port, reason);
+		return;
+	}
+	proxy_route_start(c, c->bound_host, c->bound_port);
 }
 
 static void fwd_head(struct pconn *c)
@@ -152,6 +238,10 @@ static void fwd_head(struct pconn *c)
 	c->have_req = true;
 	pconn_consume(c, hl);
 	c->is_connect = c->req.method_id == HTTP_CONNECT;
+	if (c->bound_host || c->path == PROXY_TRANSPARENT) {
+		bound_head(c);
+		return;
+	}
 	r = http_target_parse(&c->req, &host, &port, &c->req_path);
 	if (r < 0) {
 		proxy_send_error(c, 400, r == -EPROTONOSUPPORT ? "only http:// URLs can be proxied (use CONNECT for https)"
@@ -323,42 +413,27 @@ void proxy_fwd_response(struct pconn *c)
 
 /* ---- transparent path ---- */
 
-static uint16_t orig_port(const struct pconn *c)
+/* The sandbox's synthetic DNS name for the address the guest dialled, or NULL. */
+static const char *tp_synthetic_name(struct pconn *c)
 {
-	if (c->orig.ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)&c->orig)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)&c->orig)->sin6_port);
+	struct dns_table *t;
+	uint32_t a;
+
+	if (!c->have_orig || c->orig.ss_family != AF_INET)
+		return NULL;
+	a = ntohl(((struct sockaddr_in *)&c->orig)->sin_addr.s_addr);
+	t = proxy_sandbox_table(c->px, c->sandbox, false);
+	return dns_addr_is_synthetic(a) && t ? dns_table_name(t, a) : NULL;
 }
 
-/* Host header value without its port. */
-static char *host_from_header(const struct http_hdr *h)
-{
-	const char *v = h->value;
-	size_t n = h->value_len;
-
-	if (n && v[0] == '[') {
-		const char *e = memchr(v, ']', n);
-		return e ? strndup(v, (size_t)(e - v + 1)) : NULL;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == ':') {
-			n = i;
-			break;
-		}
-	return strndup(v, n);
-}
-
+/* TLS (name from SNI or the synthetic address) or raw bytes: one tunnel. */
 static void tp_decide(struct pconn *c)
 {
 	const char *name = c->peek_name;
 	char txt[INET6_ADDRSTRLEN] = "?";
 
-	if (!name && c->have_orig && c->orig.ss_family == AF_INET) {
-		uint32_t a = ntohl(((struct sockaddr_in *)&c->orig)->sin_addr.s_addr);
-		struct dns_table *t = proxy_sandbox_table(c->px, c->sandbox, false);
-		if (dns_addr_is_synthetic(a) && t)
-			name = dns_table_name(t, a);
-	}
+	if (!name)
+		name = tp_synthetic_name(c);
 	if (!c->have_orig) {
 		proxy_route_clear(&c->rt);
 		c->rt.host = xstrdup("");
@@ -382,6 +457,30 @@ static void tp_decide(struct pconn *c)
 	}
 }
 
+/* Plain HTTP: bound to the synthetic address's name, else to the first request's Host
+ * (bound_head), then request by request like the forward path. */
+static void tp_http_start(struct pconn *c)
+{
+	const char *syn = tp_synthetic_name(c);
+
+	if (!c->have_orig) {
+		tp_decide(c);
+		return;
+	}
+	if (syn) {
+		_cleanup_free_ char *norm = NULL;
+		bool is_ip;
+		if (host_normalize(syn, &norm, &is_ip) == 0) {
+			c->bound_host = TAKE_PTR(norm);
+			c->bound_port = orig_port(c);
+		}
+	}
+	c->st = PS_HEAD;
+	c->deadline = now_ms() + PROXY_HEAD_TIMEOUT_MS;
+	http_scan_init(&c->scan, true);
+	proxy_fwd_input(c);
+}
+
 void proxy_tp_peek(struct pconn *c, bool timeout)
 {
 	const uint8_t *p = c->in.data + c->in.off;
@@ -399,20 +498,13 @@ void proxy_tp_peek(struct pconn *c, bool timeout)
 			return;
 		if (r == 1)
 			c->peek_name = xstrdup(sni);
+		else if (r < 0)
+			c->raw = true;   /* no well-formed ClientHello after all */
 	} else if (k == 2) {
-		size_t hl = 0;
-		int r = http_scan(&c->scan, p, c->in.len, &hl);
-
-		if (r == 0 && !c->in_eof && !timeout)
-			return;
-		if (r == 1 && http_msg_parse(&c->req, true, false, p, hl) == 0) {
-			const struct http_hdr *h = http_msg_header(&c->req, "host", NULL);
-			c->have_req = true;
-			c->req_path = strndup(c->req.url, MIN(c->req.url_len, (size_t)AUDIT_URL_PATH_MAX));
-			if (h && h->value_len)
-				c->peek_name = host_from_header(h);
-		}
+		tp_http_start(c);
+		return;
+	} else {
+		c->raw = true;      /* other bytes, or none (server-first protocols) */
 	}
 	tp_decide(c);
 }
-

@@ -9,17 +9,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy.h"
 #include "util.h"
 
 void http_scan_init(struct http_scan *s, bool request)
 {
 	*s = (struct http_scan){ .request = request };
-}
-
-static bool is_tchar(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 /* Value bytes: HTAB, SP, VCHAR, obs-text. */
@@ -45,7 +40,7 @@ static int scan_line(const struct http_scan *s, const uint8_t *l, size_t n)
 	}
 	/* field-name ":" OWS field-value OWS; a leading SP/HTAB is obs-fold (refused) */
 	size_t i = 0;
-	while (i < n && is_tchar(l[i]))
+	while (i < n && http_is_tchar(l[i]))
 		i++;
 	if (i == 0 || i == n || l[i] != ':')
 		return -EBADMSG;
@@ -219,6 +214,22 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
+/* Content-Length: 1*DIGIT, at most 18 digits (no sign, no list, no spaces inside). */
+static int parse_length(const struct http_hdr *h, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!h || !h->value_len || h->value_len > 18)
+		return -EBADMSG;
+	for (size_t i = 0; i < h->value_len; i++) {
+		if (h->value[i] < '0' || h->value[i] > '9')
+			return -EBADMSG;
+		v = v * 10 + (uint64_t)(h->value[i] - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
 void http_msg_clear(struct http_msg *m)
 {
 	free(m->head);
@@ -261,24 +272,34 @@ int http_msg_parse(struct http_msg *m, bool request, bool head_request, const ui
 	h = http_msg_header(m, "transfer-encoding", &n_te);
 	if (n_cl > 1 || n_te > 1 || (n_cl && n_te))
 		goto bad;
+	if (m->chunked != (n_te == 1))
+		goto bad;   /* http-parser and we disagree about the framing */
 	if (request) {
-		if (n_te && !token_eq(h->value, h->value_len, "chunked"))
-			goto bad;
 		http_msg_header(m, "host", &n_host);
 		if (n_host > 1)
 			goto bad;
 		if (m->method_id == HTTP_CONNECT && (n_cl || n_te))
 			goto bad;
 	}
+	/* Transfer-Encoding is HTTP/1.1 only (RFC 9112 6.1), and "chunked" is all we frame */
+	if (n_te && (m->minor == 0 || !token_eq(h->value, h->value_len, "chunked")))
+		goto bad;
 	m->has_length = n_cl == 1;
-	if (m->has_length)
-		m->content_length = m->parser.content_length;
+	if (m->has_length && parse_length(http_msg_header(m, "content-length", NULL), &m->content_length) < 0)
+		goto bad;
 	if (!request) {
 		bool no_body = head_request || m->status / 100 == 1 || m->status == 204 || m->status == 304;
 		m->until_eof = !no_body && !m->chunked && !m->has_length && !m->upgrade;
 		if (m->status < 100 || m->status > 999)
 			goto bad;
+		http_body_init(&m->body, no_body ? HTTP_BODY_NONE : m->chunked ? HTTP_BODY_CHUNKED
+						 : m->has_length ? HTTP_BODY_LENGTH
+						 : m->upgrade ? HTTP_BODY_NONE : HTTP_BODY_EOF, m->content_length);
+	} else {
+		http_body_init(&m->body, m->chunked ? HTTP_BODY_CHUNKED : m->has_length ? HTTP_BODY_LENGTH : HTTP_BODY_NONE,
+			       m->content_length);
 	}
+	m->body_done = m->body.done;
 	m->cb_last = CB_NONE;
 	return 0;
 bad:
@@ -288,22 +309,15 @@ bad:
 
 int http_msg_body(struct http_msg *m, const uint8_t *buf, size_t len, size_t *ret_used)
 {
-	size_t used;
-	enum http_errno e;
+	size_t used = 0;
 
 	if (m->body_done) {
 		*ret_used = 0;
 		return 0;
 	}
-	http_parser_pause(&m->parser, 0);
-	used = http_parser_execute(&m->parser, &parser_settings, (const char *)buf, len);
-	e = HTTP_PARSER_ERRNO(&m->parser);
-	if (e != HPE_OK && e != HPE_PAUSED)
+	if (http_body_feed(&m->body, buf, len, len == 0, &used) < 0)
 		return -EBADMSG;
-	if (len == 0 && !m->body_done)
-		return -EBADMSG;   /* EOF before the end of a delimited body */
-	if (used > len)
-		used = len;
+	m->body_done = m->body.done;
 	*ret_used = used;
 	return 0;
 }
@@ -374,6 +388,57 @@ int http_target_parse(const struct http_msg *m, char **ret_host, uint16_t *ret_p
 	*ret_port = port;
 	*ret_path = TAKE_PTR(path);
 	return 0;
+}
+
+int http_host_parse(const char *value, size_t len, char **ret_name, int *ret_port)
+{
+	char buf[300];
+	const char *name = buf, *port = NULL;
+	char *colon, *norm = NULL;
+	bool is_ip;
+	long p = -1;
+
+	if (!len || len >= sizeof(buf) || memchr(value, '\0', len))
+		return -EINVAL;
+	memcpy(buf, value, len);
+	buf[len] = '\0';
+	if (buf[0] == '[') {
+		char *e = strchr(buf, ']');
+		if (!e || (e[1] && e[1] != ':'))
+			return -EINVAL;
+		*e = '\0';
+		name = buf + 1;
+		if (e[1])
+			port = e + 2;
+	} else if ((colon = strchr(buf, ':'))) {
+		if (strchr(colon + 1, ':'))
+			return -EINVAL;
+		*colon = '\0';
+		port = colon + 1;
+	}
+	if (port) {
+		size_t n = strlen(port);
+		if (!n || n > 5 || strspn(port, "0123456789") != n)
+			return -EINVAL;
+		p = strtol(port, NULL, 10);
+		if (p < 1 || p > 65535)
+			return -EINVAL;
+	}
+	if (!*name || host_normalize(name, &norm, &is_ip) < 0)
+		return -EINVAL;
+	*ret_name = norm;
+	*ret_port = (int)p;
+	return 0;
+}
+
+bool http_host_matches(const char *value, size_t len, const char *name, uint16_t port)
+{
+	_cleanup_free_ char *n = NULL;
+	int p;
+
+	if (http_host_parse(value, len, &n, &p) < 0)
+		return false;
+	return !strcmp(n, name) && (p < 0 || p == port);
 }
 
 /* Does the comma-separated list s contain token tok? */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_body.h"
+
 #define HTTP_LINE_MAX 8192u          /* request/status line or one header line */
 #define HTTP_HEAD_MAX (64u * 1024u)  /* whole head, CRLFs included */
 #define HTTP_HEADERS_MAX 100u
@@ -61,6 +63,7 @@ struct http_msg {
 	bool upgrade;             /* CONNECT, or an Upgrade the parser accepted */
 	bool until_eof;           /* response body delimited by connection close */
 	bool body_done;           /* the message is complete */
+	struct http_body body;    /* body framing (http_body.h), never http-parser's */
 	/* private */
 	int cb_last;
 	bool cb_error;
@@ -68,15 +71,17 @@ struct http_msg {
 };
 
 /* Parse a complete head (as found by http_scan) with http-parser and apply the
- * framing rules: exactly one of Content-Length / Transfer-Encoding: chunked (or
- * neither), no duplicate or malformed length, Transfer-Encoding only "chunked", at
- * most one Host, HTTP/1.0 or 1.1. head_request: a response to HEAD (no body).
+ * framing rules: exactly one of Content-Length (1*DIGIT) / Transfer-Encoding: chunked
+ * (or neither), no duplicate or malformed length, Transfer-Encoding only "chunked" and
+ * never in an HTTP/1.0 message (requests and responses alike), at most one Host,
+ * HTTP/1.0 or 1.1. head_request: a response to HEAD (no body).
  * Returns 0 or -EBADMSG; on success m owns a copy of the head (http_msg_clear). */
 int http_msg_parse(struct http_msg *m, bool request, bool head_request, const uint8_t *head, size_t len);
 void http_msg_clear(struct http_msg *m);
-/* Frame body bytes: *ret_used bytes of buf belong to this message (forward them as
- * they are); m->body_done once complete. -EBADMSG on a framing error. Call with
- * len 0 at upstream EOF for an until_eof body. */
+/* Frame body bytes with http_body.h's strict rules: *ret_used bytes of buf belong to
+ * this message (forward them as they are); m->body_done once complete. -EBADMSG on a
+ * framing error (nothing of buf may be forwarded then). Call with len 0 at the peer's
+ * EOF: it ends an until_eof body and is an error for any other incomplete body. */
 int http_msg_body(struct http_msg *m, const uint8_t *buf, size_t len, size_t *ret_used);
 /* First header named `name` (case-insensitive), or NULL; *ret_count if not NULL. */
 const struct http_hdr *http_msg_header(const struct http_msg *m, const char *name, unsigned *ret_count);
@@ -86,6 +91,13 @@ const struct http_hdr *http_msg_header(const struct http_msg *m, const char *nam
  * fragment): -EPROTONOSUPPORT for another scheme, -EINVAL for origin form. *ret_host is
  * the host text (brackets removed for IPv6), *ret_path the origin-form target. */
 int http_target_parse(const struct http_msg *m, char **ret_host, uint16_t *ret_port, char **ret_path);
+
+/* A Host header value: "name", "name:port", "[v6]" or "[v6]:port" (port 1*5 DIGIT,
+ * 1-65535). *ret_name is host_normalize()d (malloc), *ret_port -1 when absent.
+ * -EINVAL for anything else. */
+int http_host_parse(const char *value, size_t len, char **ret_name, int *ret_port);
+/* Does the Host header value name `name` (normalised) with no port or with `port`? */
+bool http_host_matches(const char *value, size_t len, const char *name, uint16_t port);
 
 /* Build the head sent upstream for an absolute-form request: origin-form request line,
  * Host: host_hdr, the client's headers minus hop-by-hop ones (Connection and what it

@@ -98,6 +98,7 @@ struct proute {
 	bool host_addr;               /* the address refused (or checked last) is the host's own */
 	char rule[300];
 	char reason[160];
+	bool names_port;              /* policy: a rule names this port (raw tunnels allowed) */
 	char addr[INET6_ADDRSTRLEN];  /* the address connected to (or refused) */
 	struct sockaddr_storage addrs[PROXY_ADDRS_MAX];
 	socklen_t alens[PROXY_ADDRS_MAX];
@@ -152,6 +153,15 @@ struct pconn {
 	bool resp_done;
 	bool head_req;
 	int status;                   /* upstream status of the current exchange */
+
+	/* plain HTTP bound to one name: transparent HTTP, and HTTP inside a CONNECT. Every
+	 * request is parsed, must be origin-form with a Host naming bound_host (else 421),
+	 * is checked against the policy and audited. NULL: absolute-form forward proxy
+	 * requests (each routed by its own URL), or a transparent connection whose first
+	 * request has not named it yet. */
+	char *bound_host;
+	uint16_t bound_port;
+	bool raw;                     /* transparent: neither TLS nor HTTP: needs rt.names_port */
 
 	/* interception (proxy_tls.c) */
 	bool intercept;               /* decided for this CONNECT: take over after the SNI check */

@@ -232,6 +232,7 @@ static const char *status_text(int status)
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 408: return "Request Timeout";
+	case 421: return "Misdirected Request";
 	case 502: return "Bad Gateway";
 	case 504: return "Gateway Timeout";
 	default: return "Error";
@@ -304,6 +305,13 @@ void proxy_route_start(struct pconn *c, const char *raw_host, uint16_t port)
 	snprintf(rt->rule, sizeof(rt->rule), "%s", d.rule);
 	if (d.action != POLICY_ALLOW) {
 		proxy_route_fail(c, 403, NULL);
+		return;
+	}
+	rt->names_port = d.names_port;
+	if (c->raw && !d.names_port) {
+		char reason[96];
+		snprintf(reason, sizeof(reason), "neither TLS nor HTTP: needs a rule naming port %u", port);
+		proxy_route_fail(c, 403, reason);
 		return;
 	}
 	/* keep-alive: the same destination reuses the checked upstream while it is fresh */

@@ -15,33 +15,10 @@
 #include "services.h"
 #include "util.h"
 
-/* Host header value equal to the CONNECT host, alone or with :443. */
+/* Host header value equal to the CONNECT host, alone or with the CONNECT port (443). */
 static bool host_matches(const struct pconn *c, const struct http_hdr *h)
 {
-	_cleanup_free_ char *v = NULL, *norm = NULL;
-	size_t n = h->value_len;
-	bool is_ip;
-	char *colon;
-
-	if (!n || n > 300)
-		return false;
-	v = strndup(h->value, n);
-	if (!v)
-		return false;
-	if (v[0] == '[') {
-		char *e = strchr(v, ']');
-		if (!e || (e[1] && strcmp(e + 1, ":443")))
-			return false;
-		*e = '\0';
-		memmove(v, v + 1, strlen(v));
-	} else if ((colon = strchr(v, ':'))) {
-		if (strcmp(colon, ":443"))
-			return false;
-		*colon = '\0';
-	}
-	if (host_normalize(v, &norm, &is_ip) < 0)
-		return false;
-	return !strcmp(norm, c->rt.host);
+	return http_host_matches(h->value, h->value_len, c->rt.host, c->rt.port);
 }
 
 static bool name_is(const struct http_hdr *h, const char *lit)

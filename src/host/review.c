@@ -488,14 +488,6 @@ char *review_pct_encode(const char *s, size_t len)
 	return out;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
-
 int review_pct_decode(const char *s, char **ret, size_t *ret_len)
 {
 	size_t len = strlen(s), n = 0;
@@ -508,7 +500,7 @@ int review_pct_decode(const char *s, char **ret, size_t *ret_len)
 		}
 		if (i + 2 >= len)
 			return -EINVAL;
-		int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+		int hi = hex_digit_value(s[i + 1]), lo = hex_digit_value(s[i + 2]);
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return -EINVAL;
 		out[n++] = (char)(hi << 4 | lo);

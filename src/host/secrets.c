@@ -203,17 +203,6 @@ static bool jp_expect(struct jp *j, char c)
 	return false;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode a string into a buffer of exactly the raw length (never grown, so values
  * leave no copies behind). \u escapes are limited to ASCII: every string in this
  * file (names, services, values) must be ASCII anyway. */
@@ -257,7 +246,7 @@ static bool jp_string(struct jp *j, char **ret, size_t *ret_len)
 		case 'u': {
 			int cp = 0;
 			for (int k = 1; k <= 4; k++) {
-				int h = i + k < end ? hexval(j->s[i + k]) : -1;
+				int h = i + k < end ? hex_digit_value(j->s[i + k]) : -1;
 				if (h < 0) {
 					j->err = "bad \\u escape";
 					goto fail;

@@ -98,7 +98,8 @@ def tp_connect(bench, dst, port):
 
 
 def test_transparent_maps_synthetic_address_back(bench, upstreams):
-    bench.policy([("allow", "echo.test")])
+    # bytes that are neither TLS nor HTTP: relayed only because the rule names the port
+    bench.policy([("allow", f"echo.test:{upstreams['echo']}")])
     bench.settings(proxy_resolve=f"echo.test:{upstreams['echo']}=127.0.0.1:{upstreams['echo']}")
     bench.start(transparent=True)
     addr = bench.dns("echo.test")["answers"][0][2]
@@ -114,8 +115,9 @@ def test_transparent_maps_synthetic_address_back(bench, upstreams):
 
 
 def test_transparent_server_first_protocol(bench, upstreams):
-    """No client bytes: a synthetic address still names the destination (after ~1 s)."""
-    bench.policy([("allow", "echo.test")])
+    """No client bytes: a synthetic address still names the destination (after ~1 s);
+    a raw tunnel needs a rule naming the port."""
+    bench.policy([("allow", f"echo.test:{upstreams['echo']}")])
     bench.settings(proxy_resolve=f"echo.test:{upstreams['echo']}=127.0.0.1:{upstreams['echo']}")
     bench.start(transparent=True)
     addr = bench.dns("echo.test")["answers"][0][2]
@@ -148,8 +150,10 @@ def test_transparent_http_host_header(bench, upstreams):
     s.sendall(b"GET /t2 HTTP/1.1\r\nHost: a.test\r\n\r\n")
     status, _, body = recv_response(s)
     assert status == 200 and json.loads(body)["path"] == "/t2"
-    e = bench.audit()[-1]
-    assert e["path"] == "transparent" and e["method"] == "GET" and e["url_path"] == "/t"
+    # every request on the connection is checked and audited, not only the first
+    seen = [(e["method"], e["url_path"], e["status"]) for e in bench.audit() if e.get("method")]
+    assert seen == [("GET", "/t", 200), ("GET", "/t2", 200)], seen
+    assert all(e["path"] == "transparent" and e["host"] == "a.test" for e in bench.audit())
     # denied Host: 403 text
     s = tp_connect(bench, "203.0.113.9", 80)
     s.sendall(b"GET / HTTP/1.1\r\nHost: denied.test\r\n\r\n")

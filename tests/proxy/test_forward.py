@@ -268,7 +268,8 @@ def test_connect_without_sni_allowed(bench, upstreams, certs):
 
 
 def test_connect_plain_bytes_and_half_close(bench, upstreams):
-    bench.policy([("allow", "echo.test")])
+    # neither TLS nor HTTP in the tunnel: allowed because the rule names the port
+    bench.policy([("allow", f"echo.test:{upstreams['echo']}")])
     bench.settings(proxy_resolve=resolve_map(upstreams, [("echo.test", "echo")]))
     bench.start()
     s, head = connect(bench.port, f"echo.test:{upstreams['echo']}")

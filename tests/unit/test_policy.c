@@ -249,6 +249,37 @@ static void test_ports(void)
 	policy_free(pol);
 }
 
+/* names_port: raw (neither TLS nor HTTP) relaying needs a rule naming the port. */
+static void test_names_port(void)
+{
+	struct policy *pol = mk("allow a.test\nallow a.test:22\nallow **.b.test:5432\nallow c.test\n"
+				"allow 192.0.2.0/24:6379\nallow **:7000\n");
+	struct policy_decision d;
+
+	policy_check(pol, NULL, "a.test", 22, &d);
+	CHECK(d.action == POLICY_ALLOW && d.names_port);
+	policy_check(pol, NULL, "a.test", 80, &d);
+	CHECK(d.action == POLICY_ALLOW && !d.names_port);
+	policy_check(pol, NULL, "x.b.test", 5432, &d);
+	CHECK(d.action == POLICY_ALLOW && d.names_port);
+	policy_check(pol, NULL, "c.test", 5432, &d);
+	CHECK(d.action == POLICY_ALLOW && !d.names_port);
+	policy_check(pol, NULL, "192.0.2.9", 6379, &d);
+	CHECK(d.action == POLICY_ALLOW && d.names_port);
+	policy_check(pol, NULL, "c.test", 7000, &d);   /* **:PORT names the port for every name */
+	CHECK(d.action == POLICY_ALLOW && d.names_port);
+	policy_check(pol, NULL, "d.test", 22, &d);
+	CHECK(d.action == POLICY_DENY && !d.names_port);
+	policy_free(pol);
+
+	pol = mk("allow **\ndeny e.test:22\n");   /* a bare ** allows everything, raw included */
+	policy_check(pol, NULL, "any.test", 22, &d);
+	CHECK(d.action == POLICY_ALLOW && d.names_port);
+	policy_check(pol, NULL, "e.test", 22, &d);
+	CHECK(d.action == POLICY_DENY && !d.names_port);
+	policy_free(pol);
+}
+
 static void test_cidr(void)
 {
 	struct policy *pol = mk("allow 10.0.0.0/8\nallow fd00::/8\nallow 203.0.113.7\nallow 100.64.0.0/10:443\n");
@@ -807,7 +838,7 @@ static void test_shipped_presets(void)
 {
 	struct sbx_paths p = { 0 };
 	char **v = NULL;
-	bool deb = false, npm = false, anthropic = false;
+	bool deb = false, npm = false, anthropic = false, gh_ssh = false;
 	_cleanup_free_ char *dir = xstrdup(__FILE__);
 	char *slash = strrchr(dir, '/');
 
@@ -820,9 +851,10 @@ static void test_shipped_presets(void)
 		deb |= !strcmp(*x, "deb.debian.org");
 		npm |= !strcmp(*x, "registry.npmjs.org");
 		anthropic |= !strcmp(*x, "api.anthropic.com");
+		gh_ssh |= !strcmp(*x, "github.com:22");
 		CHECK(strcmp(*x, "**") != 0);
 	}
-	CHECK(deb && npm && anthropic);
+	CHECK(deb && npm && anthropic && gh_ssh);   /* git over SSH is raw: it needs the port named */
 	policy_strv_free(v);
 	v = NULL;
 	CHECK_EQ(policy_preset_read(&p, "allow-all", &v, NULL), 0);
@@ -977,6 +1009,7 @@ int main(void)
 	test_wildcards();
 	test_trailing_dots();
 	test_ports();
+	test_names_port();
 	test_cidr();
 	test_precedence_scope();
 	test_names_address();
