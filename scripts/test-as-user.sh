@@ -44,9 +44,16 @@ cp -r tests "$stage/tests"
 mkdir -p "$stage/usr/bin/tests" && cp build/tests/test_secrets "$stage/usr/bin/tests/"
 chmod -R a+rX "$stage"
 
+# A clean environment, as a login would give, plus what the machine's own network
+# setup puts there (a proxy, an inspecting proxy's CA: npm fetches through them)
+passenv=()
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY NODE_EXTRA_CA_CERTS SSL_CERT_FILE \
+	SSL_CERT_DIR CURL_CA_BUNDLE GIT_SSL_CAINFO REQUESTS_CA_BUNDLE; do
+	[ -n "${!v:-}" ] && passenv+=("$v=${!v}")
+done
 as_user() {
 	runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin \
-		LANG=C.UTF-8 SBX_BIN="$stage/usr/bin/sbx" "$@"
+		LANG=C.UTF-8 SBX_BIN="$stage/usr/bin/sbx" "${passenv[@]}" "$@"
 }
 
 echo "test-as-user: templates in $home/.cache/sbx (built as $user when missing)"
