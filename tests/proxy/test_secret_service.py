@@ -365,13 +365,21 @@ def test_locked_keyring(keyring, bench, pki, tls_up):
     no_key_anywhere(bench, STORED)
 
 
+def _installed(name):
+    """A file of the sbx under test: beside it (build/) or where make install puts it."""
+    for d in (Path(SBX).parent, Path(SBX).parent.parent / "lib" / "sbx"):
+        if (d / name).exists():
+            return d / name
+    raise FileNotFoundError(name)
+
+
 def test_missing_backend_library_fails_closed(keyring, tmp_path):
     """sbx without libsbx-keyring.so next to sbx-guest (a broken install): the Secret
     Service backend is refused with the reason, nothing falls back to the file."""
     inst = tmp_path / "inst"
     inst.mkdir()
     for f in ("sbx", "sbx-guest"):
-        shutil.copy2(SBX.parent / f, inst / f)
+        shutil.copy2(_installed(f), inst / f)
     home = tmp_path / "home"
     home.joinpath("config").mkdir(parents=True, mode=0o700)
     home.joinpath("config", "settings.json").write_text('{"secrets.backend": "secret-service"}')
@@ -383,6 +391,6 @@ def test_missing_backend_library_fails_closed(keyring, tmp_path):
         assert b"libsbx-keyring.so" in r.stderr and b"cannot load" in r.stderr, r.stderr
     assert not (home / "config" / "secrets.json").exists()
     # the same sbx with the library beside it works
-    shutil.copy2(SBX.parent / "libsbx-keyring.so", inst / "libsbx-keyring.so")
+    shutil.copy2(_installed("libsbx-keyring.so"), inst / "libsbx-keyring.so")
     r = subprocess.run([str(inst / "sbx"), "secret", "ls"], capture_output=True, env=env, timeout=30)
     assert r.returncode == 0, r.stderr
