@@ -504,11 +504,6 @@ static int target_parse(const char *target, char **ret_host, uint16_t *ret_port,
 	return 0;
 }
 
-static bool is_local_name(const char *s)
-{
-	return !strcmp(s, "localhost") || !strcmp(s, "host.docker.internal") || !strcmp(s, "host.sbx.internal");
-}
-
 /* What the egress engine refuses whatever the rules (hostaddr.h); sbxd runs here too. */
 static bool host_address(const struct sockaddr_storage *a)
 {
@@ -579,7 +574,7 @@ static int policy_check_cmd(const struct sbx_paths *p, struct popts *o)
 			       hp, addr_class_name(cls), d.rule, hp);
 			goto denied;
 		}
-		if (is_local_name(host) && !d.names_address) {
+		if (policy_local_name(host) && !d.names_address) {
 			printf("deny %s (leads to this host's loopback; allow the port explicitly: "
 			       "sbx policy allow network localhost:%u)\n", hp, port);
 			goto denied;
@@ -597,7 +592,7 @@ static int policy_check_cmd(const struct sbx_paths *p, struct popts *o)
 	}
 	if (d.rule_id >= 0)
 		printf("deny %s (rule %d: %s)\n", hp, d.rule_id, d.rule);
-	else if (is_local_name(host))
+	else if (policy_local_name(host))
 		printf("deny %s (%s; allow it with: sbx policy allow network localhost:%u)\n", hp, d.rule, port);
 	else
 		printf("deny %s (%s; allow it with: sbx policy allow network %s)\n", hp, d.rule, host);

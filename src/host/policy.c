@@ -289,17 +289,20 @@ static void rule_clear(struct rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* How a localhost rule may be written. */
-static bool is_local_name(const char *s)
+/* The one list of the names by which the guest reaches the host (policy.h). */
+static const char *const host_aliases[] = { "host.docker.internal", "host.sbx.internal" };
+
+bool policy_host_alias(const char *name)
 {
-	return !strcmp(s, "localhost") || !strcmp(s, "host.docker.internal") || !strcmp(s, "host.sbx.internal");
+	for (size_t i = 0; i < ARRAY_SIZE(host_aliases); i++)
+		if (!strcmp(name, host_aliases[i]))
+			return true;
+	return false;
 }
 
-/* The destinations a localhost rule opens: the two names sbx dials at 127.0.0.1 itself.
- * Not "localhost" (in the VM that is the VM), not loopback or other host addresses. */
-static bool is_host_alias_name(const char *s)
+bool policy_local_name(const char *s)
 {
-	return !strcmp(s, "host.docker.internal") || !strcmp(s, "host.sbx.internal");
+	return !strcmp(s, "localhost") || policy_host_alias(s);
 }
 
 static int port_parse(const char *s, uint16_t *ret)
@@ -475,7 +478,7 @@ static int rule_parse(const char *in, struct rule *r, const char **ret_err)
 				return rr;
 			r->kind = RK_NET;
 		} else {
-			r->kind = is_local_name(r->name) ? RK_LOCALHOST : RK_HOST;
+			r->kind = policy_local_name(r->name) ? RK_LOCALHOST : RK_HOST;
 		}
 	}
 
@@ -657,7 +660,7 @@ void policy_check(const struct policy *pol, const char *sandbox, const char *hos
 		else if (inet_pton(AF_INET6, norm, a) == 1)
 			target_set_ip(&t, AF_INET6, a);
 	} else {
-		t.local_name = is_host_alias_name(norm);
+		t.local_name = policy_host_alias(norm);
 	}
 	decide(pol, sandbox, &t, ret);
 }

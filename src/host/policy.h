@@ -90,6 +90,13 @@ const char *addr_class_name(enum addr_class c);
 void policy_check_dest(const struct policy *pol, const char *sandbox, const char *host, const struct sockaddr *sa,
 		       uint16_t port, struct policy_decision *ret);
 
+/* The names by which the guest reaches services on the host (sbx dials them at 127.0.0.1
+ * itself, and only through a localhost:PORT rule): the one list, used by the policy, the
+ * router, the DNS path and the CLI. */
+bool policy_host_alias(const char *name);
+/* How a localhost rule may be written: "localhost" or a host alias. */
+bool policy_local_name(const char *s);
+
 /* What a command that needs a policy says before any preset is chosen (policy_load: -ENOENT). */
 #define POLICY_MISSING_MSG "no network policy yet: run 'sbx policy init balanced' (or allow-all / deny-all)"
 

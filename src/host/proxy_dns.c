@@ -338,11 +338,6 @@ const char *dns_table_name(struct dns_table *t, uint32_t addr)
 
 /* ---- the DNS path ---- */
 
-static bool is_host_alias(const char *name)
-{
-	return !strcmp(name, "host.docker.internal") || !strcmp(name, "host.sbx.internal");
-}
-
 static void dns_reply(struct pconn *c, int rcode, const uint32_t *a4)
 {
 	_cleanup_free_ uint8_t *ans = NULL, *msg = NULL;
@@ -425,7 +420,7 @@ static void dns_handle(struct pconn *c)
 		dns_deny(c, norm, d.rule, NULL, DNS_NXDOMAIN);
 		return;
 	}
-	if (is_host_alias(norm)) {
+	if (policy_host_alias(norm)) {
 		/* the host's loopback, only through an explicit localhost rule */
 		if (!d.names_address) {
 			dns_deny(c, norm, d.rule, "host.docker.internal needs a localhost:PORT allow rule", DNS_NXDOMAIN);

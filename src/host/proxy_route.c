@@ -16,11 +16,6 @@
 
 /* ---- routing: name -> policy -> addresses -> connect ---- */
 
-static bool is_host_alias(const char *name)
-{
-	return !strcmp(name, "host.docker.internal") || !strcmp(name, "host.sbx.internal");
-}
-
 static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)
 {
 	if (ss->ss_family == AF_INET)
@@ -195,7 +190,7 @@ static void sbx_body_403(struct pconn *c, char *out, size_t n)
 	else if (!strncmp(rt->reason, "internal address ", 17))
 		snprintf(out, n, "sbx: blocked %s (%s). Allow it with: sbx policy allow network %s\n", hp, rt->reason,
 			 rt->reason + 17);
-	else if (is_host_alias(host))
+	else if (policy_host_alias(host))
 		snprintf(out, n, "sbx: blocked %s (%s: the host is reached only through a localhost:PORT rule). "
 			 "Allow it with: sbx policy allow network localhost:%u\n", hp, why, rt->port);
 	else if (!strncmp(rt->reason, "no policy", 9))
@@ -332,7 +327,7 @@ void proxy_route_start(struct pconn *c, const char *raw_host, uint16_t port)
 	}
 	pconn_up_close(c);
 	c->ukey = TAKE_PTR(key);
-	if (is_host_alias(norm)) {
+	if (policy_host_alias(norm)) {
 		struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		if (!d.names_address) {
 			proxy_route_fail(c, 403, "the host is reached only through a localhost:PORT allow rule");
