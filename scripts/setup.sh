@@ -110,9 +110,7 @@ fi
 if [ "$(id -u)" -ne 0 ]; then
 	user=$(id -un)
 	if ! grep -qE "^($user|$(id -u)):" /etc/subuid 2>/dev/null || ! grep -qE "^($user|$(id -u)):" /etc/subgid 2>/dev/null; then
-		start=$(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: 'BEGIN{m=100000} NF==3{e=$2+$3; if (e>m) m=e} END{print int((m+65535)/65536)*65536}')
-		echo "setup.sh: giving $user the subordinate ids $start-$((start + 65535)) (/etc/subuid, /etc/subgid)"
-		as_root usermod --add-subuids "$start-$((start + 65535))" --add-subgids "$start-$((start + 65535))" "$user"
+		as_root "$repo/scripts/give-subids.sh" "$user"
 	fi
 	if [ -e /dev/kvm ] && ! [ -r /dev/kvm -a -w /dev/kvm ] && getent group kvm >/dev/null; then
 		echo "setup.sh: adding $user to group kvm (log in again for it to apply; sbx uses TCG meanwhile)"

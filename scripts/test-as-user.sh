@@ -26,12 +26,7 @@ if ! id -u "$user" >/dev/null 2>&1; then
 fi
 uid=$(id -u "$user")
 home=$(getent passwd "$user" | cut -d: -f6)
-if ! grep -qE "^($user|$uid):" /etc/subuid 2>/dev/null || ! grep -qE "^($user|$uid):" /etc/subgid 2>/dev/null; then
-	# a range after every existing one
-	start=$(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: 'BEGIN{m=100000} NF==3{e=$2+$3; if (e>m) m=e} END{print int((m+65535)/65536)*65536}')
-	echo "test-as-user: giving $user subordinate ids $start-$((start + 65535))"
-	usermod --add-subuids "$start-$((start + 65535))" --add-subgids "$start-$((start + 65535))" "$user" || exit 2
-fi
+./scripts/give-subids.sh "$user" || exit 2
 
 stage=$(mktemp -d /tmp/sbx-user-XXXXXX) || exit 2
 cleanup() { rm -rf "$stage"; }
