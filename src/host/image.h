@@ -146,5 +146,7 @@ void image_signals_release(void);
 bool image_interrupted(void);
 /* Take an exclusive flock on path (created 0600), waiting; returns the fd. */
 int image_lock(const char *path, bool verbose);
+/* "sbx: ..." on stderr when level >= 1 (template builds, kernel fetch). */
+void image_say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

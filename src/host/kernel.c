@@ -549,12 +549,12 @@ static int find_one(const char *dir, const char *prefix, const char *suffix, cha
 	return 0;
 }
 
-static void step(bool verbose, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void step(bool verbose, const char *fmt, ...)
+/* "sbx: ..." on stderr when level >= 1 (image.h). */
+void image_say(int level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!verbose)
+	if (level < 1)
 		return;
 	va_start(ap, fmt);
 	fprintf(stderr, "sbx: ");
@@ -594,7 +594,7 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 	if (!mkdtemp(dl))
 		return -errno;
 
-	step(verbose, "downloading %s (apt-get download)", KERNEL_META_PKG);
+	image_say(verbose, "downloading %s (apt-get download)", KERNEL_META_PKG);
 	{
 		const char *argv[] = { "apt-get", "-q", "-o", sandbox, "download", KERNEL_META_PKG, NULL };
 		r = image_run(argv, dl, mode);
@@ -627,7 +627,7 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 		n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.+-");
 		pkg = strndup(s, n);
 	}
-	step(verbose, "downloading %s", pkg);
+	image_say(verbose, "downloading %s", pkg);
 	{
 		const char *argv[] = { "apt-get", "-q", "-o", sandbox, "download", pkg, NULL };
 		r = image_run(argv, dl, mode);
@@ -645,7 +645,7 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 	if (r < 0)
 		goto out;
 
-	step(verbose, "unpacking %s", deb);
+	image_say(verbose, "unpacking %s", deb);
 	free(path);
 	path = xasprintf("%s/%s", dl, deb);
 	root = xasprintf("%s/root", dl);
@@ -673,7 +673,7 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 	if (r < 0)
 		goto out;
 
-	step(verbose, "extracting vmlinux");
+	image_say(verbose, "extracting vmlinux");
 	vmlinuz = xasprintf("%s/boot/vmlinuz-%s", root, rel);
 	vmlinux = xasprintf("%s/vmlinux", root);
 	r = vmlinux_extract(vmlinuz, vmlinux);
@@ -759,7 +759,7 @@ int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *r
 			return -EIO;
 		}
 		/* Initramfs first: a published release always has one. */
-		step(verbose, "building initramfs for %s", rel);
+		image_say(verbose, "building initramfs for %s", rel);
 		r = initramfs_build(k.initramfs, p->guest_bin, k.modules_dir, rel);
 		if (r == 0) {
 			_cleanup_free_ char *spath = xasprintf("%s.stamp", k.initramfs);
@@ -774,10 +774,10 @@ int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *r
 			kernel_info_free(&k);
 			return r;
 		}
-		step(verbose, "kernel %s ready in %s", rel, kdir);
+		image_say(verbose, "kernel %s ready in %s", rel, kdir);
 	} else if (!initramfs_current(&k, stamp)) {
 		_cleanup_free_ char *spath = xasprintf("%s.stamp", k.initramfs);
-		step(verbose, "rebuilding initramfs (sbx-guest changed)");
+		image_say(verbose, "rebuilding initramfs (sbx-guest changed)");
 		r = initramfs_build(k.initramfs, p->guest_bin, k.modules_dir, rel);
 		if (r == 0)
 			r = file_write_atomic(spath, stamp, strlen(stamp), 0644);

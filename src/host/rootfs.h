@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+/* rootfs.h: build a template's root file system image (rootfs.c). */
+#ifndef SBX_ROOTFS_H
+#define SBX_ROOTFS_H
+
+#include "image.h"
+#include "recipe.h"
+
+/* Install rc into build/ (an empty directory) and make the ext4 image img of rc->size
+ * bytes; as an ordinary user in a user namespace of the caller's subordinate ids.
+ * level: template_verbosity. Errors are logged. */
+int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const char *build, const char *img,
+		 int level);
+
+#endif
