@@ -381,29 +381,12 @@ static int net_parse(const char *addr, const char *prefix, struct rule *r, const
 }
 
 /* Parse one resource into r (kind, name, net, port, resource); no id/action/scope. */
-static int rule_parse(const char *in, struct rule *r, const char **ret_err)
+/* Split "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" in place: *ret_host and *ret_port
+ * point into s (ret_port NULL without a port). */
+static int rule_split_port(char *s, char **ret_host, char **ret_port, const char **ret_err)
 {
-	_cleanup_free_ char *s = NULL;
-	char *host, *portstr = NULL, *prefix = NULL;
-	size_t n;
-	int rr;
-
-	memset(r, 0, sizeof(*r));
-	while (*in == ' ' || *in == '\t')
-		in++;
-	s = xstrdup(in);
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = 0;
-	if (n == 0) {
-		*ret_err = "empty rule";
-		return -EINVAL;
-	}
-	if (n > 260) {
-		*ret_err = "rule too long";
-		return -EINVAL;
-	}
-	host = s;
+	*ret_host = s;
+	*ret_port = NULL;
 	if (s[0] == '[') {
 		char *close = strchr(s, ']');
 		if (!close) {
@@ -411,14 +394,14 @@ static int rule_parse(const char *in, struct rule *r, const char **ret_err)
 			return -EINVAL;
 		}
 		*close = 0;
-		host = s + 1;
+		*ret_host = s + 1;
 		if (close[1] == ':') {
-			portstr = close + 2;
+			*ret_port = close + 2;
 		} else if (close[1]) {
 			*ret_err = "unexpected text after ']' (expected :PORT)";
 			return -EINVAL;
 		}
-		if (!strchr(host, ':')) {
+		if (!strchr(*ret_host, ':')) {
 			*ret_err = "brackets are only for IPv6 addresses";
 			return -EINVAL;
 		}
@@ -426,22 +409,26 @@ static int rule_parse(const char *in, struct rule *r, const char **ret_err)
 		char *c1 = strchr(s, ':');
 		if (c1 && !strchr(c1 + 1, ':')) {
 			*c1 = 0;
-			portstr = c1 + 1;
+			*ret_port = c1 + 1;
 		}
 	}
-	if (portstr && port_parse(portstr, &r->port) < 0) {
-		*ret_err = "port must be a number from 1 to 65535";
-		return -EINVAL;
-	}
-	if ((prefix = strchr(host, '/')))
-		*prefix++ = 0;
+	return 0;
+}
 
+/* The destination part of a rule (no port): sets r->kind and r->name or r->net. */
+static int rule_parse_host(char *host, struct rule *r, const char **ret_err)
+{
+	char *prefix = strchr(host, '/');
+	bool is_ip;
+	int rr;
+
+	if (prefix)
+		*prefix++ = 0;
 	if (!strcmp(host, "**")) {
 		r->kind = RK_ANY;
 	} else if (!strncmp(host, "**.", 3) || !strncmp(host, "*.", 2)) {
 		bool deep = host[1] == '*';
 		const char *suffix = host + (deep ? 3 : 2);
-		bool is_ip;
 		if (strchr(suffix, '*')) {
 			*ret_err = "a wildcard is only allowed as the first label ('*.' or '**.')";
 			return -EINVAL;
@@ -464,7 +451,6 @@ static int rule_parse(const char *in, struct rule *r, const char **ret_err)
 			return rr;
 		r->kind = RK_NET;
 	} else {
-		bool is_ip;
 		rr = host_normalize(host, &r->name, &is_ip);
 		if (rr < 0) {
 			*ret_err = rr == -ENAMETOOLONG ? "host name too long" : "invalid host name or address";
@@ -481,41 +467,79 @@ static int rule_parse(const char *in, struct rule *r, const char **ret_err)
 			r->kind = policy_local_name(r->name) ? RK_LOCALHOST : RK_HOST;
 		}
 	}
+	return 0;
+}
 
-	/* Canonical text. */
-	{
-		char base[300], ip[INET6_ADDRSTRLEN];
-		bool v6 = false;
-		switch (r->kind) {
-		case RK_ANY:
-			snprintf(base, sizeof(base), "**");
-			break;
-		case RK_ONE:
-			snprintf(base, sizeof(base), "*.%s", r->name);
-			break;
-		case RK_DEEP:
-			snprintf(base, sizeof(base), "**.%s", r->name);
-			break;
-		case RK_HOST:
-		case RK_LOCALHOST:
-			snprintf(base, sizeof(base), "%s", r->name);
-			break;
-		case RK_NET:
-			inet_ntop(r->family, r->net, ip, sizeof(ip));
-			v6 = r->family == AF_INET6;
-			if (r->prefix == (v6 ? 128u : 32u))
-				snprintf(base, sizeof(base), "%s", ip);
-			else
-				snprintf(base, sizeof(base), "%s/%u", ip, r->prefix);
-			break;
-		}
-		if (r->port && v6)
-			r->resource = xasprintf("[%s]:%u", base, r->port);
-		else if (r->port)
-			r->resource = xasprintf("%s:%u", base, r->port);
+/* The rule's canonical text, r->resource (what policy.json stores and `sbx policy ls` shows). */
+static void rule_canonical(struct rule *r)
+{
+	char base[300], ip[INET6_ADDRSTRLEN];
+	bool v6 = false;
+
+	switch (r->kind) {
+	case RK_ANY:
+		snprintf(base, sizeof(base), "**");
+		break;
+	case RK_ONE:
+		snprintf(base, sizeof(base), "*.%s", r->name);
+		break;
+	case RK_DEEP:
+		snprintf(base, sizeof(base), "**.%s", r->name);
+		break;
+	case RK_HOST:
+	case RK_LOCALHOST:
+		snprintf(base, sizeof(base), "%s", r->name);
+		break;
+	case RK_NET:
+		inet_ntop(r->family, r->net, ip, sizeof(ip));
+		v6 = r->family == AF_INET6;
+		if (r->prefix == (v6 ? 128u : 32u))
+			snprintf(base, sizeof(base), "%s", ip);
 		else
-			r->resource = xstrdup(base);
+			snprintf(base, sizeof(base), "%s/%u", ip, r->prefix);
+		break;
 	}
+	if (r->port && v6)
+		r->resource = xasprintf("[%s]:%u", base, r->port);
+	else if (r->port)
+		r->resource = xasprintf("%s:%u", base, r->port);
+	else
+		r->resource = xstrdup(base);
+}
+
+static int rule_parse(const char *in, struct rule *r, const char **ret_err)
+{
+	_cleanup_free_ char *s = NULL;
+	char *host, *portstr;
+	size_t n;
+	int rr;
+
+	memset(r, 0, sizeof(*r));
+	while (*in == ' ' || *in == '\t')
+		in++;
+	s = xstrdup(in);
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = 0;
+	if (n == 0) {
+		*ret_err = "empty rule";
+		return -EINVAL;
+	}
+	if (n > 260) {
+		*ret_err = "rule too long";
+		return -EINVAL;
+	}
+	rr = rule_split_port(s, &host, &portstr, ret_err);
+	if (rr < 0)
+		return rr;
+	if (portstr && port_parse(portstr, &r->port) < 0) {
+		*ret_err = "port must be a number from 1 to 65535";
+		return -EINVAL;
+	}
+	rr = rule_parse_host(host, r, ret_err);
+	if (rr < 0)
+		return rr;
+	rule_canonical(r);
 	if (strlen(r->resource) > POLICY_RESOURCE_MAX) {
 		rule_clear(r);
 		*ret_err = "rule too long";
