@@ -110,13 +110,93 @@ static int worktree_checkout(const struct branch_ws *b, uid_t owner, gid_t group
 	return 0;
 }
 
+/* The repository holding path, found by git once as the owner (in the user's own PATH,
+ * before any VM had it: the one place git discovers): b->repo and b->common_dir. */
+static int repo_find(const char *path, uid_t owner, gid_t group, struct branch_ws *b, char **ret_err)
+{
+	_cleanup_free_ char *top = NULL, *common = NULL, *gitdir = NULL, *bare = NULL, *err = NULL;
+	struct hostgit here = { .owner = owner, .group = group, .cwd = path };
+	const char *a0[] = { "rev-parse", "--is-bare-repository", NULL };
+	const char *a1[] = { "rev-parse", "--show-toplevel", NULL };
+	const char *a2[] = { "rev-parse", "--path-format=absolute", "--git-common-dir", NULL };
+	const char *a3[] = { "rev-parse", "--path-format=absolute", "--git-dir", NULL };
+	_cleanup_free_ char *g = NULL;
+
+	if (git_line(&here, a0, &bare, &err) < 0) {
+		*ret_err = xasprintf("--branch needs a git repository: %s", err ? err : "git failed");
+		return -EINVAL;
+	}
+	if (!strcmp(bare, "true")) {
+		*ret_err = xstrdup("--branch needs a repository with a working tree, not a bare one");
+		return -EINVAL;
+	}
+	if (git_line(&here, a1, &top, &err) < 0 || git_line(&here, a2, &common, &err) < 0 ||
+	    git_line(&here, a3, &gitdir, &err) < 0) {
+		*ret_err = xasprintf("cannot find the repository of %s: %s", path, err ? err : "git failed");
+		return -EINVAL;
+	}
+	b->repo = real(top);
+	b->common_dir = real(common);
+	if (!b->repo || !b->common_dir) {
+		*ret_err = xasprintf("cannot resolve the repository of %s", path);
+		return -EINVAL;
+	}
+	g = real(gitdir);
+	if (!g || strcmp(g, b->common_dir)) {
+		*ret_err = xasprintf("%s is itself a linked worktree; run sbx on the main one, %s", path, b->repo);
+		return -EINVAL;
+	}
+	if (!strcmp(b->repo, "/")) {
+		*ret_err = xstrdup("refusing a repository at /");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* git worktree add --no-checkout wt (branch, made from HEAD when new) under parent, REPO.sbx. */
+static int worktree_add(const struct hostgit *repo, const char *parent, const char *wt, const char *branch,
+			char **ret_err)
+{
+	_cleanup_free_ char *ref = xasprintf("refs/heads/%s", branch), *out = NULL, *err = NULL;
+	const char *exists[] = { "rev-parse", "--verify", "--quiet", ref, NULL };
+	/* files come later, from worktree_checkout() */
+	const char *add_old[] = { "worktree", "add", "--quiet", "--no-checkout", wt, branch, NULL };
+	const char *add_new[] = { "worktree", "add", "--quiet", "--no-checkout", "-b", branch, wt, NULL };
+	int r;
+
+	/* REPO.sbx: made here, so that git (run as the owner) needs no right on the
+	 * repository's parent beyond what we have */
+	if (mkdir(parent, 0755) == 0) {
+		if (geteuid() == 0 && chown(parent, repo->owner, repo->group) < 0) {
+			*ret_err = xasprintf("cannot give %s to uid %u: %s", parent, (unsigned)repo->owner,
+					     strerror(errno));
+			(void)rmdir(parent);
+			return -EPERM;
+		}
+	} else if (errno != EEXIST) {
+		r = -errno;
+		*ret_err = xasprintf("cannot create %s: %s", parent, strerror(errno));
+		return r;
+	}
+	r = hostgit_run(repo, exists, NULL, NULL);
+	if (r < 0) {
+		*ret_err = xasprintf("cannot run git: %s", strerror(-r));
+		return r;
+	}
+	r = hostgit_run(repo, r == 0 ? add_old : add_new, &out, &err);
+	if (r != 0) {
+		*ret_err = xasprintf("git worktree add %s failed: %s", wt, r < 0 ? strerror(-r) : err);
+		(void)rmdir(parent); /* when it holds nothing else */
+		return r < 0 ? r : -EIO;
+	}
+	return 0;
+}
+
 int branch_prepare(const char *path, const char *branch, const char *sandbox, uid_t owner, gid_t group,
 		   struct branch_ws *ret, char **ret_err)
 {
-	_cleanup_free_ char *top = NULL, *common = NULL, *gitdir = NULL, *bare = NULL, *err = NULL;
-	_cleanup_free_ char *wt = NULL, *parent = NULL, *out = NULL;
-	/* the user's own PATH, before any VM had it: the one place git discovers */
-	struct hostgit here = { .owner = owner, .group = group, .cwd = path }, repo;
+	_cleanup_free_ char *wt = NULL, *parent = NULL;
+	struct hostgit repo;
 	struct branch_ws b = { 0 };
 	struct stat st;
 	int r;
@@ -125,46 +205,10 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 		*ret_err = xasprintf("'%s' is not a branch name git accepts", branch);
 		return -EINVAL;
 	}
-	{
-		const char *a[] = { "rev-parse", "--is-bare-repository", NULL };
-		if (git_line(&here, a, &bare, &err) < 0) {
-			*ret_err = xasprintf("--branch needs a git repository: %s", err ? err : "git failed");
-			return -EINVAL;
-		}
-	}
-	if (!strcmp(bare, "true")) {
-		*ret_err = xstrdup("--branch needs a repository with a working tree, not a bare one");
-		return -EINVAL;
-	}
-	{
-		const char *a1[] = { "rev-parse", "--show-toplevel", NULL };
-		const char *a2[] = { "rev-parse", "--path-format=absolute", "--git-common-dir", NULL };
-		const char *a3[] = { "rev-parse", "--path-format=absolute", "--git-dir", NULL };
-		if (git_line(&here, a1, &top, &err) < 0 || git_line(&here, a2, &common, &err) < 0 ||
-		    git_line(&here, a3, &gitdir, &err) < 0) {
-			*ret_err = xasprintf("cannot find the repository of %s: %s", path, err ? err : "git failed");
-			return -EINVAL;
-		}
-	}
-	b.repo = real(top);
-	b.common_dir = real(common);
-	if (!b.repo || !b.common_dir) {
+	r = repo_find(path, owner, group, &b, ret_err);
+	if (r < 0) {
 		branch_ws_free(&b);
-		*ret_err = xasprintf("cannot resolve the repository of %s", path);
-		return -EINVAL;
-	}
-	{
-		_cleanup_free_ char *g = real(gitdir);
-		if (!g || strcmp(g, b.common_dir)) {
-			*ret_err = xasprintf("%s is itself a linked worktree; run sbx on the main one, %s", path, b.repo);
-			branch_ws_free(&b);
-			return -EINVAL;
-		}
-	}
-	if (!strcmp(b.repo, "/")) {
-		branch_ws_free(&b);
-		*ret_err = xstrdup("refusing a repository at /");
-		return -EINVAL;
+		return r;
 	}
 	/* from here on, git's directories are the ones just found, never rediscovered */
 	repo = (struct hostgit){ .owner = owner, .group = group, .cwd = b.repo, .git_dir = b.common_dir,
@@ -180,41 +224,10 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 			return -EEXIST;
 		}
 	} else {
-		const char *exists[] = { "rev-parse", "--verify", "--quiet", NULL, NULL };
-		_cleanup_free_ char *ref = xasprintf("refs/heads/%s", branch);
-		/* files come later, from worktree_checkout() */
-		const char *add_old[] = { "worktree", "add", "--quiet", "--no-checkout", wt, branch, NULL };
-		const char *add_new[] = { "worktree", "add", "--quiet", "--no-checkout", "-b", branch, wt, NULL };
-
-		exists[3] = ref;
-		/* REPO.sbx: made here, so that git (run as the owner) needs no right on the
-		 * repository's parent beyond what we have */
-		if (mkdir(parent, 0755) == 0) {
-			if (geteuid() == 0 && chown(parent, owner, group) < 0) {
-				*ret_err = xasprintf("cannot give %s to uid %u: %s", parent, (unsigned)owner, strerror(errno));
-				(void)rmdir(parent);
-				branch_ws_free(&b);
-				return -EPERM;
-			}
-		} else if (errno != EEXIST) {
-			*ret_err = xasprintf("cannot create %s: %s", parent, strerror(errno));
-			branch_ws_free(&b);
-			return -errno;
-		}
-		r = hostgit_run(&repo, exists, NULL, NULL);
+		r = worktree_add(&repo, parent, wt, branch, ret_err);
 		if (r < 0) {
 			branch_ws_free(&b);
-			*ret_err = xasprintf("cannot run git: %s", strerror(-r));
 			return r;
-		}
-		free(err);
-		err = NULL;
-		r = hostgit_run(&repo, r == 0 ? add_old : add_new, &out, &err);
-		if (r != 0) {
-			*ret_err = xasprintf("git worktree add %s failed: %s", wt, r < 0 ? strerror(-r) : err);
-			(void)rmdir(parent);   /* when it holds nothing else */
-			branch_ws_free(&b);
-			return r < 0 ? r : -EIO;
 		}
 		b.created = true;
 	}
