@@ -153,10 +153,10 @@ static int repo_find(const char *path, uid_t owner, gid_t group, struct branch_w
 	return 0;
 }
 
-/* git worktree add --no-checkout wt (branch, made from HEAD when new) under parent, REPO.sbx. */
-static int worktree_add(const struct hostgit *repo, const char *parent, const char *wt, const char *branch,
-			char **ret_err)
+/* git worktree add --no-checkout wt (branch, made from HEAD when new) in REPO.sbx. */
+static int worktree_add(const struct hostgit *repo, const char *wt, const char *branch, char **ret_err)
 {
+	_cleanup_free_ char *parent = xasprintf("%s.sbx", repo->work_tree);
 	_cleanup_free_ char *ref = xasprintf("refs/heads/%s", branch), *out = NULL, *err = NULL;
 	const char *exists[] = { "rev-parse", "--verify", "--quiet", ref, NULL };
 	/* files come later, from worktree_checkout() */
@@ -166,16 +166,14 @@ static int worktree_add(const struct hostgit *repo, const char *parent, const ch
 
 	/* REPO.sbx: made here, so that git (run as the owner) needs no right on the
 	 * repository's parent beyond what we have */
-	if (mkdir(parent, 0755) == 0) {
-		if (geteuid() == 0 && chown(parent, repo->owner, repo->group) < 0) {
-			*ret_err = xasprintf("cannot give %s to uid %u: %s", parent, (unsigned)repo->owner,
-					     strerror(errno));
-			(void)rmdir(parent);
-			return -EPERM;
-		}
-	} else if (errno != EEXIST) {
-		r = -errno;
-		*ret_err = xasprintf("cannot create %s: %s", parent, strerror(errno));
+	r = mkdir(parent, 0755) < 0 ? -errno : 0;
+	if (r == 0 && geteuid() == 0 && chown(parent, repo->owner, repo->group) < 0) {
+		*ret_err = xasprintf("cannot give %s to uid %u: %s", parent, (unsigned)repo->owner, strerror(errno));
+		(void)rmdir(parent);
+		return -EPERM;
+	}
+	if (r < 0 && r != -EEXIST) {
+		*ret_err = xasprintf("cannot create %s: %s", parent, strerror(-r));
 		return r;
 	}
 	r = hostgit_run(repo, exists, NULL, NULL);
@@ -195,7 +193,7 @@ static int worktree_add(const struct hostgit *repo, const char *parent, const ch
 int branch_prepare(const char *path, const char *branch, const char *sandbox, uid_t owner, gid_t group,
 		   struct branch_ws *ret, char **ret_err)
 {
-	_cleanup_free_ char *wt = NULL, *parent = NULL;
+	_cleanup_free_ char *wt = NULL;
 	struct hostgit repo;
 	struct branch_ws b = { 0 };
 	struct stat st;
@@ -213,8 +211,7 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 	/* from here on, git's directories are the ones just found, never rediscovered */
 	repo = (struct hostgit){ .owner = owner, .group = group, .cwd = b.repo, .git_dir = b.common_dir,
 				 .work_tree = b.repo };
-	parent = xasprintf("%s.sbx", b.repo);
-	wt = xasprintf("%s/%s", parent, sandbox);
+	wt = xasprintf("%s.sbx/%s", b.repo, sandbox);
 	if (lstat(wt, &st) == 0) {
 		/* this sandbox's worktree from an earlier create: reuse it if it is one */
 		_cleanup_free_ char *rwt = real(wt);
@@ -224,7 +221,7 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 			return -EEXIST;
 		}
 	} else {
-		r = worktree_add(&repo, parent, wt, branch, ret_err);
+		r = worktree_add(&repo, wt, branch, ret_err);
 		if (r < 0) {
 			branch_ws_free(&b);
 			return r;
