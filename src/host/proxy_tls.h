@@ -117,6 +117,22 @@ void ptls_error(struct pconn *c, int status, const char *text, bool allowed);
 /* Graceful end: upstream closed, then our answer and close_notify toward the guest. */
 void ptls_start_close(struct pconn *c);
 void ptls_exchange_clear(struct ptls *t);
+/* Zero and free the rewritten head (it holds the credential). */
+void ptls_uhead_drop(struct ptls *t);
+/* close_notify when possible, free the upstream SSL, close its socket. */
+void ptls_up_close(struct pconn *c);
+
+/* proxy_tls_io.c: each step true on progress. */
+BIO *ptls_guest_bio_new(struct pconn *c);    /* the guest side's BIO over c->in and ops->write */
+bool ptls_g_drop_input(struct pconn *c);     /* discard guest bytes while closing */
+bool ptls_g_handshake(struct pconn *c);
+bool ptls_g_read(struct pconn *c);           /* guest records -> gin */
+bool ptls_g_write(struct pconn *c);          /* uin/gout -> guest records */
+bool ptls_u_handshake(struct pconn *c);
+bool ptls_u_read(struct pconn *c);           /* upstream records -> uin */
+bool ptls_u_write(struct pconn *c);          /* the rewritten head and gin -> upstream */
+bool ptls_closing_done(struct pconn *c);     /* PS_CLOSING: everything flushed */
+void ptls_up_failed(struct pconn *c, const char *why); /* the upstream failed: 502 or reset */
 
 /* proxy_tls_http.c: advance the request/response state machine; true on progress. */
 bool proxy_tls_step(struct pconn *c);
