@@ -1,287 +1,24 @@
 // SPDX-License-Identifier: MIT
-/* policy.c: egress rules (parse, match, store), presets, host name normalisation, address classes. */
-#include "policy.h"
+/* policy.c: egress rules: parse, match, edit (the file and presets: policy_store.c; names
+ * and address classes: netaddr.c). */
+#include "policy_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <idn2.h>
-#include <json-c/json.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
-#include "json_get.h"
 #include "names.h"
 #include "util.h"
 
-#define POLICY_FILE_MAX (4u << 20)
-#define POLICY_RULES_MAX 10000
-#define PRESET_FILE_MAX (256u << 10)
-#define HOST_IN_MAX 1024
-
-/* ------------------------------------------------------------------ names */
-
-static bool host_byte_ok(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-}
-
-/* "ends in a number" (WHATWG URL): a last label of digits or 0x+hex would be read as
- * an IPv4 part by some resolvers and URL parsers; such a name must be a valid IP. */
-static bool label_numeric(const char *l)
-{
-	if (l[0] == '0' && l[1] == 'x') {
-		for (l += 2; *l; l++)
-			if (!isxdigit((unsigned char)*l))
-				return false;
-		return true;
-	}
-	if (!*l)
-		return false;
-	for (; *l; l++)
-		if (!isdigit((unsigned char)*l))
-			return false;
-	return true;
-}
-
-/* IPv6 text (no brackets, no zone) to canonical text; v4-mapped becomes dotted v4. */
-static int ip6_canon(const char *s, char **ret)
-{
-	struct in6_addr a6;
-	char buf[INET6_ADDRSTRLEN];
-
-	if (strchr(s, '%') || inet_pton(AF_INET6, s, &a6) != 1)
-		return -EINVAL;
-	if (IN6_IS_ADDR_V4MAPPED(&a6))
-		inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof(buf));
-	else
-		inet_ntop(AF_INET6, &a6, buf, sizeof(buf));
-	*ret = xstrdup(buf);
-	return 0;
-}
-
-int host_normalize(const char *in, char **ret, bool *ret_is_ip)
-{
-	_cleanup_free_ char *s = NULL;
-	size_t n;
-	char *last;
-
-	if (!in)
-		return -EINVAL;
-	n = strlen(in);
-	if (n == 0)
-		return -EINVAL;
-	if (n > HOST_IN_MAX)
-		return -ENAMETOOLONG;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c < 0x20 || c == 0x7f || c == '%' || c == '@')
-			return -EINVAL;
-	}
-
-	/* IPv6, bracketed or bare. */
-	if (in[0] == '[' || strchr(in, ':')) {
-		_cleanup_free_ char *inner = NULL;
-		int r;
-		if (in[0] == '[') {
-			if (n < 3 || in[n - 1] != ']')
-				return -EINVAL;
-			inner = strndup(in + 1, n - 2);
-			if (!inner)
-				return -ENOMEM;
-		} else {
-			inner = xstrdup(in);
-		}
-		r = ip6_canon(inner, ret);
-		if (r < 0)
-			return r;
-		*ret_is_ip = true;
-		return 0;
-	}
-
-	/* Non-ASCII, or an A-label to validate: UTS#46 (maps case, full-width forms,
-	 * ideographic full stops); non-transitional first, as browsers do. */
-	bool idna = false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)in[i] >= 0x80)
-			idna = true;
-	if (!idna && strcasestr(in, "xn--"))
-		idna = true;
-	if (idna) {
-		char *out = NULL;
-		int r = idn2_to_ascii_8z(in, &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-		if (r != IDN2_OK) {
-			free(out);
-			out = NULL;
-			r = idn2_to_ascii_8z(in, &out, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
-		}
-		if (r != IDN2_OK) {
-			free(out);
-			return -EINVAL;
-		}
-		s = out;
-	} else {
-		s = xstrdup(in);
-	}
-	for (char *c = s; *c; c++) {
-		*c = (char)tolower((unsigned char)*c);
-		if (!host_byte_ok((unsigned char)*c))
-			return -EINVAL;
-	}
-	n = strlen(s);
-	while (n > 0 && s[n - 1] == '.')
-		s[--n] = 0;
-	if (n == 0)
-		return -EINVAL;
-
-	/* IPv4 in any spelling inet_aton accepts ("127.1", "0x7f000001", "017700000001"). */
-	if (strspn(s, "0123456789abcdefx.") == n) {
-		struct in_addr a4;
-		if (inet_aton(s, &a4)) {
-			char buf[INET_ADDRSTRLEN];
-			inet_ntop(AF_INET, &a4, buf, sizeof(buf));
-			*ret = xstrdup(buf);
-			*ret_is_ip = true;
-			return 0;
-		}
-	}
-
-	if (n > 253)
-		return -ENAMETOOLONG;
-	for (char *l = s;;) {
-		char *dot = strchr(l, '.');
-		size_t ll = dot ? (size_t)(dot - l) : strlen(l);
-		if (ll == 0)
-			return -EINVAL;
-		if (ll > 63)
-			return -ENAMETOOLONG;
-		if (!dot)
-			break;
-		l = dot + 1;
-	}
-	last = strrchr(s, '.');
-	if (label_numeric(last ? last + 1 : s))
-		return -EINVAL;
-	*ret = TAKE_PTR(s);
-	*ret_is_ip = false;
-	return 0;
-}
-
-/* ---------------------------------------------------------- address classes */
-
-static enum addr_class classify4(uint32_t a)
-{
-	if ((a >> 24) == 0)
-		return ADDR_UNSPECIFIED;
-	if ((a >> 24) == 10 || (a >> 20) == ((172u << 4) | 1) || (a >> 16) == ((192u << 8) | 168))
-		return ADDR_PRIVATE;
-	if ((a >> 24) == 127)
-		return ADDR_LOOPBACK;
-	if ((a >> 16) == ((169u << 8) | 254))
-		return ADDR_LINKLOCAL;
-	if ((a >> 22) == ((100u << 2) | 1))
-		return ADDR_CGNAT;
-	if ((a >> 28) == 0xe)
-		return ADDR_MULTICAST;
-	if (a == 0xffffffffu)
-		return ADDR_BROADCAST;
-	if ((a >> 28) == 0xf)
-		return ADDR_RESERVED;
-	/* Benchmarking range: sbx hands out synthetic DNS answers from it. */
-	if ((a >> 17) == ((198u << 7) | (18 >> 1)))
-		return ADDR_RESERVED;
-	return ADDR_PUBLIC;
-}
-
-static uint32_t be32_at(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static enum addr_class classify6(const uint8_t *b)
-{
-	static const uint8_t zero[16];
-	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
-
-	if (!memcmp(b, zero, 16))
-		return ADDR_UNSPECIFIED;
-	if (!memcmp(b, zero, 15) && b[15] == 1)
-		return ADDR_LOOPBACK;
-	/* v4-mapped ::ffff:0:0/96 and v4-compatible ::/96: the embedded v4 decides. */
-	if (!memcmp(b, zero, 10) && ((b[10] == 0xff && b[11] == 0xff) || (b[10] == 0 && b[11] == 0)))
-		return classify4(be32_at(b + 12));
-	if (!memcmp(b, nat64, 12))   /* 64:ff9b::/96 well-known NAT64 prefix */
-		return classify4(be32_at(b + 12));
-	if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 1)
-		return ADDR_RESERVED;   /* 64:ff9b:1::/48 local-use NAT64: may lead anywhere inside */
-	if (b[0] == 0x20 && b[1] == 0x02)   /* 2002::/16 6to4 */
-		return classify4(be32_at(b + 2));
-	if ((b[0] & 0xfe) == 0xfc)
-		return ADDR_PRIVATE;
-	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-		return ADDR_LINKLOCAL;
-	if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
-		return ADDR_PRIVATE;   /* fec0::/10, deprecated site-local */
-	if (b[0] == 0xff)
-		return ADDR_MULTICAST;
-	return ADDR_PUBLIC;
-}
-
-enum addr_class addr_classify(const struct sockaddr *sa)
-{
-	if (!sa)
-		return ADDR_RESERVED;
-	if (sa->sa_family == AF_INET)
-		return classify4(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-	if (sa->sa_family == AF_INET6)
-		return classify6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
-	return ADDR_RESERVED;
-}
-
-const char *addr_class_name(enum addr_class c)
-{
-	static const char *const names[] = {
-		[ADDR_PUBLIC] = "public", [ADDR_LOOPBACK] = "loopback", [ADDR_PRIVATE] = "private",
-		[ADDR_LINKLOCAL] = "link-local", [ADDR_CGNAT] = "cgnat", [ADDR_UNSPECIFIED] = "unspecified",
-		[ADDR_MULTICAST] = "multicast", [ADDR_BROADCAST] = "broadcast", [ADDR_RESERVED] = "reserved",
-	};
-	if ((unsigned)c < ARRAY_SIZE(names) && names[c])
-		return names[c];
-	return "unknown";
-}
 
 /* ------------------------------------------------------------------ rules */
 
-enum rule_kind { RK_ANY, RK_HOST, RK_ONE, RK_DEEP, RK_NET, RK_LOCALHOST };
 
-struct rule {
-	int id;
-	enum policy_action action;
-	char *resource;   /* normalised text, as stored and shown */
-	char *sandbox;    /* NULL: global */
-	bool from_preset;
-	enum rule_kind kind;
-	char *name;       /* RK_HOST: the name; RK_ONE/RK_DEEP: the suffix */
-	int family;       /* RK_NET */
-	uint8_t net[16];
-	unsigned prefix;
-	uint16_t port;    /* 0: any */
-};
-
-struct policy {
-	char *preset;
-	int next_id;
-	struct rule *rules;
-	size_t n, cap;
-	bool have_stat;
-	struct stat st;
-};
-
-static void rule_clear(struct rule *r)
+void policy_rule_clear(struct rule *r)
 {
 	free(r->resource);
 	free(r->sandbox);
@@ -507,7 +244,7 @@ static void rule_canonical(struct rule *r)
 		r->resource = xstrdup(base);
 }
 
-static int rule_parse(const char *in, struct rule *r, const char **ret_err)
+int policy_rule_parse(const char *in, struct rule *r, const char **ret_err)
 {
 	_cleanup_free_ char *s = NULL;
 	char *host, *portstr;
@@ -541,7 +278,7 @@ static int rule_parse(const char *in, struct rule *r, const char **ret_err)
 		return rr;
 	rule_canonical(r);
 	if (strlen(r->resource) > POLICY_RESOURCE_MAX) {
-		rule_clear(r);
+		policy_rule_clear(r);
 		*ret_err = "rule too long";
 		return -EINVAL;
 	}
@@ -552,16 +289,16 @@ int policy_resource_normalize(const char *in, char **ret, const char **ret_err)
 {
 	struct rule r;
 	const char *err = "invalid rule";
-	int rr = rule_parse(in ? in : "", &r, &err);
+	int rr = policy_rule_parse(in ? in : "", &r, &err);
 
 	if (rr < 0) {
-		rule_clear(&r);
+		policy_rule_clear(&r);
 		if (ret_err)
 			*ret_err = err;
 		return rr;
 	}
 	*ret = TAKE_PTR(r.resource);
-	rule_clear(&r);
+	policy_rule_clear(&r);
 	return 0;
 }
 
@@ -749,7 +486,7 @@ void policy_free(struct policy *pol)
 	if (!pol)
 		return;
 	for (size_t i = 0; i < pol->n; i++)
-		rule_clear(&pol->rules[i]);
+		policy_rule_clear(&pol->rules[i]);
 	free(pol->rules);
 	free(pol->preset);
 	free(pol);
@@ -782,7 +519,7 @@ static bool same_scope(const char *a, const char *b)
 }
 
 /* Append a parsed rule (takes its strings). */
-static int policy_push(struct policy *pol, struct rule *r)
+int policy_push(struct policy *pol, struct rule *r)
 {
 	if (pol->n >= POLICY_RULES_MAX)
 		return -E2BIG;
@@ -813,9 +550,9 @@ int policy_add(struct policy *pol, enum policy_action action, const char *resour
 	}
 	if (action != POLICY_ALLOW && action != POLICY_DENY)
 		return -EINVAL;
-	rr = rule_parse(resource ? resource : "", &r, &err);
+	rr = policy_rule_parse(resource ? resource : "", &r, &err);
 	if (rr < 0) {
-		rule_clear(&r);
+		policy_rule_clear(&r);
 		if (ret_err)
 			*ret_err = err;
 		return rr;
@@ -827,7 +564,7 @@ int policy_add(struct policy *pol, enum policy_action action, const char *resour
 				o->from_preset = false;
 			if (ret_id)
 				*ret_id = o->id;
-			rule_clear(&r);
+			policy_rule_clear(&r);
 			return 0;
 		}
 	}
@@ -837,7 +574,7 @@ int policy_add(struct policy *pol, enum policy_action action, const char *resour
 	r.id = pol->next_id;
 	rr = policy_push(pol, &r);
 	if (rr < 0) {
-		rule_clear(&r);
+		policy_rule_clear(&r);
 		if (ret_err)
 			*ret_err = "too many rules";
 		return rr;
@@ -848,9 +585,9 @@ int policy_add(struct policy *pol, enum policy_action action, const char *resour
 	return 0;
 }
 
-static void policy_delete_at(struct policy *pol, size_t i)
+void policy_delete_at(struct policy *pol, size_t i)
 {
-	rule_clear(&pol->rules[i]);
+	policy_rule_clear(&pol->rules[i]);
 	memmove(&pol->rules[i], &pol->rules[i + 1], (pol->n - i - 1) * sizeof(pol->rules[0]));
 	pol->n--;
 }
@@ -881,310 +618,4 @@ int policy_remove_resource(struct policy *pol, const char *resource, const char 
 		}
 	}
 	return removed ? removed : -ENOENT;
-}
-
-static char *policy_path(const struct sbx_paths *p)
-{
-	return xasprintf("%s/policy.json", p->config);
-}
-
-static int policy_from_json(struct json_object *root, struct policy *pol, const char **ret_err)
-{
-	struct json_object *rules, *v;
-	size_t n;
-
-	if (!json_object_is_type(root, json_type_object)) {
-		*ret_err = "not a JSON object";
-		return -EINVAL;
-	}
-	if (json_object_object_get_ex(root, "preset", &v) && !json_object_is_type(v, json_type_null)) {
-		const char *ps = json_object_get_string(v);
-		if (!json_object_is_type(v, json_type_string) || !policy_preset_known(ps)) {
-			*ret_err = "unknown preset";
-			return -EINVAL;
-		}
-		pol->preset = xstrdup(ps);
-	}
-	if (json_object_object_get_ex(root, "next_id", &v)) {
-		int64_t x = json_object_get_int64(v);
-		if (!json_object_is_type(v, json_type_int) || x < 1 || x > INT32_MAX / 2) {
-			*ret_err = "bad next_id";
-			return -EINVAL;
-		}
-		pol->next_id = (int)x;
-	}
-	if (!json_object_object_get_ex(root, "rules", &rules))
-		return 0;
-	if (!json_object_is_type(rules, json_type_array) || (n = json_object_array_length(rules)) > POLICY_RULES_MAX) {
-		*ret_err = "\"rules\" is not an array (or too long)";
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *o = json_object_array_get_idx(rules, i), *idv, *sbv;
-		const char *action, *resource, *origin, *err = "invalid rule";
-		struct rule r;
-		int64_t id;
-		int rr;
-
-		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "id", &idv) ||
-		    !json_object_is_type(idv, json_type_int)) {
-			*ret_err = "rule without an integer id";
-			return -EINVAL;
-		}
-		id = json_object_get_int64(idv);
-		action = json_get_str(o, "action");
-		resource = json_get_str(o, "resource");
-		origin = json_get_str(o, "origin");
-		if (id < 1 || id > INT32_MAX / 2 || !action || (strcmp(action, "allow") && strcmp(action, "deny")) ||
-		    !resource) {
-			*ret_err = "rule with a bad id, action or resource";
-			return -EINVAL;
-		}
-		for (size_t j = 0; j < pol->n; j++)
-			if (pol->rules[j].id == id) {
-				*ret_err = "duplicate rule id";
-				return -EINVAL;
-			}
-		rr = rule_parse(resource, &r, &err);
-		if (rr < 0) {
-			rule_clear(&r);
-			*ret_err = err;
-			return rr;
-		}
-		if (json_object_object_get_ex(o, "sandbox", &sbv) && !json_object_is_type(sbv, json_type_null)) {
-			if (!json_object_is_type(sbv, json_type_string) || !name_valid(json_object_get_string(sbv))) {
-				rule_clear(&r);
-				*ret_err = "rule with a bad sandbox name";
-				return -EINVAL;
-			}
-			r.sandbox = xstrdup(json_object_get_string(sbv));
-		}
-		r.id = (int)id;
-		r.action = strcmp(action, "allow") ? POLICY_DENY : POLICY_ALLOW;
-		r.from_preset = origin && !strcmp(origin, "preset");
-		rr = policy_push(pol, &r);
-		if (rr < 0) {
-			rule_clear(&r);
-			return rr;
-		}
-		if (id >= pol->next_id)
-			pol->next_id = (int)id + 1;
-	}
-	return 0;
-}
-
-int policy_load_ex(const struct sbx_paths *p, struct policy **ret, const char **ret_err)
-{
-	_cleanup_free_ char *path = policy_path(p);
-	_cleanup_free_ char *buf = NULL;
-	_cleanup_close_ int fd = -1;
-	struct json_tokener *tok;
-	struct json_object *root;
-	struct policy *pol;
-	const char *err = "invalid policy file";
-	struct stat st;
-	size_t len;
-	int r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	/* Read through the same fd we stat'ed: the stamp matches the content. */
-	{
-		_cleanup_free_ char *fdpath = xasprintf("/proc/self/fd/%d", fd);
-		r = file_read_all(fdpath, POLICY_FILE_MAX, &buf, &len);
-		if (r < 0) {
-			if (ret_err)
-				*ret_err = r == -EFBIG ? "policy file too large" : "cannot read the policy file";
-			return r;
-		}
-	}
-	tok = json_tokener_new();
-	root = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
-		json_tokener_free(tok);
-		json_object_put(root);
-		if (ret_err)
-			*ret_err = "policy file is not valid JSON";
-		return -EINVAL;
-	}
-	json_tokener_free(tok);
-	pol = policy_new();
-	r = policy_from_json(root, pol, &err);
-	json_object_put(root);
-	if (r < 0) {
-		log_debug("policy: %s: %s", path, err);
-		policy_free(pol);
-		if (ret_err)
-			*ret_err = err;
-		return r;
-	}
-	pol->st = st;
-	pol->have_stat = true;
-	*ret = pol;
-	return 0;
-}
-
-int policy_load(const struct sbx_paths *p, struct policy **ret)
-{
-	return policy_load_ex(p, ret, NULL);
-}
-
-bool policy_stale(const struct sbx_paths *p, const struct policy *pol)
-{
-	_cleanup_free_ char *path = policy_path(p);
-
-	return file_changed_since(path, pol->have_stat, &pol->st);
-}
-
-int policy_save(const struct sbx_paths *p, struct policy *pol)
-{
-	_cleanup_free_ char *path = policy_path(p);
-	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	const char *text;
-	struct stat st;
-	int r;
-
-	json_object_object_add(root, "preset", pol->preset ? json_object_new_string(pol->preset) : NULL);
-	json_object_object_add(root, "next_id", json_object_new_int(pol->next_id));
-	for (size_t i = 0; i < pol->n; i++) {
-		const struct rule *ru = &pol->rules[i];
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "id", json_object_new_int(ru->id));
-		json_object_object_add(o, "action", json_object_new_string(ru->action == POLICY_ALLOW ? "allow" : "deny"));
-		json_object_object_add(o, "resource", json_object_new_string(ru->resource));
-		json_object_object_add(o, "sandbox", ru->sandbox ? json_object_new_string(ru->sandbox) : NULL);
-		json_object_object_add(o, "origin", json_object_new_string(ru->from_preset ? "preset" : "user"));
-		json_object_array_add(arr, o);
-	}
-	json_object_object_add(root, "rules", arr);
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	r = file_write_atomic(path, text, strlen(text), 0600);
-	json_object_put(root);
-	if (r < 0)
-		return r;
-	if (stat(path, &st) == 0) {
-		pol->st = st;
-		pol->have_stat = true;
-	}
-	return 0;
-}
-
-int policy_remove_file(const struct sbx_paths *p)
-{
-	_cleanup_free_ char *path = policy_path(p);
-
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-int policy_lock(const struct sbx_paths *p)
-{
-	_cleanup_free_ char *path = xasprintf("%s/policy.lock", p->config);
-
-	return file_lock(path, LOCK_EX);
-}
-
-/* ---------------------------------------------------------------- presets */
-
-static const char *const presets[] = { "allow-all", "balanced", "deny-all" };
-
-bool policy_preset_known(const char *name)
-{
-	for (size_t i = 0; name && i < ARRAY_SIZE(presets); i++)
-		if (!strcmp(name, presets[i]))
-			return true;
-	return false;
-}
-
-void policy_strv_free(char **v)
-{
-	for (char **x = v; x && *x; x++)
-		free(*x);
-	free(v);
-}
-
-int policy_preset_read(const struct sbx_paths *p, const char *name, char ***ret, int *ret_line)
-{
-	_cleanup_free_ char *path = NULL, *buf = NULL;
-	char **v = NULL, *line, *save = NULL;
-	size_t n = 0;
-	int lineno = 0, r;
-
-	if (!policy_preset_known(name))
-		return -ENOENT;
-	path = xasprintf("%s/policy/%s", p->recipes, name);
-	r = file_read_all(path, PRESET_FILE_MAX, &buf, NULL);
-	if (r < 0)
-		return r;
-	v = xcalloc(1, sizeof(*v));
-	/* strtok_r would merge empty lines and lose the numbering; split by hand. */
-	for (line = buf; line; line = save) {
-		char *nl = strchr(line, '\n'), *hash;
-		char *norm = NULL;
-		save = nl ? nl + 1 : NULL;
-		if (nl)
-			*nl = 0;
-		lineno++;
-		if ((hash = strchr(line, '#')))
-			*hash = 0;
-		line += strspn(line, " \t\r");
-		line[strcspn(line, "\r")] = 0;
-		{
-			size_t l = strlen(line);
-			while (l > 0 && (line[l - 1] == ' ' || line[l - 1] == '\t'))
-				line[--l] = 0;
-			if (l == 0)
-				continue;
-		}
-		if (policy_resource_normalize(line, &norm, NULL) < 0) {
-			policy_strv_free(v);
-			if (ret_line)
-				*ret_line = lineno;
-			return -EINVAL;
-		}
-		{
-			char **nv = realloc(v, (n + 2) * sizeof(*v));
-			if (!nv) {
-				free(norm);
-				policy_strv_free(v);
-				return -ENOMEM;
-			}
-			v = nv;
-			v[n++] = norm;
-			v[n] = NULL;
-		}
-	}
-	*ret = v;
-	return 0;
-}
-
-int policy_apply_preset(const struct sbx_paths *p, struct policy *pol, const char *name)
-{
-	char **list = NULL;
-	int r;
-
-	r = policy_preset_read(p, name, &list, NULL);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < pol->n;) {
-		if (pol->rules[i].from_preset)
-			policy_delete_at(pol, i);
-		else
-			i++;
-	}
-	for (char **x = list; *x; x++) {
-		r = policy_add(pol, POLICY_ALLOW, *x, NULL, true, NULL, NULL);
-		if (r < 0) {
-			policy_strv_free(list);
-			return r;
-		}
-	}
-	policy_strv_free(list);
-	free(pol->preset);
-	pol->preset = xstrdup(name);
-	return 0;
 }
