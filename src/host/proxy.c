@@ -40,72 +40,6 @@
 
 static const char *const path_names[] = { "forward", "transparent", "dns" };
 
-/* ---- bounded buffers ---- */
-
-int pxbuf_reserve(struct pxbuf *b, size_t n)
-{
-	size_t need;
-
-	if (b->len + n > b->max)
-		return -ENOBUFS;
-	if (b->off && b->off + b->len + n > b->cap) {
-		memmove(b->data, b->data + b->off, b->len);
-		b->off = 0;
-	}
-	need = b->off + b->len + n;
-	if (need > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		uint8_t *d;
-
-		while (cap < need)
-			cap *= 2;
-		if (cap > b->max)
-			cap = b->max;
-		d = realloc(b->data, cap);
-		if (!d)
-			return -ENOMEM;
-		b->data = d;
-		b->cap = cap;
-	}
-	return 0;
-}
-
-int pxbuf_append(struct pxbuf *b, const void *data, size_t len)
-{
-	int r;
-
-	if (!len)
-		return 0;
-	r = pxbuf_reserve(b, len);
-	if (r < 0)
-		return r;
-	memcpy(b->data + b->off + b->len, data, len);
-	b->len += len;
-	return 0;
-}
-
-void pxbuf_consume(struct pxbuf *b, size_t n)
-{
-	if (n >= b->len) {
-		b->off = b->len = 0;
-		return;
-	}
-	b->off += n;
-	b->len -= n;
-}
-
-size_t pxbuf_room(const struct pxbuf *b)
-{
-	return b->max - b->len;
-}
-
-void pxbuf_free(struct pxbuf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->off = b->len = b->cap = 0;
-}
-
 /* ---- engine ---- */
 
 static void ares_sock_cb(void *data, ares_socket_t fd, int readable, int writable)
@@ -395,10 +329,10 @@ struct pconn *proxy_conn_new(struct proxy *px, enum proxy_path path, const char 
 	c->down = down;
 	c->dns_tcp = dns_tcp;
 	c->uev = (struct evsrc){ .kind = EV_PROXY, .fd = -1, .obj = c };
-	c->in.max = PROXY_IN_MAX;
-	c->out.max = PROXY_OUT_MAX;
-	c->uout.max = PROXY_UOUT_MAX;
-	c->uin.max = HTTP_HEAD_MAX + 64 * 1024;
+	buf_init(&c->in, PROXY_IN_MAX);
+	buf_init(&c->out, PROXY_OUT_MAX);
+	buf_init(&c->uout, PROXY_UOUT_MAX);
+	buf_init(&c->uin, HTTP_HEAD_MAX + 64 * 1024);
 	switch (path) {
 	case PROXY_FORWARD:
 		c->st = PS_HEAD;
@@ -443,8 +377,8 @@ void pconn_up_close(struct pconn *c)
 		c->uev.events = 0;
 	}
 	c->u_connected = c->u_eof = c->u_shut = false;
-	pxbuf_free(&c->uout);
-	pxbuf_free(&c->uin);
+	buf_free(&c->uout);
+	buf_free(&c->uin);
 	c->body_pending = 0;
 	free(c->ukey);
 	c->ukey = NULL;
@@ -487,8 +421,8 @@ static void conn_kill(struct pconn *c)
 	pconn_lookup_cancel(c);
 	proxy_tls_conn_free(c);   /* before its socket closes */
 	pconn_up_close(c);
-	pxbuf_free(&c->in);
-	pxbuf_free(&c->out);
+	buf_free(&c->in);
+	buf_free(&c->out);
 	pconn_exchange_clear(c);
 }
 
@@ -534,7 +468,7 @@ void pconn_consume(struct pconn *c, size_t n)
 {
 	if (!n)
 		return;
-	pxbuf_consume(&c->in, n);
+	buf_consume(&c->in, n);
 	if (c->down)
 		c->ops->consumed(c->down, n);
 }
@@ -546,7 +480,7 @@ void pconn_flush(struct pconn *c)
 		size_t n = c->ops->write(c->down, c->out.data + c->out.off, c->out.len);
 		if (!n)
 			break;
-		pxbuf_consume(&c->out, MIN(n, c->out.len));
+		buf_consume(&c->out, MIN(n, c->out.len));
 	}
 	if (c->dead)
 		return;
@@ -563,7 +497,7 @@ void pconn_flush(struct pconn *c)
 void pconn_out(struct pconn *c, const void *data, size_t len)
 {
 	/* engine messages are small; relayed data is only read when there is room */
-	if (pxbuf_append(&c->out, data, len) < 0) {
+	if (buf_append(&c->out, data, len) < 0) {
 		pconn_reset(c);
 		return;
 	}
@@ -585,9 +519,9 @@ static bool up_want_read(const struct pconn *c)
 	switch (c->st) {
 	case PS_TUNNEL:
 	case PS_PEEK:
-		return pxbuf_room(&c->out) > 0;
+		return buf_room(&c->out) > 0;
 	case PS_HTTP:
-		return pxbuf_room(&c->uin) > 0 && pxbuf_room(&c->out) > 0;
+		return buf_room(&c->uin) > 0 && buf_room(&c->out) > 0;
 	case PS_HEAD:
 	case PS_ROUTE:
 		return true;   /* idle keep-alive upstream: notice its close */
@@ -657,7 +591,7 @@ void pconn_up_write(struct pconn *c)
 			return;
 		}
 		if (!from_in) {
-			pxbuf_consume(&c->uout, (size_t)w);
+			buf_consume(&c->uout, (size_t)w);
 			continue;
 		}
 		if (c->st == PS_HTTP)
@@ -683,7 +617,7 @@ static void tunnel_upstream_eof(struct pconn *c)
 
 static void up_read(struct pconn *c)
 {
-	struct pxbuf *b = c->st == PS_HTTP ? &c->uin : &c->out;
+	struct buf *b = c->st == PS_HTTP ? &c->uin : &c->out;
 	ssize_t n;
 
 	if (c->st == PS_HEAD || c->st == PS_ROUTE) {
@@ -695,10 +629,10 @@ static void up_read(struct pconn *c)
 		pconn_up_close(c);
 		return;
 	}
-	if (pxbuf_room(b) == 0 || pxbuf_reserve(b, MIN(pxbuf_room(b), (size_t)(256 * 1024))) < 0)
+	if (buf_room(b) == 0 || buf_reserve(b, MIN(buf_room(b), (size_t)(256 * 1024))) < 0)
 		return;
 	{
-		size_t room = MIN(pxbuf_room(b), b->cap - b->off - b->len);
+		size_t room = MIN(buf_room(b), b->cap - b->off - b->len);
 		n = recv(c->uev.fd, b->data + b->off + b->len, room, MSG_DONTWAIT);
 	}
 	if (n < 0) {
@@ -807,7 +741,7 @@ void proxy_conn_input(struct pconn *c, const uint8_t *data, size_t len)
 {
 	if (!c || c->dead)
 		return;
-	if (pxbuf_append(&c->in, data, len) < 0) {
+	if (buf_append(&c->in, data, len) < 0) {
 		log_debug("proxy: %s: client sent past its window", c->sandbox);
 		pconn_reset(c);
 		return;

@@ -46,7 +46,7 @@ static void send_request_upstream(struct pconn *c)
 	else
 		hosthdr = xasprintf("%s%s%s:%u", v6 ? "[" : "", c->rt.host, v6 ? "]" : "", c->rt.port);
 	if (http_req_rewrite(&c->req, c->req_path, hosthdr, c->req_close, &head, &hl) < 0 ||
-	    pxbuf_append(&c->uout, head, hl) < 0) {
+	    buf_append(&c->uout, head, hl) < 0) {
 		proxy_send_error(c, 400, "request head too large");
 		return;
 	}
@@ -338,7 +338,7 @@ void proxy_fwd_response(struct pconn *c)
 				proxy_route_fail(c, 502, r < 0 ? "malformed response head" : "the server closed the connection");
 				return;
 			}
-			if (pxbuf_room(&c->out) < hl) {
+			if (buf_room(&c->out) < hl) {
 				c->resp_hl = hl;   /* complete: wait for the client to take what is queued */
 				return;
 			}
@@ -347,8 +347,8 @@ void proxy_fwd_response(struct pconn *c)
 				proxy_route_fail(c, 502, "malformed response head");
 				return;
 			}
-			pxbuf_append(&c->out, c->uin.data + c->uin.off, hl);
-			pxbuf_consume(&c->uin, hl);
+			buf_append(&c->out, c->uin.data + c->uin.off, hl);
+			buf_consume(&c->uin, hl);
 			c->status = c->resp.status;
 			if (c->status / 100 == 1 && c->status != 101) {
 				/* interim response: relay, then wait for the final one */
@@ -361,8 +361,8 @@ void proxy_fwd_response(struct pconn *c)
 			proxy_audit(c, c->rt.host, c->rt.port, true, c->rt.rule, NULL, c->status);
 			if (c->status == 101) {
 				/* protocol switch (websocket): raw bytes both ways from here */
-				pxbuf_append(&c->out, c->uin.data + c->uin.off, MIN(c->uin.len, pxbuf_room(&c->out)));
-				pxbuf_free(&c->uin);
+				buf_append(&c->out, c->uin.data + c->uin.off, MIN(c->uin.len, buf_room(&c->out)));
+				buf_free(&c->uin);
 				c->st = PS_TUNNEL;
 				pconn_flush(c);
 				if (!c->dead)
@@ -371,15 +371,15 @@ void proxy_fwd_response(struct pconn *c)
 			}
 		}
 		if (!c->resp.body_done) {
-			size_t n = MIN(c->uin.len, pxbuf_room(&c->out)), used = 0;
+			size_t n = MIN(c->uin.len, buf_room(&c->out)), used = 0;
 
 			if (n) {
 				if (http_msg_body(&c->resp, c->uin.data + c->uin.off, n, &used) < 0) {
 					pconn_reset(c);   /* malformed: the client must not take it as complete */
 					return;
 				}
-				pxbuf_append(&c->out, c->uin.data + c->uin.off, used);
-				pxbuf_consume(&c->uin, used);
+				buf_append(&c->out, c->uin.data + c->uin.off, used);
+				buf_consume(&c->uin, used);
 			}
 			/* upstream EOF ends a close-delimited body; any other is truncated */
 			if (!c->resp.body_done && c->u_eof && !c->uin.len &&

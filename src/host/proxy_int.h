@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "hostaddr.h"
+#include "buf.h"
 #include "policy.h"
 #include "proxy.h"
 #include "proxy_dns.h"
@@ -33,11 +34,6 @@ struct pxicpt;
 #define PROXY_REUSE_IDLE_MS 2000u        /* older idle upstreams may be closing: reconnect */
 
 /* A bounded byte buffer: data[off, off+len), grown on demand up to max. */
-struct pxbuf {
-	uint8_t *data;
-	size_t off, len, cap, max;
-};
-
 /* A pending c-ares lookup. conn is cleared when the connection goes first. */
 struct plookup {
 	struct proxy *px;
@@ -117,9 +113,9 @@ struct pconn {
 	enum pstate st;
 	uint64_t deadline;            /* now_ms() value; 0: none */
 
-	struct pxbuf in;               /* client -> engine, not yet consumed */
+	struct buf in;               /* client -> engine, not yet consumed */
 	bool in_eof;
-	struct pxbuf out;              /* engine -> client, not yet taken by ops->write */
+	struct buf out;              /* engine -> client, not yet taken by ops->write */
 	bool down_closed;             /* ops->close called */
 	bool close_after_flush;
 
@@ -127,9 +123,9 @@ struct pconn {
 	bool u_connected;
 	bool u_eof;
 	bool u_shut;                  /* SHUT_WR sent */
-	struct pxbuf uout;             /* rewritten heads toward the upstream */
+	struct buf uout;             /* rewritten heads toward the upstream */
 	size_t body_pending;          /* framed request-body bytes at the front of in */
-	struct pxbuf uin;              /* upstream bytes awaiting HTTP response framing */
+	struct buf uin;              /* upstream bytes awaiting HTTP response framing */
 
 	struct proute rt;
 	struct plookup *lk;
@@ -182,11 +178,6 @@ struct pconn {
 };
 
 /* proxy.c: buffers, connections, upstream socket */
-void pxbuf_consume(struct pxbuf *b, size_t n);
-int pxbuf_reserve(struct pxbuf *b, size_t n);   /* room for n more bytes after the data */
-int pxbuf_append(struct pxbuf *b, const void *data, size_t len);
-size_t pxbuf_room(const struct pxbuf *b);
-void pxbuf_free(struct pxbuf *b);
 void pconn_out(struct pconn *c, const void *data, size_t len);   /* queue toward the client */
 void pconn_flush(struct pconn *c);
 void pconn_finish(struct pconn *c);    /* flush, then half-close toward the client */

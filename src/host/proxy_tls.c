@@ -322,9 +322,9 @@ void proxy_tls_conn_free(struct pconn *c)
 	free(t->u_key);
 	SSL_free(t->g);   /* and its BIO */
 	ptls_exchange_clear(t);
-	pxbuf_free(&t->gin);
-	pxbuf_free(&t->uin);
-	pxbuf_free(&t->gout);
+	buf_free(&t->gin);
+	buf_free(&t->uin);
+	buf_free(&t->gout);
 	ERR_clear_error();
 	free(t);
 	c->tls = NULL;
@@ -339,8 +339,8 @@ void ptls_start_close(struct pconn *c)
 		return;
 	t->x = X_CLOSING;
 	ptls_up_close(c);
-	pxbuf_consume(&t->gin, t->gin.len);
-	pxbuf_consume(&t->uin, t->uin.len);
+	buf_consume(&t->gin, t->gin.len);
+	buf_consume(&t->uin, t->uin.len);
 	t->req_pending = t->resp_pending = 0;
 	ptls_uhead_drop(t);
 	t->g_deadline = now_ms() + PROXY_LINGER_TIMEOUT_MS;
@@ -380,7 +380,7 @@ void ptls_error(struct pconn *c, int status, const char *text, bool allowed)
 		      "Connection: close\r\n\r\n",
 		      status, status_phrase(status), bl);
 	ptls_start_close(c);
-	if (pxbuf_append(&t->gout, head, (size_t)hl) < 0 || pxbuf_append(&t->gout, body, (size_t)bl) < 0)
+	if (buf_append(&t->gout, head, (size_t)hl) < 0 || buf_append(&t->gout, body, (size_t)bl) < 0)
 		pconn_reset(c);
 }
 
@@ -397,9 +397,9 @@ void proxy_tls_start(struct pconn *c)
 	t = xcalloc(1, sizeof(*t));
 	c->tls = t;
 	c->st = PS_TLS;
-	t->gin.max = TLS_PLAIN_MAX;
-	t->uin.max = TLS_PLAIN_MAX;
-	t->gout.max = TLS_GOUT_MAX;
+	buf_init(&t->gin, TLS_PLAIN_MAX);
+	buf_init(&t->uin, TLS_PLAIN_MAX);
+	buf_init(&t->gout, TLS_GOUT_MAX);
 	ptls_exchange_clear(t);
 	t->g_deadline = now_ms() + PROXY_HEAD_TIMEOUT_MS;
 	ERR_clear_error();
@@ -513,7 +513,7 @@ void proxy_tls_update(struct pconn *c)
 	if (!t->u_hs) {
 		ev = t->u_hs_want == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN;
 	} else {
-		if (!t->u_eof && (pxbuf_room(&t->uin) > 0 || t->u_wr_want == SSL_ERROR_WANT_READ))
+		if (!t->u_eof && (buf_room(&t->uin) > 0 || t->u_wr_want == SSL_ERROR_WANT_READ))
 			ev |= EPOLLIN | EPOLLRDHUP;
 		if (t->u_wr_want == SSL_ERROR_WANT_WRITE || t->u_rd_want == SSL_ERROR_WANT_WRITE)
 			ev |= EPOLLOUT;

@@ -95,7 +95,7 @@ struct ptls {
 	uint64_t g_deadline, u_deadline;
 
 	enum xstate x;
-	struct pxbuf gin, uin, gout;
+	struct buf gin, uin, gout;
 	char *uhead;              /* rewritten request head (may hold the credential) */
 	size_t uhead_len, uhead_off;
 	size_t req_pending, resp_pending;

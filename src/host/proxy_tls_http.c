@@ -157,7 +157,7 @@ static bool x_head(struct pconn *c)
 		ptls_error(c, 400, "malformed request", true);
 		return true;
 	}
-	pxbuf_consume(&t->gin, hl);
+	buf_consume(&t->gin, hl);
 	t->have_req = true;
 	t->g_deadline = 0;
 	t->url_path = strndup(t->req.url ? t->req.url : "", MIN(t->req.url_len, (size_t)AUDIT_URL_PATH_MAX));
@@ -207,9 +207,9 @@ static void exchange_done(struct pconn *c)
 	}
 	/* idle keep-alive connections keep no large buffers */
 	if (!t->gin.len)
-		pxbuf_free(&t->gin);
+		buf_free(&t->gin);
 	if (!t->uin.len)
-		pxbuf_free(&t->uin);
+		buf_free(&t->uin);
 	t->x = X_HEAD;
 	t->g_deadline = now_ms() + PROXY_HEAD_TIMEOUT_MS;
 }

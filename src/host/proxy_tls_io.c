@@ -172,13 +172,13 @@ bool ptls_g_read(struct pconn *c)
 
 	if (!t->g_hs || t->g_eof || t->x == X_CLOSING)
 		return false;
-	while (pxbuf_room(&t->gin) > 0) {
+	while (buf_room(&t->gin) > 0) {
 		size_t room;
 		int n, e;
 
-		if (pxbuf_reserve(&t->gin, MIN(pxbuf_room(&t->gin), (size_t)(32 * 1024))) < 0)
+		if (buf_reserve(&t->gin, MIN(buf_room(&t->gin), (size_t)(32 * 1024))) < 0)
 			break;
-		room = MIN(pxbuf_room(&t->gin), t->gin.cap - t->gin.off - t->gin.len);
+		room = MIN(buf_room(&t->gin), t->gin.cap - t->gin.off - t->gin.len);
 		ERR_clear_error();
 		n = SSL_read(t->g, t->gin.data + t->gin.off + t->gin.len, (int)MIN(room, (size_t)INT_MAX));
 		if (n > 0) {
@@ -218,7 +218,7 @@ bool ptls_g_write(struct pconn *c)
 	if (!t->g_hs)
 		return false;
 	for (;;) {
-		struct pxbuf *b;
+		struct buf *b;
 		size_t n;
 		int w, e;
 
@@ -234,7 +234,7 @@ bool ptls_g_write(struct pconn *c)
 		ERR_clear_error();
 		w = SSL_write(t->g, b->data + b->off, (int)MIN(n, (size_t)INT_MAX));
 		if (w > 0) {
-			pxbuf_consume(b, (size_t)w);
+			buf_consume(b, (size_t)w);
 			if (b == &t->uin)
 				t->resp_pending -= (size_t)w;
 			moved = true;
@@ -342,7 +342,7 @@ bool ptls_u_write(struct pconn *c)
 					t->head_sent = true;
 				}
 			} else {
-				pxbuf_consume(&t->gin, (size_t)w);
+				buf_consume(&t->gin, (size_t)w);
 				t->req_pending -= (size_t)w;
 			}
 			moved = true;
@@ -368,13 +368,13 @@ bool ptls_u_read(struct pconn *c)
 	if (!t->u || !t->u_hs || t->u_eof)
 		return false;
 	t->u_rd_want = 0;
-	while (pxbuf_room(&t->uin) > 0) {
+	while (buf_room(&t->uin) > 0) {
 		size_t room;
 		int n, e;
 
-		if (pxbuf_reserve(&t->uin, MIN(pxbuf_room(&t->uin), (size_t)(64 * 1024))) < 0)
+		if (buf_reserve(&t->uin, MIN(buf_room(&t->uin), (size_t)(64 * 1024))) < 0)
 			break;
-		room = MIN(pxbuf_room(&t->uin), t->uin.cap - t->uin.off - t->uin.len);
+		room = MIN(buf_room(&t->uin), t->uin.cap - t->uin.off - t->uin.len);
 		ERR_clear_error();
 		n = SSL_read(t->u, t->uin.data + t->uin.off + t->uin.len, (int)MIN(room, (size_t)INT_MAX));
 		if (n > 0) {

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "buf.h"
 #include "sshagent_msg.h"
 #include "util.h"
 
@@ -23,11 +24,6 @@
 #define SSHAGENT_MSG_BUF (SSHAGENT_MSG_MAX + 4u)
 /* Toward the host agent: our session-bind (208 bytes), then one guest request. */
 #define SSHAGENT_REQ_BUF (SSHAGENT_MSG_BUF + 512u)
-
-struct sbuf {
-	uint8_t *data;
-	size_t off, len, cap;
-};
 
 enum agent_state {
 	AG_IDLE,        /* not connected yet */
@@ -45,15 +41,15 @@ struct sshagent_conn {
 	const struct proxy_down_ops *ops;
 	void *down;             /* NULL after ops->reset */
 
-	struct sbuf in;         /* guest bytes, messages taken from the front */
+	struct buf in;         /* guest bytes, messages taken from the front */
 	bool in_eof;
-	struct sbuf out;        /* one answer on its way to the guest */
+	struct buf out;        /* one answer on its way to the guest */
 	bool down_closed;       /* ops->close called */
 
 	enum agent_state ag;
 	int ag_err;             /* why AG_DEAD */
-	struct sbuf req;        /* the request being written to the host agent */
-	struct sbuf resp;       /* the answer being read from it */
+	struct buf req;        /* the request being written to the host agent */
+	struct buf resp;       /* the answer being read from it */
 	bool pending;           /* a forwarded request awaits its answer */
 	bool bind_pending;      /* our own session-bind awaits its answer (not the guest's) */
 
@@ -61,59 +57,6 @@ struct sshagent_conn {
 	unsigned busy;          /* nesting depth of public calls */
 	bool aborted;           /* sshagent_conn_abort() seen while busy */
 };
-
-/* ---- buffers ---- */
-
-/* Room for n more bytes (never past max in all); the tail, or NULL. */
-static uint8_t *sbuf_reserve(struct sbuf *b, size_t n, size_t max)
-{
-	if (n > max || b->len > max - n)
-		return NULL;
-	if (b->off && b->off + b->len + n > b->cap) {
-		memmove(b->data, b->data + b->off, b->len);
-		b->off = 0;
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = MIN(MAX(MAX(b->cap * 2, (size_t)4096), b->len + n), max);
-		uint8_t *d = realloc(b->data, cap);
-
-		if (!d)
-			return NULL;
-		b->data = d;
-		b->cap = cap;
-	}
-	return b->data + b->off + b->len;
-}
-
-static int sbuf_add(struct sbuf *b, const void *data, size_t n, size_t max)
-{
-	uint8_t *p = sbuf_reserve(b, n, max);
-
-	if (!p)
-		return -ENOBUFS;
-	memcpy(p, data, n);
-	b->len += n;
-	return 0;
-}
-
-static void sbuf_drop(struct sbuf *b, size_t n)
-{
-	b->off += n;
-	b->len -= n;
-	if (b->len == 0)
-		b->off = 0;
-}
-
-static void sbuf_free(struct sbuf *b)
-{
-	free(b->data);
-	*b = (struct sbuf){ 0 };
-}
-
-static uint8_t *sbuf_head(struct sbuf *b)
-{
-	return b->data ? b->data + b->off : NULL;
-}
 
 /* ---- audit ---- */
 
@@ -172,15 +115,15 @@ static void agent_close(struct sshagent_conn *c)
 		c->ev.fd = -1;
 		c->ev.events = 0;
 	}
-	sbuf_free(&c->req);
-	sbuf_free(&c->resp);
+	buf_free(&c->req);
+	buf_free(&c->resp);
 	c->bind_pending = false;
 }
 
 static void out_failure(struct sshagent_conn *c)
 {
 	/* out is empty whenever a request is taken or answered (one at a time) */
-	if (sbuf_add(&c->out, sshagent_failure_msg, sizeof(sshagent_failure_msg), SSHAGENT_MSG_BUF) < 0)
+	if (buf_append(&c->out, sshagent_failure_msg, sizeof(sshagent_failure_msg)) < 0)
 		log_debug("ssh-agent: cannot queue an answer");
 }
 
@@ -309,7 +252,7 @@ static int agent_bind(struct sshagent_conn *c)
 
 	if (r < 0)
 		return r;
-	if (sbuf_add(&c->req, msg, len, SSHAGENT_REQ_BUF) < 0)
+	if (buf_append(&c->req, msg, len) < 0)
 		return -ENOMEM;
 	c->bind_pending = true;
 	return 0;
@@ -318,10 +261,10 @@ static int agent_bind(struct sshagent_conn *c)
 static void agent_write(struct sshagent_conn *c)
 {
 	while (c->req.len) {
-		ssize_t n = send(c->ev.fd, sbuf_head(&c->req), c->req.len, MSG_NOSIGNAL);
+		ssize_t n = send(c->ev.fd, buf_head(&c->req), c->req.len, MSG_NOSIGNAL);
 
 		if (n > 0) {
-			sbuf_drop(&c->req, (size_t)n);
+			buf_consume(&c->req, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -344,7 +287,7 @@ static void agent_read(struct sshagent_conn *c)
 		ssize_t n;
 		int r;
 
-		r = sshagent_msg_frame(sbuf_head(&c->resp), c->resp.len, SSHAGENT_MSG_MAX, &total);
+		r = sshagent_msg_frame(buf_head(&c->resp), c->resp.len, SSHAGENT_MSG_MAX, &total);
 		if (r < 0) {
 			agent_fail(c, EMSGSIZE);
 			return;
@@ -354,26 +297,26 @@ static void agent_read(struct sshagent_conn *c)
 			 * OpenSSH agent now refuses destination-constrained keys here (a bind that
 			 * failed counts too), and an agent without session-bind has no such keys */
 			log_debug("ssh-agent: %s: session-bind answered %u", c->sandbox,
-				  total > 4 ? sbuf_head(&c->resp)[4] : 0u);
+				  total > 4 ? buf_head(&c->resp)[4] : 0u);
 			c->bind_pending = false;
-			sbuf_drop(&c->resp, total);
+			buf_consume(&c->resp, total);
 			continue;
 		}
 		if (r > 0)
 			break;
 		need = c->resp.len < 4 ? 4 - c->resp.len : total - c->resp.len;
-		p = sbuf_reserve(&c->resp, need, SSHAGENT_MSG_BUF);
-		if (!p) {
+		if (buf_reserve(&c->resp, need) < 0) {
 			agent_fail(c, ENOMEM);
 			return;
 		}
+		p = buf_tail(&c->resp);
 		n = read(c->ev.fd, p, need);
 		if (n > 0) {
 			if (!c->pending && !c->bind_pending) {
 				agent_fail(c, EPROTO); /* bytes nobody asked for */
 				return;
 			}
-			c->resp.len += (size_t)n;
+			buf_commit(&c->resp, (size_t)n);
 			continue;
 		}
 		if (n == 0) {
@@ -386,9 +329,9 @@ static void agent_read(struct sshagent_conn *c)
 			agent_fail(c, errno);
 		return;
 	}
-	sbuf_free(&c->out); /* empty: nothing is taken while an answer is queued */
+	buf_free(&c->out); /* empty: nothing is taken while an answer is queued */
 	c->out = c->resp;
-	c->resp = (struct sbuf){ 0 };
+	buf_init(&c->resp, SSHAGENT_MSG_BUF); /* its memory is out's now */
 	c->pending = false;
 }
 
@@ -410,7 +353,7 @@ static void agent_start(struct sshagent_conn *c)
 static void agent_forward(struct sshagent_conn *c, const uint8_t *msg, size_t total)
 {
 	agent_start(c);
-	if (c->ag == AG_DEAD || sbuf_add(&c->req, msg, total, SSHAGENT_REQ_BUF) < 0) {
+	if (c->ag == AG_DEAD || buf_append(&c->req, msg, total) < 0) {
 		out_failure(c);
 		return;
 	}
@@ -428,8 +371,8 @@ static void down_reset(struct sshagent_conn *c, const char *why)
 	log_debug("ssh-agent: %s: resetting the guest connection: %s", c->sandbox, why);
 	c->down = NULL;
 	agent_close(c);
-	sbuf_free(&c->in);
-	sbuf_free(&c->out);
+	buf_free(&c->in);
+	buf_free(&c->out);
 	if (down)
 		c->ops->reset(down);
 }
@@ -438,14 +381,14 @@ static void down_reset(struct sshagent_conn *c, const char *why)
 static void out_flush(struct sshagent_conn *c)
 {
 	while (c->down && c->out.len) {
-		size_t n = c->ops->write(c->down, sbuf_head(&c->out), c->out.len);
+		size_t n = c->ops->write(c->down, buf_head(&c->out), c->out.len);
 
 		if (n == 0)
 			break;
-		sbuf_drop(&c->out, MIN(n, c->out.len));
+		buf_consume(&c->out, MIN(n, c->out.len));
 	}
 	if (!c->out.len && c->out.cap > 4096)
-		sbuf_free(&c->out);
+		buf_free(&c->out);
 }
 
 static void deny(struct sshagent_conn *c, const struct sshagent_req *q)
@@ -472,7 +415,7 @@ static void conn_process(struct sshagent_conn *c)
 		out_flush(c);
 		if (!c->down || c->out.len || c->pending)
 			return;
-		r = c->in.len ? sshagent_msg_frame(sbuf_head(&c->in), c->in.len, SSHAGENT_MSG_MAX, &total) : 0;
+		r = c->in.len ? sshagent_msg_frame(buf_head(&c->in), c->in.len, SSHAGENT_MSG_MAX, &total) : 0;
 		if (r < 0) {
 			down_reset(c, "message length 0 or over 256 KiB");
 			return;
@@ -486,7 +429,7 @@ static void conn_process(struct sshagent_conn *c)
 			}
 			return;
 		}
-		msg = sbuf_head(&c->in);
+		msg = buf_head(&c->in);
 		sshagent_msg_filter(msg + 4, total - 4, &q);
 		if (!q.forward) {
 			deny(c, &q);
@@ -506,9 +449,9 @@ static void conn_process(struct sshagent_conn *c)
 		} else {
 			agent_forward(c, msg, total);
 		}
-		sbuf_drop(&c->in, total);
+		buf_consume(&c->in, total);
 		if (!c->in.len && c->in.cap > SSHAGENT_MSG_BUF)
-			sbuf_free(&c->in); /* a burst of pipelined requests is over */
+			buf_free(&c->in); /* a burst of pipelined requests is over */
 		if (c->down)
 			c->ops->consumed(c->down, total);
 	}
@@ -536,14 +479,18 @@ struct sshagent_conn *sshagent_conn_new(int epfd, const char *agent_sock, const 
 	c->au = au;
 	c->ops = ops;
 	c->down = down;
+	buf_init(&c->in, SSHAGENT_IN_MAX);
+	buf_init(&c->out, SSHAGENT_MSG_BUF);
+	buf_init(&c->req, SSHAGENT_REQ_BUF);
+	buf_init(&c->resp, SSHAGENT_MSG_BUF);
 	return c;
 }
 
 static void conn_free(struct sshagent_conn *c)
 {
 	agent_close(c);
-	sbuf_free(&c->in);
-	sbuf_free(&c->out);
+	buf_free(&c->in);
+	buf_free(&c->out);
 	free(c->agent_sock);
 	free(c->sandbox);
 	free(c);
@@ -569,7 +516,7 @@ void sshagent_conn_input(struct sshagent_conn *c, const uint8_t *data, size_t le
 	if (!c || !c->down || c->in_eof || c->aborted)
 		return;
 	conn_enter(c);
-	if (sbuf_add(&c->in, data, len, SSHAGENT_IN_MAX) < 0)
+	if (buf_append(&c->in, data, len) < 0)
 		down_reset(c, "input beyond the stream's credit");
 	else
 		conn_process(c);
