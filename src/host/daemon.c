@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "conn.h"
 #include "json_get.h"
 #include "sshagent.h"
 #include "egress.h"
@@ -34,66 +35,6 @@
 
 #define SBXD_VERSION "0.1.0"
 #define CLIENTS_MAX 256
-
-int ev_set(int epfd, struct evsrc *ev, uint32_t events)
-{
-	struct epoll_event e = { .events = events, .data.ptr = ev };
-	int op;
-
-	if (ev->fd < 0 || ev->events == events)
-		return 0;
-	op = ev->events ? (events ? EPOLL_CTL_MOD : EPOLL_CTL_DEL) : EPOLL_CTL_ADD;
-	if (epoll_ctl(epfd, op, ev->fd, &e) < 0)
-		return -errno;
-	ev->events = events;
-	return 0;
-}
-
-int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events)
-{
-	return ev_set(d->epfd, ev, events);
-}
-
-void ev_del(struct sbxd *d, struct evsrc *ev)
-{
-	if (ev->fd >= 0 && ev->events)
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
-	ev->events = 0;
-}
-
-void conn_close(struct sbxd *d, struct conn *c)
-{
-	ev_del(d, &c->ev);
-	if (c->ev.fd >= 0)
-		close(c->ev.fd);
-	c->ev.fd = -1;
-	if (c->mux)
-		mux_free(c->mux);
-	c->mux = NULL;
-	c->eof = false;
-}
-
-/* Write what the mux has queued; keep EPOLLOUT only while bytes remain. */
-static int conn_flush(struct sbxd *d, struct conn *c)
-{
-	const uint8_t *p;
-	size_t n;
-
-	if (c->ev.fd < 0 || !c->mux)
-		return 0;
-	while ((n = mux_tx_peek(c->mux, &p)) > 0) {
-		ssize_t w = send(c->ev.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
-		mux_tx_advance(c->mux, (size_t)w);
-	}
-	return ev_update(d, &c->ev, EPOLLIN | (n ? EPOLLOUT : 0));
-}
 
 void client_reply(struct client *cl, struct json_object *resp)
 {
@@ -529,8 +470,8 @@ static void client_accept(struct sbxd *d)
 		cl->d = d;
 		cl->c.ev = (struct evsrc){ .kind = EV_CLIENT, .fd = fd, .obj = cl };
 		cl->c.mux = mux_new(true, &client_ops, cl);
-		if (!cl->c.mux || ev_update(d, &cl->c.ev, EPOLLIN) < 0) {
-			conn_close(d, &cl->c);
+		if (!cl->c.mux || ev_set(d->epfd, &cl->c.ev, EPOLLIN) < 0) {
+			conn_close(d->epfd, &cl->c);
 			free(cl);
 			continue;
 		}
@@ -572,7 +513,7 @@ static void client_free(struct sbxd *d, struct client *cl)
 {
 	/* Detach relays first: their guest streams get reset. */
 	relays_detach_client(d, cl);
-	conn_close(d, &cl->c);
+	conn_close(d->epfd, &cl->c);
 	secrets_env_free(cl->cred_env);
 	free(cl);
 }
@@ -605,10 +546,10 @@ static void reap_dead(struct sbxd *d)
 static void flush_all(struct sbxd *d)
 {
 	for (struct client *cl = d->clients; cl; cl = cl->next)
-		if (!cl->dead && conn_flush(d, &cl->c) < 0)
+		if (!cl->dead && conn_flush(d->epfd, &cl->c) < 0)
 			cl->dead = true;
 	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
-		if (sb->chan.ev.fd >= 0 && conn_flush(d, &sb->chan) < 0)
+		if (sb->chan.ev.fd >= 0 && conn_flush(d->epfd, &sb->chan) < 0)
 			sb->chan.eof = true;
 }
 
@@ -631,7 +572,7 @@ static void daemon_setup_signals(struct sbxd *d)
 	d->timer_ev = (struct evsrc){ .kind = EV_TIMER, .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
 	if (d->signal_ev.fd < 0 || d->timer_ev.fd < 0 || timerfd_settime(d->timer_ev.fd, 0, &its, NULL) < 0)
 		die("cannot set up signalfd/timerfd: %m");
-	if (ev_update(d, &d->signal_ev, EPOLLIN) < 0 || ev_update(d, &d->timer_ev, EPOLLIN) < 0)
+	if (ev_set(d->epfd, &d->signal_ev, EPOLLIN) < 0 || ev_set(d->epfd, &d->timer_ev, EPOLLIN) < 0)
 		die("epoll: %m");
 }
 
@@ -689,7 +630,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 		die("cannot listen on %s/sbxd.sock: %s", p->run, strerror(-r));
 	fd_set_nonblock(lfd, true);
 	d.listen_ev = (struct evsrc){ .kind = EV_LISTEN, .fd = lfd };
-	if (ev_update(&d, &d.listen_ev, EPOLLIN) < 0)
+	if (ev_set(d.epfd, &d.listen_ev, EPOLLIN) < 0)
 		die("epoll: %m");
 	pidtxt = xasprintf("%d\n", (int)getpid());
 	file_write_atomic(pidfile, pidtxt, strlen(pidtxt), 0600);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "accel.h"
+#include "conn.h"
 #include "ev.h"
 #include "proxy.h"
 #include "image.h"
@@ -19,13 +20,6 @@
 struct json_object;
 struct mux;
 struct sbxd;
-
-/* A mux on a non-blocking stream socket. */
-struct conn {
-	struct evsrc ev;
-	struct mux *mux;
-	bool eof;
-};
 
 enum sb_state { SB_STOPPED, SB_STARTING, SB_RUNNING, SB_STOPPING };
 
@@ -98,11 +92,8 @@ struct sbxd {
 };
 
 /* daemon.c */
-int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events);
-void ev_del(struct sbxd *d, struct evsrc *ev);
 void client_reply(struct client *cl, struct json_object *resp);   /* takes resp */
 void client_reply_error(struct client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void conn_close(struct sbxd *d, struct conn *c);
 
 /* sandbox.c and relay.c */
 struct sandbox *sandbox_find(struct sbxd *d, const char *name);

@@ -23,7 +23,9 @@ struct evsrc {
 	uint32_t events;   /* currently registered; 0 = not in the epoll set */
 };
 
-/* Register, change or drop (events 0) an fd in the loop; 0 or -errno. */
+/* ev.c. Register, change or drop (events 0) an fd in the loop; 0 or -errno. */
 int ev_set(int epfd, struct evsrc *ev, uint32_t events);
+/* Drop an fd from the loop (before closing it); never fails. */
+void ev_del(int epfd, struct evsrc *ev);
 
 #endif

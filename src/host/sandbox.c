@@ -85,7 +85,7 @@ void sandbox_free(struct sandbox *sb)
 	while (sb->relays)
 		relay_free(sb->relays);
 	chan_drop(sb);
-	ev_del(sb->d, &sb->qemu_ev);
+	ev_del(sb->d->epfd, &sb->qemu_ev);
 	if (sb->qemu_ev.fd >= 0)
 		close(sb->qemu_ev.fd);
 	spec_free(&sb->spec);
@@ -309,14 +309,14 @@ static void chan_drop(struct sandbox *sb)
 {
 	if (sb->chan.mux)
 		mux_session_reset(sb->chan.mux, false);
-	conn_close(sb->d, &sb->chan);
+	conn_close(sb->d->epfd, &sb->chan);
 }
 
 /* The channel, QEMU (given qemu_grace_ms to exit) and virtiofsd gone, run/ removed. */
 static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 {
 	chan_drop(sb);
-	ev_del(sb->d, &sb->qemu_ev);
+	ev_del(sb->d->epfd, &sb->qemu_ev);
 	if (sb->qemu_ev.fd >= 0)
 		close(sb->qemu_ev.fd);
 	sb->qemu_ev.fd = -1;
@@ -537,9 +537,9 @@ static int chan_connect(struct sandbox *sb)
 	tlv_writer_init(&w, buf, sizeof(buf));
 	tlv_put_u32(&w, HELLO_VERSION, SBX_PROTO_VERSION);
 	(void)mux_send_hello(sb->chan.mux, buf, w.len);
-	r = ev_update(sb->d, &sb->chan.ev, EPOLLIN | EPOLLOUT);
+	r = ev_set(sb->d->epfd, &sb->chan.ev, EPOLLIN | EPOLLOUT);
 	if (r < 0) {
-		conn_close(sb->d, &sb->chan);
+		conn_close(sb->d->epfd, &sb->chan);
 		return r;
 	}
 	return 0;
@@ -657,7 +657,7 @@ static int watch_qemu(struct sandbox *sb)
 		return -errno;
 	fd_set_cloexec(fd, true);
 	sb->qemu_ev.fd = fd;
-	return ev_update(sb->d, &sb->qemu_ev, EPOLLIN);
+	return ev_set(sb->d->epfd, &sb->qemu_ev, EPOLLIN);
 }
 
 static void sandbox_adopt(struct sandbox *sb)
