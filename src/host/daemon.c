@@ -452,14 +452,16 @@ static void client_accept(struct sbxd *d)
 
 	for (struct client *c = d->clients; c; c = c->next)
 		n++;
-	for (;;) {
+	for (int i = 0; i < EV_LISTEN_BATCH; i++) {
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
 		struct client *cl;
-		int fd = accept4(d->listen_ev.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd, r = ev_listen_accept(d->epfd, &d->listen, &fd);
 
-		if (fd < 0)
+		if (r == -EAGAIN)
 			return;
+		if (r < 0)
+			continue;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != getuid() ||
 		    n >= CLIENTS_MAX) {
 			log_warn("refused a client (uid %d)", (int)cred.uid);
@@ -629,8 +631,8 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	if (r < 0)
 		die("cannot listen on %s/sbxd.sock: %s", p->run, strerror(-r));
 	fd_set_nonblock(lfd, true);
-	d.listen_ev = (struct evsrc){ .kind = EV_LISTEN, .fd = lfd };
-	if (ev_set(d.epfd, &d.listen_ev, EPOLLIN) < 0)
+	d.listen = (struct ev_listen){ .ev = { .kind = EV_LISTEN, .fd = lfd }, .what = "control socket" };
+	if (ev_set(d.epfd, &d.listen.ev, EPOLLIN) < 0)
 		die("epoll: %m");
 	pidtxt = xasprintf("%d\n", (int)getpid());
 	file_write_atomic(pidfile, pidtxt, strlen(pidtxt), 0600);
@@ -674,6 +676,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 			case EV_TIMER: {
 				uint64_t ticks, now = now_ms();
 				(void)!read(ev->fd, &ticks, sizeof(ticks));
+				ev_listen_tick(d.epfd, &d.listen, now);
 				for (struct sandbox *sb = d.sandboxes; sb; sb = sb->next)
 					if (!sb->dead)
 						sandbox_tick(sb, now);

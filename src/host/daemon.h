@@ -75,7 +75,8 @@ struct client {
 struct sbxd {
 	struct sbx_paths *p;
 	int epfd;
-	struct evsrc listen_ev, signal_ev, timer_ev;
+	struct ev_listen listen;
+	struct evsrc signal_ev, timer_ev;
 	int lock_fd;
 	struct sandbox *sandboxes;
 	struct client *clients;
