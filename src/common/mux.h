@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define MUX_WINDOW_INIT (1024u * 1024u)
-#define MUX_MAX_STREAMS 256u
+#define MUX_MAX_STREAMS 1024u   /* 500+ concurrent proxied connections per guest */
 #define MUX_TX_MAX (MUX_MAX_STREAMS * MUX_WINDOW_INIT + 4u * 1024u * 1024u)
 
 struct mux;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -578,6 +579,25 @@ static void daemon_setup_signals(struct sbxd *d)
 		die("epoll: %m");
 }
 
+/* Upstream sockets are fds: take the hard RLIMIT_NOFILE, and keep the daemon-wide
+ * egress cap below what is left after clients, channels and the rest (fd reserve). */
+#define DAEMON_FD_RESERVE 512u
+
+static void daemon_fd_limits(struct sbxd *d)
+{
+	struct rlimit rl;
+	rlim_t cur = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0 || getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			cur = rl.rlim_cur;
+	}
+	d->egress_max = cur > 2 * DAEMON_FD_RESERVE ? (unsigned)MIN(cur - DAEMON_FD_RESERVE, (rlim_t)EGRESS_MAX_TOTAL)
+						    : (unsigned)(cur / 2);
+	log_debug("fd limit %llu: at most %u egress streams", (unsigned long long)cur, d->egress_max);
+}
+
 /* Exactly one daemon per run dir: the lock is held for the daemon's lifetime. */
 static int daemon_lock(struct sbxd *d)
 {
@@ -627,6 +647,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	if (bt && atoi(bt) > 0 && atoi(bt) < 3600)
 		d.boot_timeout_ms = (unsigned)atoi(bt) * 1000;
 	daemon_setup_signals(&d);
+	daemon_fd_limits(&d);
 	r = sock_listen_at(p->run, "sbxd.sock", 64, 0600, &lfd);
 	if (r < 0)
 		die("cannot listen on %s/sbxd.sock: %s", p->run, strerror(-r));

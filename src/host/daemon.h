@@ -45,6 +45,9 @@ struct sandbox {
 	char **cred_env;        /* service variables of the last caller's environment (memory only) */
 	char *agent_sock;       /* the last caller's SSH_AUTH_SOCK (memory only) */
 	bool agent_enabled;     /* forwarding offered to this boot of the guest */
+	unsigned egress_n;      /* live egress streams (egress.c), <= EGRESS_MAX_PER_SANDBOX */
+	uint64_t egress_refused_ms;      /* last refusal logged */
+	unsigned long egress_refused;    /* refusals since then */
 	bool dead;              /* removed; freed at the end of the loop turn */
 };
 
@@ -89,6 +92,8 @@ struct sbxd {
 	dev_t exe_dev;                /* the binary this daemon runs, to notice a rebuild */
 	ino_t exe_ino;
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
+	unsigned egress_n;            /* live egress streams of all sandboxes */
+	unsigned egress_max;          /* EGRESS_MAX_TOTAL, lower when RLIMIT_NOFILE is */
 	bool quit;
 };
 

@@ -6,15 +6,26 @@
  * proxy_conn_abort() when the stream ends (both sides closed, peer RESET, session end).
  * Both sides closing can complete inside an engine callback, where freeing the pconn
  * would pull it from under the engine: such egresses are parked on a list and freed
- * from egress_reap() at the end of the loop turn.
+ * from egress_reap() at the end of the loop turn. A stream that ends from the guest's
+ * side (RESET, CLOSE, session end) is seen from the mux's parser, outside any engine
+ * callback: its pconn, and so its upstream socket, goes at once, so a guest that loops
+ * OPEN + CONNECT + RESET cannot pile sockets up within a turn.
+ *
+ * Bounds: a sandbox has at most EGRESS_MAX_PER_SANDBOX live egress streams, the daemon
+ * at most d->egress_max (EGRESS_MAX_TOTAL, lower when RLIMIT_NOFILE is low). Each holds
+ * at most one upstream socket (or pending connect, or agent connection). An OPEN past
+ * either cap is accepted only to be answered with OP_ERROR (the reason) and RESET; it is
+ * logged and audited at most once a second per sandbox, with a count.
  */
 #include "egress.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "daemon.h"
 #include "mux.h"
 #include "proto.h"
@@ -32,6 +43,8 @@ struct egress {
 	bool local_closed, remote_closed, dead;
 };
 
+#define EGRESS_REFUSE_LOG_MS 1000u
+
 static struct mux *egress_mux(struct egress *e)
 {
 	return e->sb->chan.mux;
@@ -44,10 +57,65 @@ static void egress_kill(struct egress *e)
 	if (e->dead)
 		return;
 	e->dead = true;
+	e->sb->egress_n--;
+	d->egress_n--;
 	if (egress_mux(e))
 		mux_set_user(egress_mux(e), e->id, NULL);
 	e->next_dead = d->egress_dead;
 	d->egress_dead = e;
+}
+
+/* Outside engine callbacks only: the upstream side of a dead egress goes now. */
+static void egress_drop_upstream(struct egress *e)
+{
+	if (e->dead && e->pc) {
+		proxy_conn_abort(e->pc);
+		e->pc = NULL;
+	}
+}
+
+/* Over a cap: explain on the stream, reset it; log and audit at most once a second. */
+static void egress_refuse(struct sandbox *sb, uint32_t id, const char *path, const char *why)
+{
+	struct sbxd *d = sb->d;
+	_cleanup_free_ char *reason = NULL;
+	uint64_t now = now_ms();
+	uint8_t buf[256];
+	struct tlv_writer w;
+
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put_u32(&w, CTRL_OP, OP_ERROR);
+	tlv_put(&w, CTRL_MSG, why, (uint32_t)strlen(why));
+	(void)mux_send_ctrl(sb->chan.mux, id, buf, w.len);
+	(void)mux_reset(sb->chan.mux, id);
+	sb->egress_refused++;
+	if (sb->egress_refused_ms && now - sb->egress_refused_ms < EGRESS_REFUSE_LOG_MS)
+		return;
+	reason = xasprintf("%s (%lu refused)", why, sb->egress_refused);
+	log_warn("%s: %s", sb->spec.name, reason);
+	audit_write(d->audit, &(struct audit_entry){ .sandbox = sb->spec.name, .path = path, .allowed = false,
+						     .reason = reason });
+	sb->egress_refused_ms = now;
+	sb->egress_refused = 0;
+}
+
+/* false when one more egress stream fits, else true and the reason in why. */
+static bool egress_over_cap(struct sandbox *sb, char *why, size_t n)
+{
+	if (sb->egress_n >= EGRESS_MAX_PER_SANDBOX)
+		snprintf(why, n, "too many connections from this sandbox (%u at once)", EGRESS_MAX_PER_SANDBOX);
+	else if (sb->d->egress_n >= sb->d->egress_max)
+		snprintf(why, n, "too many connections through sbxd (%u at once for all sandboxes)", sb->d->egress_max);
+	else
+		return false;
+	return true;
+}
+
+static void egress_add(struct sandbox *sb, struct egress *e)
+{
+	sb->egress_n++;
+	sb->d->egress_n++;
+	mux_set_user(sb->chan.mux, e->id, e);
 }
 
 static size_t down_write(void *down, const uint8_t *data, size_t len)
@@ -115,6 +183,7 @@ int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len
 	bool have_addr = false;
 	enum proxy_path path;
 	struct egress *e;
+	char over[128];
 	int r;
 
 	if (!sb->d->proxy)
@@ -144,6 +213,10 @@ int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len
 	}
 	if (r < 0 || !kind)
 		return -EPROTO;
+	if (egress_over_cap(sb, over, sizeof(over))) {
+		egress_refuse(sb, id, !strcmp(kind, "tproxy") ? "transparent" : !strcmp(kind, "dns") ? "dns" : "forward", over);
+		return 0;
+	}
 	if (!strcmp(kind, "proxy")) {
 		path = PROXY_FORWARD;
 	} else if (!strcmp(kind, "tproxy")) {
@@ -167,7 +240,7 @@ int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len
 			free(e);
 			return -ENOMEM;
 		}
-		mux_set_user(sb->chan.mux, id, e);
+		egress_add(sb, e);
 		return 0;
 	} else {
 		return -EOPNOTSUPP;
@@ -181,7 +254,7 @@ int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len
 		free(e);
 		return -ENOMEM;
 	}
-	mux_set_user(sb->chan.mux, id, e);
+	egress_add(sb, e);
 	return 0;
 }
 
@@ -212,12 +285,14 @@ void egress_close(struct egress *e)
 		sshagent_conn_input_eof(e->ac);
 	if (e->local_closed)
 		egress_kill(e);
+	egress_drop_upstream(e);   /* the engine's callbacks have returned */
 }
 
 void egress_reset(struct egress *e)
 {
-	/* The guest stream is gone (peer RESET or session end). */
+	/* The guest stream is gone (peer RESET or session end): so is its upstream. */
 	egress_kill(e);
+	egress_drop_upstream(e);
 }
 
 void egress_reap(struct sbxd *d)

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Live egress streams (each holds at most one upstream socket or pending connect). */
+#define EGRESS_MAX_PER_SANDBOX 768u
+#define EGRESS_MAX_TOTAL 4096u
+
 struct egress;
 struct sandbox;
 struct sbxd;

@@ -303,7 +303,9 @@ def test_upstream_sockets_capped_per_sandbox(daemon, sink):
     live = len(ids) - len(resets)
     assert 600 <= live <= 768, f"{live} of 1000 connections held (cap 768 per sandbox)"
     assert fd_count(daemon.proc.pid) < 768 + 64
-    assert "too many" in daemon.log()
+    assert "too many connections from this sandbox" in daemon.log()
+    audit = [l for l in daemon.bench.audit() if l.get("sandbox") == "many" and l.get("decision") == "deny"]
+    assert any("too many connections" in (l.get("reason") or "") for l in audit), audit[-3:]
 
 
 # ---------------------------------------------------------------- frame bounds, fairness
