@@ -19,9 +19,14 @@ void conn_close(int epfd, struct conn *c)
 		mux_free(c->mux);
 	c->mux = NULL;
 	c->eof = false;
+	c->rx_hold = false;
 }
 
-/* Write what the mux has queued; keep EPOLLOUT only while bytes remain. */
+bool conn_want_read(const struct conn *c)
+{
+	return c->mux && !c->rx_hold && !mux_rx_paused(c->mux);
+}
+
 int conn_flush(int epfd, struct conn *c)
 {
 	const uint8_t *p;
@@ -40,5 +45,6 @@ int conn_flush(int epfd, struct conn *c)
 		}
 		mux_tx_advance(c->mux, (size_t)w);
 	}
-	return ev_set(epfd, &c->ev, EPOLLIN | (n ? EPOLLOUT : 0));
+	/* Not polling for input while held or paused: level-triggered, it would spin. */
+	return ev_set(epfd, &c->ev, (conn_want_read(c) ? EPOLLIN : 0) | (n ? EPOLLOUT : 0));
 }

@@ -486,10 +486,12 @@ static void client_accept(struct sbxd *d)
 
 static void client_read(struct client *cl)
 {
-	for (;;) {
+	size_t got = 0;
+
+	while (got < CONN_READ_BUDGET && conn_want_read(&cl->c)) {
 		size_t avail;
 		uint8_t *buf = mux_rx_buf(cl->c.mux, &avail);
-		ssize_t n = recv(cl->c.ev.fd, buf, avail, MSG_DONTWAIT);
+		ssize_t n = recv(cl->c.ev.fd, buf, MIN(avail, (size_t)CONN_READ_CHUNK), MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -502,6 +504,7 @@ static void client_read(struct client *cl)
 			cl->dead = true;
 			return;
 		}
+		got += (size_t)n;
 		if (mux_rx_done(cl->c.mux, (size_t)n) < 0) {
 			log_warn("client broke the protocol; disconnecting it");
 			cl->dead = true;

@@ -48,6 +48,8 @@ struct sandbox {
 	unsigned egress_n;      /* live egress streams (egress.c), <= EGRESS_MAX_PER_SANDBOX */
 	uint64_t egress_refused_ms;      /* last refusal logged */
 	unsigned long egress_refused;    /* refusals since then */
+	int64_t open_tokens;    /* OPEN rate bucket (egress.c); < 0: held, in debt */
+	uint64_t open_refill_ms;
 	bool dead;              /* removed; freed at the end of the loop turn */
 };
 

@@ -111,6 +111,40 @@ static bool egress_over_cap(struct sandbox *sb, char *why, size_t n)
 	return true;
 }
 
+static void egress_refill(struct sandbox *sb, uint64_t now)
+{
+	uint64_t add;
+
+	if (!sb->open_refill_ms) {
+		sb->open_tokens = EGRESS_OPEN_BURST;
+		sb->open_refill_ms = now;
+		return;
+	}
+	add = (now - sb->open_refill_ms) * EGRESS_OPEN_RATE / 1000;
+	if (add > 0) {
+		sb->open_tokens = (int64_t)MIN((uint64_t)EGRESS_OPEN_BURST, (uint64_t)MAX(sb->open_tokens, 0) + add);
+		sb->open_refill_ms = now;
+	}
+}
+
+/* Every OPEN takes a token; with none left the channel is not read until egress_tick()
+ * finds the bucket refilled. The OPENs already read are still served. */
+static void egress_take_open(struct sandbox *sb)
+{
+	egress_refill(sb, now_ms());
+	if (--sb->open_tokens <= 0)
+		sb->chan.rx_hold = true;
+}
+
+void egress_tick(struct sandbox *sb, uint64_t now)
+{
+	if (!sb->chan.rx_hold)
+		return;
+	egress_refill(sb, now);
+	if (sb->open_tokens > 0)
+		sb->chan.rx_hold = false;   /* the loop's flush polls the channel again */
+}
+
 static void egress_add(struct sandbox *sb, struct egress *e)
 {
 	sb->egress_n++;
@@ -186,6 +220,7 @@ int egress_open(struct sandbox *sb, uint32_t id, const uint8_t *args, size_t len
 	char over[128];
 	int r;
 
+	egress_take_open(sb);
 	if (!sb->d->proxy)
 		return -EOPNOTSUPP;
 	tlv_reader_init(&rd, args, len);

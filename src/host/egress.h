@@ -9,6 +9,11 @@
 /* Live egress streams (each holds at most one upstream socket or pending connect). */
 #define EGRESS_MAX_PER_SANDBOX 768u
 #define EGRESS_MAX_TOTAL 4096u
+/* New streams (OPENs of any kind) a sandbox may sustain per second, and its burst:
+ * past them sbxd stops reading that sandbox's channel until the bucket refills, so a
+ * connect flood costs the loop a bounded share. */
+#define EGRESS_OPEN_RATE 2000u
+#define EGRESS_OPEN_BURST 512
 
 struct egress;
 struct sandbox;
@@ -20,6 +25,8 @@ void egress_data(struct egress *e, const uint8_t *data, size_t len);
 void egress_window(struct egress *e);
 void egress_close(struct egress *e);
 void egress_reset(struct egress *e);
+/* From the loop's periodic tick: resume reading a sandbox held by its OPEN rate. */
+void egress_tick(struct sandbox *sb, uint64_t now);
 /* Free egresses that ended during this loop turn. */
 void egress_reap(struct sbxd *d);
 

@@ -547,6 +547,8 @@ static int chan_connect(struct sandbox *sb)
 
 void sandbox_on_chan(struct sandbox *sb, uint32_t events)
 {
+	size_t got = 0;
+
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	for (;;) {
@@ -556,8 +558,12 @@ void sandbox_on_chan(struct sandbox *sb, uint32_t events)
 
 		if (sb->chan.ev.fd < 0 || !sb->chan.mux)
 			return;
+		/* A budget per wake-up, a paused mux, a guest over its OPEN rate (egress.c):
+		 * the rest waits, and the others get their turn. */
+		if (got >= CONN_READ_BUDGET || !conn_want_read(&sb->chan))
+			return;
 		buf = mux_rx_buf(sb->chan.mux, &avail);
-		n = recv(sb->chan.ev.fd, buf, avail, MSG_DONTWAIT);
+		n = recv(sb->chan.ev.fd, buf, MIN(avail, (size_t)CONN_READ_CHUNK), MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -570,6 +576,7 @@ void sandbox_on_chan(struct sandbox *sb, uint32_t events)
 			chan_drop(sb);
 			return;
 		}
+		got += (size_t)n;
 		if (mux_rx_done(sb->chan.mux, (size_t)n) < 0) {
 			uint8_t hb[64];
 			struct tlv_writer w;
@@ -616,6 +623,7 @@ static void console_bound(struct sandbox *sb)
 
 void sandbox_tick(struct sandbox *sb, uint64_t now)
 {
+	egress_tick(sb, now);
 	if ((sb->state == SB_RUNNING || sb->state == SB_STARTING) && now / 1000 != sb->last_console_check_s) {
 		sb->last_console_check_s = now / 1000;
 		console_bound(sb);

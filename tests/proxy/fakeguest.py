@@ -144,9 +144,10 @@ def ping_flood(ch):
     burst = frame(PING, 0, b"p" * 64) * 4096
     ch.sock.setblocking(False)
     print("flooding", flush=True)
+    off = 0
     while True:
         try:
-            ch.sock.send(burst)
+            off = (off + ch.sock.send(burst[off:] if off else burst)) % len(burst)
         except BlockingIOError:
             select.select([], [ch.sock], [], 1.0)
         except OSError:

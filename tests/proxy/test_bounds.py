@@ -86,8 +86,11 @@ class Daemon:
         sock = str(run / "ctl.sock")
         if mode:
             env = dict(os.environ, FAKEGUEST_WAIT="1") if wait else None
+            # niced: a flooding guest is a QEMU process the host's scheduler shares out;
+            # what is measured here is how sbxd's loop shares itself
             p = subprocess.Popen([sys.executable, str(HERE / "fakeguest.py"), sock, mode, *args],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                 preexec_fn=lambda: os.nice(10))
             deadline = time.monotonic() + 10
             while not os.path.exists(sock) and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -326,7 +329,7 @@ def test_flooding_sandbox_leaves_others_within_2x(daemon, upstreams, sink):
     """Sandbox 'flood' sends PINGs without reading their answers, sandbox 'loop' loops
     OPEN+CONNECT+RESET; sandbox 'victim' round-trips small messages through a tunnel.
     sbxd's memory stays bounded and the victim's median round trip stays within 2x
-    (plus 2 ms of scheduling noise) of its unloaded median."""
+    (plus 1 ms of scheduling noise) of its unloaded median."""
     daemon.bench.policy([("allow", f"echo.test:{upstreams['echo']}"), ("allow", "sink.test")])
     daemon.bench.settings(proxy_resolve=f"echo.test:{upstreams['echo']}=127.0.0.1:{upstreams['echo']},"
                                         f"sink.test:{sink}=127.0.0.1:{sink}")
@@ -358,4 +361,4 @@ def test_flooding_sandbox_leaves_others_within_2x(daemon, upstreams, sink):
     print(f"victim median rtt: unloaded {base * 1000:.2f} ms, loaded {loaded * 1000:.2f} ms; "
           f"sbxd rss {rss0} -> peak {peak} KiB")
     assert peak - rss0 < 48 * 1024, f"sbxd grew by {(peak - rss0) // 1024} MiB under a PING flood"
-    assert loaded <= 2 * base + 0.002, f"victim rtt {loaded * 1000:.2f} ms loaded vs {base * 1000:.2f} ms unloaded"
+    assert loaded <= 2 * base + 0.001, f"victim rtt {loaded * 1000:.2f} ms loaded vs {base * 1000:.2f} ms unloaded"
