@@ -484,11 +484,13 @@ static void client_accept(struct sbxd *d)
 	}
 }
 
-static void client_read(struct client *cl)
+/* hup: the peer hung up (or errored): read on even when paused, to see the end,
+ * rather than leave a level-triggered EPOLLHUP waking the loop. */
+static void client_read(struct client *cl, bool hup)
 {
 	size_t got = 0;
 
-	while (got < CONN_READ_BUDGET && conn_want_read(&cl->c)) {
+	while (got < CONN_READ_BUDGET && (hup || conn_want_read(&cl->c))) {
 		size_t avail;
 		uint8_t *buf = mux_rx_buf(cl->c.mux, &avail);
 		ssize_t n = recv(cl->c.ev.fd, buf, MIN(avail, (size_t)CONN_READ_CHUNK), MSG_DONTWAIT);
@@ -554,9 +556,13 @@ static void flush_all(struct sbxd *d)
 	for (struct client *cl = d->clients; cl; cl = cl->next)
 		if (!cl->dead && conn_flush(d->epfd, &cl->c) < 0)
 			cl->dead = true;
-	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
-		if (sb->chan.ev.fd >= 0 && conn_flush(d->epfd, &sb->chan) < 0)
+	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next) {
+		if (sb->chan.ev.fd < 0)
+			continue;
+		egress_tx_room(sb);
+		if (conn_flush(d->epfd, &sb->chan) < 0)
 			sb->chan.eof = true;
+	}
 }
 
 static void daemon_setup_signals(struct sbxd *d)
@@ -713,7 +719,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 				if (cl->dead)
 					break;
 				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-					client_read(cl);
+					client_read(cl, evs[i].events & (EPOLLHUP | EPOLLERR));
 				break;
 			}
 			case EV_CHAN: {

@@ -46,6 +46,8 @@ struct sandbox {
 	char *agent_sock;       /* the last caller's SSH_AUTH_SOCK (memory only) */
 	bool agent_enabled;     /* forwarding offered to this boot of the guest */
 	unsigned egress_n;      /* live egress streams (egress.c), <= EGRESS_MAX_PER_SANDBOX */
+	struct egress *egresses;        /* those streams (egress.c's list) */
+	bool egress_tx_waiting;         /* some wait for room in the channel's output */
 	uint64_t egress_refused_ms;      /* last refusal logged */
 	unsigned long egress_refused;    /* refusals since then */
 	int64_t open_tokens;    /* OPEN rate bucket (egress.c); < 0: held, in debt */

@@ -36,11 +36,13 @@
 
 struct egress {
 	struct egress *next_dead;
+	struct egress *live_next, *live_prev;   /* sb->egresses while not dead */
 	struct sandbox *sb;
 	uint32_t id;
 	struct pconn *pc;            /* proxy, tproxy, dns */
 	struct sshagent_conn *ac;    /* ssh-agent */
 	bool local_closed, remote_closed, dead;
+	bool tx_waiting;             /* a write found the channel's output full */
 };
 
 #define EGRESS_REFUSE_LOG_MS 1000u
@@ -48,6 +50,13 @@ struct egress {
 static struct mux *egress_mux(struct egress *e)
 {
 	return e->sb->chan.mux;
+}
+
+static size_t mux_tx_len(struct mux *m)
+{
+	const uint8_t *p;
+
+	return mux_tx_peek(m, &p);
 }
 
 static void egress_kill(struct egress *e)
@@ -59,6 +68,12 @@ static void egress_kill(struct egress *e)
 	e->dead = true;
 	e->sb->egress_n--;
 	d->egress_n--;
+	if (e->live_prev)
+		e->live_prev->live_next = e->live_next;
+	else
+		e->sb->egresses = e->live_next;
+	if (e->live_next)
+		e->live_next->live_prev = e->live_prev;
 	if (egress_mux(e))
 		mux_set_user(egress_mux(e), e->id, NULL);
 	e->next_dead = d->egress_dead;
@@ -145,8 +160,28 @@ void egress_tick(struct sandbox *sb, uint64_t now)
 		sb->chan.rx_hold = false;   /* the loop's flush polls the channel again */
 }
 
+void egress_tx_room(struct sandbox *sb)
+{
+	struct egress *e, *next;
+
+	if (!sb->egress_tx_waiting || !sb->chan.mux || mux_tx_len(sb->chan.mux) >= EGRESS_TX_HIGH / 2)
+		return;
+	sb->egress_tx_waiting = false;
+	for (e = sb->egresses; e; e = next) {
+		next = e->live_next;   /* only e's own callbacks run below */
+		if (e->tx_waiting) {
+			e->tx_waiting = false;
+			egress_window(e);
+		}
+	}
+}
+
 static void egress_add(struct sandbox *sb, struct egress *e)
 {
+	e->live_next = sb->egresses;
+	if (sb->egresses)
+		sb->egresses->live_prev = e;
+	sb->egresses = e;
 	sb->egress_n++;
 	sb->d->egress_n++;
 	mux_set_user(sb->chan.mux, e->id, e);
@@ -159,6 +194,12 @@ static size_t down_write(void *down, const uint8_t *data, size_t len)
 
 	if (e->dead || e->local_closed || !egress_mux(e))
 		return 0;
+	if (mux_tx_len(egress_mux(e)) >= EGRESS_TX_HIGH) {
+		/* The guest is not reading: wait like for credit; egress_tx_room() wakes us. */
+		e->tx_waiting = true;
+		e->sb->egress_tx_waiting = true;
+		return 0;
+	}
 	w = mux_write(egress_mux(e), e->id, 0, data, len);
 	return w > 0 ? (size_t)w : 0;
 }

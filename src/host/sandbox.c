@@ -559,8 +559,9 @@ void sandbox_on_chan(struct sandbox *sb, uint32_t events)
 		if (sb->chan.ev.fd < 0 || !sb->chan.mux)
 			return;
 		/* A budget per wake-up, a paused mux, a guest over its OPEN rate (egress.c):
-		 * the rest waits, and the others get their turn. */
-		if (got >= CONN_READ_BUDGET || !conn_want_read(&sb->chan))
+		 * the rest waits, and the others get their turn. A hang-up is read on, to
+		 * see its end (a level-triggered EPOLLHUP would wake the loop forever). */
+		if (got >= CONN_READ_BUDGET || (!conn_want_read(&sb->chan) && !(events & (EPOLLHUP | EPOLLERR))))
 			return;
 		buf = mux_rx_buf(sb->chan.mux, &avail);
 		n = recv(sb->chan.ev.fd, buf, MIN(avail, (size_t)CONN_READ_CHUNK), MSG_DONTWAIT);
