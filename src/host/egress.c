@@ -137,7 +137,9 @@ static void egress_refill(struct sandbox *sb, uint64_t now)
 	}
 	add = (now - sb->open_refill_ms) * EGRESS_OPEN_RATE / 1000;
 	if (add > 0) {
-		sb->open_tokens = (int64_t)MIN((uint64_t)EGRESS_OPEN_BURST, (uint64_t)MAX(sb->open_tokens, 0) + add);
+		/* a debt (OPENs read past the bucket) is paid off first */
+		add = MIN(add, (uint64_t)EGRESS_OPEN_BURST * 4);
+		sb->open_tokens = MIN((int64_t)EGRESS_OPEN_BURST, sb->open_tokens + (int64_t)add);
 		sb->open_refill_ms = now;
 	}
 }
