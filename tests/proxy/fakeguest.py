@@ -53,7 +53,8 @@ class Chan:
 
     def __init__(self, sock):
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()
+        self.off = 0   # parsed up to here; compacted now and then (no quadratic copies)
         self.next_id = 2
 
     def send(self, data):
@@ -62,11 +63,14 @@ class Chan:
     def recv_frame(self, timeout=10):
         deadline = time.monotonic() + timeout
         while True:
-            if len(self.buf) >= 12:
-                n, t, fl, sid = struct.unpack_from("<IHHI", self.buf)
-                if len(self.buf) >= 12 + n:
-                    pl = self.buf[12:12 + n]
-                    self.buf = self.buf[12 + n:]
+            if len(self.buf) - self.off >= 12:
+                n, t, fl, sid = struct.unpack_from("<IHHI", self.buf, self.off)
+                if len(self.buf) - self.off >= 12 + n:
+                    pl = bytes(self.buf[self.off + 12:self.off + 12 + n])
+                    self.off += 12 + n
+                    if self.off > (1 << 20):
+                        del self.buf[:self.off]
+                        self.off = 0
                     return t, fl, sid, pl
             left = deadline - time.monotonic()
             if left <= 0:

@@ -24,6 +24,24 @@ import fakeguest as fg
 HERE = Path(__file__).resolve().parent
 
 
+def _sanitized():
+    try:
+        return b"__asan_init" in Path(SBX).read_bytes()
+    except OSError:
+        return False
+
+
+# Under AddressSanitizer, RSS measures its allocator (quarantine, shadow, redzones),
+# not sbxd: the memory bounds below are checked on ordinary builds only.
+ASAN = _sanitized()
+
+
+def assert_grew_less(peak, rss0, mib, what):
+    print(f"sbxd rss {rss0} -> peak {peak} KiB ({what})")
+    if not ASAN:
+        assert peak - rss0 < mib * 1024, f"sbxd grew by {(peak - rss0) // 1024} MiB {what}"
+
+
 def cpu_seconds(pid):
     """utime + stime of pid, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -326,9 +344,9 @@ def test_upstream_sockets_capped_per_sandbox(daemon, sink):
 
 
 def test_guest_that_stops_reading_bounds_queued_data(daemon, upstreams):
-    """64 downloads through a guest that never reads its channel: credit alone would let
-    sbxd queue 1 MiB per stream (64 MiB, +91 MiB of RSS measured before the fix); the
-    channel's output stays near 8 MiB (+28 MiB of RSS with the engine's buffers)."""
+    """96 downloads through a guest that never reads its channel: credit alone would let
+    sbxd queue 1 MiB per stream (96 MiB); the channel's output stays near 8 MiB (the
+    rest of the growth is the engine's per-connection buffers)."""
     a = upstreams["a"]
     daemon.bench.policy([("allow", "a.test")])
     daemon.bench.settings(proxy_resolve=f"a.test:{a}=127.0.0.1:{a}")
@@ -338,26 +356,25 @@ def test_guest_that_stops_reading_bounds_queued_data(daemon, upstreams):
     ch = fg.accept(daemon.listeners["slow"])
     rss0 = rss_kib(pid)
     req = f"GET http://a.test:{a}/bytes/4000000 HTTP/1.1\r\nHost: a.test:{a}\r\n\r\n".encode()
-    for _ in range(64):
+    for _ in range(96):
         sid, f = ch.open_frame()
         ch.send(f + fg.frame(fg.DATA, sid, req))
     mem = Sampler(pid, rss_kib)
     try:
-        time.sleep(4)
+        time.sleep(8)
     finally:
         peak = mem.done()
     assert daemon.proc.poll() is None, daemon.log()
-    print(f"sbxd rss {rss0} -> peak {peak} KiB")
-    assert peak - rss0 < 48 * 1024, f"sbxd grew by {(peak - rss0) // 1024} MiB for a guest that does not read"
+    assert_grew_less(peak, rss0, 80, "for a guest that does not read")
     # and it still delivers once the guest reads: every stream gets its response head
     ch.sock.settimeout(30)
     seen = set()
     deadline = time.monotonic() + 60
-    while len(seen) < 64 and time.monotonic() < deadline:
+    while len(seen) < 96 and time.monotonic() < deadline:
         t, _, sid, pl = ch.recv_frame(30)
         if t == fg.DATA and pl.startswith(b"HTTP/1.1 200"):
             seen.add(sid)
-    assert len(seen) == 64
+    assert len(seen) == 96
 
 
 # ---------------------------------------------------------------- frame bounds, fairness
@@ -381,7 +398,7 @@ def test_ping_flood_keeps_sbxd_flat(daemon):
     used = cpu_seconds(pid) - c0
     assert daemon.proc.poll() is None, daemon.log()
     assert "broke the channel protocol" not in daemon.log(), daemon.log()
-    assert peak - rss0 < 16 * 1024, f"sbxd grew by {(peak - rss0) // 1024} MiB under a PING flood"
+    assert_grew_less(peak, rss0, 16, "under a PING flood")
     assert used < 0.5, f"sbxd burnt {used:.2f} s of CPU in 3 s under a PING flood"
 
 
@@ -444,5 +461,5 @@ def test_flooding_sandbox_leaves_others_within_2x(daemon, upstreams, sink):
     base, load = statistics.median(unloaded), statistics.median(loaded)
     print(f"victim median rtt: unloaded {base * 1000:.2f} ms, loaded {load * 1000:.2f} ms; "
           f"sbxd rss {rss0} -> peak {peak} KiB")
-    assert peak - rss0 < 128 * 1024, f"sbxd grew by {(peak - rss0) // 1024} MiB under the floods"
+    assert_grew_less(peak, rss0, 128, "under the floods")
     assert load <= 2 * base + 0.001, f"victim rtt {load * 1000:.2f} ms loaded vs {base * 1000:.2f} ms unloaded"
