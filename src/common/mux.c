@@ -21,6 +21,9 @@
  * tx_start..tx_end is unsent; tx_cur_rem counts the bytes of the frame at tx_start that
  * the owner has not written yet when it stopped in the middle of a frame, so that a
  * session reset can keep that remainder and the peer still sees whole frames.
+ * tx_ctl counts the bytes of queued frames that carry no credit (everything but DATA);
+ * a frame leaves the count when the owner starts writing it. It is what
+ * MUX_TX_CTL_MAX bounds and what mux_rx_paused() looks at.
  *
  * Streams: a fixed array of MUX_MAX_STREAMS slots plus an open-addressing index keyed by
  * id. Callbacks may call any mux_* function except mux_free() and mux_rx_done(), so the
@@ -65,6 +68,7 @@ struct mux {
 
 	uint8_t *tx;
 	size_t tx_cap, tx_start, tx_end, tx_cur_rem;
+	size_t tx_ctl;   /* bytes of queued non-DATA frames not yet started */
 
 	uint32_t next_id;      /* next id we open */
 	uint32_t peer_max_id;  /* highest id the peer has opened this session */
@@ -199,6 +203,8 @@ static int mux_queue2(struct mux *m, uint16_t type, uint16_t flags, uint32_t str
 
 	if (n1 > FRAME_MAX_PAYLOAD || n2 > FRAME_MAX_PAYLOAD - n1)
 		return -EMSGSIZE;
+	if (type != FRAME_DATA && m->tx_ctl + FRAME_HDR_LEN + h.len > MUX_TX_CTL_MAX)
+		return -ENOBUFS;
 	r = mux_tx_reserve(m, FRAME_HDR_LEN + h.len, &out);
 	if (r < 0)
 		return r;
@@ -208,6 +214,8 @@ static int mux_queue2(struct mux *m, uint16_t type, uint16_t flags, uint32_t str
 	if (n2)
 		memcpy(out + FRAME_HDR_LEN + n1, p2, n2);
 	m->tx_end += FRAME_HDR_LEN + h.len;
+	if (type != FRAME_DATA)
+		m->tx_ctl += FRAME_HDR_LEN + h.len;
 	return 0;
 }
 
@@ -229,8 +237,11 @@ void mux_tx_advance(struct mux *m, size_t n)
 	while (n > 0) {
 		size_t take;
 
-		if (m->tx_cur_rem == 0) /* at a frame boundary: whole frames only in tx */
+		if (m->tx_cur_rem == 0) { /* at a frame boundary: whole frames only in tx */
 			m->tx_cur_rem = FRAME_HDR_LEN + get_le32(m->tx + m->tx_start);
+			if (get_le16(m->tx + m->tx_start + 4) != FRAME_DATA)
+				m->tx_ctl -= MIN(m->tx_ctl, m->tx_cur_rem);
+		}
 		take = MIN(n, m->tx_cur_rem);
 		m->tx_start += take;
 		m->tx_cur_rem -= take;
@@ -239,6 +250,7 @@ void mux_tx_advance(struct mux *m, size_t n)
 	if (m->tx_start == m->tx_end) {
 		m->tx_start = m->tx_end = 0;
 		m->tx_cur_rem = 0;
+		m->tx_ctl = 0;
 		if (m->tx_cap > MUX_TX_KEEP) {
 			explicit_bzero(m->tx, m->tx_cap);
 			free(m->tx);
@@ -246,6 +258,11 @@ void mux_tx_advance(struct mux *m, size_t n)
 			m->tx_cap = 0;
 		}
 	}
+}
+
+bool mux_rx_paused(const struct mux *m)
+{
+	return m->tx_ctl >= MUX_TX_CTL_PAUSE;
 }
 
 /* ---- lifecycle ---- */
@@ -317,8 +334,10 @@ void mux_session_reset(struct mux *m, bool hunt)
 {
 	m->gen++;
 	m->rx_len = 0;
-	/* Keep only the unwritten rest of a frame the owner started writing. */
+	/* Keep only the unwritten rest of a frame the owner started writing (already out
+	 * of tx_ctl). */
 	m->tx_end = m->tx_start + m->tx_cur_rem;
+	m->tx_ctl = 0;
 	if (m->tx_start == m->tx_end) {
 		m->tx_start = m->tx_end = 0;
 		m->tx_cur_rem = 0;

@@ -24,8 +24,18 @@
 #include <stdint.h>
 
 #define MUX_WINDOW_INIT (1024u * 1024u)
-#define MUX_MAX_STREAMS 256u
-#define MUX_TX_MAX (MUX_MAX_STREAMS * MUX_WINDOW_INIT + 4u * 1024u * 1024u)
+#define MUX_MAX_STREAMS 1024u   /* 500+ concurrent proxied connections per guest */
+/* Frames that need no credit (OPEN, WINDOW, CLOSE, RESET, PING, HELLO, CTRL) may take
+ * at most MUX_TX_CTL_MAX of the output buffer; queuing one past it fails with -ENOBUFS
+ * (an automatic answer that does not fit is a violation). From MUX_TX_CTL_PAUSE on,
+ * mux_rx_paused() asks the owner to stop reading the peer until the output drains:
+ * most of these frames answer the peer's input (PING ACK, RESET, WINDOW), so a peer
+ * that sends without reading stalls itself instead of growing our buffer. One parse
+ * of a full input buffer adds well under MUX_TX_CTL_MAX - MUX_TX_CTL_PAUSE. */
+#define MUX_TX_CTL_PAUSE (256u * 1024u)
+#define MUX_TX_CTL_MAX (4u * 1024u * 1024u)
+/* DATA is bounded by credit: MUX_MAX_STREAMS x MUX_WINDOW_INIT. */
+#define MUX_TX_MAX (MUX_MAX_STREAMS * MUX_WINDOW_INIT + MUX_TX_CTL_MAX)
 
 struct mux;
 
@@ -61,6 +71,9 @@ void mux_set_hunting(struct mux *m, bool on);
 /* Output: bytes waiting to be written. */
 size_t mux_tx_peek(struct mux *m, const uint8_t **ret);
 void mux_tx_advance(struct mux *m, size_t n);
+/* True while frames without credit fill the output beyond MUX_TX_CTL_PAUSE: do not
+ * read from the peer (and do not poll it for input) until mux_tx_advance() drained them. */
+bool mux_rx_paused(const struct mux *m);
 
 /* Drop all streams (on_reset for each), both buffers, and start hunting if asked. */
 void mux_session_reset(struct mux *m, bool hunt);

@@ -217,7 +217,8 @@ static void chan_disconnected(struct guest *g)
 
 static void chan_read(struct guest *g)
 {
-	for (int i = 0; i < CHAN_MAX_READS && g->port_state == PORT_UP; i++) {
+	/* A paused mux: answers to the host's input wait unsent; read again once drained. */
+	for (int i = 0; i < CHAN_MAX_READS && g->port_state == PORT_UP && !mux_rx_paused(g->mux); i++) {
 		size_t avail;
 		uint8_t *buf = mux_rx_buf(g->mux, &avail);
 		ssize_t n = read(g->port.fd, buf, avail);
@@ -268,7 +269,7 @@ void chan_flush(struct guest *g)
 		}
 		break;
 	}
-	(void)watch_set(g, &g->port, EPOLLIN | (len > 0 ? EPOLLOUT : 0));
+	(void)watch_set(g, &g->port, (mux_rx_paused(g->mux) ? 0 : EPOLLIN) | (len > 0 ? EPOLLOUT : 0));
 }
 
 void chan_on_event(struct guest *g, uint32_t events)

@@ -52,8 +52,9 @@
 #define EGRESS_NO_PROXY "localhost,127.0.0.1,::1"
 
 /* The mux allows MUX_MAX_STREAMS live streams per session, exec streams included:
- * egress keeps below that so that the host can always open an exec. */
-#define EGRESS_MAX_RELAYS 192u
+ * egress keeps below that so that the host can always open an exec. The host allows
+ * as many (EGRESS_MAX_PER_SANDBOX in src/host/egress.h). */
+#define EGRESS_MAX_RELAYS 768u
 #define EGRESS_DNS_MAX_INFLIGHT 48u
 #define EGRESS_READ_MAX (256u * 1024u)
 

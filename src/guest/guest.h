@@ -8,6 +8,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* RLIMIT_NOFILE of sbx-guest itself (egress relays are fds); its children get
+ * GUEST_CHILD_NOFILE, the usual soft default, with this as the hard limit. */
+#define GUEST_NOFILE 8192u
+#define GUEST_CHILD_NOFILE 1024u
+
 struct mux;
 struct exec;
 struct egress;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -260,6 +261,13 @@ int main(int argc, char **argv)
 			pause();
 	}
 
+	{
+		/* Up to EGRESS_MAX_RELAYS egress connections, each an fd, plus exec sessions
+		 * and DNS: init's default of 1024 is too few. Children get 1024 back (spawn.c). */
+		struct rlimit rl = { .rlim_cur = GUEST_NOFILE, .rlim_max = GUEST_NOFILE };
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the fd limit to %u: %m", GUEST_NOFILE);
+	}
 	modules_load(MODULES_LIST);
 	mounts_switch_root();
 	mounts_late();

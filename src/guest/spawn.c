@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "proto.h"
 #include "util.h"
 
@@ -212,6 +214,10 @@ void child_run(const struct child_args *a)
 	for (int s = 1; s < NSIG; s++)
 		(void)signal(s, SIG_DFL);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	{
+		struct rlimit rl = { .rlim_cur = GUEST_CHILD_NOFILE, .rlim_max = GUEST_NOFILE };
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (setsid() < 0)
 		child_fail(a->status_fd, EXEC_STATUS_NOT_EXEC, "setsid: %s", strerror(errno));
 	if (a->tty && ioctl(a->stdio[0], TIOCSCTTY, 0) < 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -20,6 +21,7 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "conn.h"
 #include "json_get.h"
 #include "sshagent.h"
 #include "egress.h"
@@ -34,66 +36,6 @@
 
 #define SBXD_VERSION "0.1.0"
 #define CLIENTS_MAX 256
-
-int ev_set(int epfd, struct evsrc *ev, uint32_t events)
-{
-	struct epoll_event e = { .events = events, .data.ptr = ev };
-	int op;
-
-	if (ev->fd < 0 || ev->events == events)
-		return 0;
-	op = ev->events ? (events ? EPOLL_CTL_MOD : EPOLL_CTL_DEL) : EPOLL_CTL_ADD;
-	if (epoll_ctl(epfd, op, ev->fd, &e) < 0)
-		return -errno;
-	ev->events = events;
-	return 0;
-}
-
-int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events)
-{
-	return ev_set(d->epfd, ev, events);
-}
-
-void ev_del(struct sbxd *d, struct evsrc *ev)
-{
-	if (ev->fd >= 0 && ev->events)
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
-	ev->events = 0;
-}
-
-void conn_close(struct sbxd *d, struct conn *c)
-{
-	ev_del(d, &c->ev);
-	if (c->ev.fd >= 0)
-		close(c->ev.fd);
-	c->ev.fd = -1;
-	if (c->mux)
-		mux_free(c->mux);
-	c->mux = NULL;
-	c->eof = false;
-}
-
-/* Write what the mux has queued; keep EPOLLOUT only while bytes remain. */
-static int conn_flush(struct sbxd *d, struct conn *c)
-{
-	const uint8_t *p;
-	size_t n;
-
-	if (c->ev.fd < 0 || !c->mux)
-		return 0;
-	while ((n = mux_tx_peek(c->mux, &p)) > 0) {
-		ssize_t w = send(c->ev.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
-		mux_tx_advance(c->mux, (size_t)w);
-	}
-	return ev_update(d, &c->ev, EPOLLIN | (n ? EPOLLOUT : 0));
-}
 
 void client_reply(struct client *cl, struct json_object *resp)
 {
@@ -511,14 +453,16 @@ static void client_accept(struct sbxd *d)
 
 	for (struct client *c = d->clients; c; c = c->next)
 		n++;
-	for (;;) {
+	for (int i = 0; i < EV_LISTEN_BATCH; i++) {
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
 		struct client *cl;
-		int fd = accept4(d->listen_ev.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd, r = ev_listen_accept(d->epfd, &d->listen, &fd);
 
-		if (fd < 0)
+		if (r == -EAGAIN)
 			return;
+		if (r < 0)
+			continue;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != getuid() ||
 		    n >= CLIENTS_MAX) {
 			log_warn("refused a client (uid %d)", (int)cred.uid);
@@ -529,8 +473,8 @@ static void client_accept(struct sbxd *d)
 		cl->d = d;
 		cl->c.ev = (struct evsrc){ .kind = EV_CLIENT, .fd = fd, .obj = cl };
 		cl->c.mux = mux_new(true, &client_ops, cl);
-		if (!cl->c.mux || ev_update(d, &cl->c.ev, EPOLLIN) < 0) {
-			conn_close(d, &cl->c);
+		if (!cl->c.mux || ev_set(d->epfd, &cl->c.ev, EPOLLIN) < 0) {
+			conn_close(d->epfd, &cl->c);
 			free(cl);
 			continue;
 		}
@@ -540,12 +484,16 @@ static void client_accept(struct sbxd *d)
 	}
 }
 
-static void client_read(struct client *cl)
+/* hup: the peer hung up (or errored): read on even when paused, to see the end,
+ * rather than leave a level-triggered EPOLLHUP waking the loop. */
+static void client_read(struct client *cl, bool hup)
 {
-	for (;;) {
+	size_t got = 0;
+
+	while (got < CONN_READ_BUDGET && (hup || conn_want_read(&cl->c))) {
 		size_t avail;
 		uint8_t *buf = mux_rx_buf(cl->c.mux, &avail);
-		ssize_t n = recv(cl->c.ev.fd, buf, avail, MSG_DONTWAIT);
+		ssize_t n = recv(cl->c.ev.fd, buf, MIN(avail, (size_t)CONN_READ_CHUNK), MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -558,6 +506,7 @@ static void client_read(struct client *cl)
 			cl->dead = true;
 			return;
 		}
+		got += (size_t)n;
 		if (mux_rx_done(cl->c.mux, (size_t)n) < 0) {
 			log_warn("client broke the protocol; disconnecting it");
 			cl->dead = true;
@@ -572,7 +521,7 @@ static void client_free(struct sbxd *d, struct client *cl)
 {
 	/* Detach relays first: their guest streams get reset. */
 	relays_detach_client(d, cl);
-	conn_close(d, &cl->c);
+	conn_close(d->epfd, &cl->c);
 	secrets_env_free(cl->cred_env);
 	free(cl);
 }
@@ -605,11 +554,15 @@ static void reap_dead(struct sbxd *d)
 static void flush_all(struct sbxd *d)
 {
 	for (struct client *cl = d->clients; cl; cl = cl->next)
-		if (!cl->dead && conn_flush(d, &cl->c) < 0)
+		if (!cl->dead && conn_flush(d->epfd, &cl->c) < 0)
 			cl->dead = true;
-	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
-		if (sb->chan.ev.fd >= 0 && conn_flush(d, &sb->chan) < 0)
+	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next) {
+		if (sb->chan.ev.fd < 0)
+			continue;
+		egress_tx_room(sb);
+		if (conn_flush(d->epfd, &sb->chan) < 0)
 			sb->chan.eof = true;
+	}
 }
 
 static void daemon_setup_signals(struct sbxd *d)
@@ -631,8 +584,27 @@ static void daemon_setup_signals(struct sbxd *d)
 	d->timer_ev = (struct evsrc){ .kind = EV_TIMER, .fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
 	if (d->signal_ev.fd < 0 || d->timer_ev.fd < 0 || timerfd_settime(d->timer_ev.fd, 0, &its, NULL) < 0)
 		die("cannot set up signalfd/timerfd: %m");
-	if (ev_update(d, &d->signal_ev, EPOLLIN) < 0 || ev_update(d, &d->timer_ev, EPOLLIN) < 0)
+	if (ev_set(d->epfd, &d->signal_ev, EPOLLIN) < 0 || ev_set(d->epfd, &d->timer_ev, EPOLLIN) < 0)
 		die("epoll: %m");
+}
+
+/* Upstream sockets are fds: take the hard RLIMIT_NOFILE, and keep the daemon-wide
+ * egress cap below what is left after clients, channels and the rest (fd reserve). */
+#define DAEMON_FD_RESERVE 512u
+
+static void daemon_fd_limits(struct sbxd *d)
+{
+	struct rlimit rl;
+	rlim_t cur = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0 || getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			cur = rl.rlim_cur;
+	}
+	d->egress_max = cur > 2 * DAEMON_FD_RESERVE ? (unsigned)MIN(cur - DAEMON_FD_RESERVE, (rlim_t)EGRESS_MAX_TOTAL)
+						    : (unsigned)(cur / 2);
+	log_debug("fd limit %llu: at most %u egress streams", (unsigned long long)cur, d->egress_max);
 }
 
 /* Exactly one daemon per run dir: the lock is held for the daemon's lifetime. */
@@ -684,12 +656,13 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	if (bt && atoi(bt) > 0 && atoi(bt) < 3600)
 		d.boot_timeout_ms = (unsigned)atoi(bt) * 1000;
 	daemon_setup_signals(&d);
+	daemon_fd_limits(&d);
 	r = sock_listen_at(p->run, "sbxd.sock", 64, 0600, &lfd);
 	if (r < 0)
 		die("cannot listen on %s/sbxd.sock: %s", p->run, strerror(-r));
 	fd_set_nonblock(lfd, true);
-	d.listen_ev = (struct evsrc){ .kind = EV_LISTEN, .fd = lfd };
-	if (ev_update(&d, &d.listen_ev, EPOLLIN) < 0)
+	d.listen = (struct ev_listen){ .ev = { .kind = EV_LISTEN, .fd = lfd }, .what = "control socket" };
+	if (ev_set(d.epfd, &d.listen.ev, EPOLLIN) < 0)
 		die("epoll: %m");
 	pidtxt = xasprintf("%d\n", (int)getpid());
 	file_write_atomic(pidfile, pidtxt, strlen(pidtxt), 0600);
@@ -733,6 +706,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 			case EV_TIMER: {
 				uint64_t ticks, now = now_ms();
 				(void)!read(ev->fd, &ticks, sizeof(ticks));
+				ev_listen_tick(d.epfd, &d.listen, now);
 				for (struct sandbox *sb = d.sandboxes; sb; sb = sb->next)
 					if (!sb->dead)
 						sandbox_tick(sb, now);
@@ -745,7 +719,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 				if (cl->dead)
 					break;
 				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-					client_read(cl);
+					client_read(cl, evs[i].events & (EPOLLHUP | EPOLLERR));
 				break;
 			}
 			case EV_CHAN: {

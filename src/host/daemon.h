@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "accel.h"
+#include "conn.h"
 #include "ev.h"
 #include "proxy.h"
 #include "image.h"
@@ -19,13 +20,6 @@
 struct json_object;
 struct mux;
 struct sbxd;
-
-/* A mux on a non-blocking stream socket. */
-struct conn {
-	struct evsrc ev;
-	struct mux *mux;
-	bool eof;
-};
 
 enum sb_state { SB_STOPPED, SB_STARTING, SB_RUNNING, SB_STOPPING };
 
@@ -51,6 +45,13 @@ struct sandbox {
 	char **cred_env;        /* service variables of the last caller's environment (memory only) */
 	char *agent_sock;       /* the last caller's SSH_AUTH_SOCK (memory only) */
 	bool agent_enabled;     /* forwarding offered to this boot of the guest */
+	unsigned egress_n;      /* live egress streams (egress.c), <= EGRESS_MAX_PER_SANDBOX */
+	struct egress *egresses;        /* those streams (egress.c's list) */
+	bool egress_tx_waiting;         /* some wait for room in the channel's output */
+	uint64_t egress_refused_ms;      /* last refusal logged */
+	unsigned long egress_refused;    /* refusals since then */
+	int64_t open_tokens;    /* OPEN rate bucket (egress.c); < 0: held, in debt */
+	uint64_t open_refill_ms;
 	bool dead;              /* removed; freed at the end of the loop turn */
 };
 
@@ -81,7 +82,8 @@ struct client {
 struct sbxd {
 	struct sbx_paths *p;
 	int epfd;
-	struct evsrc listen_ev, signal_ev, timer_ev;
+	struct ev_listen listen;
+	struct evsrc signal_ev, timer_ev;
 	int lock_fd;
 	struct sandbox *sandboxes;
 	struct client *clients;
@@ -94,15 +96,14 @@ struct sbxd {
 	dev_t exe_dev;                /* the binary this daemon runs, to notice a rebuild */
 	ino_t exe_ino;
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
+	unsigned egress_n;            /* live egress streams of all sandboxes */
+	unsigned egress_max;          /* EGRESS_MAX_TOTAL, lower when RLIMIT_NOFILE is */
 	bool quit;
 };
 
 /* daemon.c */
-int ev_update(struct sbxd *d, struct evsrc *ev, uint32_t events);
-void ev_del(struct sbxd *d, struct evsrc *ev);
 void client_reply(struct client *cl, struct json_object *resp);   /* takes resp */
 void client_reply_error(struct client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void conn_close(struct sbxd *d, struct conn *c);
 
 /* sandbox.c and relay.c */
 struct sandbox *sandbox_find(struct sbxd *d, const char *name);

@@ -42,7 +42,7 @@ static const char usage[] =
 enum bkind { BK_FORWARD, BK_TRANSPARENT, BK_DNS };
 
 struct blisten {
-	struct evsrc ev;
+	struct ev_listen l;
 	enum bkind kind;
 	struct blisten *next;
 };
@@ -201,10 +201,10 @@ static int bench_listen(struct bench *b, const char *spec, enum bkind kind)
 	fflush(stdout);
 	l = xcalloc(1, sizeof(*l));
 	l->kind = kind;
-	l->ev = (struct evsrc){ .kind = EV_LISTEN, .fd = fd, .obj = l };
+	l->l = (struct ev_listen){ .ev = { .kind = EV_LISTEN, .fd = fd, .obj = l }, .what = "proxy-bench listener" };
 	l->next = b->listeners;
 	b->listeners = l;
-	if (ev_set(b->epfd, &l->ev, EPOLLIN) < 0)
+	if (ev_set(b->epfd, &l->l.ev, EPOLLIN) < 0)
 		die("proxy-bench: epoll: %m");
 	return 0;
 }
@@ -222,12 +222,14 @@ static void client_start(struct bclient *bc, const struct sockaddr *orig)
 
 static void bench_accept(struct bench *b, struct blisten *l)
 {
-	for (;;) {
-		int fd = accept4(l->ev.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+	for (int i = 0; i < EV_LISTEN_BATCH; i++) {
+		int fd, one = 1, r = ev_listen_accept(b->epfd, &l->l, &fd);
 		struct bclient *bc;
 
-		if (fd < 0)
+		if (r == -EAGAIN)
 			return;
+		if (r < 0)
+			continue;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		bc = xcalloc(1, sizeof(*bc));
 		bc->b = b;
@@ -444,6 +446,8 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 			case EV_TIMER: {
 				uint64_t ticks;
 				(void)!read(ev->fd, &ticks, sizeof(ticks));
+				for (struct blisten *l = b.listeners; l; l = l->next)
+					ev_listen_tick(b.epfd, &l->l, now_ms());
 				proxy_tick(b.px);
 				break;
 			}
@@ -467,7 +471,7 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 	while (b.listeners) {
 		struct blisten *l = b.listeners;
 		b.listeners = l->next;
-		close(l->ev.fd);
+		close(l->l.ev.fd);
 		free(l);
 	}
 	close(sig_ev.fd);

@@ -846,17 +846,17 @@ static void test_many_streams(void)
 	peer_free(a);
 	peer_free(b);
 
-	/* peer limit: 300 OPENs, the ones past the limit get RESET (not a violation) */
+	/* peer limit: 44 OPENs too many, the ones past the limit get RESET (not a violation) */
 	b = peer_new("guest", false);
-	for (uint32_t i = 0; i < 300; i++)
+	for (uint32_t i = 0; i < MUX_MAX_STREAMS + 44; i++)
 		CHECK_EQ(feed_frame(b, FRAME_OPEN, 0, 2 * i + 1, NULL, 0), 0);
 	CHECK_EQ(b->n_open, MUX_MAX_STREAMS);
 	CHECK_EQ(mux_stream_count(b->m), MUX_MAX_STREAMS);
-	CHECK_EQ(count_tx(b, FRAME_RESET, &last), 300 - MUX_MAX_STREAMS);
-	CHECK_EQ(last, 599);
+	CHECK_EQ(count_tx(b, FRAME_RESET, &last), 44);
+	CHECK_EQ(last, 2 * (MUX_MAX_STREAMS + 43) + 1);
 	drain(b);
 	/* the refused ids are used up; a freed slot takes a new stream */
-	CHECK_EQ(feed_frame(b, FRAME_OPEN, 0, 599, NULL, 0), -EPROTO);
+	CHECK_EQ(feed_frame(b, FRAME_OPEN, 0, 2 * (MUX_MAX_STREAMS + 43) + 1, NULL, 0), -EPROTO);
 	mux_session_reset(b->m, false);
 	CHECK_EQ(b->n_reset, MUX_MAX_STREAMS);
 	CHECK_EQ(mux_stream_count(b->m), 0);
@@ -1001,6 +1001,49 @@ static void test_reentrant(void)
 	}
 }
 
+/* Frames without credit have a bound of their own: a peer that sends PINGs without
+ * reading the answers pauses our input at MUX_TX_CTL_PAUSE and, if the owner ignored
+ * that, is a violation at MUX_TX_CTL_MAX: never the ~1 GiB of MUX_TX_MAX. */
+static void test_ctl_bound(void)
+{
+	struct peer *b = peer_new("host", true);
+	const size_t fl = FRAME_HDR_LEN + 64;
+	uint8_t pl[64] = { 0 };
+	const uint8_t *o;
+	size_t i, n;
+	int r = 0;
+
+	CHECK(!mux_rx_paused(b->m));
+	for (i = 0; !mux_rx_paused(b->m) && i < MUX_TX_CTL_MAX; i++)
+		CHECK_EQ(feed_frame(b, FRAME_PING, 0, 0, pl, sizeof(pl)), 0);
+	CHECK_EQ(i, (MUX_TX_CTL_PAUSE + fl - 1) / fl);
+	/* the owner starts writing: the frame leaves the count, reading may go on */
+	mux_tx_advance(b->m, 1);
+	CHECK(!mux_rx_paused(b->m));
+	mux_tx_advance(b->m, fl - 1);
+	/* an owner that reads on regardless: a violation at the bound */
+	for (i = 0; i < MUX_TX_MAX / fl && (r = feed_frame(b, FRAME_PING, 0, 0, pl, sizeof(pl))) == 0; i++)
+		;
+	CHECK_EQ(r, -EPROTO);
+	n = mux_tx_peek(b->m, &o);
+	CHECK(n <= MUX_TX_CTL_MAX && n > MUX_TX_CTL_MAX - fl);
+	CHECK(mux_rx_paused(b->m));
+	/* the owner's own frames without credit are refused too */
+	CHECK_EQ(mux_send_ctrl(b->m, 0, pl, sizeof(pl)), -ENOBUFS);
+	drain(b);
+	CHECK(!mux_rx_paused(b->m));
+	CHECK_EQ(mux_send_ctrl(b->m, 0, "x", 1), 0);
+	/* a session reset forgets the count with the frames */
+	for (i = 0; i < 10; i++)
+		CHECK_EQ(mux_send_ctrl(b->m, 0, pl, sizeof(pl)), 0);
+	mux_session_reset(b->m, false);
+	CHECK_EQ(mux_tx_peek(b->m, &o), 0);
+	for (i = 0; i < MUX_TX_CTL_PAUSE / fl; i++)
+		CHECK_EQ(mux_send_ctrl(b->m, 0, pl, sizeof(pl)), 0);
+	CHECK(!mux_rx_paused(b->m));
+	peer_free(b);
+}
+
 static void run_all(void)
 {
 	test_basic();
@@ -1013,6 +1056,7 @@ static void run_all(void)
 	test_hunt_split();
 	test_many_streams();
 	test_reentrant();
+	test_ctl_bound();
 }
 
 int main(void)
