@@ -67,6 +67,7 @@ struct mux {
 
 	uint8_t *rx;
 	size_t rx_len, rx_cap;
+	size_t rx_hi;  /* rx[0..rx_hi) ever held input: what must be zeroed */
 
 	uint8_t *tx;
 	size_t tx_cap, tx_start, tx_end, tx_cur_rem;
@@ -280,7 +281,7 @@ void mux_free(struct mux *m)
 		return;
 	/* they may have carried credentials (OP_CRED_ENV) */
 	if (m->rx)
-		explicit_bzero(m->rx, m->rx_cap);
+		explicit_bzero(m->rx, m->rx_hi);
 	if (m->tx)
 		explicit_bzero(m->tx, m->tx_cap);
 	free(m->rx);
@@ -719,10 +720,11 @@ static int mux_rx_realloc(struct mux *m, size_t cap)
 	if (!p)
 		return -ENOMEM;
 	memcpy(p, m->rx, m->rx_len);
-	explicit_bzero(m->rx, m->rx_cap);
+	explicit_bzero(m->rx, m->rx_hi);
 	free(m->rx);
 	m->rx = p;
 	m->rx_cap = cap;
+	m->rx_hi = m->rx_len;
 	return 0;
 }
 
@@ -762,6 +764,7 @@ int mux_rx_done(struct mux *m, size_t n)
 	if (n > m->rx_cap - m->rx_len)
 		return -EINVAL;
 	m->rx_len += n;
+	m->rx_hi = MAX(m->rx_hi, m->rx_len);
 	if (m->failed) {
 		m->rx_len = 0;
 		return -EPROTO;
