@@ -12,10 +12,14 @@
 /*
  * Theory of operation.
  *
- * rx: one fixed buffer big enough for the largest frame plus read slack. mux_rx_done()
- * parses every whole frame, keeps a trailing partial frame and moves it to the front.
- * Payload pointers handed to callbacks point into this buffer and stay valid until the
- * callback returns.
+ * rx: one buffer; mux_rx_done() parses every whole frame, keeps a trailing partial
+ * frame and moves it to the front. Payload pointers handed to callbacks point into this
+ * buffer and stay valid until the callback returns. It starts at MUX_RX_INIT (most
+ * sessions never see a large frame, and there are hundreds of clients); once the parse
+ * is over, a partial frame whose header announces more than the buffer holds grows it
+ * (frame plus read slack, at most MUX_RX_CAP), and an empty buffer after a read that
+ * would have fit the small one shrinks it back. Bulk transfers of large frames keep the
+ * large buffer. Old buffers are zeroed before they are freed.
  *
  * tx: one contiguous buffer of whole frames, grown on demand up to MUX_TX_MAX.
  * tx_start..tx_end is unsent; tx_cur_rem counts the bytes of the frame at tx_start that
@@ -39,6 +43,7 @@
 
 #define MUX_RX_SLACK (64u * 1024u)
 #define MUX_RX_CAP (FRAME_HDR_LEN + FRAME_MAX_PAYLOAD + MUX_RX_SLACK)
+#define MUX_RX_INIT (64u * 1024u) /* below malloc's mmap threshold (and ASan's) */
 #define MUX_HUNT_TAIL (FRAME_HDR_LEN + FRAME_MAGIC_LEN - 1u)
 #define MUX_CREDIT_MAX (1ull << 31)
 #define MUX_IDX_SIZE (2u * MUX_MAX_STREAMS) /* power of two, load <= 1/2 */
@@ -64,7 +69,8 @@ struct mux {
 	unsigned gen;  /* bumped by mux_session_reset() */
 
 	uint8_t *rx;
-	size_t rx_len;
+	size_t rx_len, rx_cap;
+	size_t rx_hi;  /* rx[0..rx_hi) ever held input: what must be zeroed */
 
 	uint8_t *tx;
 	size_t tx_cap, tx_start, tx_end, tx_cur_rem;
@@ -273,11 +279,12 @@ struct mux *mux_new(bool host_side, const struct mux_ops *ops, void *ctx)
 
 	if (!m)
 		return NULL;
-	m->rx = malloc(MUX_RX_CAP);
+	m->rx = malloc(MUX_RX_INIT);
 	if (!m->rx) {
 		free(m);
 		return NULL;
 	}
+	m->rx_cap = MUX_RX_INIT;
 	m->ops = ops;
 	m->ctx = ctx;
 	m->host_side = host_side;
@@ -291,7 +298,7 @@ void mux_free(struct mux *m)
 		return;
 	/* they may have carried credentials (OP_CRED_ENV) */
 	if (m->rx)
-		explicit_bzero(m->rx, MUX_RX_CAP);
+		explicit_bzero(m->rx, m->rx_hi);
 	if (m->tx)
 		explicit_bzero(m->tx, m->tx_cap);
 	free(m->rx);
@@ -529,7 +536,7 @@ size_t mux_stream_count(struct mux *m)
 
 uint8_t *mux_rx_buf(struct mux *m, size_t *avail)
 {
-	*avail = MUX_RX_CAP - m->rx_len;
+	*avail = m->rx_cap - m->rx_len;
 	return m->rx + m->rx_len;
 }
 
@@ -724,21 +731,68 @@ static int mux_parse(struct mux *m)
 	return 0;
 }
 
+/* Move rx into a new buffer of cap bytes (>= rx_len); the old one is zeroed. */
+static int mux_rx_realloc(struct mux *m, size_t cap)
+{
+	uint8_t *p = malloc(cap);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, m->rx, m->rx_len);
+	explicit_bzero(m->rx, m->rx_hi);
+	free(m->rx);
+	m->rx = p;
+	m->rx_cap = cap;
+	m->rx_hi = m->rx_len;
+	return 0;
+}
+
+/* After a parse: make room for the partial frame at the front, or shrink an empty
+ * buffer when the bytes just parsed (seen) would have fit the small one. A frame that
+ * cannot get its room costs the session, like a violation. */
+static int mux_rx_fit(struct mux *m, size_t seen)
+{
+	struct frame_hdr h;
+	size_t need;
+
+	if (m->rx_len == 0) {
+		if (m->rx_cap > MUX_RX_INIT && seen <= MUX_RX_INIT)
+			(void)mux_rx_realloc(m, MUX_RX_INIT); /* failing to shrink is harmless */
+		return 0;
+	}
+	if (m->hunting || m->rx_len < FRAME_HDR_LEN || frame_hdr_decode(m->rx, &h) < 0)
+		return 0;
+	need = FRAME_HDR_LEN + (size_t)h.len; /* h.len <= FRAME_MAX_PAYLOAD: need < MUX_RX_CAP */
+	if (need <= m->rx_cap)
+		return 0;
+	if (mux_rx_realloc(m, MIN(need + MUX_RX_SLACK, (size_t)MUX_RX_CAP)) < 0) {
+		m->failed = true;
+		m->rx_len = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int mux_rx_done(struct mux *m, size_t n)
 {
+	size_t seen;
 	int r;
 
 	if (m->in_rx)
 		return -EBUSY;
-	if (n > MUX_RX_CAP - m->rx_len)
+	if (n > m->rx_cap - m->rx_len)
 		return -EINVAL;
 	m->rx_len += n;
+	m->rx_hi = MAX(m->rx_hi, m->rx_len);
 	if (m->failed) {
 		m->rx_len = 0;
 		return -EPROTO;
 	}
+	seen = m->rx_len;
 	m->in_rx = true;
 	r = mux_parse(m);
 	m->in_rx = false;
+	if (r == 0)
+		r = mux_rx_fit(m, seen);
 	return r;
 }

@@ -63,7 +63,8 @@ void mux_free(struct mux *m);
 
 /* Input. mux_rx_buf returns space for at least one read (never NULL, *avail > 0). */
 uint8_t *mux_rx_buf(struct mux *m, size_t *avail);
-/* n bytes were read into that space: parse and dispatch. 0 or -EPROTO. */
+/* n bytes were read into that space: parse and dispatch. 0, -EPROTO, or -ENOMEM when
+ * the buffer could not grow for a large frame (the owner resets the session alike). */
 int mux_rx_done(struct mux *m, size_t n);
 /* Discard input until a valid HELLO (used after a reset, or before the first HELLO). */
 void mux_set_hunting(struct mux *m, bool on);

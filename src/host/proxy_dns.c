@@ -178,8 +178,11 @@ struct dns_ent {
 	int next_name, next_addr;
 };
 
+/* ent grows on demand (most sandboxes resolve a few dozen names); entries are
+ * referenced by index, never by pointer across a growth. */
 struct dns_table {
-	struct dns_ent ent[DNS_TABLE_MAX];
+	struct dns_ent *ent;      /* [0, ent_cap), ent_cap <= DNS_TABLE_MAX */
+	int ent_cap;
 	int by_name[NBUCKETS], by_addr[NBUCKETS];
 	int lru_head, lru_tail;   /* head: most recent */
 	int free_next;            /* entries never used yet: [free_next, MAX) */
@@ -214,8 +217,9 @@ void dns_table_free(struct dns_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < DNS_TABLE_MAX; i++)
+	for (int i = 0; i < t->free_next; i++)
 		free(t->ent[i].name);
+	free(t->ent);
 	free(t);
 }
 
@@ -301,6 +305,16 @@ uint32_t dns_table_addr(struct dns_table *t, const char *name)
 		lru_unlink(t, i);
 		lru_push(t, i);
 		return t->ent[i].addr;
+	}
+	if (t->free_next == t->ent_cap && t->ent_cap < (int)DNS_TABLE_MAX) {
+		int cap = t->ent_cap ? MIN(2 * t->ent_cap, (int)DNS_TABLE_MAX) : 64;
+		struct dns_ent *v = xcalloc((size_t)cap, sizeof(*v));
+
+		if (t->ent_cap)
+			memcpy(v, t->ent, (size_t)t->ent_cap * sizeof(*v));
+		free(t->ent);
+		t->ent = v;
+		t->ent_cap = cap;
 	}
 	i = t->free_next < (int)DNS_TABLE_MAX ? t->free_next++ : evict(t);
 	/* hash into the /15, skipping .0 and .255 host bytes and taken addresses; the

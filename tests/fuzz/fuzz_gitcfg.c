@@ -3,7 +3,7 @@
  * uses to list the keys that run programs (review_repos.c).
  *
  * Built by `make fuzz` (review_repos.c is included below, so only src/common is needed):
- *   build/fuzz/fuzz_gitcfg -max_total_time=60 tests/fuzz/corpus/gitcfg
+ *   build/fuzz/fuzz_gitcfg -max_total_time=60 build/fuzz-corpus/fuzz_gitcfg
  *
  * Invariants: at most REVIEW_REPO_LIST_MAX lines, each "key = value" with the prefix,
  * values cut at their bound; nothing read outside the input.

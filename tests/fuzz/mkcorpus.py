@@ -38,6 +38,9 @@ add("fuzz_frame", "hello-open-data", b"\x01\x12\x34" + hello + frame(1, 2, tlv(1
     frame(2, 2, b"hello") + frame(3, 2, struct.pack("<I", 4096)) + frame(4, 2) + frame(5, 2))
 add("fuzz_frame", "guest-ping", b"\x00\x00\x07" + hello + frame(6, 0, b"ping") + frame(8, 0, tlv(2, "x")))
 add("fuzz_frame", "hunting", b"\x03\x55\x01" + b"junk" + hello + frame(1, 4, tlv(1, "dns") + tlv(2, 1)))
+# a DATA header larger than the initial receive buffer: the buffer grows for it
+add("fuzz_frame", "large-frame", b"\x01\x00\x05" + hello + frame(1, 2, tlv(1, "exec")) +
+    struct.pack("<IHHI", 200000, 2, 0, 2) + bytes(range(64)))
 
 # ---- ssh agent ----
 def sshstr(b):

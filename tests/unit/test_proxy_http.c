@@ -534,6 +534,19 @@ static void test_table(void)
 	/* stable across tables (an sbxd restart) */
 	struct dns_table *t2 = dns_table_new();
 	CHECK_EQ(dns_table_addr(t2, "one.test"), a1);
+	/* the entries grow on demand: what came before a growth is still found */
+	uint32_t grown[300];
+	for (unsigned i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "g%u.test", i);
+		grown[i] = dns_table_addr(t2, name);
+	}
+	for (unsigned i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "g%u.test", i);
+		CHECK_EQ(dns_table_addr(t2, name), grown[i]);
+		CHECK_STR(dns_table_name(t2, grown[i]), name);
+	}
+	CHECK_EQ(dns_table_count(t2), 301);
+	CHECK_STR(dns_table_name(t2, a1), "one.test");
 	dns_table_free(t2);
 	dns_table_free(t);
 }
