@@ -6,14 +6,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chan.h"
+#include "ctl.h"
+#include "dockerd.h"
 #include "egress.h"
 #include "guest.h"
+#include "mounts.h"
 #include "mux.h"
+#include "power.h"
 #include "proto.h"
 #include "sshagent.h"
 #include "tlv.h"
-#include "users.h"
 #include "trust.h"
+#include "users.h"
 #include "util.h"
 
 #define CFG_ENV_MAX 4096u

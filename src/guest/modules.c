@@ -6,7 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "modules.h"
 #include "util.h"
 
 #define MODULES_LIST_MAX (64u * 1024u)
