@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 			pause();
 	}
 
-	modules_load(MODULES_LIST);
+	modules_load_list(MODULES_LIST);
 	r = mounts_switch_root(&err);
 	if (r < 0)
 		guest_poweroff(NULL, err);
