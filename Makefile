@@ -69,6 +69,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(HOST_LIB_OBJ) $(COMMON_OBJ) $(BUILD)/pobj/hos
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $^ $(LDFLAGS_HOST) $(JSON_LIBS) $(KEYRING_LIBS)
 
+# guest unit tests: compiled as the guest is (-Isrc/guest) and linked against its
+# objects except main.o (nothing may call into the loop's owner); not static.
+GUEST_LIB_OBJ := $(filter-out $(BUILD)/gobj/guest/main.o,$(GUEST_OBJ))
+$(BUILD)/tests/test_guest_%: tests/unit/test_guest_%.c tests/unit/testlib.h $(GUEST_LIB_OBJ) $(GUEST_COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/guest -Itests/unit $(SAN) $(CFLAGS) \
+		-o $@ $(filter-out %.h,$^) -pie $(SAN) $(LDFLAGS) -lutil
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 

@@ -12,9 +12,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "chan.h"
+#include "console.h"
+#include "ctl.h"
 #include "egress.h"
+#include "exec.h"
 #include "frame.h"
 #include "guest.h"
+#include "loop.h"
 #include "mux.h"
 #include "proto.h"
 #include "tlv.h"

@@ -6,17 +6,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfg.h"
+#include "chan.h"
+#include "ctl.h"
+#include "dockerd.h"
 #include "egress.h"
 #include "guest.h"
+#include "mounts.h"
 #include "mux.h"
+#include "power.h"
 #include "proto.h"
 #include "sshagent.h"
 #include "tlv.h"
-#include "users.h"
 #include "trust.h"
+#include "users.h"
 #include "util.h"
 
-#define CFG_ENV_MAX 4096u
 #define CFG_MSG_MAX 2048u
 
 int ctl_send(struct guest *g, uint32_t id, uint32_t op, const char *msg)
@@ -31,122 +36,6 @@ int ctl_send(struct guest *g, uint32_t id, uint32_t op, const char *msg)
 	if (w.err)
 		return w.err;
 	return mux_send_ctrl(g->mux, id, buf, w.len);
-}
-
-struct cfg {
-	char *hostname;
-	char *workspace;
-	bool has_uid, has_gid;
-	uint32_t uid, gid;
-	char **env;
-	size_t env_n;
-	bool has_time;
-	uint64_t time_ns;
-	bool ssh_agent;
-	char *share[4];
-	size_t share_n;
-};
-
-static void cfg_done(struct cfg *c)
-{
-	free(c->hostname);
-	free(c->workspace);
-	for (size_t i = 0; i < c->share_n; i++)
-		free(c->share[i]);
-	for (size_t i = 0; i < c->env_n; i++)
-		free(c->env[i]);
-	free(c->env);
-}
-
-static int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
-{
-	struct tlv_reader rd;
-	const uint8_t *val;
-	uint32_t vlen;
-	uint16_t tag;
-	int r;
-
-	tlv_reader_init(&rd, data, len);
-	while ((r = tlv_next(&rd, &tag, &val, &vlen)) > 0) {
-		char *s = NULL;
-
-		switch (tag) {
-		case CFG_HOSTNAME:
-		case CFG_WORKSPACE:
-			if (tlv_str(val, vlen, &s) < 0)
-				return -EPROTO;
-			if (tag == CFG_HOSTNAME) {
-				free(c->hostname);
-				c->hostname = s;
-			} else {
-				free(c->workspace);
-				c->workspace = s;
-			}
-			break;
-		case CFG_UID:
-			if (tlv_u32(val, vlen, &c->uid) < 0)
-				return -EPROTO;
-			c->has_uid = true;
-			break;
-		case CFG_GID:
-			if (tlv_u32(val, vlen, &c->gid) < 0)
-				return -EPROTO;
-			c->has_gid = true;
-			break;
-		case CFG_ENV:
-			if (c->env_n >= CFG_ENV_MAX || tlv_str(val, vlen, &s) < 0)
-				return -EPROTO;
-			if (!strchr(s, '=') || s[0] == '=') {
-				free(s);
-				break; /* not K=V: ignored */
-			}
-			if ((c->env_n & (c->env_n - 1)) == 0) {
-				char **n = realloc(c->env, MAX(c->env_n * 2, (size_t)8) * sizeof(char *));
-				if (!n) {
-					free(s);
-					return -ENOMEM;
-				}
-				c->env = n;
-			}
-			c->env[c->env_n++] = s;
-			break;
-		case CFG_SHARE_PATH:
-			if (c->share_n >= ARRAY_SIZE(c->share) || tlv_str(val, vlen, &s) < 0)
-				return -EPROTO;
-			c->share[c->share_n++] = s;
-			break;
-		case CFG_SSH_AGENT: {
-			uint32_t v;
-
-			if (tlv_u32(val, vlen, &v) < 0)
-				return -EPROTO;
-			c->ssh_agent = v == 1;
-			break;
-		}
-		case CFG_TIME_NS:
-			if (vlen != 8)
-				return -EPROTO;
-			c->time_ns = (uint64_t)get_le32(val) | (uint64_t)get_le32(val + 4) << 32;
-			c->has_time = true;
-			break;
-		default:
-			break; /* newer hosts may send more */
-		}
-	}
-	return r;
-}
-
-static bool hostname_valid(const char *h)
-{
-	size_t n = strlen(h);
-
-	if (n == 0 || n > 63 || h[0] == '-' || h[0] == '.')
-		return false;
-	for (; *h; h++)
-		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
-		      *h == '-' || *h == '.' || *h == '_'))
-			return false;
-	return true;
 }
 
 /* /etc/hosts: keep the file, replace the 127.0.1.1 line, make sure localhost resolves. */
@@ -203,29 +92,6 @@ static int hostname_apply(const char *h)
 			return r;
 	}
 	return hosts_update(h);
-}
-
-static bool workspace_valid(const char *p)
-{
-	static const char *const forbidden[] = { "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
-						 "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var" };
-	size_t n = strlen(p);
-
-	if (p[0] != '/' || n >= 4096)
-		return false;
-	for (const char *c = p + 1; *c;) {
-		size_t l = strcspn(c, "/");
-
-		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
-			return false; /* "//", "/./", "/../" or a trailing slash */
-		c += l;
-		if (*c == '/' && *++c == 0)
-			return false;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
-		if (!strcmp(p, forbidden[i]))
-			return false;
-	return strncmp(p, "/proc/", 6) && strncmp(p, "/sys/", 5) && strncmp(p, "/dev/", 5);
 }
 
 static void msg_add(char *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -285,7 +151,7 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			msg_add(msg, "set clock: %m");
 	}
 	if (c.hostname) {
-		if (!hostname_valid(c.hostname))
+		if (!cfg_hostname_valid(c.hostname))
 			msg_add(msg, "invalid hostname");
 		else if ((r = hostname_apply(c.hostname)) < 0)
 			msg_add(msg, "hostname %s: %s", c.hostname, strerror(-r));
@@ -303,10 +169,10 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		bool listed = c.share_n == 0, paths_ok = true;
 
 		for (size_t i = 0; i < c.share_n; i++) {
-			paths_ok &= workspace_valid(c.share[i]);
+			paths_ok &= cfg_workspace_valid(c.share[i]);
 			listed |= !strcmp(c.share[i], c.workspace);
 		}
-		if (!workspace_valid(c.workspace) || !paths_ok || !listed) {
+		if (!cfg_workspace_valid(c.workspace) || !paths_ok || !listed) {
 			msg_add(msg, "invalid workspace path");
 		} else if (c.share_n && (r = mounts_share_paths(c.share, c.share_n)) < 0) {
 			msg_add(msg, "mount workspace %s: %s", c.workspace, strerror(-r));

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dockerd.h"
 #include "egress.h"
 #include "guest.h"
 #include "util.h"

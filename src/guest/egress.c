@@ -13,6 +13,7 @@
 
 #include "egress.h"
 #include "guest.h"
+#include "loop.h"
 #include "mux.h"
 #include "proto.h"
 #include "tlv.h"

@@ -6,19 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "egress.h"
+#include "modules.h"
 #include "util.h"
 
 #define NET_IF "sbx0"
 #define CMD_TIMEOUT_MS 10000u
-#define MODULES_DEP_MAX (8u * 1024u * 1024u)
-#define MODULE_DEPS_MAX 64
 #define ETC_FILE_MAX (1024u * 1024u)
 
 /* What the plumbing needs from Debian's 6.1 cloud kernel (dependencies come from
@@ -173,99 +170,7 @@ static int cmd_run(const char *const *argv, const char *input)
 
 /* ---- kernel modules ---- */
 
-/*
- * finit_module from here instead of one modprobe process: under TCG every process
- * start costs tens of milliseconds (modprobe -a for this set: ~600 ms; this: ~150 ms).
- * Anything this cannot do (no modules.dep, compressed modules, a failure) is left to
- * modprobe.
- */
-static bool module_present(const char *name)
-{
-	char p[128];
-
-	snprintf(p, sizeof(p), "/sys/module/%s", name);
-	return access(p, F_OK) == 0;
-}
-
-static int module_load_file(const char *dir, const char *rel)
-{
-	_cleanup_free_ char *path = xasprintf("%s/%s", dir, rel);
-	_cleanup_close_ int fd = -1;
-	size_t n = strlen(rel);
-	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-
-	if (n < 4 || strcmp(rel + n - 3, ".ko") != 0)
-		return -EOPNOTSUPP;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* dummy would otherwise create an unused dummy0 next to sbx0. */
-	if (syscall(SYS_finit_module, fd, strcmp(base, "dummy.ko") ? "" : "numdummies=0", 0) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* The modules.dep line of name ("path/name.ko: dep dep ..."), copied. */
-static char *module_dep_line(const char *dep, const char *name)
-{
-	size_t nl = strlen(name);
-
-	for (const char *line = dep; line && *line;) {
-		const char *end = strchr(line, '\n'), *colon = strchr(line, ':'), *base;
-
-		if (!end)
-			end = line + strlen(line);
-		if (colon && colon < end) {
-			for (base = colon; base > line && base[-1] != '/'; base--)
-				;
-			if ((size_t)(colon - base) == nl + 3 && !strncmp(base, name, nl) && !strncmp(base + nl, ".ko", 3))
-				return strndup(line, (size_t)(end - line));
-		}
-		line = *end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-static int module_load(const char *dir, const char *dep, const char *name)
-{
-	_cleanup_free_ char *line = module_dep_line(dep, name);
-	char *deps[MODULE_DEPS_MAX], *cur, *tok;
-	int n = 0, r;
-
-	if (!line)
-		return -ENOENT;
-	cur = strchr(line, ':');
-	if (!cur)
-		return -EINVAL;
-	*cur++ = 0;
-	while ((tok = strsep(&cur, " \t")))
-		if (*tok && n < MODULE_DEPS_MAX)
-			deps[n++] = tok;
-	/* modules.dep lists the dependencies so that loading them backwards works. */
-	while (n-- > 0)
-		if ((r = module_load_file(dir, deps[n])) < 0)
-			return r;
-	return module_load_file(dir, line);
-}
-
-struct moddep {
-	char *dir;  /* /lib/modules/RELEASE */
-	char *dep;  /* its modules.dep, or NULL */
-};
-
-static void moddep_open(struct moddep *m)
-{
-	_cleanup_free_ char *file = NULL;
-	struct utsname u;
-
-	if (uname(&u) < 0)
-		return;
-	m->dir = xasprintf("/lib/modules/%s", u.release);
-	file = xasprintf("%s/modules.dep", m->dir);
-	if (file_read_all(file, MODULES_DEP_MAX, &m->dep, NULL) < 0)
-		m->dep = NULL;
-}
-
+/* Through modules.dep first (modules.c), the rest with one modprobe. */
 static int net_modules_load(const struct moddep *m, const char *const *names, size_t n)
 {
 	const char *argv[8] = { "modprobe", "-a", "-q" };
@@ -275,7 +180,7 @@ static int net_modules_load(const struct moddep *m, const char *const *names, si
 	for (size_t i = 0; i < n; i++) {
 		if (module_present(names[i]))
 			continue;
-		r = m->dep ? module_load(m->dir, m->dep, names[i]) : -ENOENT;
+		r = moddep_load(m, names[i]);
 		if (r < 0) {
 			log_debug("egress: module %s: %s; trying modprobe", names[i], strerror(-r));
 			if (argc < ARRAY_SIZE(argv) - 1)
@@ -407,8 +312,7 @@ static int net_plumb(void)
 		log_err("egress: ip: setting up %s failed (%s)", NET_IF, r < 0 ? strerror(-r) : "exit status");
 		failed++;
 	}
-	free(m.dir);
-	free(m.dep);
+	moddep_close(&m);
 	return failed;
 }
 

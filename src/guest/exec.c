@@ -13,8 +13,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "ctl.h"
+#include "exec.h"
 #include "frame.h"
 #include "guest.h"
+#include "loop.h"
 #include "mux.h"
 #include "proto.h"
 #include "spawn.h"

@@ -14,99 +14,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chan.h"
+#include "console.h"
+#include "dockerd.h"
 #include "egress.h"
-#include "frame.h"
+#include "exec.h"
 #include "guest.h"
+#include "loop.h"
+#include "modules.h"
+#include "mounts.h"
+#include "power.h"
 #include "sshagent.h"
 #include "util.h"
 
-#define MODULES_LIST "/etc/sbx/modules"
 #define MAX_EVENTS 64
-#define POWEROFF_TERM_MS 2000u
-#define POWEROFF_KILL_MS 1000u
-
-uint64_t uptime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void console_line(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	n = MIN(n, (int)sizeof(buf) - 2);
-	buf[n++] = '\n';
-	(void)write_all(STDOUT_FILENO, buf, (size_t)n);
-}
-
-int watch_set(struct guest *g, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-	int r;
-
-	if (w->fd < 0 || events == w->events)
-		return 0;
-	if (events == 0)
-		r = epoll_ctl(g->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	else
-		r = epoll_ctl(g->epfd, w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev);
-	if (r < 0) {
-		log_debug("epoll_ctl fd %d: %m", w->fd);
-		return -errno;
-	}
-	w->events = events;
-	return 0;
-}
-
-void watch_close(struct guest *g, struct watch *w)
-{
-	if (w->fd < 0)
-		return;
-	(void)watch_set(g, w, 0);
-	close(w->fd);
-	w->fd = -1;
-	w->events = 0;
-}
-
-/* Reap every exited child until none remain or the deadline passes. */
-static void reap_until(uint64_t deadline)
-{
-	for (;;) {
-		pid_t p = waitpid(-1, NULL, WNOHANG);
-
-		if (p > 0)
-			continue;
-		if (p < 0 && errno == ECHILD)
-			return;
-		if (now_ms() >= deadline)
-			return;
-		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-	}
-}
-
-void guest_poweroff(struct guest *g, const char *why)
-{
-	log_info("power off: %s", why);
-	(void)kill(-1, SIGTERM);
-	reap_until(now_ms() + POWEROFF_TERM_MS);
-	(void)kill(-1, SIGKILL);
-	reap_until(now_ms() + POWEROFF_KILL_MS);
-	mounts_final(g ? g->workspace : NULL);
-	reboot(RB_POWER_OFF);
-	/* PID 1 must never exit: that panics the kernel. */
-	for (;;)
-		pause();
-}
 
 static void reap_children(struct guest *g)
 {
@@ -129,21 +50,6 @@ static bool cmdline_has(const char *cmdline, const char *word)
 		if ((p == cmdline || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ' || p[n] == '\n'))
 			return true;
 	return false;
-}
-
-static void console_setup(void)
-{
-	int fd = open("/dev/console", O_RDWR | O_NOCTTY);
-
-	if (fd < 0)
-		fd = open("/dev/null", O_RDWR);
-	if (fd < 0)
-		return;
-	for (int i = 0; i < 3; i++)
-		if (fd != i)
-			(void)dup2(fd, i);
-	if (fd > 2)
-		close(fd);
 }
 
 static void hostname_from_disk(void)
@@ -238,7 +144,7 @@ static void guest_loop(struct guest *g)
 int main(int argc, char **argv)
 {
 	struct guest g = { .epfd = -1, .ssh_agent = { .fd = -1, .kind = WATCH_SSH_AGENT_LISTEN } };
-	_cleanup_free_ char *cmdline = NULL;
+	_cleanup_free_ char *cmdline = NULL, *err = NULL;
 	int r;
 
 	if (getpid() != 1) {
@@ -268,8 +174,10 @@ int main(int argc, char **argv)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("cannot raise the fd limit to %u: %m", GUEST_NOFILE);
 	}
-	modules_load(MODULES_LIST);
-	mounts_switch_root();
+	modules_load_list(MODULES_LIST);
+	r = mounts_switch_root(&err);
+	if (r < 0)
+		guest_poweroff(NULL, err);
 	mounts_late();
 	r = net_loopback_up();
 	if (r < 0)

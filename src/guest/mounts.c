@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "console.h"
+#include "mounts.h"
 #include "proto.h"
 #include "util.h"
 
@@ -104,7 +105,7 @@ static bool wait_for_root(void)
 	}
 }
 
-void mounts_switch_root(void)
+int mounts_switch_root(char **ret_err)
 {
 	static const char *const moved[] = { "/dev", "/proc", "/sys" };
 	_cleanup_close_ int rootfd = -1;
@@ -113,7 +114,8 @@ void mounts_switch_root(void)
 	if (!wait_for_root()) {
 		console_line("SBX-GUEST-ERROR root disk %s did not appear within %u s", ROOT_DEV,
 			     ROOT_WAIT_MS / 1000);
-		guest_poweroff(NULL, "no root disk");
+		*ret_err = xstrdup("no root disk");
+		return -EIO;
 	}
 	if (mkdir(NEWROOT, 0755) < 0 && errno != EEXIST)
 		log_warn("mkdir %s: %m", NEWROOT);
@@ -121,7 +123,8 @@ void mounts_switch_root(void)
 	if (mount(ROOT_DEV, NEWROOT, "ext4", MS_NOATIME, "noinit_itable") < 0 &&
 	    mount(ROOT_DEV, NEWROOT, "ext4", MS_NOATIME, NULL) < 0) {
 		console_line("SBX-GUEST-ERROR cannot mount root disk %s: %m", ROOT_DEV);
-		guest_poweroff(NULL, "root mount failed");
+		*ret_err = xstrdup("root mount failed");
+		return -EIO;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(moved); i++) {
 		_cleanup_free_ char *dst = xasprintf(NEWROOT "%s", moved[i]);
@@ -139,8 +142,10 @@ void mounts_switch_root(void)
 	if (chdir(NEWROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
 	    chdir("/") < 0) {
 		console_line("SBX-GUEST-ERROR switch root: %m");
-		guest_poweroff(NULL, "switch root failed");
+		*ret_err = xstrdup("switch root failed");
+		return -EIO;
 	}
+	return 0;
 }
 
 static void symlink_force(const char *target, const char *path)

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "egress.h"
+#include "guest.h"
+#include "loop.h"
 #include "util.h"
 
 #define ACCEPT_BATCH 32

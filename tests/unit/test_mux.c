@@ -1042,6 +1042,7 @@ static void test_ctl_bound(void)
 		CHECK_EQ(mux_send_ctrl(b->m, 0, pl, sizeof(pl)), 0);
 	CHECK(!mux_rx_paused(b->m));
 	peer_free(b);
+}
 
 /* The receive buffer starts small, grows when a header announces a larger frame (split
  * anywhere, up to the largest frame), and shrinks back once small frames follow. */
