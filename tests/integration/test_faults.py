@@ -4,7 +4,6 @@
 import http.server
 import os
 import signal
-import socketserver
 import threading
 import time
 
@@ -131,15 +130,11 @@ class _SlowHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 def test_sbxd_killed_during_a_download(fresh):
     """SIGKILL of sbxd while a guest downloads: the VM keeps running, the guest's client
     gets an error at once (not a hang until a new daemon comes), and the next request,
     which starts a new sbxd on demand, adopts the VM and works."""
-    srv = _Server(("127.0.0.1", 0), _SlowHandler)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
     srv.stopping = False
     srv.slow_started, srv.slow_broken = threading.Event(), threading.Event()
     threading.Thread(target=srv.serve_forever, daemon=True).start()
