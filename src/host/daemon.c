@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "heap.h"
 #include "json_get.h"
 #include "sshagent.h"
 #include "egress.h"
@@ -756,6 +757,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 						sandbox_tick(sb, now);
 				if (d.proxy)
 					proxy_tick(d.proxy);
+				heap_trim_tick(&d.heap_trim_ms, now);
 				break;
 			}
 			case EV_CLIENT: {

@@ -104,6 +104,7 @@ struct sbxd {
 	dev_t exe_dev;                /* the binary this daemon runs, to notice a rebuild */
 	ino_t exe_ino;
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
+	uint64_t heap_trim_ms;        /* last heap_trim_tick() check */
 	bool quit;
 };
 
