@@ -223,6 +223,12 @@ def test_full_file_system(sbx_bin, sbx, small_fs):
             r = h.sbx(*args, input=inp, timeout=120)
             assert r.rc != 0, r
             assert re.search(r"no space left on device", r.err, re.I), r
+        # Starting a sandbox records its VM (run/vms/NAME/vm.json) for a later daemon to
+        # adopt it: a VM it could not record must not be left running.
+        r = h.sbx("exec", "one", "true", timeout=300)
+        assert r.rc != 0, r
+        assert re.search(r"no space left on device", r.err, re.I), r
+        assert wait_until(lambda: not h.vm_processes(), 15), h.vm_processes()
         assert_intact(h, before)
         left = [str(p) for p in h.home.rglob("*.tmp*")]
         assert not left, left
