@@ -948,8 +948,15 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		rm_rf(sb->run_dir);
 		return r;
 	}
-	(void)write_vm_json(sb);
 	sb->state = SB_STARTING;
+	r = write_vm_json(sb);
+	if (r < 0) {
+		/* Unrecorded, a restarted sbxd could not find this VM again: do not keep it. */
+		*ret_err = xasprintf("cannot write %s/vm.json: %s", sb->run_dir, strerror(-r));
+		sb->error = xstrdup(*ret_err);
+		sandbox_vm_gone(sb, *ret_err);
+		return r;
+	}
 	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
 	/* Watchdog for a boot that hangs early: a third of the boot timeout, only when
 	 * that leaves time for a second boot (not with the short timeouts of tests). */
