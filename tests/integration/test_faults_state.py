@@ -142,6 +142,17 @@ def test_corrupt_sandbox_spec(state_home):
     assert p.read_bytes() == before["state/sandboxes/one/spec.json"]
 
 
+def test_corrupt_review_baseline(state_home):
+    h = state_home
+    p = corrupt(h, "state/sandboxes/one/baseline/manifest.json", b'{"version": 1, "files": [')
+    before = snapshot(h)
+    r = h.sbx("review", "one")
+    assert_names_file(r, h.sandbox_dir("one") / "baseline", r"damaged")
+    assert r.rc == 2, r
+    assert_intact(h, before)
+    assert p.read_bytes() == before["state/sandboxes/one/baseline/manifest.json"]
+
+
 def test_corrupt_vm_record_of_a_running_sandbox(state_home):
     """run/vms/NAME/vm.json is how a restarted sbxd finds a running VM: when it is
     corrupt, the VM must not be orphaned and forgotten (shown as stopped while it runs)."""
