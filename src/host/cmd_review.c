@@ -480,8 +480,8 @@ static int review_one(const struct target *t, const struct opts *o, struct json_
 	if (jo)
 		json_object_object_add(jo, "baseline", json_object_new_boolean(have_base));
 	if (r < 0 && r != -ENOENT && !o->accept) {
-		_cleanup_free_ char *m = xasprintf("cannot read its review baseline (%s); 'sbx review --accept %s' replaces it",
-						   r == -EBADMSG ? "it is damaged" : strerror(-r), t->spec.name);
+		_cleanup_free_ char *m = xasprintf("cannot read its review baseline %s/baseline (%s); 'sbx review --accept %s' replaces it",
+						   t->dir, r == -EBADMSG ? "it is damaged" : strerror(-r), t->spec.name);
 		return fail(jo, t->spec.name, m);
 	}
 	if (!have_base && !o->accept) {
