@@ -20,11 +20,11 @@
 
 #include "audit.h"
 #include "ca.h"
-#include "heap.h"
 #include "json_get.h"
 #include "sshagent.h"
 #include "egress.h"
 #include "frame.h"
+#include "heap.h"
 #include "mux.h"
 #include "names.h"
 #include "sock.h"

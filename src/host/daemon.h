@@ -98,13 +98,13 @@ struct sbxd {
 	enum accel accel;
 	char *accel_reason;
 	unsigned boot_timeout_ms;
+	uint64_t heap_trim_ms;        /* last heap_trim_tick() check */
 	struct proxy *proxy;          /* egress engine */
 	struct ca *ca;                /* sbx's CA (NULL: interception disabled, see log) */
 	struct audit *audit;          /* audit log writer for the SSH agent filter */
 	dev_t exe_dev;                /* the binary this daemon runs, to notice a rebuild */
 	ino_t exe_ino;
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
-	uint64_t heap_trim_ms;        /* last heap_trim_tick() check */
 	bool quit;
 };
 
