@@ -29,8 +29,15 @@ home=$(getent passwd "$user" | cut -d: -f6)
 ./scripts/give-subids.sh "$user" || exit 2
 
 stage=$(mktemp -d /tmp/sbx-user-XXXXXX) || exit 2
-cleanup() { rm -rf "$stage"; }
+# test_faults_state fills a small file system of the user's own (mounting one needs root)
+smallfs=$(mktemp -d /tmp/sbx-smallfs-XXXXXX) || exit 2
+cleanup() {
+	mountpoint -q "$smallfs" && umount -l "$smallfs"
+	rmdir "$smallfs"
+	rm -rf "$stage"
+}
 trap cleanup EXIT
+mount -t tmpfs -o "size=16m,mode=0700,uid=$uid,gid=$(id -g "$user")" tmpfs "$smallfs" || exit 2
 chmod 755 "$stage"
 # sbx as a user installs it: binaries, guest, keyring library and recipes under a prefix
 make -s install DESTDIR="$stage" PREFIX=/usr >/dev/null || exit 2
@@ -48,7 +55,7 @@ for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY NODE_EX
 done
 as_user() {
 	runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin \
-		LANG=C.UTF-8 SBX_BIN="$stage/usr/bin/sbx" "${passenv[@]}" "$@"
+		LANG=C.UTF-8 SBX_BIN="$stage/usr/bin/sbx" SBX_TEST_SMALLFS="$smallfs" "${passenv[@]}" "$@"
 }
 
 echo "test-as-user: templates in $home/.cache/sbx (built as $user when missing)"

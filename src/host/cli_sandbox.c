@@ -284,7 +284,8 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	{
 		/* The sandbox's network needs a policy: never start one with an implicit choice. */
 		struct policy *pol = NULL;
-		int q = policy_load(p, &pol);
+		const char *perr = NULL;
+		int q = policy_load_ex(p, &pol, &perr);
 		policy_free(pol);
 		if (q == -ENOENT) {
 			fprintf(stderr, "sbx %s: %s\n", cmd, POLICY_MISSING_MSG);
@@ -292,7 +293,8 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 			return 1;
 		}
 		if (q < 0) {
-			fprintf(stderr, "sbx %s: cannot read the network policy: %s (see 'sbx policy ls')\n", cmd, strerror(-q));
+			fprintf(stderr, "sbx %s: %s/policy.json: %s (see 'sbx policy ls')\n", cmd, p->config,
+				perr ? perr : strerror(-q));
 			spec_free(&spec);
 			return 1;
 		}
@@ -426,7 +428,7 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 	bool json = false, quiet = false;
 	struct json_object *resp, *arr;
 	struct sbxc *c;
-	int o;
+	int o, rc = 0;
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
@@ -471,8 +473,16 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 				       jget(s, "workspace"));
 		}
 	}
+	/* A sandbox whose state files do not load is listed; the exit status says so. */
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *s = json_object_array_get_idx(arr, i);
+		if (!strcmp(jget(s, "status"), "broken")) {
+			fprintf(stderr, "sbx ls: %s\n", jget(s, "error"));
+			rc = 1;
+		}
+	}
 	json_object_put(resp);
-	return 0;
+	return rc;
 }
 
 int cmd_exec(struct sbx_paths *p, int argc, char **argv)

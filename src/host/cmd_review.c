@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -74,8 +75,11 @@ static int target_cmp(const void *a, const void *b)
 	return strcmp(((const struct target *)a)->spec.name, ((const struct target *)b)->spec.name);
 }
 
-/* Every sandbox with a readable spec, sorted by name. */
-static int targets_load(struct sbx_paths *p, struct target **ret, size_t *ret_n)
+static char *esc_name(const char *s);
+
+/* Every sandbox with a readable spec, sorted by name; the others are reported (naming
+ * their spec.json) and counted in *ret_broken. */
+static int targets_load(struct sbx_paths *p, struct target **ret, size_t *ret_n, size_t *ret_broken)
 {
 	DIR *dir = opendir(p->sandboxes);
 	struct target *v = NULL;
@@ -85,13 +89,20 @@ static int targets_load(struct sbx_paths *p, struct target **ret, size_t *ret_n)
 	if (!dir)
 		return errno == ENOENT ? (*ret = NULL, *ret_n = 0, 0) : -errno;
 	while ((de = readdir(dir))) {
-		_cleanup_free_ char *path = NULL;
+		_cleanup_free_ char *path = NULL, *err = NULL;
 		struct spec spec = { 0 };
 
 		if (!name_valid(de->d_name))
 			continue;
 		path = xasprintf("%s/%s/spec.json", p->sandboxes, de->d_name);
-		if (spec_load(path, &spec) < 0 || strcmp(spec.name, de->d_name)) {
+		if (access(path, F_OK) < 0 && errno == ENOENT)
+			continue;
+		if (spec_load_ex(path, &spec, &err) < 0 || strcmp(spec.name, de->d_name)) {
+			_cleanup_free_ char *e = esc_name(de->d_name);
+			_cleanup_free_ char *why = err ? esc_name(err) : esc_name(path);
+			fprintf(stderr, "sbx review: sandbox '%s' is broken: %s%s; fix the file\n", e, why,
+				err ? "" : " names another sandbox");
+			(*ret_broken)++;
 			spec_free(&spec);
 			continue;
 		}
@@ -469,8 +480,8 @@ static int review_one(const struct target *t, const struct opts *o, struct json_
 	if (jo)
 		json_object_object_add(jo, "baseline", json_object_new_boolean(have_base));
 	if (r < 0 && r != -ENOENT && !o->accept) {
-		_cleanup_free_ char *m = xasprintf("cannot read its review baseline (%s); 'sbx review --accept %s' replaces it",
-						   r == -EBADMSG ? "it is damaged" : strerror(-r), t->spec.name);
+		_cleanup_free_ char *m = xasprintf("cannot read its review baseline %s/baseline (%s); 'sbx review --accept %s' replaces it",
+						   t->dir, r == -EBADMSG ? "it is damaged" : strerror(-r), t->spec.name);
 		return fail(jo, t->spec.name, m);
 	}
 	if (!have_base && !o->accept) {
@@ -607,7 +618,7 @@ int cmd_review(struct sbx_paths *p, int argc, char **argv)
 	struct target *all = NULL;
 	_cleanup_free_ bool *sel = NULL;
 	struct json_object *arr = NULL;
-	size_t n = 0;
+	size_t n = 0, broken = 0;
 	int opt, rc = 0, r;
 
 	optind = 1;
@@ -622,7 +633,7 @@ int cmd_review(struct sbx_paths *p, int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return usage_error("takes at most one NAME or PATH"), 2;
-	r = targets_load(p, &all, &n);
+	r = targets_load(p, &all, &n, &broken);
 	if (r < 0) {
 		fprintf(stderr, "sbx review: cannot list sandboxes in %s: %s\n", p->sandboxes, strerror(-r));
 		return 2;
@@ -632,7 +643,9 @@ int cmd_review(struct sbx_paths *p, int argc, char **argv)
 		targets_free(all, n);
 		return 2;
 	}
-	if (n == 0 && !o.json)
+	if (broken && optind >= argc)
+		rc = 2; /* reviewing every sandbox, and some cannot be */
+	if (n == 0 && !broken && !o.json)
 		fprintf(stderr, "sbx review: no sandboxes\n");
 	if (o.json)
 		arr = json_object_new_array();

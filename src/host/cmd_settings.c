@@ -159,6 +159,7 @@ int cmd_settings(struct sbx_paths *p, int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(sub, "unset")) {
+		_cleanup_free_ char *err = NULL;
 		int r;
 
 		if (argc != 3) {
@@ -167,9 +168,9 @@ int cmd_settings(struct sbx_paths *p, int argc, char **argv)
 		}
 		if (key_check(sub, argv[2]) < 0)
 			return 2;
-		r = settings_unset(p, argv[2]);
+		r = settings_unset(p, argv[2], &err);
 		if (r < 0) {
-			fprintf(stderr, "sbx settings unset: %s: %s\n", argv[2], strerror(-r));
+			fprintf(stderr, "sbx settings unset: %s: %s\n", argv[2], err ? err : strerror(-r));
 			return 1;
 		}
 		return 0;

@@ -26,6 +26,7 @@
 #include "sshagent.h"
 #include "egress.h"
 #include "frame.h"
+#include "heap.h"
 #include "mux.h"
 #include "names.h"
 #include "sock.h"
@@ -107,7 +108,9 @@ static struct sandbox *named_sandbox(struct client *cl, struct json_object *req)
 		return NULL;
 	}
 	sb = sandbox_find(cl->d, name);
-	if (!sb)
+	if (!sb && sandbox_broken(cl->d, name))
+		client_reply_error(cl, "%s", sandbox_broken(cl->d, name));
+	else if (!sb)
 		client_reply_error(cl, "no sandbox named '%s' (see 'sbx ls')", name);
 	return sb;
 }
@@ -129,6 +132,11 @@ static void req_create(struct client *cl, struct json_object *req)
 		client_reply_error(cl, "bad create request: %s", err ? err : "no spec");
 		return;
 	}
+	if (sandbox_broken(cl->d, spec.name)) {
+		client_reply_error(cl, "%s", sandbox_broken(cl->d, spec.name));
+		spec_free(&spec);
+		return;
+	}
 	sb = sandbox_find(cl->d, spec.name);
 	if (sb) {
 		if (strcmp(sb->spec.workspace, spec.workspace) || strcmp(sb->spec.agent, spec.agent)) {
@@ -144,10 +152,13 @@ static void req_create(struct client *cl, struct json_object *req)
 		spec_free(&spec);
 		return;
 	}
-	if (sandbox_create(cl->d, &spec, &err, &sb) < 0) {
-		client_reply_error(cl, "cannot create sandbox '%s': %s", spec.name, err);
-		spec_free(&spec);
-		return;
+	{
+		_cleanup_free_ char *cerr = NULL;
+		if (sandbox_create(cl->d, &spec, &cerr, &sb) < 0) {
+			client_reply_error(cl, "cannot create sandbox '%s': %s", spec.name, cerr);
+			spec_free(&spec);
+			return;
+		}
 	}
 	take_cred_env(cl, sb, req);
 	resp = ok_obj();
@@ -234,6 +245,13 @@ static void req_ls(struct client *cl)
 	for (struct sandbox *sb = cl->d->sandboxes; sb; sb = sb->next)
 		if (!sb->dead)
 			json_object_array_add(arr, sandbox_json(sb));
+	for (struct broken_sandbox *b = cl->d->broken; b; b = b->next) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(b->name));
+		json_object_object_add(o, "status", json_object_new_string("broken"));
+		json_object_object_add(o, "error", json_object_new_string(b->error));
+		json_object_array_add(arr, o);
+	}
 	json_object_object_add(resp, "sandboxes", arr);
 	client_reply(cl, resp);
 }
@@ -363,7 +381,8 @@ static int cl_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 	sb = name && name_valid(name) ? sandbox_find(cl->d, name) : NULL;
 	if (!sb || sb->dead) {
 		/* Accept, explain, then reset: a bare RESET would carry no reason. */
-		err = xasprintf("no sandbox named '%s' (see 'sbx ls')", name ? name : "");
+		const char *why = name && name_valid(name) ? sandbox_broken(cl->d, name) : NULL;
+		err = why ? xstrdup(why) : xasprintf("no sandbox named '%s' (see 'sbx ls')", name ? name : "");
 		r = -ENOENT;
 	} else {
 		r = relay_new(cl, id, sb, req, &err);
@@ -712,6 +731,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 						sandbox_tick(sb, now);
 				if (d.proxy)
 					proxy_tick(d.proxy);
+				heap_trim_tick(&d.heap_trim_ms, now);
 				break;
 			}
 			case EV_CLIENT: {
@@ -752,6 +772,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	for (struct client *cl = d.clients; cl; cl = cl->next)
 		cl->dead = true;
 	reap_dead(&d);
+	sandbox_broken_free_all(&d);
 	unlink(pidfile);
 	{
 		_cleanup_free_ char *sockp = xasprintf("%s/sbxd.sock", p->run);

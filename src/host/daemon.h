@@ -79,6 +79,15 @@ struct client {
 	bool dead;
 };
 
+/* A sandbox whose state does not load (a corrupt spec.json, or a vm.json that no longer
+ * says which VM runs): listed as broken with the reason, which names the file; never
+ * started, stopped or removed by sbx, so nothing of it is lost while the user fixes it. */
+struct broken_sandbox {
+	char *name;
+	char *error;
+	struct broken_sandbox *next;
+};
+
 struct sbxd {
 	struct sbx_paths *p;
 	int epfd;
@@ -86,10 +95,12 @@ struct sbxd {
 	struct evsrc signal_ev, timer_ev;
 	int lock_fd;
 	struct sandbox *sandboxes;
+	struct broken_sandbox *broken; /* found at start-up; see struct broken_sandbox */
 	struct client *clients;
 	enum accel accel;
 	char *accel_reason;
 	unsigned boot_timeout_ms;
+	uint64_t heap_trim_ms;        /* last heap_trim_tick() check */
 	struct proxy *proxy;          /* egress engine */
 	struct ca *ca;                /* sbx's CA (NULL: interception disabled, see log) */
 	struct audit *audit;          /* audit log writer for the SSH agent filter */
@@ -107,8 +118,11 @@ void client_reply_error(struct client *cl, const char *fmt, ...) __attribute__((
 
 /* sandbox.c and relay.c */
 struct sandbox *sandbox_find(struct sbxd *d, const char *name);
+/* Why sandbox NAME is broken (the message names the file), or NULL. */
+const char *sandbox_broken(struct sbxd *d, const char *name);
+void sandbox_broken_free_all(struct sbxd *d);
 int sandbox_load_all(struct sbxd *d);
-int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, struct sandbox **ret);
+int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct sandbox **ret);
 int sandbox_start(struct sandbox *sb, char **ret_err);
 int sandbox_stop(struct sandbox *sb);
 int sandbox_remove(struct sandbox *sb, bool force, char **ret_err);

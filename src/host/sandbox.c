@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -140,19 +141,28 @@ static int write_vm_json(struct sandbox *sb)
 	return file_write_atomic(path, txt, strlen(txt), 0600);
 }
 
-static int read_vm_json(struct sandbox *sb, struct vm_procs *ret)
+/* -ENOENT: no VM recorded; other errors: a record that cannot be read or makes no sense
+ * (*ret_err, when given, names the file). */
+static int read_vm_json(const char *run_dir, struct vm_procs *ret, char **ret_err)
 {
-	_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir);
+	_cleanup_free_ char *path = xasprintf("%s/vm.json", run_dir);
 	_cleanup_free_ char *txt = NULL;
 	struct json_object *o, *v;
 	struct vm_procs p = { 0 };
 	int r = file_read_all(path, 4096, &txt, NULL);
 
-	if (r < 0)
+	if (r < 0) {
+		if (r != -ENOENT && ret_err)
+			*ret_err = xasprintf("cannot read %s: %s", path, strerror(-r));
 		return r;
+	}
 	o = json_tokener_parse(txt);
-	if (!o)
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		if (ret_err)
+			*ret_err = xasprintf("%s is not valid JSON", path);
 		return -EINVAL;
+	}
 	if (json_object_object_get_ex(o, "qemu_pid", &v))
 		p.qemu_pid = (pid_t)json_object_get_int(v);
 	if (json_object_object_get_ex(o, "qemu_start", &v))
@@ -162,8 +172,11 @@ static int read_vm_json(struct sandbox *sb, struct vm_procs *ret)
 	if (json_object_object_get_ex(o, "vfsd_start", &v))
 		p.vfsd_start = (uint64_t)json_object_get_int64(v);
 	json_object_put(o);
-	if (p.qemu_pid <= 1 || p.vfsd_pid < 0)
+	if (p.qemu_pid <= 1 || p.vfsd_pid < 0) {
+		if (ret_err)
+			*ret_err = xasprintf("%s does not name the VM's processes", path);
 		return -EINVAL;
+	}
 	*ret = p;
 	return 0;
 }
@@ -243,7 +256,7 @@ static void chan_send_config(struct sandbox *sb)
 	{
 		/* SSH agent forwarding: when enabled and the caller had an agent. */
 		struct settings *st = NULL;
-		bool on = settings_load(sb->d->p, &st) == 0 ? settings_agent_forwarding(st) : true;
+		bool on = settings_load(sb->d->p, &st) == 0 && settings_agent_forwarding(st); /* fail closed */
 		settings_free(st);
 		sb->agent_enabled = on && sb->agent_sock;
 		if (sb->agent_enabled)
@@ -673,7 +686,7 @@ static void sandbox_adopt(struct sandbox *sb)
 {
 	struct vm_procs p;
 
-	if (read_vm_json(sb, &p) < 0) {
+	if (read_vm_json(sb->run_dir, &p, NULL) < 0) {
 		rm_rf(sb->run_dir);
 		return;
 	}
@@ -696,6 +709,38 @@ static void sandbox_adopt(struct sandbox *sb)
 	log_info("%s: re-adopted running VM (qemu pid %d)", sb->spec.name, (int)p.qemu_pid);
 }
 
+const char *sandbox_broken(struct sbxd *d, const char *name)
+{
+	for (struct broken_sandbox *b = d->broken; b; b = b->next)
+		if (!strcmp(b->name, name))
+			return b->error;
+	return NULL;
+}
+
+static void sandbox_mark_broken(struct sbxd *d, const char *name, char *why)
+{
+	struct broken_sandbox *b = xcalloc(1, sizeof(*b));
+
+	b->name = xstrdup(name);
+	b->error = xasprintf("sandbox '%s' is broken: %s; fix the file (or move the sandbox's directory away)",
+			     name, why);
+	log_err("%s", b->error);
+	free(why);
+	b->next = d->broken;
+	d->broken = b;
+}
+
+void sandbox_broken_free_all(struct sbxd *d)
+{
+	while (d->broken) {
+		struct broken_sandbox *b = d->broken;
+		d->broken = b->next;
+		free(b->name);
+		free(b->error);
+		free(b);
+	}
+}
+
 int sandbox_load_all(struct sbxd *d)
 {
 	DIR *dir = opendir(d->p->sandboxes);
@@ -704,15 +749,34 @@ int sandbox_load_all(struct sbxd *d)
 	if (!dir)
 		return -errno;
 	while ((de = readdir(dir))) {
-		_cleanup_free_ char *path = NULL;
+		_cleanup_free_ char *path = NULL, *run_dir = NULL;
+		char *err = NULL;
 		struct spec spec = { 0 };
+		struct vm_procs vp;
 		struct sandbox *sb;
+		int r;
 
 		if (!name_valid(de->d_name))
 			continue;
 		path = xasprintf("%s/%s/spec.json", d->p->sandboxes, de->d_name);
-		if (spec_load(path, &spec) < 0 || strcmp(spec.name, de->d_name)) {
-			log_warn("ignoring %s: missing or invalid spec", path);
+		if (access(path, F_OK) < 0 && errno == ENOENT) {
+			/* A directory without a spec: not a sandbox (sandbox_create writes it first). */
+			log_warn("ignoring %s/%s: no spec.json", d->p->sandboxes, de->d_name);
+			continue;
+		}
+		if (spec_load_ex(path, &spec, &err) < 0 || strcmp(spec.name, de->d_name)) {
+			if (!err)
+				err = xasprintf("%s names another sandbox ('%s')", path, spec.name);
+			sandbox_mark_broken(d, de->d_name, err);
+			spec_free(&spec);
+			continue;
+		}
+		/* A VM record that exists but cannot be read: its VM may still run. Forgetting
+		 * it would orphan that VM and show the sandbox stopped while it runs. */
+		run_dir = xasprintf("%s/%s", d->p->vms, de->d_name);
+		r = read_vm_json(run_dir, &vp, &err);
+		if (r < 0 && r != -ENOENT) {
+			sandbox_mark_broken(d, de->d_name, err);
 			spec_free(&spec);
 			continue;
 		}
@@ -723,7 +787,18 @@ int sandbox_load_all(struct sbxd *d)
 	return 0;
 }
 
-int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, struct sandbox **ret)
+/* qemu-img reports on the daemon's log, not to us: when its create failed, say whether
+ * the file system is (nearly) full, the usual reason. */
+static char *disk_error(const char *dir)
+{
+	struct statvfs sv;
+
+	if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < 1024 * 1024)
+		return xasprintf("cannot create its disk in %s: %s", dir, strerror(ENOSPC));
+	return xasprintf("cannot create its disk in %s (qemu-img failed; see the daemon log)", dir);
+}
+
+int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct sandbox **ret)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/%s", d->p->sandboxes, spec->name);
 	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir);
@@ -733,21 +808,27 @@ int sandbox_create(struct sbxd *d, struct spec *spec, const char **ret_err, stru
 
 	r = template_image(d->p, spec->template_name, &base);
 	if (r < 0) {
-		*ret_err = template_known(d->p, spec->template_name)
-				   ? "the template is not built yet (run 'sbx template build NAME')"
-				   : "unknown template";
+		*ret_err = xstrdup(template_known(d->p, spec->template_name)
+					   ? "the template is not built yet (run 'sbx template build NAME')"
+					   : "unknown template");
 		return r;
 	}
 	if (mkdir(dir, 0700) < 0) {
-		*ret_err = errno == EEXIST ? "a sandbox directory of that name already exists" : "cannot create its state directory";
-		return -errno;
+		r = -errno;
+		*ret_err = r == -EEXIST ? xstrdup("a sandbox directory of that name already exists")
+					: xasprintf("cannot create %s: %s", dir, strerror(-r));
+		return r;
 	}
 	spec->created = (int64_t)time(NULL);
 	r = vm_disk_create(base, disk);
-	if (r >= 0)
-		r = spec_save(spec, specp);
 	if (r < 0) {
-		*ret_err = "cannot create its disk (qemu-img)";
+		*ret_err = disk_error(dir);
+		rm_rf(dir);
+		return r;
+	}
+	r = spec_save(spec, specp);
+	if (r < 0) {
+		*ret_err = xasprintf("cannot write %s: %s", specp, strerror(-r));
 		rm_rf(dir);
 		return r;
 	}
@@ -814,6 +895,19 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		*ret_err = xasprintf("workspace %s is missing or not a directory", sb->spec.workspace);
 		return -ENOENT;
 	}
+	{
+		/* Settings that do not load stop the start: the defaults in their place could
+		 * turn on what the user turned off (SSH agent forwarding) or drop the proxy's. */
+		struct settings *set = NULL;
+		r = settings_load_ex(sb->d->p, &set, ret_err);
+		if (r < 0) {
+			if (!*ret_err)
+				*ret_err = xasprintf("cannot read %s/settings.json: %s", sb->d->p->config, strerror(-r));
+			return r;
+		}
+		protect_git = settings_protect_git(set);
+		settings_free(set);
+	}
 	r = kernel_ensure(sb->d->p, false, &k);
 	if (r < 0) {
 		*ret_err = xasprintf("guest kernel not available (%s); run 'sbx template build minimal'", strerror(-r));
@@ -824,12 +918,6 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		kernel_info_free(&k);
 		*ret_err = xasprintf("cannot create %s: %s", sb->run_dir, strerror(-r));
 		return r;
-	}
-	{
-		/* fail closed: settings that do not load keep git protected */
-		struct settings *set = NULL;
-		protect_git = settings_load(sb->d->p, &set) == 0 ? settings_protect_git(set) : true;
-		settings_free(set);
 	}
 	if (geteuid() == 0) {
 		uid_range = gid_range = (struct subid_range){ IDMAP_ROOT_BASE, IDMAP_ROOT_COUNT };
@@ -869,8 +957,15 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		rm_rf(sb->run_dir);
 		return r;
 	}
-	(void)write_vm_json(sb);
 	sb->state = SB_STARTING;
+	r = write_vm_json(sb);
+	if (r < 0) {
+		/* Unrecorded, a restarted sbxd could not find this VM again: do not keep it. */
+		*ret_err = xasprintf("cannot write %s/vm.json: %s", sb->run_dir, strerror(-r));
+		sb->error = xstrdup(*ret_err);
+		sandbox_vm_gone(sb, *ret_err);
+		return r;
+	}
 	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
 	/* Watchdog for a boot that hangs early: a third of the boot timeout, only when
 	 * that leaves time for a second boot (not with the short timeouts of tests). */

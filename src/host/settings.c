@@ -478,10 +478,13 @@ static int settings_read_json(const char *path, struct json_object **ret, struct
 	tok = json_tokener_new();
 	root = json_tokener_parse_ex(tok, buf, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(root, json_type_object)) {
+		if (ret_err)
+			*ret_err = root && json_tokener_get_error(tok) == json_tokener_success
+					   ? xasprintf("%s is not a JSON object; fix it, or remove it and set the settings again", path)
+					   : xasprintf("%s is not valid JSON (%s); fix it, or remove it and set the settings again",
+						       path, json_tokener_error_desc(json_tokener_get_error(tok)));
 		json_tokener_free(tok);
 		json_object_put(root);
-		if (ret_err)
-			*ret_err = xasprintf("%s is not a JSON object", path);
 		return -EINVAL;
 	}
 	json_tokener_free(tok);
@@ -609,6 +612,8 @@ static int settings_store(const struct sbx_paths *p, const char *key, const char
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	r = file_write_atomic(path, text, strlen(text), 0600);
 	json_object_put(root);
+	if (r < 0 && ret_err)
+		*ret_err = xasprintf("cannot write %s: %s", path, strerror(-r));
 	return r;
 }
 
@@ -623,11 +628,11 @@ int settings_set(const struct sbx_paths *p, const char *key, const char *value, 
 	return settings_store(p, key, norm, ret_err);
 }
 
-int settings_unset(const struct sbx_paths *p, const char *key)
+int settings_unset(const struct sbx_paths *p, const char *key, char **ret_err)
 {
 	if (!settings_key_known(key))
 		return -ENOENT;
-	return settings_store(p, key, NULL, NULL);
+	return settings_store(p, key, NULL, ret_err);
 }
 
 int settings_resolve_lookup(const struct settings *s, const char *host, uint16_t port, struct sockaddr_storage *ret,

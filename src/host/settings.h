@@ -50,8 +50,9 @@ const char *settings_get_or_default(const struct settings *s, const char *key);
 int settings_validate(const char *key, const char *value, char **ret_norm, char **ret_err);
 /* Validate, then store atomically. Errors as settings_validate, or -errno of I/O. */
 int settings_set(const struct sbx_paths *p, const char *key, const char *value, char **ret_err);
-/* Remove a key (unset already is fine). -ENOENT for an unknown key. */
-int settings_unset(const struct sbx_paths *p, const char *key);
+/* Remove a key (unset already is fine). -ENOENT for an unknown key; other errors as
+ * settings_set (*ret_err, when given, names the file). */
+int settings_unset(const struct sbx_paths *p, const char *key, char **ret_err);
 
 /* proxy.resolve: the address for host:port (host is normalised first); -ENOENT: no
  * mapping. */

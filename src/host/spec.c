@@ -209,19 +209,39 @@ int spec_save(const struct spec *s, const char *path)
 	return r;
 }
 
-int spec_load(const char *path, struct spec *ret)
+int spec_load_ex(const char *path, struct spec *ret, char **ret_err)
 {
 	_cleanup_free_ char *txt = NULL;
+	struct json_tokener *tok;
 	struct json_object *o;
-	const char *err;
-	int r = file_read_all(path, 1 << 20, &txt, NULL);
+	const char *err = NULL;
+	size_t len;
+	int r = file_read_all(path, 1 << 20, &txt, &len);
 
-	if (r < 0)
+	if (r < 0) {
+		if (ret_err)
+			*ret_err = xasprintf("cannot read %s: %s", path, strerror(-r));
 		return r;
-	o = json_tokener_parse(txt);
-	if (!o)
+	}
+	tok = json_tokener_new();
+	o = json_tokener_parse_ex(tok, txt, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
+		if (ret_err)
+			*ret_err = xasprintf("%s is not valid JSON (%s)", path,
+					     json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_tokener_free(tok);
+		json_object_put(o);
 		return -EINVAL;
+	}
+	json_tokener_free(tok);
 	r = spec_from_json(o, ret, &err);
 	json_object_put(o);
+	if (r < 0 && ret_err)
+		*ret_err = xasprintf("%s: %s", path, err ? err : "invalid sandbox spec");
 	return r;
+}
+
+int spec_load(const char *path, struct spec *ret)
+{
+	return spec_load_ex(path, ret, NULL);
 }

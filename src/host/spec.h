@@ -40,6 +40,8 @@ struct json_object *spec_to_json(const struct spec *s);
 int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err);
 int spec_save(const struct spec *s, const char *path);
 int spec_load(const char *path, struct spec *ret);
+/* Like spec_load; on failure *ret_err (malloc'd) says what is wrong, naming the file. */
+int spec_load_ex(const char *path, struct spec *ret, char **ret_err);
 
 bool agent_known(const char *agent);
 /* Default command and template of an agent (static strings). */

@@ -151,8 +151,8 @@ class Result:
 class SbxHome:
     """A private SBX_HOME with helpers around build/sbx."""
 
-    def __init__(self, label="it", policy="balanced"):
-        self.base = Path(tempfile.mkdtemp(prefix=f"sbx{label}-", dir=TMP_BASE))
+    def __init__(self, label="it", policy="balanced", tmp_base=None):
+        self.base = Path(tempfile.mkdtemp(prefix=f"sbx{label}-", dir=tmp_base or TMP_BASE))
         # Workspaces live under base: virtiofsd may run as an unprivileged uid
         # and must be able to walk down to them.
         os.chmod(self.base, 0o755)
@@ -349,8 +349,8 @@ class SbxHome:
 _homes = []
 
 
-def new_home(label="it", policy="balanced"):
-    h = SbxHome(label, policy=policy)
+def new_home(label="it", policy="balanced", tmp_base=None):
+    h = SbxHome(label, policy=policy, tmp_base=tmp_base)
     _homes.append(h)
     return h
 

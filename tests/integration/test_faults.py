@@ -1,5 +1,10 @@
 # SPDX-License-Identifier: MIT
-# test_faults.py: guests that never come up or die in boot, QEMU that fails to start, a flooding exec.
+# test_faults.py: guests that never come up or die in boot, QEMU that fails to start, a flooding exec,
+# sbxd killed with SIGKILL in the middle of a guest's download.
+import http.server
+import os
+import signal
+import threading
 import time
 
 from conftest import pid_alive, wait_until
@@ -87,3 +92,95 @@ def test_hung_boot_is_relaunched_once_then_fails(fresh):
     log = (fresh.state_dir / "sbxd.log").read_text()
     assert log.count("relaunching the VM once") == 1, log[-2000:]
     _assert_nothing_running(fresh, "hang2")
+
+
+# --- sbxd killed during a download ------------------------------------------
+
+SLOW_TOTAL = 256 * 1024 * 1024
+
+
+class _SlowHandler(http.server.BaseHTTPRequestHandler):
+    """/slow: a body of SLOW_TOTAL bytes trickled out (64 KiB every 20 ms), so a download
+    is still under way when the test kills sbxd; anything else: "ok"."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path.startswith("/slow"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(SLOW_TOTAL))
+            self.end_headers()
+            self.server.slow_started.set()
+            chunk = b"x" * 65536
+            try:
+                for _ in range(SLOW_TOTAL // len(chunk)):
+                    if self.server.stopping:
+                        return
+                    self.wfile.write(chunk)
+                    time.sleep(0.02)
+            except OSError:
+                self.server.slow_broken.set()
+            return
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_sbxd_killed_during_a_download(fresh):
+    """SIGKILL of sbxd while a guest downloads: the VM keeps running, the guest's client
+    gets an error at once (not a hang until a new daemon comes), and the next request,
+    which starts a new sbxd on demand, adopts the VM and works."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    srv.stopping = False
+    srv.slow_started, srv.slow_broken = threading.Event(), threading.Event()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        fresh.ok("policy", "allow", "network", "dl.test")
+        fresh.ok("settings", "set", "proxy.resolve", f"dl.test:80=127.0.0.1:{port}")
+        ws = fresh.workspace()
+        fresh.ok("run", "-d", "--name", "dl", "shell", ws, timeout=300)
+        vm = fresh.vm_json("dl")
+        old = fresh.daemon_pid()
+        assert vm and old
+        # In a session of its own, so that it outlives this exec; it records its exit
+        # status and the guest clock when curl returns.
+        inner = ("curl -sS --max-time 600 -o /tmp/dl.out http://dl.test/slow 2>/tmp/dl.err; "
+                 "echo \"$? $(date +%s.%N)\" > /tmp/dl.rc")
+        fresh.ok("exec", "dl", "sh", "-c", f"setsid -f sh -c '{inner}' </dev/null >/dev/null 2>&1", timeout=60)
+        assert srv.slow_started.wait(60), fresh.diag()
+
+        def got():
+            r = fresh.sbx("exec", "dl", "stat", "-c", "%s", "/tmp/dl.out", timeout=60)
+            return r.rc == 0 and int(r.out) > 1024 * 1024
+        assert wait_until(got, 60, interval=0.5), fresh.diag()
+
+        os.kill(old, signal.SIGKILL)
+        assert wait_until(lambda: not pid_alive(old), 10)
+        # No daemon for a while: the guest's client must not wait for one.
+        time.sleep(6)
+        assert pid_alive(vm["qemu_pid"], vm["qemu_start"]), "the VM died with sbxd"
+        # The next command starts a new daemon, which adopts the running VM.
+        r = fresh.ok("exec", "dl", "sh", "-c", "cat /tmp/dl.rc; cat /tmp/dl.err; date +%s.%N", timeout=180)
+        new = fresh.daemon_pid()
+        assert new and new != old
+        lines = r.out.split("\n")
+        rc, ended = lines[0].split()
+        now = float([l for l in lines if l.strip()][-1])
+        assert int(rc) != 0, r
+        # curl ended when the channel went, not when the new daemon came 6 s later.
+        assert now - float(ended) > 4, r
+        assert fresh.vm_json("dl") == vm, "the VM was relaunched, not adopted"
+        # The next request works.
+        r = fresh.ok("exec", "dl", "curl", "-sS", "--max-time", "60", "http://dl.test/ok", timeout=120)
+        assert r.out == "ok\n", r
+        log = (fresh.state_dir / "sbxd.log").read_text()
+        assert "re-adopted running VM" in log, log[-2000:]
+    finally:
+        srv.stopping = True
+        srv.shutdown()
+        srv.server_close()

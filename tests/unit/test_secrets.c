@@ -587,7 +587,7 @@ static void test_backend_choice(void)
 	CHECK(strstr(notice, "file permissions") != NULL);
 
 	/* auto with the file there: the file, whatever answers on the bus */
-	CHECK_EQ(settings_unset(&q, "secrets.backend"), 0);
+	CHECK_EQ(settings_unset(&q, "secrets.backend", NULL), 0);
 	CHECK_EQ(secrets_backend_current(&q, &b, NULL), 0);
 	CHECK_EQ(b, SECRETS_BACKEND_FILE);
 	CHECK_EQ(secrets_get(&q, NULL, "anthropic", &val), 0);

@@ -236,9 +236,9 @@ static void test_store(void)
 	free(csv);
 
 	/* Unset, and unset again. */
-	CHECK_EQ(settings_unset(&paths, "proxy.resolve"), 0);
-	CHECK_EQ(settings_unset(&paths, "proxy.resolve"), 0);
-	CHECK_EQ(settings_unset(&paths, "nope"), -ENOENT);
+	CHECK_EQ(settings_unset(&paths, "proxy.resolve", NULL), 0);
+	CHECK_EQ(settings_unset(&paths, "proxy.resolve", NULL), 0);
+	CHECK_EQ(settings_unset(&paths, "nope", NULL), -ENOENT);
 	CHECK(settings_stale(&paths, s));
 	CHECK_EQ(settings_load(&paths, &s2), 0);
 	CHECK(settings_get(s2, "proxy.resolve") == NULL);
