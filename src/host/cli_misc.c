@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* cli_misc.c: daemon, diagnose and version commands. */
-#include "cli.h"
+#include "cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>

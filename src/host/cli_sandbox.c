@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* cli_sandbox.c: run, create, ls, exec, stop, rm. */
-#include "cli.h"
+#include "cmd.h"
 
 #include <errno.h>
 #include <getopt.h>

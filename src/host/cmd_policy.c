@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* cmd_policy.c: `sbx policy`: choose a preset, edit, list, check and audit egress rules. */
-#include "cmd_egress.h"
+#include "cmd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,12 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cmd_egress.h"
-#include "cmd_review.h"
-#include "cmd_secret.h"
-#include "image.h"
-#include "proxy.h"
+#include "cmd.h"
 #include "paths.h"
 #include "util.h"
 

@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 
 #include "ca.h"
+#include "cmd.h"
 #include "policy.h"
 #include "proxy.h"
 #include "secrets.h"
