@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* cli_sandbox.c: run, create, ls, exec, stop, rm. */
+/* cmd_run.c: run, create, ls, exec, stop, rm (split into one file per command next). */
 #include "cmd.h"
 
 #include <errno.h>
