@@ -3,7 +3,12 @@
 #ifndef SBX_CMD_H
 #define SBX_CMD_H
 
+#include <stdbool.h>
+
 #include "paths.h"
+
+struct json_object;
+struct sbxc;
 
 /* Each command gets argv[0] = its own name (as typed: "create" runs cmd_run) and returns
  * the process exit status: 0 ok, 1 failure, 2 usage error, unless its help says otherwise.
@@ -30,6 +35,21 @@ int cmd_template(struct sbx_paths *p, int argc, char **argv);
  * reachable from guests: loopback addresses only), with interception enabled (sbx's CA
  * from SBX_HOME). Hidden from `sbx help`. */
 int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
+
+/* Shared by the commands (cmd_common.c). */
+/* "sbx CMD: MSG" and where to find the usage, on stderr. */
+void cmd_usage_error(const char *cmd, const char *msg);
+/* Connect to sbxd, starting it if needed; says why on stderr and returns NULL when it
+ * cannot, and notes a daemon from an older build. Free with client_free(). */
+struct sbxc *cmd_connect(struct sbx_paths *p);
+/* {"op": op, "name": name} (no name when NULL), for client_call(), which takes it. */
+struct json_object *cmd_request(const char *op, const char *name);
+/* The exec request of run and exec: argv, env, cwd, user, and a terminal (with the
+ * caller's TERM) when tty. */
+struct json_object *cmd_exec_request(const char *name, char **argv, int argc, char **env, int nenv,
+				     const char *cwd, const char *user, bool tty);
+/* o[k] as a string, "" when absent; o keeps it. */
+const char *cmd_json_str(struct json_object *o, const char *k);
 
 #define SBX_VERSION "0.1.0"
 

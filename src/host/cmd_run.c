@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* cmd_run.c: run, create, ls, exec, stop, rm (split into one file per command next). */
+/* cmd_run.c: `sbx run` and `sbx create`: make the sandbox, start it, attach. */
 #include "cmd.h"
 
 #include <errno.h>
@@ -56,69 +56,6 @@ static const char run_help[] =
 	"                     repository at once; `sbx rm` removes the worktree, not the branch\n"
 	"  -h, --help         show this help\n";
 
-static void usage_error(const char *cmd, const char *msg)
-{
-	fprintf(stderr, "sbx %s: %s\nRun 'sbx %s --help' for usage.\n", cmd, msg, cmd);
-}
-
-static struct sbxc *connect_or_complain(struct sbx_paths *p)
-{
-	struct sbxc *c = NULL;
-	int r = client_connect(p, true, &c);
-
-	if (r < 0) {
-		fprintf(stderr, "sbx: cannot reach the sbx daemon (%s); see %s/sbxd.log\n", strerror(-r), p->state);
-		return NULL;
-	}
-	{
-		struct json_object *req = json_object_new_object(), *resp = NULL, *v;
-		json_object_object_add(req, "op", json_object_new_string("status"));
-		if (client_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
-		    json_object_get_boolean(v))
-			fprintf(stderr, "sbx: note: the running daemon is from an older sbx build; "
-				"'sbx daemon stop' restarts it (sandboxes keep running)\n");
-		json_object_put(resp);
-	}
-	return c;
-}
-
-static struct json_object *jstr_array(char **v, int n)
-{
-	struct json_object *a = json_object_new_array();
-	for (int i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
-/* Build the exec request shared by run and exec. */
-static struct json_object *exec_request(const char *name, char **argv, int argc, char **env, int nenv,
-					const char *cwd, const char *user, bool tty)
-{
-	struct json_object *req = json_object_new_object();
-
-	json_object_object_add(req, "name", json_object_new_string(name));
-	json_object_object_add(req, "argv", jstr_array(argv, argc));
-	if (tty) {
-		const char *term = getenv("TERM");
-		struct json_object *t = json_object_new_object();
-		struct json_object *e = jstr_array(env, nenv);
-		json_object_object_add(t, "rows", json_object_new_int(24));
-		json_object_object_add(t, "cols", json_object_new_int(80));
-		json_object_object_add(req, "tty", t);
-		if (term && *term && strlen(term) < 64 && !strpbrk(term, "\n=")) {
-			_cleanup_free_ char *te = xasprintf("TERM=%s", term);
-			json_object_array_add(e, json_object_new_string(te));
-		}
-		json_object_object_add(req, "env", e);
-	} else if (nenv > 0) {
-		json_object_object_add(req, "env", jstr_array(env, nenv));
-	}
-	if (cwd)
-		json_object_object_add(req, "cwd", json_object_new_string(cwd));
-	if (user)
-		json_object_object_add(req, "user", json_object_new_string(user));
-	return req;
-}
 
 static int ensure_template(struct sbx_paths *p, const char *name)
 {
@@ -198,34 +135,34 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*end || v < 1 || v > 64)
-				return usage_error(cmd, "--cpus wants a number from 1 to 64"), 2;
+				return cmd_usage_error(cmd, "--cpus wants a number from 1 to 64"), 2;
 			cpus = (unsigned)v;
 			break;
 		}
 		case 'm':
 			if (size_parse_mib(optarg, &mem) < 0 || mem < 256)
-				return usage_error(cmd, "--memory wants a size like 1G or 2048M (at least 256M)"), 2;
+				return cmd_usage_error(cmd, "--memory wants a size like 1G or 2048M (at least 256M)"), 2;
 			break;
 		case 't': tmpl = optarg; break;
 		case 'e':
 			if (!env_assignment_valid(optarg))
-				return usage_error(cmd, "--env wants KEY=VALUE"), 2;
+				return cmd_usage_error(cmd, "--env wants KEY=VALUE"), 2;
 			env[nenv++] = optarg;
 			break;
 		case 'b':
 			if (!branch_name_valid(optarg))
-				return usage_error(cmd, "--branch wants a branch name git accepts"), 2;
+				return cmd_usage_error(cmd, "--branch wants a branch name git accepts"), 2;
 			branch = optarg;
 			break;
 		case 'h':
 			fputs(run_help, stdout);
 			return 0;
 		default:
-			return usage_error(cmd, "unknown option"), 2;
+			return cmd_usage_error(cmd, "unknown option"), 2;
 		}
 	}
 	if (optind >= dashdash)
-		return usage_error(cmd, "missing AGENT"), 2;
+		return cmd_usage_error(cmd, "missing AGENT"), 2;
 	if (!agent_known(argv[optind])) {
 		fprintf(stderr, "sbx %s: unknown agent '%s' (known: shell, claude, codex, gemini, copilot)\n", cmd, argv[optind]);
 		return 2;
@@ -234,7 +171,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	spec.agent = xstrdup(argv[optind++]);
 	if (dashdash - optind > 1) {
 		spec_free(&spec);
-		return usage_error(cmd, "only one workspace PATH is supported"), 2;
+		return cmd_usage_error(cmd, "only one workspace PATH is supported"), 2;
 	}
 	if (!realpath(optind < dashdash ? argv[optind] : ".", ws) || stat(ws, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "sbx %s: workspace '%s' does not exist or is not a directory\n", cmd,
@@ -323,7 +260,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		}
 	}
 	defname = xstrdup(spec.name);
-	c = connect_or_complain(p);
+	c = cmd_connect(p);
 	if (!c) {
 		branch_undo(&bws, &st);
 		spec_free(&spec);
@@ -392,255 +329,10 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 				cmdv[n++] = (char *)*dv;
 		for (int i = 0; i < nargs; i++)
 			cmdv[n++] = args[i];
-		req = exec_request(defname, cmdv, n, NULL, 0, NULL, NULL, tty);
+		req = cmd_exec_request(defname, cmdv, n, NULL, 0, NULL, NULL, tty);
 		free(cmdv);
 		rc = client_exec(c, req, true, tty);
 	}
 	client_free(c);
 	return rc;
-}
-
-static struct json_object *simple_req(const char *op, const char *name)
-{
-	struct json_object *req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string(op));
-	if (name)
-		json_object_object_add(req, "name", json_object_new_string(name));
-	return req;
-}
-
-static const char *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-int cmd_ls(struct sbx_paths *p, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = false, quiet = false;
-	struct json_object *resp, *arr;
-	struct sbxc *c;
-	int o;
-
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
-		switch (o) {
-		case 'j': json = true; break;
-		case 'q': quiet = true; break;
-		case 'h':
-			printf("Usage: sbx ls [--json] [-q]\n\nList sandboxes: SANDBOX AGENT STATUS WORKSPACE.\n"
-			       "  --json   machine-readable array\n  -q       names only\n");
-			return 0;
-		default:
-			return usage_error("ls", "unknown option"), 2;
-		}
-	}
-	if (optind < argc)
-		return usage_error("ls", "ls takes no arguments"), 2;
-	c = connect_or_complain(p);
-	if (!c)
-		return 1;
-	if (client_call(c, simple_req("ls", NULL), &resp) < 0) {
-		client_free(c);
-		return 1;
-	}
-	client_free(c);
-	if (!json_object_object_get_ex(resp, "sandboxes", &arr) || !json_object_is_type(arr, json_type_array)) {
-		json_object_put(resp);
-		fprintf(stderr, "sbx: malformed answer from sbxd\n");
-		return 1;
-	}
-	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	} else {
-		size_t n = json_object_array_length(arr);
-		if (!quiet)
-			printf("%-24s %-8s %-9s %s\n", "SANDBOX", "AGENT", "STATUS", "WORKSPACE");
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *s = json_object_array_get_idx(arr, i);
-			if (quiet)
-				printf("%s\n", jget(s, "name"));
-			else
-				printf("%-24s %-8s %-9s %s\n", jget(s, "name"), jget(s, "agent"), jget(s, "status"),
-				       jget(s, "workspace"));
-		}
-	}
-	json_object_put(resp);
-	return 0;
-}
-
-int cmd_exec(struct sbx_paths *p, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "interactive", no_argument, NULL, 'i' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "workdir", required_argument, NULL, 'w' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool interactive = false, tty = false;
-	const char *user = NULL, *cwd = NULL;
-	_cleanup_free_ char **env = xcalloc((size_t)argc + 1, sizeof(char *));
-	int nenv = 0, o, rc;
-	struct sbxc *c;
-
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "+itu:w:e:h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'i': interactive = true; break;
-		case 't': tty = true; break;
-		case 'u': user = optarg; break;
-		case 'w':
-			if (optarg[0] != '/')
-				return usage_error("exec", "-w wants an absolute path"), 2;
-			cwd = optarg;
-			break;
-		case 'e':
-			if (!env_assignment_valid(optarg))
-				return usage_error("exec", "-e wants KEY=VALUE"), 2;
-			env[nenv++] = optarg;
-			break;
-		case 'h':
-			printf("Usage: sbx exec [-i] [-t] [-u USER] [-w DIR] [-e K=V] NAME CMD [ARG...]\n\n"
-			       "Run a command in a sandbox (started if stopped); its exit status is passed through.\n"
-			       "  -i, --interactive  forward stdin\n"
-			       "  -t, --tty          allocate a terminal\n"
-			       "  -u, --user USER    run as USER (default agent; root works)\n"
-			       "  -w, --workdir DIR  working directory (default: the workspace)\n"
-			       "  -e, --env K=V      extra environment (repeatable)\n");
-			return 0;
-		default:
-			return usage_error("exec", "unknown option"), 2;
-		}
-	}
-	if (argc - optind < 2)
-		return usage_error("exec", "want NAME and CMD"), 2;
-	if (!name_valid(argv[optind])) {
-		fprintf(stderr, "sbx exec: invalid sandbox name '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (tty && !isatty(STDIN_FILENO)) {
-		fprintf(stderr, "sbx exec: -t needs a terminal on stdin; dropping it\n");
-		tty = false;
-	}
-	c = connect_or_complain(p);
-	if (!c)
-		return 1;
-	rc = client_exec(c, exec_request(argv[optind], argv + optind + 1, argc - optind - 1, env, nenv, cwd, user, tty),
-			 interactive, tty);
-	client_free(c);
-	return rc;
-}
-
-/* One stop or rm. A --branch sandbox's worktree goes with rm, after the sandbox; one
- * with uncommitted changes only with force. */
-static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const char *name, bool force)
-{
-	_cleanup_free_ char *specp = xasprintf("%s/%s/spec.json", p->sandboxes, name), *err = NULL;
-	struct json_object *req = simple_req(op, name);
-	struct spec spec = { 0 };
-	struct stat rst;
-	bool wt = !strcmp(op, "rm") && spec_load(specp, &spec) == 0 && spec.branch && stat(spec.repo, &rst) == 0;
-	/* only what sbx recorded when it made the worktree (branch.h) */
-	const struct branch_ws bws = { .repo = spec.repo, .common_dir = spec.git_dir, .worktree = spec.workspace,
-				       .worktree_id = spec.git_worktree_id };
-	int rc = 0;
-
-	if (wt && !force) {
-		int d = branch_dirty(&bws, rst.st_uid, rst.st_gid, &err);
-		if (d != 0) {
-			if (d > 0)
-				fprintf(stderr, "sbx rm: %s: its worktree %s has uncommitted changes; commit them, or "
-					"remove it with them: sbx rm -f %s\n", name, spec.workspace, name);
-			else
-				fprintf(stderr, "sbx rm: %s: %s (sbx rm -f removes it anyway)\n", name, err);
-			json_object_put(req);
-			spec_free(&spec);
-			return 1;
-		}
-	}
-	json_object_object_add(req, "force", json_object_new_boolean(force));
-	if (client_call(c, req, NULL) < 0)
-		rc = 1;
-	else if (wt && branch_remove(&bws, &err) < 0) {
-		fprintf(stderr, "sbx rm: %s: %s\n", name, err);
-		rc = 1;
-	}
-	spec_free(&spec);
-	return rc;
-}
-
-static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op, const char *help)
-{
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool force = false, all = false, is_rm = !strcmp(op, "rm");
-	struct sbxc *c;
-	struct json_object *resp, *arr;
-	int o, rc = 0;
-
-	optind = 1;
-	while ((o = getopt_long(argc, argv, is_rm ? "fah" : "ah", opts, NULL)) != -1) {
-		switch (o) {
-		case 'f': force = true; break;
-		case 'a': all = true; break;
-		case 'h': fputs(help, stdout); return 0;
-		default: return usage_error(argv[0], "unknown option"), 2;
-		}
-	}
-	if (optind >= argc && !all)
-		return usage_error(argv[0], "want at least one sandbox NAME (or --all)"), 2;
-	for (int i = optind; i < argc; i++)
-		if (!name_valid(argv[i])) {
-			fprintf(stderr, "sbx %s: invalid sandbox name '%s'\n", argv[0], argv[i]);
-			return 2;
-		}
-	c = connect_or_complain(p);
-	if (!c)
-		return 1;
-	if (all) {
-		if (client_call(c, simple_req("ls", NULL), &resp) < 0) {
-			client_free(c);
-			return 1;
-		}
-		if (json_object_object_get_ex(resp, "sandboxes", &arr))
-			for (size_t i = 0; i < json_object_array_length(arr); i++) {
-				const char *nm = jget(json_object_array_get_idx(arr, i), "name");
-				if (nm && name_valid(nm) && name_op(p, c, op, nm, force))
-					rc = 1;
-			}
-		json_object_put(resp);
-	}
-	for (int i = optind; i < argc; i++)
-		if (name_op(p, c, op, argv[i], force))
-			rc = 1;
-	client_free(c);
-	return rc;
-}
-
-int cmd_stop(struct sbx_paths *p, int argc, char **argv)
-{
-	return names_cmd(p, argc, argv, "stop",
-			 "Usage: sbx stop [--all] NAME...\n\nPower sandboxes off cleanly; their disks stay.\n");
-}
-
-int cmd_rm(struct sbx_paths *p, int argc, char **argv)
-{
-	return names_cmd(p, argc, argv, "rm",
-			 "Usage: sbx rm [-f] [--all] NAME...\n\nDelete sandboxes and their disks, and the git worktree of a\n"
-			 "--branch sandbox (its branch stays).\n"
-			 "  -f, --force  stop running sandboxes first; remove a worktree with uncommitted changes\n"
-			 "  --all        every sandbox\n");
 }
