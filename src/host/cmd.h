@@ -48,6 +48,8 @@ struct json_object *cmd_request(const char *op, const char *name);
  * caller's TERM) when tty. */
 struct json_object *cmd_exec_request(const char *name, char **argv, int argc, char **env, int nenv,
 				     const char *cwd, const char *user, bool tty);
+/* Print whether sbxd runs (nothing when quiet); 0 when it does, 3 when not, 1 on error. */
+int cmd_daemon_status(struct sbx_paths *p, bool quiet);
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 
