@@ -22,6 +22,11 @@ int cmd_rm(struct sbx_paths *p, int argc, char **argv);
 int cmd_daemon(struct sbx_paths *p, int argc, char **argv);
 int cmd_diagnose(struct sbx_paths *p, int argc, char **argv);
 int cmd_policy(struct sbx_paths *p, int argc, char **argv);
+/* The policy family's own (cmd_policy.c, cmd_policy_check.c): load a policy that a
+ * preset was chosen for, saying on stderr what is wrong when not; and `policy check`. */
+struct policy;
+int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret);
+int cmd_policy_check(const struct sbx_paths *p, const char *target, const char *sandbox);
 /* (0 ok, 1 failure, 2 usage) */
 int cmd_secret(struct sbx_paths *p, int argc, char **argv);
 int cmd_settings(struct sbx_paths *p, int argc, char **argv);
