@@ -22,10 +22,7 @@ int cmd_rm(struct sbx_paths *p, int argc, char **argv);
 int cmd_daemon(struct sbx_paths *p, int argc, char **argv);
 int cmd_diagnose(struct sbx_paths *p, int argc, char **argv);
 int cmd_policy(struct sbx_paths *p, int argc, char **argv);
-/* The policy family's own (cmd_policy.c, cmd_policy_check.c): load a policy that a
- * preset was chosen for, saying on stderr what is wrong when not; and `policy check`. */
-struct policy;
-int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret);
+/* `sbx policy check network TARGET` (cmd_policy_check.c), for cmd_policy. */
 int cmd_policy_check(const struct sbx_paths *p, const char *target, const char *sandbox);
 /* (0 ok, 1 failure, 2 usage) */
 int cmd_secret(struct sbx_paths *p, int argc, char **argv);
@@ -55,6 +52,10 @@ struct json_object *cmd_exec_request(const char *name, char **argv, int argc, ch
 				     const char *cwd, const char *user, bool tty);
 /* Print whether sbxd runs (nothing when quiet); 0 when it does, 3 when not, 1 on error. */
 int cmd_daemon_status(struct sbx_paths *p, bool quiet);
+/* Load the network policy for `sbx policy SUB`, which needs a chosen preset; on
+ * failure says on stderr what is wrong and returns -errno. */
+struct policy;
+int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret);
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 

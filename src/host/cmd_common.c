@@ -2,12 +2,14 @@
 /* cmd_common.c: what several commands share: usage errors, reaching sbxd, requests. */
 #include "cmd.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "policy.h"
 #include "util.h"
 
 void cmd_usage_error(const char *cmd, const char *msg)
@@ -86,4 +88,17 @@ const char *cmd_json_str(struct json_object *o, const char *k)
 {
 	struct json_object *v;
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret)
+{
+	const char *err = NULL;
+	int r = policy_load_ex(p, ret, &err);
+
+	if (r == -ENOENT)
+		fprintf(stderr, "sbx: " POLICY_MISSING_MSG "\n");
+	else if (r < 0)
+		fprintf(stderr, "sbx policy %s: %s/policy.json: %s; fix it, or start over with 'sbx policy reset -f'\n", sub,
+			p->config, err ? err : strerror(-r));
+	return r;
 }

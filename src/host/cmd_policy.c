@@ -153,19 +153,6 @@ too_many:
 	return -EINVAL;
 }
 
-int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret)
-{
-	const char *err = NULL;
-	int r = policy_load_ex(p, ret, &err);
-
-	if (r == -ENOENT)
-		fprintf(stderr, "sbx: " POLICY_MISSING_MSG "\n");
-	else if (r < 0)
-		fprintf(stderr, "sbx policy %s: %s/policy.json: %s; fix it, or start over with 'sbx policy reset -f'\n", sub,
-			p->config, err ? err : strerror(-r));
-	return r;
-}
-
 static int save_or_report(const struct sbx_paths *p, const char *sub, struct policy *pol)
 {
 	int r = policy_save(p, pol);
