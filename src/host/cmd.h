@@ -24,7 +24,6 @@ int cmd_diagnose(struct sbx_paths *p, int argc, char **argv);
 int cmd_policy(struct sbx_paths *p, int argc, char **argv);
 /* `sbx policy check network TARGET` (cmd_policy_check.c), for cmd_policy. */
 int cmd_policy_check(const struct sbx_paths *p, const char *target, const char *sandbox);
-/* (0 ok, 1 failure, 2 usage) */
 int cmd_secret(struct sbx_paths *p, int argc, char **argv);
 int cmd_settings(struct sbx_paths *p, int argc, char **argv);
 /* 0 nothing changed, 1 something changed (or the review is incomplete), 2 error. Works
@@ -38,7 +37,7 @@ int cmd_template(struct sbx_paths *p, int argc, char **argv);
  * from SBX_HOME). Hidden from `sbx help`. */
 int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
 
-/* Shared by the commands (cmd_common.c). */
+/* Shared by the commands (cmd_common.c, but cmd_daemon_status: cmd_daemon.c). */
 /* "sbx CMD: MSG" and where to find the usage, on stderr. */
 void cmd_usage_error(const char *cmd, const char *msg);
 /* Connect to sbxd, starting it if needed; says why on stderr and returns NULL when it
