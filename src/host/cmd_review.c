@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_review.c: sbx review [NAME|PATH] [--json] [--accept] [--stat]. Reads the
  * sandboxes' specs and baselines from state; needs no daemon. */
-#include "cmd_review.h"
+#include "cmd.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* cmd_secret.c: `sbx secret set|ls|rm`: credentials injected by the proxy, never shown. */
-#include "cmd_secret.h"
+#include "cmd.h"
 
 #include <errno.h>
 #include <json-c/json.h>

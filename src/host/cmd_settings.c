@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* cmd_settings.c: `sbx settings ls|get|set|unset`. */
-#include "cmd_egress.h"
+#include "cmd.h"
 
 #include <errno.h>
 #include <json-c/json.h>

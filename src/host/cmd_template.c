@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* cmd_template.c: `sbx template build|ls`. */
+#include "cmd.h"
 #include "image.h"
 
 #include <errno.h>
@@ -140,7 +141,7 @@ static int template_build_cmd(const struct sbx_paths *p, int argc, char **argv)
 	return 0;
 }
 
-int cmd_template(const struct sbx_paths *p, int argc, char **argv)
+int cmd_template(struct sbx_paths *p, int argc, char **argv)
 {
 	const char *sub;
 

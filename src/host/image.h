@@ -124,8 +124,6 @@ int template_meta_get(const struct sbx_paths *p, const char *name, struct templa
 void template_meta_free(struct template_meta *m);
 /* Names of all recipes, sorted, NULL-terminated; free with image_strv_free(). */
 int template_names(const struct sbx_paths *p, char ***ret);
-/* `sbx template build [--force] [-v|-q] NAME` | `sbx template ls [--json]`; argv[0] = "template". */
-int cmd_template(const struct sbx_paths *p, int argc, char **argv);
 
 /*
  * Internal to the image modules (kernel.c): run a command, wait for it.

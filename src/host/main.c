@@ -1,97 +1,104 @@
 // SPDX-License-Identifier: MIT
-/* main.c: the sbx command line: dispatch to subcommands. */
+/* main.c: the sbx command line: the table of commands, the help made from it, dispatch. */
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cmd_egress.h"
-#include "cmd_review.h"
-#include "cmd_secret.h"
-#include "image.h"
-#include "proxy.h"
+#include "cmd.h"
 #include "paths.h"
 #include "util.h"
 
-static const char usage[] =
-	"Usage: sbx COMMAND [ARGS...]\n"
-	"\n"
-	"Run AI coding agents in disposable microVMs.\n"
-	"\n"
-	"Commands:\n"
-	"  run       create (if needed), start and attach to a sandbox\n"
-	"  create    create a sandbox without starting it\n"
-	"  ls        list sandboxes\n"
-	"  exec      run a command in a sandbox\n"
-	"  stop      stop sandboxes\n"
-	"  rm        remove sandboxes\n"
-	"  policy    network policy: init, allow, deny, ls, rm, check, log, reset\n"
-	"  secret    set, ls, rm API keys the proxy injects (never enter the VM)\n"
-	"  settings  ls, get, set, unset host-side settings\n"
-	"  review    what changed in workspace files that run on the host (hooks, CI, builds)\n"
-	"  template  build or list root disk templates\n"
-	"  daemon    start, stop or query the daemon\n"
-	"  diagnose  check the host's setup\n"
-	"  version   print the version\n"
-	"\n"
-	"Run 'sbx COMMAND --help' for a command's options. SBX_HOME puts all state in one directory.\n";
+static int cmd_help(struct sbx_paths *p, int argc, char **argv);
+static int cmd_version(struct sbx_paths *p, int argc, char **argv);
+
+enum {
+	CMD_HIDDEN = 1 << 0,   /* an alias or a tool for tests: not in `sbx help` */
+	CMD_NO_PATHS = 1 << 1, /* needs no state directories: run with p = NULL, creates none */
+};
+
+/* Every command, in the order `sbx help` lists them. One line each: name, entry point
+ * (cmd.h), what `sbx help` says of it, flags. */
+static const struct command {
+	const char *name;
+	int (*run)(struct sbx_paths *p, int argc, char **argv);
+	const char *summary;
+	unsigned flags;
+} commands[] = {
+	{ "run", cmd_run, "create (if needed), start and attach to a sandbox", 0 },
+	{ "create", cmd_run, "create a sandbox without starting it", 0 },
+	{ "ls", cmd_ls, "list sandboxes", 0 },
+	{ "list", cmd_ls, "list sandboxes", CMD_HIDDEN },
+	{ "exec", cmd_exec, "run a command in a sandbox", 0 },
+	{ "stop", cmd_stop, "stop sandboxes", 0 },
+	{ "rm", cmd_rm, "remove sandboxes", 0 },
+	{ "policy", cmd_policy, "network policy: init, allow, deny, ls, rm, check, log, reset", 0 },
+	{ "secret", cmd_secret, "set, ls, rm API keys the proxy injects (never enter the VM)", 0 },
+	{ "settings", cmd_settings, "ls, get, set, unset host-side settings", 0 },
+	{ "review", cmd_review, "what changed in workspace files that run on the host (hooks, CI, builds)", 0 },
+	{ "template", cmd_template, "build or list root disk templates", 0 },
+	{ "daemon", cmd_daemon, "start, stop or query the daemon", 0 },
+	{ "diagnose", cmd_diagnose, "check the host's setup", 0 },
+	{ "version", cmd_version, "print the version", CMD_NO_PATHS },
+	{ "--version", cmd_version, "print the version", CMD_HIDDEN | CMD_NO_PATHS },
+	{ "help", cmd_help, "this list", CMD_HIDDEN | CMD_NO_PATHS },
+	{ "--help", cmd_help, "this list", CMD_HIDDEN | CMD_NO_PATHS },
+	{ "-h", cmd_help, "this list", CMD_HIDDEN | CMD_NO_PATHS },
+	{ "proxy-bench", cmd_proxy_bench, "the egress engine on a loopback port (tests, benchmarks)", CMD_HIDDEN },
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: sbx COMMAND [ARGS...]\n\nRun AI coding agents in disposable microVMs.\n\nCommands:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!(commands[i].flags & CMD_HIDDEN))
+			fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nRun 'sbx COMMAND --help' for a command's options. SBX_HOME puts all state in one directory.\n", f);
+}
+
+static int cmd_help(struct sbx_paths *p, int argc, char **argv)
+{
+	usage(stdout);
+	return 0;
+}
+
+static int cmd_version(struct sbx_paths *p, int argc, char **argv)
+{
+	/* `sbx --version --help` prints the version, as it always did */
+	if (!strcmp(argv[0], "version") && argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		printf("Usage: sbx version\n\nPrint sbx's version.\n");
+	else
+		printf("sbx %s\n", SBX_VERSION);
+	return 0;
+}
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
+	const struct command *c;
 	struct sbx_paths p;
 	int rc;
-	const char *cmd;
 
 	log_setup("sbx", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, false);
 	if (argc < 2) {
-		fputs(usage, stderr);
+		usage(stderr);
 		return 2;
 	}
-	cmd = argv[1];
-	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-		fputs(usage, stdout);
-		return 0;
+	c = command_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "sbx: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return 2;
 	}
-	if (!strcmp(cmd, "version") && argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-		printf("Usage: sbx version\n\nPrint sbx's version.\n");
-		return 0;
-	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("sbx %s\n", SBX_VERSION);
-		return 0;
-	}
+	if (c->flags & CMD_NO_PATHS)
+		return c->run(NULL, argc - 1, argv + 1);
 	paths_init(&p);
-	argc--;
-	argv++;
-	if (!strcmp(cmd, "run") || !strcmp(cmd, "create"))
-		rc = cmd_run(&p, argc, argv);
-	else if (!strcmp(cmd, "ls") || !strcmp(cmd, "list"))
-		rc = cmd_ls(&p, argc, argv);
-	else if (!strcmp(cmd, "exec"))
-		rc = cmd_exec(&p, argc, argv);
-	else if (!strcmp(cmd, "stop"))
-		rc = cmd_stop(&p, argc, argv);
-	else if (!strcmp(cmd, "rm"))
-		rc = cmd_rm(&p, argc, argv);
-	else if (!strcmp(cmd, "daemon"))
-		rc = cmd_daemon(&p, argc, argv);
-	else if (!strcmp(cmd, "review"))
-		rc = cmd_review(&p, argc, argv);
-	else if (!strcmp(cmd, "template"))
-		rc = cmd_template(&p, argc, argv);
-	else if (!strcmp(cmd, "policy"))
-		rc = cmd_policy(&p, argc, argv);
-	else if (!strcmp(cmd, "secret"))
-		rc = cmd_secret(&p, argc, argv);
-	else if (!strcmp(cmd, "settings"))
-		rc = cmd_settings(&p, argc, argv);
-	else if (!strcmp(cmd, "proxy-bench"))
-		rc = cmd_proxy_bench(&p, argc, argv);
-	else if (!strcmp(cmd, "diagnose"))
-		rc = cmd_diagnose(&p, argc, argv);
-	else {
-		fprintf(stderr, "sbx: unknown command '%s'\n%s", cmd, usage);
-		rc = 2;
-	}
+	rc = c->run(&p, argc - 1, argv + 1);
 	paths_free(&p);
 	return rc;
 }

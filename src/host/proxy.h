@@ -75,10 +75,5 @@ void proxy_sandbox_gone(struct proxy *px, const char *sandbox);
  * closed: the engine called ops->close and the downstream delivered input_eof). ops
  * callbacks must not call back into the engine, except proxy_conn_abort(). */
 
-/* `sbx proxy-bench --listen 127.0.0.1:PORT --sandbox NAME [--transparent]`: the same
- * engine over plain TCP clients on a loopback port, for tests and benchmarks (never
- * reachable from guests: loopback addresses only), with interception enabled (sbx's CA
- * from SBX_HOME). argv[0] is "proxy-bench". */
-int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
 
 #endif

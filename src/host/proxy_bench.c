@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 
 #include "ca.h"
+#include "cmd.h"
 #include "policy.h"
 #include "proxy.h"
 #include "secrets.h"
@@ -340,7 +341,15 @@ static void bench_sweep(struct bench *b)
 	}
 }
 
-int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
+/* What the command line asks for; the strings point into argv. */
+struct bench_args {
+	const char *listen_spec, *dns_spec;
+	bool transparent, caller_env, help;
+};
+
+/* The options into *a and b's sandbox and original destination; 0 (with a->help when
+ * asked), or 2 after printing the usage. */
+static int bench_parse(int argc, char **argv, struct bench *b, struct bench_args *a)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -352,38 +361,49 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct bench b = { .epfd = -1 };
-	const char *listen_spec = NULL, *dns_spec = NULL, *orig = NULL;
-	bool transparent = false, caller_env = false;
-	struct ca *ca = NULL;
-	struct evsrc sig_ev, tick_ev;
-	struct itimerspec its = { .it_interval = { 0, 200 * 1000 * 1000 }, .it_value = { 0, 200 * 1000 * 1000 } };
-	sigset_t mask;
-	int c, r;
+	const char *orig = NULL;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'l': listen_spec = optarg; break;
-		case 's': b.sandbox = optarg; break;
-		case 't': transparent = true; break;
+		case 'l': a->listen_spec = optarg; break;
+		case 's': b->sandbox = optarg; break;
+		case 't': a->transparent = true; break;
 		case 'o': orig = optarg; break;
-		case 'd': dns_spec = optarg; break;
-		case 'e': caller_env = true; break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'd': a->dns_spec = optarg; break;
+		case 'e': a->caller_env = true; break;
+		case 'h': a->help = true; return 0;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (!b.sandbox || (!listen_spec && !dns_spec) || optind != argc) {
+	if (!b->sandbox || (!a->listen_spec && !a->dns_spec) || optind != argc) {
 		fputs(usage, stderr);
 		return 2;
 	}
 	if (orig) {
 		socklen_t l;
-		if (parse_addr(orig, &b.orig, &l) < 0)
+		if (parse_addr(orig, &b->orig, &l) < 0)
 			die("proxy-bench: bad --orig-dst '%s'", orig);
-		b.have_orig = true;
+		b->have_orig = true;
 	}
+	return 0;
+}
+
+int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
+{
+	struct bench b = { .epfd = -1 };
+	struct bench_args a = { 0 };
+	struct ca *ca = NULL;
+	struct evsrc sig_ev, tick_ev;
+	struct itimerspec its = { .it_interval = { 0, 200 * 1000 * 1000 }, .it_value = { 0, 200 * 1000 * 1000 } };
+	sigset_t mask;
+	int r = bench_parse(argc, argv, &b, &a);
+
+	if (a.help)
+		fputs(usage, stdout);
+	if (r || a.help)
+		return r;
 	signal(SIGPIPE, SIG_IGN);
 	b.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (b.epfd < 0)
@@ -397,15 +417,15 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv)
 			log_warn("proxy-bench: no interception: %s", err ? err : "cannot load the CA");
 			ca = NULL;
 		} else {
-			if (caller_env)
+			if (a.caller_env)
 				b.env = secrets_env_collect();
 			proxy_set_interception(b.px, ca, bench_env, &b);
 		}
 	}
-	if (listen_spec)
-		bench_listen(&b, listen_spec, transparent ? BK_TRANSPARENT : BK_FORWARD);
-	if (dns_spec)
-		bench_listen(&b, dns_spec, BK_DNS);
+	if (a.listen_spec)
+		bench_listen(&b, a.listen_spec, a.transparent ? BK_TRANSPARENT : BK_FORWARD);
+	if (a.dns_spec)
+		bench_listen(&b, a.dns_spec, BK_DNS);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);

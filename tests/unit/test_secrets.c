@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd_secret.h"
+#include "cmd.h"
 #include "secrets.h"
 #include "settings.h"
 #include "testlib.h"

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* cli_misc.c: daemon, diagnose and version commands. */
-#include "cli.h"
+/* cmd_diagnose.c: `sbx diagnose`: check the host's setup and say how to fix it. */
+#include "cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
@@ -14,100 +13,9 @@
 #include <unistd.h>
 
 #include "accel.h"
-#include "client.h"
-#include "daemon.h"
 #include "idmap.h"
 #include "image.h"
 #include "util.h"
-
-static int daemon_status(struct sbx_paths *p, bool quiet)
-{
-	struct sbxc *c;
-	struct json_object *req, *resp, *v;
-
-	if (client_connect(p, false, &c) < 0) {
-		if (!quiet)
-			printf("sbxd is not running\n");
-		return 3;
-	}
-	req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string("status"));
-	if (client_call(c, req, &resp) < 0) {
-		client_free(c);
-		return 1;
-	}
-	if (!quiet) {
-		printf("sbxd is running");
-		if (json_object_object_get_ex(resp, "pid", &v))
-			printf(" (pid %d", json_object_get_int(v));
-		if (json_object_object_get_ex(resp, "accel", &v))
-			printf(", %s)", json_object_get_string(v));
-		if (json_object_object_get_ex(resp, "stale", &v) && json_object_get_boolean(v))
-			printf(" from an older sbx build: 'sbx daemon stop' restarts it");
-		printf("\n");
-	}
-	json_object_put(resp);
-	client_free(c);
-	return 0;
-}
-
-int cmd_daemon(struct sbx_paths *p, int argc, char **argv)
-{
-	const char *sub = argc > 1 ? argv[1] : "";
-
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			sub = "--help";
-
-	if (!strcmp(sub, "run"))
-		return daemon_main(p, true);
-	if (!strcmp(sub, "start")) {
-		struct sbxc *c;
-		int r = client_connect(p, true, &c);
-		if (r < 0) {
-			fprintf(stderr, "sbx: cannot start the daemon: %s (see %s/sbxd.log)\n", strerror(-r), p->state);
-			return 1;
-		}
-		client_free(c);
-		return daemon_status(p, false);
-	}
-	if (!strcmp(sub, "stop")) {
-		struct sbxc *c;
-		struct json_object *req;
-		_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
-		uint64_t deadline;
-
-		if (client_connect(p, false, &c) < 0) {
-			printf("sbxd is not running\n");
-			return 0;
-		}
-		req = json_object_new_object();
-		json_object_object_add(req, "op", json_object_new_string("shutdown"));
-		if (client_call(c, req, NULL) < 0) {
-			client_free(c);
-			return 1;
-		}
-		client_free(c);
-		/* Wait until it is gone, so a following start gets a fresh daemon. */
-		deadline = now_ms() + 5000;
-		while (access(pidfile, F_OK) == 0 && now_ms() < deadline)
-			usleep(10000);
-		printf("sbxd stopped (running sandboxes keep running)\n");
-		return 0;
-	}
-	if (!strcmp(sub, "status"))
-		return daemon_status(p, false);
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !*sub) {
-		printf("Usage: sbx daemon start|stop|status\n\n"
-		       "The daemon (sbxd) owns the VMs; any command starts it on demand.\n"
-		       "  start   start it (no-op when running)\n"
-		       "  stop    stop it; running sandboxes keep running and are re-adopted\n"
-		       "  status  say whether it runs (exit 3 when not)\n");
-		return *sub ? 0 : 2;
-	}
-	fprintf(stderr, "sbx daemon: unknown subcommand '%s'\n", sub);
-	return 2;
-}
 
 static bool check(const char *what, bool ok, const char *detail, const char *fix)
 {
@@ -266,6 +174,6 @@ int cmd_diagnose(struct sbx_paths *p, int argc, char **argv)
 			 : npm ? "not built (built on the first sbx run claude)" : "not built, and npm is missing",
 		      npm ? "sbx template build agents" : "sudo apt-get install npm; then sbx template build agents");
 	}
-	all &= check("daemon", true, daemon_status(p, true) == 0 ? "running" : "not running (starts on demand)", NULL);
+	all &= check("daemon", true, cmd_daemon_status(p, true) == 0 ? "running" : "not running (starts on demand)", NULL);
 	return all ? 0 : 1;
 }

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+/* cmd.h: every sbx command's entry point; main.c's table (commands[]) dispatches to them. */
+#ifndef SBX_CMD_H
+#define SBX_CMD_H
+
+#include <stdbool.h>
+
+#include "paths.h"
+
+struct json_object;
+struct sbxc;
+
+/* Each command gets argv[0] = its own name (as typed: "create" runs cmd_run) and returns
+ * the process exit status: 0 ok, 1 failure, 2 usage error, unless its help says otherwise.
+ * A command parses its options before it reaches sbxd, so that --help and usage errors
+ * start nothing. */
+int cmd_run(struct sbx_paths *p, int argc, char **argv);     /* also "create" */
+int cmd_ls(struct sbx_paths *p, int argc, char **argv);      /* also "list" */
+int cmd_exec(struct sbx_paths *p, int argc, char **argv);
+int cmd_stop(struct sbx_paths *p, int argc, char **argv);
+int cmd_rm(struct sbx_paths *p, int argc, char **argv);
+int cmd_daemon(struct sbx_paths *p, int argc, char **argv);
+int cmd_diagnose(struct sbx_paths *p, int argc, char **argv);
+int cmd_policy(struct sbx_paths *p, int argc, char **argv);
+/* `sbx policy check network TARGET` (cmd_policy_check.c), for cmd_policy. */
+int cmd_policy_check(const struct sbx_paths *p, const char *target, const char *sandbox);
+int cmd_secret(struct sbx_paths *p, int argc, char **argv);
+int cmd_settings(struct sbx_paths *p, int argc, char **argv);
+/* 0 nothing changed, 1 something changed (or the review is incomplete), 2 error. Works
+ * from the state on disk alone; no daemon needed. */
+int cmd_review(struct sbx_paths *p, int argc, char **argv);
+/* `sbx template build [--force] [-v|-q] NAME` | `sbx template ls [--json]` */
+int cmd_template(struct sbx_paths *p, int argc, char **argv);
+/* `sbx proxy-bench --listen 127.0.0.1:PORT --sandbox NAME [--transparent]`: the egress
+ * engine over plain TCP clients on a loopback port, for tests and benchmarks (never
+ * reachable from guests: loopback addresses only), with interception enabled (sbx's CA
+ * from SBX_HOME). Hidden from `sbx help`. */
+int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
+
+/* Shared by the commands (cmd_common.c, but cmd_daemon_status: cmd_daemon.c). */
+/* "sbx CMD: MSG" and where to find the usage, on stderr. */
+void cmd_usage_error(const char *cmd, const char *msg);
+/* Connect to sbxd, starting it if needed; says why on stderr and returns NULL when it
+ * cannot, and notes a daemon from an older build. Free with client_free(). */
+struct sbxc *cmd_connect(struct sbx_paths *p);
+/* {"op": op, "name": name} (no name when NULL), for client_call(), which takes it. */
+struct json_object *cmd_request(const char *op, const char *name);
+/* The exec request of run and exec: argv, env, cwd, user, and a terminal (with the
+ * caller's TERM) when tty. */
+struct json_object *cmd_exec_request(const char *name, char **argv, int argc, char **env, int nenv,
+				     const char *cwd, const char *user, bool tty);
+/* Print whether sbxd runs (nothing when quiet); 0 when it does, 3 when not, 1 on error. */
+int cmd_daemon_status(struct sbx_paths *p, bool quiet);
+/* Load the network policy for `sbx policy SUB`, which needs a chosen preset; on
+ * failure says on stderr what is wrong and returns -errno. */
+struct policy;
+int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret);
+/* o[k] as a string, "" when absent; o keeps it. */
+const char *cmd_json_str(struct json_object *o, const char *k);
+
+#define SBX_VERSION "0.1.0"
+
+#endif

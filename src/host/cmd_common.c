@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/* cmd_common.c: what several commands share: usage errors, reaching sbxd, requests. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "policy.h"
+#include "util.h"
+
+void cmd_usage_error(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "sbx %s: %s\nRun 'sbx %s --help' for usage.\n", cmd, msg, cmd);
+}
+
+struct sbxc *cmd_connect(struct sbx_paths *p)
+{
+	struct sbxc *c = NULL;
+	int r = client_connect(p, true, &c);
+
+	if (r < 0) {
+		fprintf(stderr, "sbx: cannot reach the sbx daemon (%s); see %s/sbxd.log\n", strerror(-r), p->state);
+		return NULL;
+	}
+	{
+		struct json_object *req = json_object_new_object(), *resp = NULL, *v;
+		json_object_object_add(req, "op", json_object_new_string("status"));
+		if (client_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
+		    json_object_get_boolean(v))
+			fprintf(stderr, "sbx: note: the running daemon is from an older sbx build; "
+				"'sbx daemon stop' restarts it (sandboxes keep running)\n");
+		json_object_put(resp);
+	}
+	return c;
+}
+
+static struct json_object *jstr_array(char **v, int n)
+{
+	struct json_object *a = json_object_new_array();
+	for (int i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+struct json_object *cmd_exec_request(const char *name, char **argv, int argc, char **env, int nenv,
+				     const char *cwd, const char *user, bool tty)
+{
+	struct json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "name", json_object_new_string(name));
+	json_object_object_add(req, "argv", jstr_array(argv, argc));
+	if (tty) {
+		const char *term = getenv("TERM");
+		struct json_object *t = json_object_new_object();
+		struct json_object *e = jstr_array(env, nenv);
+		json_object_object_add(t, "rows", json_object_new_int(24));
+		json_object_object_add(t, "cols", json_object_new_int(80));
+		json_object_object_add(req, "tty", t);
+		if (term && *term && strlen(term) < 64 && !strpbrk(term, "\n=")) {
+			_cleanup_free_ char *te = xasprintf("TERM=%s", term);
+			json_object_array_add(e, json_object_new_string(te));
+		}
+		json_object_object_add(req, "env", e);
+	} else if (nenv > 0) {
+		json_object_object_add(req, "env", jstr_array(env, nenv));
+	}
+	if (cwd)
+		json_object_object_add(req, "cwd", json_object_new_string(cwd));
+	if (user)
+		json_object_object_add(req, "user", json_object_new_string(user));
+	return req;
+}
+
+struct json_object *cmd_request(const char *op, const char *name)
+{
+	struct json_object *req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string(op));
+	if (name)
+		json_object_object_add(req, "name", json_object_new_string(name));
+	return req;
+}
+
+const char *cmd_json_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret)
+{
+	const char *err = NULL;
+	int r = policy_load_ex(p, ret, &err);
+
+	if (r == -ENOENT)
+		fprintf(stderr, "sbx: " POLICY_MISSING_MSG "\n");
+	else if (r < 0)
+		fprintf(stderr, "sbx policy %s: %s/policy.json: %s; fix it, or start over with 'sbx policy reset -f'\n", sub,
+			p->config, err ? err : strerror(-r));
+	return r;
+}

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* cmd_lifecycle.c: `sbx ls`, `sbx stop` and `sbx rm`. */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "branch.h"
+#include "client.h"
+#include "names.h"
+#include "spec.h"
+#include "util.h"
+
+int cmd_ls(struct sbx_paths *p, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool json = false, quiet = false;
+	struct json_object *resp, *arr;
+	struct sbxc *c;
+	int o, rc = 0;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'j': json = true; break;
+		case 'q': quiet = true; break;
+		case 'h':
+			printf("Usage: sbx ls [--json] [-q]\n\nList sandboxes: SANDBOX AGENT STATUS WORKSPACE.\n"
+			       "  --json   machine-readable array\n  -q       names only\n");
+			return 0;
+		default:
+			return cmd_usage_error("ls", "unknown option"), 2;
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error("ls", "ls takes no arguments"), 2;
+	c = cmd_connect(p);
+	if (!c)
+		return 1;
+	if (client_call(c, cmd_request("ls", NULL), &resp) < 0) {
+		client_free(c);
+		return 1;
+	}
+	client_free(c);
+	if (!json_object_object_get_ex(resp, "sandboxes", &arr) || !json_object_is_type(arr, json_type_array)) {
+		json_object_put(resp);
+		fprintf(stderr, "sbx: malformed answer from sbxd\n");
+		return 1;
+	}
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		size_t n = json_object_array_length(arr);
+		if (!quiet)
+			printf("%-24s %-8s %-9s %s\n", "SANDBOX", "AGENT", "STATUS", "WORKSPACE");
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *s = json_object_array_get_idx(arr, i);
+			if (quiet)
+				printf("%s\n", cmd_json_str(s, "name"));
+			else
+				printf("%-24s %-8s %-9s %s\n", cmd_json_str(s, "name"), cmd_json_str(s, "agent"), cmd_json_str(s, "status"),
+				       cmd_json_str(s, "workspace"));
+		}
+	}
+	/* A sandbox whose state files do not load is listed; the exit status says so. */
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *s = json_object_array_get_idx(arr, i);
+		if (!strcmp(cmd_json_str(s, "status"), "broken")) {
+			fprintf(stderr, "sbx ls: %s\n", cmd_json_str(s, "error"));
+			rc = 1;
+		}
+	}
+	json_object_put(resp);
+	return rc;
+}
+
+/* One stop or rm. A --branch sandbox's worktree goes with rm, after the sandbox; one
+ * with uncommitted changes only with force. */
+static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const char *name, bool force)
+{
+	_cleanup_free_ char *specp = xasprintf("%s/%s/spec.json", p->sandboxes, name), *err = NULL;
+	struct json_object *req = cmd_request(op, name);
+	struct spec spec = { 0 };
+	struct stat rst;
+	bool wt = !strcmp(op, "rm") && spec_load(specp, &spec) == 0 && spec.branch && stat(spec.repo, &rst) == 0;
+	/* only what sbx recorded when it made the worktree (branch.h) */
+	const struct branch_ws bws = { .repo = spec.repo, .common_dir = spec.git_dir, .worktree = spec.workspace,
+				       .worktree_id = spec.git_worktree_id };
+	int rc = 0;
+
+	if (wt && !force) {
+		int d = branch_dirty(&bws, rst.st_uid, rst.st_gid, &err);
+		if (d != 0) {
+			if (d > 0)
+				fprintf(stderr, "sbx rm: %s: its worktree %s has uncommitted changes; commit them, or "
+					"remove it with them: sbx rm -f %s\n", name, spec.workspace, name);
+			else
+				fprintf(stderr, "sbx rm: %s: %s (sbx rm -f removes it anyway)\n", name, err);
+			json_object_put(req);
+			spec_free(&spec);
+			return 1;
+		}
+	}
+	json_object_object_add(req, "force", json_object_new_boolean(force));
+	if (client_call(c, req, NULL) < 0)
+		rc = 1;
+	else if (wt && branch_remove(&bws, &err) < 0) {
+		fprintf(stderr, "sbx rm: %s: %s\n", name, err);
+		rc = 1;
+	}
+	spec_free(&spec);
+	return rc;
+}
+
+static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op, const char *help)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool force = false, all = false, is_rm = !strcmp(op, "rm");
+	struct sbxc *c;
+	struct json_object *resp, *arr;
+	int o, rc = 0;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, is_rm ? "fah" : "ah", opts, NULL)) != -1) {
+		switch (o) {
+		case 'f': force = true; break;
+		case 'a': all = true; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: return cmd_usage_error(argv[0], "unknown option"), 2;
+		}
+	}
+	if (optind >= argc && !all)
+		return cmd_usage_error(argv[0], "want at least one sandbox NAME (or --all)"), 2;
+	for (int i = optind; i < argc; i++)
+		if (!name_valid(argv[i])) {
+			fprintf(stderr, "sbx %s: invalid sandbox name '%s'\n", argv[0], argv[i]);
+			return 2;
+		}
+	c = cmd_connect(p);
+	if (!c)
+		return 1;
+	if (all) {
+		if (client_call(c, cmd_request("ls", NULL), &resp) < 0) {
+			client_free(c);
+			return 1;
+		}
+		if (json_object_object_get_ex(resp, "sandboxes", &arr))
+			for (size_t i = 0; i < json_object_array_length(arr); i++) {
+				const char *nm = cmd_json_str(json_object_array_get_idx(arr, i), "name");
+				if (nm && name_valid(nm) && name_op(p, c, op, nm, force))
+					rc = 1;
+			}
+		json_object_put(resp);
+	}
+	for (int i = optind; i < argc; i++)
+		if (name_op(p, c, op, argv[i], force))
+			rc = 1;
+	client_free(c);
+	return rc;
+}
+
+int cmd_stop(struct sbx_paths *p, int argc, char **argv)
+{
+	return names_cmd(p, argc, argv, "stop",
+			 "Usage: sbx stop [--all] NAME...\n\nPower sandboxes off cleanly; their disks stay.\n");
+}
+
+int cmd_rm(struct sbx_paths *p, int argc, char **argv)
+{
+	return names_cmd(p, argc, argv, "rm",
+			 "Usage: sbx rm [-f] [--all] NAME...\n\nDelete sandboxes and their disks, and the git worktree of a\n"
+			 "--branch sandbox (its branch stays).\n"
+			 "  -f, --force  stop running sandboxes first; remove a worktree with uncommitted changes\n"
+			 "  --all        every sandbox\n");
+}
