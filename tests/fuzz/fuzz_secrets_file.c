@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* fuzz_secrets_file.c: libFuzzer target: config/secrets.json (the store's own strict
- * JSON subset parser in secrets.c) through secrets_list and secrets_get, the file
+ * JSON subset parser in secrets_file.c) through secrets_list and secrets_get, the file
  * written (0600) to a private 0700 directory each run.
  *
  * Invariants: a refused file says why (never quoting a value); what loads lists
