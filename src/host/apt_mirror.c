@@ -123,6 +123,14 @@ static void mirrors_scan_sources(struct apt_mirrors *m, char *text, const char *
 	stanza_flush(m, &st, want);
 }
 
+void apt_mirrors_scan(struct apt_mirrors *m, char *text, bool deb822, const char *suite)
+{
+	if (deb822)
+		mirrors_scan_sources(m, text, suite);
+	else
+		mirrors_scan_list(m, text, suite);
+}
+
 void apt_mirrors_find(struct apt_mirrors *m, const char *suite)
 {
 	static const char *const dirs[] = { "/etc/apt/sources.list", "/etc/apt/sources.list.d" };
@@ -131,7 +139,7 @@ void apt_mirrors_find(struct apt_mirrors *m, const char *suite)
 	struct dirent *de;
 
 	if (file_read_all(dirs[0], 1u << 20, &text, NULL) == 0)
-		mirrors_scan_list(m, text, suite);
+		apt_mirrors_scan(m, text, false, suite);
 	d = opendir(dirs[1]);
 	if (!d)
 		return;
@@ -145,10 +153,7 @@ void apt_mirrors_find(struct apt_mirrors *m, const char *suite)
 		path = xasprintf("%s/%s", dirs[1], de->d_name);
 		if (file_read_all(path, 1u << 20, &t, NULL) < 0)
 			continue;
-		if (list)
-			mirrors_scan_list(m, t, suite);
-		else
-			mirrors_scan_sources(m, t, suite);
+		apt_mirrors_scan(m, t, sources, suite);
 	}
 	closedir(d);
 }

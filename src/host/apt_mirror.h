@@ -11,6 +11,8 @@ struct apt_mirrors {
 	bool exact;     /* main serves our suite itself */
 };
 
+/* One file's text (changed in place): one-line "deb ..." style, or deb822 stanzas. */
+void apt_mirrors_scan(struct apt_mirrors *m, char *text, bool deb822, const char *suite);
 /* Scan /etc/apt/sources.list and sources.list.d (*.list, *.sources) for a mirror of suite
  * and its security archive; the caller frees m->main and m->security. */
 void apt_mirrors_find(struct apt_mirrors *m, const char *suite);

@@ -20,6 +20,15 @@ def add(target, name, data):
     seeds.setdefault(target, []).append((name, data))
 
 
+# ---- template recipes and apt sources ----
+add("fuzz_recipe", "minimal", b"\x00" + open(os.path.join(HERE, "../../recipes/minimal"), "rb").read())
+add("fuzz_recipe", "agents", b"\x00" + open(os.path.join(HERE, "../../recipes/agents"), "rb").read())
+add("fuzz_recipe", "sources-list", b"\x01deb [arch=amd64] http://deb.debian.org/debian bookworm main contrib\n"
+    b"deb http://security.debian.org/debian-security bookworm-security main\n# deb http://x/ y main\n")
+add("fuzz_recipe", "deb822", b"\x02Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n"
+    b"Components: main\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n"
+    b"Components: main\nEnabled: yes\n")
+
 # ---- channel frames ----
 def frame(ftype, stream, payload=b"", flags=0):
     return struct.pack("<IHHI", len(payload), ftype, flags, stream) + payload
