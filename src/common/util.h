@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -62,6 +63,12 @@ uint64_t now_ms(void);          /* CLOCK_MONOTONIC */
 uint64_t now_us(void);
 int fd_set_nonblock(int fd, bool on);
 int fd_set_cloexec(int fd, bool on);
+
+/* Equal strings, or both NULL (a NULL scope means "global" in the policy and the secret store). */
+static inline bool streq_null(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
 
 /* asprintf that dies on OOM; for short strings only. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2), returns_nonnull));

@@ -513,11 +513,6 @@ void policy_rule_get(const struct policy *pol, size_t i, struct policy_rule_info
 	ret->from_preset = r->from_preset;
 }
 
-static bool same_scope(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
 /* Append a parsed rule (takes its strings). */
 int policy_push(struct policy *pol, struct rule *r)
 {
@@ -559,7 +554,7 @@ int policy_add(struct policy *pol, enum policy_action action, const char *resour
 	}
 	for (size_t i = 0; i < pol->n; i++) {
 		struct rule *o = &pol->rules[i];
-		if (o->action == action && !strcmp(o->resource, r.resource) && same_scope(o->sandbox, sandbox)) {
+		if (o->action == action && !strcmp(o->resource, r.resource) && streq_null(o->sandbox, sandbox)) {
 			if (!from_preset)
 				o->from_preset = false;
 			if (ret_id)
@@ -610,7 +605,7 @@ int policy_remove_resource(struct policy *pol, const char *resource, const char 
 	if (policy_resource_normalize(resource, &norm, NULL) < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < pol->n;) {
-		if (!strcmp(pol->rules[i].resource, norm) && same_scope(pol->rules[i].sandbox, sandbox)) {
+		if (!strcmp(pol->rules[i].resource, norm) && streq_null(pol->rules[i].sandbox, sandbox)) {
 			policy_delete_at(pol, i);
 			removed++;
 		} else {

@@ -28,15 +28,10 @@ void secret_db_free(struct secret_db *db)
 	memset(db, 0, sizeof(*db));
 }
 
-static bool same_scope(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
 ssize_t secret_db_find(const struct secret_db *db, const char *sandbox, const char *service)
 {
 	for (size_t i = 0; i < db->n; i++)
-		if (same_scope(db->v[i].sandbox, sandbox) && !strcmp(db->v[i].service, service))
+		if (streq_null(db->v[i].sandbox, sandbox) && !strcmp(db->v[i].service, service))
 			return (ssize_t)i;
 	return -1;
 }
