@@ -3,37 +3,52 @@
 CC ?= cc
 PREFIX ?= /usr/local
 BUILD ?= build
+# check-asan builds here
+ASAN_BUILD ?= build-asan
 PKG_CONFIG ?= pkg-config
 
-JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c libidn2 openssl)
-JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-c libidn2 openssl)
-# egress engine: c-ares (resolver), ldns (DNS messages), http-parser (no .pc file)
-JSON_CFLAGS += $(shell $(PKG_CONFIG) --cflags libcares ldns)
-JSON_LIBS += $(shell $(PKG_CONFIG) --libs libcares ldns) -lhttp_parser
+# Libraries of the host binary: json-c (state and config files), libidn2 (host
+# names), OpenSSL (TLS interception), c-ares (resolver), ldns (DNS messages) and
+# http-parser (HTTP framing; it has no .pc file).
+HOST_PKGS := json-c libidn2 openssl libcares ldns
+HOST_LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HOST_PKGS))
+HOST_LIBS := $(shell $(PKG_CONFIG) --libs $(HOST_PKGS)) -lhttp_parser
 # the Secret Service backend of the secret store: a library sbx loads when it is used
-# (src/host/secrets_keyring.h says why)
+# (src/host/creds/secrets_keyring.h says why)
 KEYRING_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsecret-1)
 KEYRING_LIBS := $(shell $(PKG_CONFIG) --libs libsecret-1)
+
+# src/host/ holds the shared base (paths, settings, processes, sockets, names, address
+# parsing, the event-loop reference); each folder is one part of the architecture
+# (docs/HACKING.md has the map). Headers sit beside their sources.
+HOST_DIRS := src/host $(addprefix src/host/,cli daemon egress vm creds workspace)
+HOST_INC := $(addprefix -I,$(HOST_DIRS))
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fstack-clash-protection
 OPT ?= -O2 -g
 SAN ?=
-CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/host $(JSON_CFLAGS) $(SAN) $(CFLAGS)
+# -MMD -MP: every object gets a .d file naming the headers it includes (read below)
+DEPFLAGS := -MMD -MP
+CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common $(HOST_INC) $(HOST_LIB_CFLAGS) $(SAN) $(CFLAGS)
+CFLAGS_GUEST := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/guest $(CFLAGS)
 LDFLAGS_HOST := -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 # what libsbx-keyring.so uses of sbx itself
-LDFLAGS_SBX := -Wl,--dynamic-list=src/host/keyring.dynlist
+KEYRING_DYNLIST := src/host/creds/keyring.dynlist
+LDFLAGS_SBX := -Wl,--dynamic-list=$(KEYRING_DYNLIST)
 LDFLAGS_GUEST := -static -Wl,-z,relro,-z,now $(LDFLAGS)
 
+KEYRING_SRC := src/host/creds/secrets_keyring.c
 COMMON_SRC := $(wildcard src/common/*.c)
-HOST_SRC := $(filter-out src/host/secrets_keyring.c,$(wildcard src/host/*.c))
+HOST_SRC := $(filter-out $(KEYRING_SRC),$(wildcard $(addsuffix /*.c,$(HOST_DIRS))))
 GUEST_SRC := $(wildcard src/guest/*.c)
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/obj/%.o)
 HOST_OBJ := $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 GUEST_OBJ := $(GUEST_SRC:src/%.c=$(BUILD)/gobj/%.o)
 GUEST_COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/gobj/%.o)
+KEYRING_OBJ := $(KEYRING_SRC:src/%.c=$(BUILD)/pobj/%.o)
 # Host objects that unit tests link against (everything except main.c).
-HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/main.o,$(HOST_OBJ))
+HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/cli/main.o,$(HOST_OBJ))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -41,41 +56,40 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all clean install test unit integration check-asan setup bench fuzz fuzz-regress
 all: $(BUILD)/sbx $(BUILD)/sbx-guest $(BUILD)/libsbx-keyring.so
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/common/*.h src/host/*.h)
+$(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c -o $@ $<
 
 # The guest is linked statically; without SAN (sanitizers do not link statically).
-$(BUILD)/gobj/%.o: src/%.c $(wildcard src/common/*.h src/guest/*.h)
+$(BUILD)/gobj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/guest $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS_GUEST) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/sbx: $(HOST_OBJ) $(COMMON_OBJ) src/host/keyring.dynlist
-	$(CC) -o $@ $(HOST_OBJ) $(COMMON_OBJ) $(LDFLAGS_HOST) $(LDFLAGS_SBX) $(JSON_LIBS)
+$(BUILD)/sbx: $(HOST_OBJ) $(COMMON_OBJ) $(KEYRING_DYNLIST)
+	$(CC) -o $@ $(HOST_OBJ) $(COMMON_OBJ) $(LDFLAGS_HOST) $(LDFLAGS_SBX) $(HOST_LIBS)
 
 # position-independent (not PIE) for the shared object
-$(BUILD)/pobj/host/secrets_keyring.o: src/host/secrets_keyring.c $(wildcard src/common/*.h src/host/*.h)
+$(KEYRING_OBJ): $(KEYRING_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -fPIE,$(CFLAGS_ALL)) -fPIC -fvisibility=hidden $(KEYRING_CFLAGS) -c -o $@ $<
+	$(CC) $(filter-out -fPIE,$(CFLAGS_ALL)) -fPIC -fvisibility=hidden $(KEYRING_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/libsbx-keyring.so: $(BUILD)/pobj/host/secrets_keyring.o
+$(BUILD)/libsbx-keyring.so: $(KEYRING_OBJ)
 	$(CC) -shared -o $@ $^ -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS) $(KEYRING_LIBS)
 
 $(BUILD)/sbx-guest: $(GUEST_OBJ) $(GUEST_COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_GUEST) -lutil
 
 # unit tests link the keyring backend in (no dlopen)
-$(BUILD)/tests/%: tests/unit/%.c $(HOST_LIB_OBJ) $(COMMON_OBJ) $(BUILD)/pobj/host/secrets_keyring.o
+$(BUILD)/tests/%: tests/unit/%.c $(HOST_LIB_OBJ) $(COMMON_OBJ) $(KEYRING_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $^ $(LDFLAGS_HOST) $(JSON_LIBS) $(KEYRING_LIBS)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Itests/unit -o $@ $(filter %.c %.o,$^) $(LDFLAGS_HOST) $(HOST_LIBS) $(KEYRING_LIBS)
 
 # guest unit tests: compiled as the guest is (-Isrc/guest) and linked against its
 # objects except main.o (nothing may call into the loop's owner); not static.
 GUEST_LIB_OBJ := $(filter-out $(BUILD)/gobj/guest/main.o,$(GUEST_OBJ))
-$(BUILD)/tests/test_guest_%: tests/unit/test_guest_%.c tests/unit/testlib.h $(GUEST_LIB_OBJ) $(GUEST_COMMON_OBJ)
+$(BUILD)/tests/test_guest_%: tests/unit/test_guest_%.c $(GUEST_LIB_OBJ) $(GUEST_COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -Isrc/common -Isrc/guest -Itests/unit $(SAN) $(CFLAGS) \
-		-o $@ $(filter-out %.h,$^) -pie $(SAN) $(LDFLAGS) -lutil
+	$(CC) $(CFLAGS_GUEST) $(DEPFLAGS) -Itests/unit $(SAN) -o $@ $(filter %.c %.o,$^) -pie $(SAN) $(LDFLAGS) -lutil
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -100,9 +114,9 @@ test:
 # The unit tests, then the egress engine's tests against an ASan build of sbx, then
 # the fuzz corpora and crash reproducers once through the libFuzzer targets.
 check-asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" unit \
-		build-asan/sbx build-asan/sbx-guest build-asan/libsbx-keyring.so
-	SBX_BIN=$(CURDIR)/build-asan/sbx ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -x tests/proxy
+	$(MAKE) BUILD=$(ASAN_BUILD) SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" unit \
+		$(ASAN_BUILD)/sbx $(ASAN_BUILD)/sbx-guest $(ASAN_BUILD)/libsbx-keyring.so
+	SBX_BIN=$(CURDIR)/$(ASAN_BUILD)/sbx ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 -m pytest -q -x tests/proxy
 	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) fuzz-regress; else echo "check-asan: no $(FUZZ_CC): fuzz replay skipped"; fi
 
 bench: all
@@ -117,7 +131,7 @@ install: all
 	cp -r recipes $(DESTDIR)$(PREFIX)/share/sbx/
 
 clean:
-	rm -rf build build-asan
+	rm -rf $(BUILD) $(ASAN_BUILD)
 
 # libFuzzer targets for every parser that reads guest, network or file bytes
 # (tests/fuzz/README.md). `make fuzz` builds them with ASan+UBSan into $(BUILD)/fuzz/;
@@ -129,14 +143,14 @@ clean:
 FUZZ_CC ?= clang
 FUZZ_S ?= 0
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=gnu11 -g -O1 $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -Isrc/common -Isrc/host $(JSON_CFLAGS) $(FUZZ_SAN)
+FUZZ_CFLAGS := -std=gnu11 -g -O1 $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -Isrc/common $(HOST_INC) $(HOST_LIB_CFLAGS) $(FUZZ_SAN)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRC) $(filter-out src/host/main.c,$(HOST_SRC)))
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRC) $(filter-out src/host/cli/main.c,$(HOST_SRC)))
 
-$(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/common/*.h src/host/*.h)
+$(BUILD)/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # An archive, so each target pulls in only the objects it uses.
 $(BUILD)/fuzz/libsbx.a: $(FUZZ_LIB_OBJ)
@@ -144,10 +158,9 @@ $(BUILD)/fuzz/libsbx.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 # fuzz_dns_guest and fuzz_sshagent include a .c file of their own (static functions).
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzzlib.h $(BUILD)/fuzz/libsbx.a $(wildcard src/common/*.h src/host/*.h src/guest/*.h) \
-		src/guest/egress_dns.c src/host/sshagent_msg.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libsbx.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libsbx.a $(JSON_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libsbx.a $(HOST_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@if [ "$(FUZZ_S)" -gt 0 ]; then tests/fuzz/run.sh $(BUILD) $(FUZZ_S) $(notdir $(FUZZ_BIN)); fi
@@ -159,3 +172,6 @@ fuzz-regress: $(FUZZ_BIN)
 		echo "== $$n: $$(echo "$$files" | wc -l) inputs"; \
 		$$t -runs=1 $$files >$(BUILD)/fuzz/$$n.regress.log 2>&1 || { cat $(BUILD)/fuzz/$$n.regress.log; exit 1; }; \
 	done
+
+# the header dependencies the compiler wrote (-MMD); absent on a first build
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -53,7 +53,7 @@
 
 /* The mux allows MUX_MAX_STREAMS live streams per session, exec streams included:
  * egress keeps below that so that the host can always open an exec. The host allows
- * as many (EGRESS_MAX_PER_SANDBOX in src/host/egress.h). */
+ * as many (EGRESS_MAX_PER_SANDBOX in src/host/daemon/egress_streams.h). */
 #define EGRESS_MAX_RELAYS 768u
 #define EGRESS_DNS_MAX_INFLIGHT 48u
 #define EGRESS_READ_MAX (256u * 1024u)

@@ -4,6 +4,7 @@
 #define SBX_NETADDR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* Normalise a destination name: ASCII lower case, trailing dots stripped, IDNA
@@ -11,6 +12,9 @@
  * names > 253. IP literals in every inet_aton spelling ("0x7f.1", "2130706433"),
  * bracketed IPv6, and v4-mapped IPv6 come back as canonical text with *ret_is_ip. */
 int host_normalize(const char *in, char **ret, bool *ret_is_ip);
+
+/* A decimal TCP/UDP port, 1..65535, digits only (no sign, no spaces). */
+int port_parse(const char *s, uint16_t *ret);
 
 enum addr_class {
 	ADDR_PUBLIC = 0,

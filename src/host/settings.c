@@ -14,7 +14,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "policy.h"
+#include "netaddr.h"
 #include "util.h"
 
 #define SETTINGS_FILE_MAX (256u << 10)
@@ -77,23 +77,6 @@ static int key_index(const char *key)
 bool settings_key_known(const char *key)
 {
 	return key_index(key) >= 0;
-}
-
-static int port_parse(const char *s, uint16_t *ret)
-{
-	unsigned long v = 0;
-
-	if (!*s || strlen(s) > 5)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s))
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
 }
 
 /* "1.2.3.4[:port]", "[v6][:port]" or bare "v6" (only when the port is optional). */

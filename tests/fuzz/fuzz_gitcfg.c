@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/host/review_repos.c"
+#include "../../src/host/workspace/review_repos.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/host/sshagent_msg.c"
+#include "../../src/host/egress/sshagent_msg.c"
 
 static uint8_t buf[SSHAGENT_MSG_MAX + 4 + 65536];
 

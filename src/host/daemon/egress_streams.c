@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* egress.c: guest-opened egress streams (proxy, tproxy, dns) handed to the proxy engine.
+/* egress_streams.c: guest-opened egress streams (proxy, tproxy, dns) handed to the proxy engine.
  *
  * Ownership: a struct egress lives while its guest stream does. The engine's pconn is
  * freed either by the engine itself right after it calls ops->reset, or by us with
@@ -17,7 +17,7 @@
  * either cap is accepted only to be answered with OP_ERROR (the reason) and RESET; it is
  * logged and audited at most once a second per sandbox, with a count.
  */
-#include "egress.h"
+#include "egress_streams.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

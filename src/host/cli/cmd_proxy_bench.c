@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* proxy_bench.c: `sbx proxy-bench`: the egress engine over plain TCP clients on a
+/* cmd_proxy_bench.c: `sbx proxy-bench`: the egress engine over plain TCP clients on a
  * loopback port, for the proxy tests and benchmarks. Guests can never reach it. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -45,12 +45,12 @@ struct sandbox {
 	char **cred_env;        /* service variables of the last caller's environment (memory only) */
 	char *agent_sock;       /* the last caller's SSH_AUTH_SOCK (memory only) */
 	bool agent_enabled;     /* forwarding offered to this boot of the guest */
-	unsigned egress_n;      /* live egress streams (egress.c), <= EGRESS_MAX_PER_SANDBOX */
-	struct egress *egresses;        /* those streams (egress.c's list) */
+	unsigned egress_n;      /* live egress streams (egress_streams.c), <= EGRESS_MAX_PER_SANDBOX */
+	struct egress *egresses;        /* those streams (egress_streams.c's list) */
 	bool egress_tx_waiting;         /* some wait for room in the channel's output */
 	uint64_t egress_refused_ms;      /* last refusal logged */
 	unsigned long egress_refused;    /* refusals since then */
-	int64_t open_tokens;    /* OPEN rate bucket (egress.c); < 0: held, in debt */
+	int64_t open_tokens;    /* OPEN rate bucket (egress_streams.c); < 0: held, in debt */
 	uint64_t open_refill_ms;
 	bool dead;              /* removed; freed at the end of the loop turn */
 };

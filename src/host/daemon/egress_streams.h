@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* egress.h: glue between guest egress streams (even ids) and the proxy engine. */
-#ifndef SBX_EGRESS_H
-#define SBX_EGRESS_H
+/* egress_streams.h: glue between guest egress streams (even ids) and the proxy engine. */
+#ifndef SBX_EGRESS_STREAMS_H
+#define SBX_EGRESS_STREAMS_H
 
 #include <stddef.h>
 #include <stdint.h>

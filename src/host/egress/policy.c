@@ -14,9 +14,7 @@
 #include "names.h"
 #include "util.h"
 
-
 /* ------------------------------------------------------------------ rules */
-
 
 void policy_rule_clear(struct rule *r)
 {
@@ -40,23 +38,6 @@ bool policy_host_alias(const char *name)
 bool policy_local_name(const char *s)
 {
 	return !strcmp(s, "localhost") || policy_host_alias(s);
-}
-
-static int port_parse(const char *s, uint16_t *ret)
-{
-	unsigned long v = 0;
-
-	if (!*s || strlen(s) > 5)
-		return -EINVAL;
-	for (const char *c = s; *c; c++) {
-		if (!isdigit((unsigned char)*c))
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*c - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
 }
 
 static bool prefix_match(const uint8_t *a, const uint8_t *net, unsigned prefix)

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "ca.h"
-#include "egress.h"
+#include "egress_streams.h"
 #include "frame.h"
 #include "mux.h"
 #include "names.h"
@@ -571,7 +571,7 @@ void sandbox_on_chan(struct sandbox *sb, uint32_t events)
 
 		if (sb->chan.ev.fd < 0 || !sb->chan.mux)
 			return;
-		/* A budget per wake-up, a paused mux, a guest over its OPEN rate (egress.c):
+		/* A budget per wake-up, a paused mux, a guest over its OPEN rate (egress_streams.c):
 		 * the rest waits, and the others get their turn. A hang-up is read on, to
 		 * see its end (a level-triggered EPOLLHUP would wake the loop forever). */
 		if (got >= CONN_READ_BUDGET || (!conn_want_read(&sb->chan) && !(events & (EPOLLHUP | EPOLLERR))))

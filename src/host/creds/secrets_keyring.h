@@ -42,7 +42,7 @@
  * and sbxd a D-Bus thread, so they are not linked into sbx: this backend is a shared
  * object, libsbx-keyring.so (next to sbx-guest: build/ or PREFIX/lib/sbx/), loaded the
  * first time a keyring_* function below runs. It exports one symbol, sbx_keyring_ops;
- * it uses a few of sbx's own functions (src/host/keyring.dynlist: the executable
+ * it uses a few of sbx's own functions (src/host/creds/keyring.dynlist: the executable
  * exports exactly those). The functions below are keyring_dl.c's wrappers; when the
  * library cannot be loaded they fail with -ENOPKG and a reason. Unit tests link the
  * backend in directly (the weak sbx_keyring_ops is then defined).

@@ -24,7 +24,7 @@
 #include "conn.h"
 #include "json_get.h"
 #include "sshagent.h"
-#include "egress.h"
+#include "egress_streams.h"
 #include "frame.h"
 #include "heap.h"
 #include "mux.h"
