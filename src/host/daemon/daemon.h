@@ -116,7 +116,7 @@ struct sbxd {
 void client_reply(struct client *cl, struct json_object *resp);   /* takes resp */
 void client_reply_error(struct client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* sandbox.c and relay.c */
+/* sandbox.c and exec_relay.c */
 struct sandbox *sandbox_find(struct sbxd *d, const char *name);
 /* Why sandbox NAME is broken (the message names the file), or NULL. */
 const char *sandbox_broken(struct sbxd *d, const char *name);
@@ -140,7 +140,7 @@ void relay_client_window(struct relay *r, uint32_t credit);
 void relay_client_close(struct relay *r);
 void relay_client_gone(struct relay *r);   /* client reset the stream or disconnected */
 void relays_detach_client(struct sbxd *d, struct client *cl);
-/* relay.c internals used by the channel code in sandbox.c. */
+/* exec_relay.c internals used by the channel code in sandbox.c. */
 void relay_open_guest(struct relay *r);   /* the guest is ready: open its stream */
 void relay_fail(struct relay *r, const char *msg);   /* tell the client, end both streams */
 void relay_free(struct relay *r);

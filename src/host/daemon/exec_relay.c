@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* relay.c: exec sessions: a client's stream relayed 1:1 to a guest stream, with the
+/* exec_relay.c: exec sessions: a client's stream relayed 1:1 to a guest stream, with the
  * client's JSON request turned into the guest's OPEN arguments. Credit is mirrored
  * (a WINDOW from one side becomes a grant to the other), so sbxd never holds more
  * than one window of a session. */
