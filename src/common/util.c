@@ -153,17 +153,14 @@ int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len)
 			if (!buf)
 				return -ENOMEM;
 		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
+		n = read_full(fd, buf + len, cap - len);
+		if (n < 0)
+			return (int)n;
 		len += (size_t)n;
 		if (len > max)
 			return -EFBIG;
+		if (len < cap)
+			break; /* end of file */
 	}
 	buf[len] = 0;
 	if (ret_len)

@@ -148,16 +148,19 @@ static char *sockaddr_text(const struct sockaddr_storage *ss)
 }
 
 /* Split a comma list into trimmed items (NULL-terminated; the text they point into
- * hides in the slot after the NULL). NULL when there are more than max. */
-static char **csv_split(const char *value, size_t max, size_t *ret_n)
+ * hides in the slot after the NULL). NULL, with "too many WHAT" in *ret_err, when
+ * there are more than max. */
+static char **csv_split(const char *value, size_t max, const char *what, size_t *ret_n, char **ret_err)
 {
 	size_t n = 1;
 	char **v, *copy;
 
 	for (const char *c = value; *c; c++)
 		n += *c == ',';
-	if (n > max)
+	if (n > max) {
+		*ret_err = xasprintf("too many %s (at most %zu)", what, max);
 		return NULL;
+	}
 	v = xcalloc(n + 2, sizeof(*v));
 	copy = xstrdup(value);
 	v[n + 1] = copy;
@@ -206,11 +209,9 @@ static int resolve_parse(const char *value, struct resolve_entry **ret, size_t *
 	size_t normlen = 0;
 	FILE *f;
 
-	items = csv_split(value, RESOLVE_MAX, &n);
-	if (!items) {
-		*ret_err = xasprintf("too many entries (at most %d)", RESOLVE_MAX);
+	items = csv_split(value, RESOLVE_MAX, "entries", &n, ret_err);
+	if (!items)
 		return -EINVAL;
-	}
 	e = xcalloc(n, sizeof(*e));
 	f = open_memstream(&norm, &normlen);
 	if (!f)
@@ -291,11 +292,9 @@ static int dns_parse(const char *value, char **ret_csv, char **ret_err)
 	size_t csvlen = 0;
 	FILE *f;
 
-	items = csv_split(value, DNS_SERVERS_MAX, &n);
-	if (!items) {
-		*ret_err = xasprintf("too many servers (at most %d)", DNS_SERVERS_MAX);
+	items = csv_split(value, DNS_SERVERS_MAX, "servers", &n, ret_err);
+	if (!items)
 		return -EINVAL;
-	}
 	f = open_memstream(&csv, &csvlen);
 	if (!f)
 		die("out of memory");

@@ -131,19 +131,47 @@ out:
 	return r;
 }
 
+/* A v3 certificate with a random serial, valid from a little in the past for days. */
+static X509 *cert_new(int days)
+{
+	X509 *x = X509_new();
+
+	if (x && X509_set_version(x, X509_VERSION_3) && set_random_serial(x) >= 0 &&
+	    X509_gmtime_adj(X509_getm_notBefore(x), -LEAF_BACKDATE_S) &&
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL))
+		return x;
+	X509_free(x);
+	return NULL;
+}
+
+/* A certificate being built is dropped on any failure (X509_free(NULL) is a no-op). */
+static int cert_drop(X509 *x)
+{
+	X509_free(x);
+	ERR_clear_error();
+	return -EIO;
+}
+
+/* Sign x with key and hand it to *ret, or drop it. */
+static int cert_sign(X509 *x, EVP_PKEY *key, X509 **ret)
+{
+	if (X509_sign(x, key, EVP_sha256()) <= 0)
+		return cert_drop(x);
+	*ret = x;
+	return 0;
+}
+
 static int make_ca_cert(EVP_PKEY *key, X509 **ret)
 {
 	char host[HOST_NAME_MAX + 1] = "localhost", cn[65];
-	X509 *x = X509_new();
+	X509 *x = cert_new(CA_DAYS);
 	X509_NAME *name;
 
 	if (gethostname(host, sizeof(host)) < 0 || !host[0])
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = 0;
 	snprintf(cn, sizeof(cn), "sbx local CA %.51s", host);   /* CN is at most 64 bytes */
-	if (!x || !X509_set_version(x, X509_VERSION_3) || set_random_serial(x) < 0 ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -LEAF_BACKDATE_S) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(x), CA_DAYS, 0, NULL))
+	if (!x)
 		goto fail;
 	name = X509_get_subject_name(x);
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"sbx", -1, -1, 0) ||
@@ -155,24 +183,17 @@ static int make_ca_cert(EVP_PKEY *key, X509 **ret)
 	    add_ext(x, NULL, NID_subject_key_identifier, "hash") < 0 ||
 	    add_ext(x, NULL, NID_authority_key_identifier, "keyid:always") < 0)
 		goto fail;
-	if (X509_sign(x, key, EVP_sha256()) <= 0)
-		goto fail;
-	*ret = x;
-	return 0;
+	return cert_sign(x, key, ret);
 fail:
-	X509_free(x);
-	ERR_clear_error();
-	return -EIO;
+	return cert_drop(x);
 }
 
 static int make_leaf_cert(struct ca *ca, const char *host, X509 **ret)
 {
-	X509 *x = X509_new();
+	X509 *x = cert_new(LEAF_DAYS);
 	X509_NAME *name;
 
-	if (!x || !X509_set_version(x, X509_VERSION_3) || set_random_serial(x) < 0 ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -LEAF_BACKDATE_S) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(x), LEAF_DAYS, 0, NULL))
+	if (!x)
 		goto fail;
 	name = X509_get_subject_name(x);
 	/* CN is limited to 64 bytes; longer names rely on the SAN alone. */
@@ -188,14 +209,9 @@ static int make_leaf_cert(struct ca *ca, const char *host, X509 **ret)
 	    add_ext(x, ca->cert, NID_subject_key_identifier, "hash") < 0 ||
 	    add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") < 0)
 		goto fail;
-	if (X509_sign(x, ca->key, EVP_sha256()) <= 0)
-		goto fail;
-	*ret = x;
-	return 0;
+	return cert_sign(x, ca->key, ret);
 fail:
-	X509_free(x);
-	ERR_clear_error();
-	return -EIO;
+	return cert_drop(x);
 }
 
 /* ---- files ---- */

@@ -432,10 +432,7 @@ int secrets_rm(const struct sbx_paths *p, const char *sandbox, const char *servi
 		r = keyring_remove(p->config, sandbox, service, ret_err);
 	if (b != SECRETS_BACKEND_FILE)
 		return r == -ENOENT || b == SECRETS_BACKEND_NONE ? not_stored(ret_err, sandbox, service) : r < 0 ? r : 0;
-	lock = secrets_file_lock(p, ret_err);
-	if (lock < 0)
-		return lock;
-	r = secrets_file_load(p, &db, ret_err);
+	r = secrets_file_begin(p, &lock, &db, ret_err);
 	if (r < 0)
 		return r;
 	i = secret_db_find(&db, sandbox, service);
@@ -468,10 +465,7 @@ int secrets_rm_sandbox(const struct sbx_paths *p, const char *sandbox, char **re
 		return keyring_remove(p->config, sandbox, NULL, ret_err);
 	if (b == SECRETS_BACKEND_NONE)
 		return 0;
-	lock = secrets_file_lock(p, ret_err);
-	if (lock < 0)
-		return lock;
-	r = secrets_file_load(p, &db, ret_err);
+	r = secrets_file_begin(p, &lock, &db, ret_err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < db.n;) {

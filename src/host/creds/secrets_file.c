@@ -532,3 +532,19 @@ int secrets_file_lock(const struct sbx_paths *p, char **ret_err)
 		return secrets_fail(ret_err, fd, "cannot open or lock %s: %s", path, strerror(-fd));
 	return fd;
 }
+
+int secrets_file_begin(const struct sbx_paths *p, int *ret_lock, struct secret_db *db, char **ret_err)
+{
+	int lock = secrets_file_lock(p, ret_err);
+	int r;
+
+	if (lock < 0)
+		return lock;
+	r = secrets_file_load(p, db, ret_err);
+	if (r < 0) {
+		close(lock);
+		return r;
+	}
+	*ret_lock = lock;
+	return 0;
+}

@@ -41,5 +41,8 @@ int secrets_file_load(const struct sbx_paths *p, struct secret_db *db, char **re
 int secrets_file_save(const struct sbx_paths *p, struct secret_db *db, char **ret_err);
 /* The store's lock; returns the fd. */
 int secrets_file_lock(const struct sbx_paths *p, char **ret_err);
+/* The start of every change to the file: its lock (into *ret_lock, for the caller to
+ * close after saving) and its contents. */
+int secrets_file_begin(const struct sbx_paths *p, int *ret_lock, struct secret_db *db, char **ret_err);
 
 #endif
