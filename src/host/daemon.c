@@ -26,6 +26,7 @@
 #include "sshagent.h"
 #include "egress.h"
 #include "frame.h"
+#include "guestchan.h"
 #include "heap.h"
 #include "mux.h"
 #include "names.h"
@@ -745,7 +746,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 			case EV_CHAN: {
 				struct sandbox *sb = ev->obj;
 				if (!sb->dead)
-					sandbox_on_chan(sb, evs[i].events);
+					guestchan_on_event(sb, evs[i].events);
 				break;
 			}
 			case EV_PROXY:

@@ -17,6 +17,7 @@
 #include "spec.h"
 #include "vm.h"
 
+struct guestchan_events;
 struct json_object;
 struct mux;
 struct sbxd;
@@ -34,7 +35,8 @@ struct sandbox {
 	enum sb_state state;
 	struct vm_procs procs;
 	struct evsrc qemu_ev;   /* pidfd of qemu; fd -1 when none */
-	struct conn chan;       /* ev.fd -1 when not connected */
+	struct conn chan;       /* ev.fd -1 when not connected (guestchan.c) */
+	const struct guestchan_events *chan_events;   /* the lifecycle's, for guestchan.c */
 	uint64_t deadline_ms;   /* boot or stop deadline; 0 = none */
 	uint64_t started_ms;
 	uint64_t last_console_check_s;
@@ -128,7 +130,6 @@ int sandbox_stop(struct sandbox *sb);
 int sandbox_remove(struct sandbox *sb, bool force, char **ret_err);
 const char *sandbox_state_name(enum sb_state s);
 void sandbox_on_qemu_exit(struct sandbox *sb);
-void sandbox_on_chan(struct sandbox *sb, uint32_t events);
 void sandbox_tick(struct sandbox *sb, uint64_t now);
 void sandbox_free(struct sandbox *sb);
 /* A client asked to exec in sb: the relay starts the VM if needed and opens the guest
@@ -140,7 +141,7 @@ void relay_client_window(struct relay *r, uint32_t credit);
 void relay_client_close(struct relay *r);
 void relay_client_gone(struct relay *r);   /* client reset the stream or disconnected */
 void relays_detach_client(struct sbxd *d, struct client *cl);
-/* relay.c internals used by the channel code in sandbox.c. */
+/* relay.c internals used by the channel code in guestchan.c. */
 void relay_open_guest(struct relay *r);   /* the guest is ready: open its stream */
 void relay_fail(struct relay *r, const char *msg);   /* tell the client, end both streams */
 void relay_free(struct relay *r);
