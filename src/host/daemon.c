@@ -33,13 +33,15 @@
 #include "sock.h"
 #include "tlv.h"
 #include "proto.h"
+#include "relay.h"
+#include "sandbox.h"
 #include "secrets.h"
 #include "util.h"
 
 #define SBXD_VERSION "0.1.0"
 #define CLIENTS_MAX 256
 
-void client_reply(struct client *cl, struct json_object *resp)
+static void client_reply(struct client *cl, struct json_object *resp)   /* takes resp */
 {
 	const char *txt = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
 
@@ -50,7 +52,7 @@ void client_reply(struct client *cl, struct json_object *resp)
 	cl->wait_sb = NULL;
 }
 
-void client_reply_error(struct client *cl, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) client_reply_error(struct client *cl, const char *fmt, ...)
 {
 	struct json_object *o = json_object_new_object();
 	char msg[4096];
@@ -168,7 +170,8 @@ static void req_create(struct client *cl, struct json_object *req)
 	client_reply(cl, resp);
 }
 
-void clients_notify(struct sbxd *d, struct sandbox *sb)
+/* A sandbox's state changed: answer the clients waiting for it (sbxd.sandbox_changed). */
+static void clients_notify(struct sbxd *d, struct sandbox *sb)
 {
 	for (struct client *cl = d->clients; cl; cl = cl->next) {
 		if (cl->wait_sb != sb || cl->dead)
@@ -386,8 +389,8 @@ static int cl_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 		err = why ? xstrdup(why) : xasprintf("no sandbox named '%s' (see 'sbx ls')", name ? name : "");
 		r = -ENOENT;
 	} else {
-		r = relay_new(cl, id, sb, req, &err);
-		req = NULL; /* taken by relay_new, even on failure */
+		r = sandbox_exec(cl, id, sb, req, &err);
+		req = NULL; /* taken by sandbox_exec, even on failure */
 	}
 	json_object_put(req);
 	if (r < 0) {
@@ -645,7 +648,7 @@ static int daemon_lock(struct sbxd *d)
 
 int daemon_main(struct sbx_paths *p, bool foreground)
 {
-	struct sbxd d = { .p = p, .lock_fd = -1 };
+	struct sbxd d = { .p = p, .lock_fd = -1, .sandbox_changed = clients_notify };
 	_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
 	_cleanup_free_ char *pidtxt = NULL;
 	const char *bt = getenv("SBX_BOOT_TIMEOUT");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* daemon.h: sbxd internals shared by daemon.c (loop, clients, requests) and
- * sandbox.c (VM lifecycle, guest channel, exec relays). */
+/* daemon.h: sbxd's state: the daemon (daemon.c: loop, clients, requests), its
+ * sandboxes (sandbox.c, guestchan.c), exec relays (relay.c) and clients; and the
+ * daemon's entry point. Their functions are in sandbox.h, guestchan.h, relay.h. */
 #ifndef SBX_DAEMON_H
 #define SBX_DAEMON_H
 
@@ -111,45 +112,11 @@ struct sbxd {
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
 	unsigned egress_n;            /* live egress streams of all sandboxes */
 	unsigned egress_max;          /* EGRESS_MAX_TOTAL, lower when RLIMIT_NOFILE is */
+	/* A sandbox's state changed: the daemon answers the clients waiting for it. The
+	 * one way the lifecycle (sandbox.c) reaches the daemon's clients. */
+	void (*sandbox_changed)(struct sbxd *d, struct sandbox *sb);
 	bool quit;
 };
-
-/* daemon.c */
-void client_reply(struct client *cl, struct json_object *resp);   /* takes resp */
-void client_reply_error(struct client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* sandbox.c and relay.c */
-struct sandbox *sandbox_find(struct sbxd *d, const char *name);
-/* Why sandbox NAME is broken (the message names the file), or NULL. */
-const char *sandbox_broken(struct sbxd *d, const char *name);
-void sandbox_broken_free_all(struct sbxd *d);
-int sandbox_load_all(struct sbxd *d);
-int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct sandbox **ret);
-int sandbox_start(struct sandbox *sb, char **ret_err);
-int sandbox_stop(struct sandbox *sb);
-int sandbox_remove(struct sandbox *sb, bool force, char **ret_err);
-const char *sandbox_state_name(enum sb_state s);
-void sandbox_on_qemu_exit(struct sandbox *sb);
-void sandbox_tick(struct sandbox *sb, uint64_t now);
-void sandbox_free(struct sandbox *sb);
-/* A client asked to exec in sb: the relay starts the VM if needed and opens the guest
- * stream once the guest is ready. */
-int relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_object *req, char **ret_err);
-void relay_client_data(struct relay *r, uint16_t flags, const uint8_t *data, size_t len);
-void relay_client_ctrl(struct relay *r, const uint8_t *data, size_t len);
-void relay_client_window(struct relay *r, uint32_t credit);
-void relay_client_close(struct relay *r);
-void relay_client_gone(struct relay *r);   /* client reset the stream or disconnected */
-void relays_detach_client(struct sbxd *d, struct client *cl);
-/* relay.c internals used by the channel code in guestchan.c. */
-void relay_open_guest(struct relay *r);   /* the guest is ready: open its stream */
-void relay_fail(struct relay *r, const char *msg);   /* tell the client, end both streams */
-void relay_free(struct relay *r);
-/* Called when the sandbox's state changed: answer waiting clients. */
-void clients_notify(struct sbxd *d, struct sandbox *sb);
-/* The create request's SSH agent socket, and the caller's service variables the client
- * sent just before it (*cred_env, taken over when have_cred is true). */
-void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req, bool have_cred, char ***cred_env);
 
 int daemon_main(struct sbx_paths *p, bool foreground);
 

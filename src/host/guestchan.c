@@ -18,6 +18,7 @@
 #include "frame.h"
 #include "mux.h"
 #include "proto.h"
+#include "relay.h"
 #include "secrets.h"
 #include "services.h"
 #include "settings.h"

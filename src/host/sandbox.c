@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* sandbox.c: sbxd's per-sandbox lifecycle: create, start, adopt, stop, remove, and the
  * VM's processes and state files; the guest channel is guestchan.c's. */
-#include "daemon.h"
+#include "sandbox.h"
 
 #include <dirent.h>
 #include <pwd.h>
@@ -21,6 +21,7 @@
 #include "guestchan.h"
 #include "names.h"
 #include "proc.h"
+#include "relay.h"
 #include "review.h"
 #include "secrets.h"
 #include "settings.h"
@@ -187,7 +188,8 @@ static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
 		return;
 	log_debug("%s: %s -> %s", sb->spec.name, sandbox_state_name(sb->state), sandbox_state_name(st));
 	sb->state = st;
-	clients_notify(sb->d, sb);
+	if (sb->d->sandbox_changed)
+		sb->d->sandbox_changed(sb->d, sb);
 }
 
 /* The channel, QEMU (given qemu_grace_ms to exit) and virtiofsd gone, run/ removed. */
@@ -616,6 +618,32 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	}
 	log_info("%s: starting (qemu pid %d, %s)", sb->spec.name, (int)sb->procs.qemu_pid,
 		 sb->d->accel == ACCEL_KVM ? "kvm" : "tcg");
+	return 0;
+}
+
+int sandbox_exec(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_object *req, char **ret_err)
+{
+	int r;
+
+	/* Validate now, so a bad request fails before any VM starts. */
+	r = relay_check(req, ret_err);
+	if (r < 0) {
+		json_object_put(req);
+		return r;
+	}
+	if (sb->state == SB_STOPPING) {
+		json_object_put(req);
+		*ret_err = xasprintf("sandbox '%s' is stopping; try again in a moment", sb->spec.name);
+		return -EBUSY;
+	}
+	if (sb->state == SB_STOPPED) {
+		r = sandbox_start(sb, ret_err);
+		if (r < 0) {
+			json_object_put(req);
+			return r;
+		}
+	}
+	relay_new(cl, cid, sb, req);
 	return 0;
 }
 
