@@ -646,61 +646,165 @@ static int daemon_lock(struct sbxd *d)
 	return 0;
 }
 
+/* The daemon's identity and environment: the binary it runs, epoll, the accelerator
+ * and the boot timeout. */
+static void daemon_setup(struct sbxd *d)
+{
+	const char *bt = getenv("SBX_BOOT_TIMEOUT");
+	struct stat st;
+	int r;
+
+	umask(077);
+	if (stat("/proc/self/exe", &st) == 0) {
+		d->exe_dev = st.st_dev;
+		d->exe_ino = st.st_ino;
+	}
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		die("epoll_create1: %m");
+	r = accel_detect(getenv("SBX_ACCEL") ? getenv("SBX_ACCEL") : "auto", &d->accel, &d->accel_reason);
+	if (r < 0)
+		die("accelerator: %s", d->accel_reason ? d->accel_reason : strerror(-r));
+	if (d->accel == ACCEL_TCG)
+		log_info("notice: running VMs under TCG emulation (slower): %s", d->accel_reason ? d->accel_reason : "");
+	d->boot_timeout_ms = 90 * 1000;
+	if (bt && atoi(bt) > 0 && atoi(bt) < 3600)
+		d->boot_timeout_ms = (unsigned)atoi(bt) * 1000;
+}
+
+/* The control socket, then the pid file that says the daemon serves it. */
+static void daemon_listen(struct sbxd *d, const char *pidfile)
+{
+	_cleanup_free_ char *pidtxt = NULL;
+	int lfd, r;
+
+	r = sock_listen_at(d->p->run, "sbxd.sock", 64, 0600, &lfd);
+	if (r < 0)
+		die("cannot listen on %s/sbxd.sock: %s", d->p->run, strerror(-r));
+	fd_set_nonblock(lfd, true);
+	d->listen = (struct ev_listen){ .ev = { .kind = EV_LISTEN, .fd = lfd }, .what = "control socket" };
+	if (ev_set(d->epfd, &d->listen.ev, EPOLLIN) < 0)
+		die("epoll: %m");
+	pidtxt = xasprintf("%d\n", (int)getpid());
+	file_write_atomic(pidfile, pidtxt, strlen(pidtxt), 0600);
+}
+
+/* The egress engine, the audit log and sbx's CA (without it, no credential injection). */
+static void daemon_start_egress(struct sbxd *d)
+{
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	r = proxy_new(d->p, d->epfd, &d->proxy);
+	if (r < 0)
+		die("cannot start the egress engine: %s", strerror(-r));
+	if (audit_open(d->p, &d->audit) < 0)
+		log_warn("cannot open the audit log; SSH agent decisions will not be logged");
+	if (ca_load_or_create(d->p, &d->ca, &err) < 0)
+		log_err("credential injection disabled: %s", err ? err : "cannot load sbx's CA");
+	else
+		proxy_set_interception(d->proxy, d->ca, sbxd_cred_env, d);
+}
+
+static void daemon_on_signal(struct sbxd *d, struct evsrc *ev)
+{
+	struct signalfd_siginfo si;
+
+	while (read(ev->fd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGCHLD)
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		else if (si.ssi_signo != SIGHUP)
+			d->quit = true;
+}
+
+static void daemon_on_timer(struct sbxd *d, struct evsrc *ev)
+{
+	uint64_t ticks, now = now_ms();
+
+	(void)!read(ev->fd, &ticks, sizeof(ticks));
+	ev_listen_tick(d->epfd, &d->listen, now);
+	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
+		if (!sb->dead)
+			sandbox_tick(sb, now);
+	if (d->proxy)
+		proxy_tick(d->proxy);
+	heap_trim_tick(&d->heap_trim_ms, now);
+}
+
+/* One event of the loop, to its owner by the kind of its source. */
+static void daemon_dispatch(struct sbxd *d, struct evsrc *ev, uint32_t events)
+{
+	switch (ev->kind) {
+	case EV_LISTEN:
+		client_accept(d);
+		break;
+	case EV_SIGNAL:
+		daemon_on_signal(d, ev);
+		break;
+	case EV_TIMER:
+		daemon_on_timer(d, ev);
+		break;
+	case EV_CLIENT: {
+		struct client *cl = ev->obj;
+		if (cl->dead)
+			break;
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			client_read(cl, events & (EPOLLHUP | EPOLLERR));
+		break;
+	}
+	case EV_CHAN: {
+		struct sandbox *sb = ev->obj;
+		if (!sb->dead)
+			guestchan_on_event(sb, events);
+		break;
+	}
+	case EV_PROXY:
+		if (d->proxy)
+			proxy_on_event(d->proxy, ev, events);
+		break;
+	case EV_AGENT:
+		sshagent_on_event(ev, events);
+		break;
+	case EV_QEMU: {
+		struct sandbox *sb = ev->obj;
+		if (!sb->dead)
+			sandbox_on_qemu_exit(sb);
+		break;
+	}
+	}
+}
+
+/* Clients go; running sandboxes keep running (a restarted daemon adopts them). */
+static void daemon_shutdown(struct sbxd *d, const char *pidfile)
+{
+	_cleanup_free_ char *sockp = xasprintf("%s/sbxd.sock", d->p->run);
+
+	log_info("sbxd stopping; running sandboxes keep running");
+	flush_all(d);
+	for (struct client *cl = d->clients; cl; cl = cl->next)
+		cl->dead = true;
+	reap_dead(d);
+	sandbox_broken_free_all(d);
+	unlink(pidfile);
+	unlink(sockp);
+}
+
 int daemon_main(struct sbx_paths *p, bool foreground)
 {
 	struct sbxd d = { .p = p, .lock_fd = -1, .sandbox_changed = clients_notify };
 	_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
-	_cleanup_free_ char *pidtxt = NULL;
-	const char *bt = getenv("SBX_BOOT_TIMEOUT");
-	int lfd, r;
 
 	log_setup("sbxd", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, true);
 	if (daemon_lock(&d) < 0) {
 		log_info("another sbxd already serves %s", p->run);
 		return 0;
 	}
-	umask(077);
-	{
-		struct stat st;
-		if (stat("/proc/self/exe", &st) == 0) {
-			d.exe_dev = st.st_dev;
-			d.exe_ino = st.st_ino;
-		}
-	}
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d.epfd < 0)
-		die("epoll_create1: %m");
-	r = accel_detect(getenv("SBX_ACCEL") ? getenv("SBX_ACCEL") : "auto", &d.accel, &d.accel_reason);
-	if (r < 0)
-		die("accelerator: %s", d.accel_reason ? d.accel_reason : strerror(-r));
-	if (d.accel == ACCEL_TCG)
-		log_info("notice: running VMs under TCG emulation (slower): %s", d.accel_reason ? d.accel_reason : "");
-	d.boot_timeout_ms = 90 * 1000;
-	if (bt && atoi(bt) > 0 && atoi(bt) < 3600)
-		d.boot_timeout_ms = (unsigned)atoi(bt) * 1000;
+	daemon_setup(&d);
 	daemon_setup_signals(&d);
 	daemon_fd_limits(&d);
-	r = sock_listen_at(p->run, "sbxd.sock", 64, 0600, &lfd);
-	if (r < 0)
-		die("cannot listen on %s/sbxd.sock: %s", p->run, strerror(-r));
-	fd_set_nonblock(lfd, true);
-	d.listen = (struct ev_listen){ .ev = { .kind = EV_LISTEN, .fd = lfd }, .what = "control socket" };
-	if (ev_set(d.epfd, &d.listen.ev, EPOLLIN) < 0)
-		die("epoll: %m");
-	pidtxt = xasprintf("%d\n", (int)getpid());
-	file_write_atomic(pidfile, pidtxt, strlen(pidtxt), 0600);
-	r = proxy_new(p, d.epfd, &d.proxy);
-	if (r < 0)
-		die("cannot start the egress engine: %s", strerror(-r));
-	if (audit_open(p, &d.audit) < 0)
-		log_warn("cannot open the audit log; SSH agent decisions will not be logged");
-	{
-		_cleanup_free_ char *err = NULL;
-		if (ca_load_or_create(p, &d.ca, &err) < 0)
-			log_err("credential injection disabled: %s", err ? err : "cannot load sbx's CA");
-		else
-			proxy_set_interception(d.proxy, d.ca, sbxd_cred_env, &d);
-	}
+	daemon_listen(&d, pidfile);
+	daemon_start_egress(&d);
 	sandbox_load_all(&d);
 	log_info("sbxd %s ready (pid %d, %s)", SBXD_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
 
@@ -710,77 +814,12 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %m");
-		for (int i = 0; i < n; i++) {
-			struct evsrc *ev = evs[i].data.ptr;
-			switch (ev->kind) {
-			case EV_LISTEN:
-				client_accept(&d);
-				break;
-			case EV_SIGNAL: {
-				struct signalfd_siginfo si;
-				while (read(ev->fd, &si, sizeof(si)) == sizeof(si))
-					if (si.ssi_signo == SIGCHLD)
-						while (waitpid(-1, NULL, WNOHANG) > 0)
-							;
-					else if (si.ssi_signo != SIGHUP)
-						d.quit = true;
-				break;
-			}
-			case EV_TIMER: {
-				uint64_t ticks, now = now_ms();
-				(void)!read(ev->fd, &ticks, sizeof(ticks));
-				ev_listen_tick(d.epfd, &d.listen, now);
-				for (struct sandbox *sb = d.sandboxes; sb; sb = sb->next)
-					if (!sb->dead)
-						sandbox_tick(sb, now);
-				if (d.proxy)
-					proxy_tick(d.proxy);
-				heap_trim_tick(&d.heap_trim_ms, now);
-				break;
-			}
-			case EV_CLIENT: {
-				struct client *cl = ev->obj;
-				if (cl->dead)
-					break;
-				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-					client_read(cl, evs[i].events & (EPOLLHUP | EPOLLERR));
-				break;
-			}
-			case EV_CHAN: {
-				struct sandbox *sb = ev->obj;
-				if (!sb->dead)
-					guestchan_on_event(sb, evs[i].events);
-				break;
-			}
-			case EV_PROXY:
-				if (d.proxy)
-					proxy_on_event(d.proxy, ev, evs[i].events);
-				break;
-			case EV_AGENT:
-				sshagent_on_event(ev, evs[i].events);
-				break;
-			case EV_QEMU: {
-				struct sandbox *sb = ev->obj;
-				if (!sb->dead)
-					sandbox_on_qemu_exit(sb);
-				break;
-			}
-			}
-		}
+		for (int i = 0; i < n; i++)
+			daemon_dispatch(&d, evs[i].data.ptr, evs[i].events);
 		flush_all(&d);
 		egress_reap(&d);
 		reap_dead(&d);
 	}
-	log_info("sbxd stopping; running sandboxes keep running");
-	flush_all(&d);
-	for (struct client *cl = d.clients; cl; cl = cl->next)
-		cl->dead = true;
-	reap_dead(&d);
-	sandbox_broken_free_all(&d);
-	unlink(pidfile);
-	{
-		_cleanup_free_ char *sockp = xasprintf("%s/sbxd.sock", p->run);
-		unlink(sockp);
-	}
+	daemon_shutdown(&d, pidfile);
 	return 0;
 }
