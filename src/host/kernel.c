@@ -580,75 +580,77 @@ static void kernel_clean_stale(const char *kdir)
 	closedir(d);
 }
 
-/* Download the cloud kernel .deb, unpack it, depmod, extract vmlinux; into kdir/REL. */
-static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
+/* apt-get download PKG into dl (as the _apt user unless we are root). */
+static int apt_download(const char *dl, const char *pkg, enum run_output mode, const char *hint)
 {
-	enum run_output mode = verbose ? RUN_STREAM : RUN_QUIET;
-	_cleanup_free_ char *dl = xasprintf("%s/dl.XXXXXX", kdir);
-	_cleanup_free_ char *meta = NULL, *depends = NULL, *pkg = NULL, *deb = NULL;
-	_cleanup_free_ char *root = NULL, *moddir = NULL, *rel = NULL, *final = NULL;
-	_cleanup_free_ char *vmlinuz = NULL, *vmlinux = NULL, *path = NULL;
 	const char *sandbox = geteuid() == 0 ? "APT::Sandbox::User=root" : "APT::Sandbox::User=_apt";
-	int r;
+	const char *argv[] = { "apt-get", "-q", "-o", sandbox, "download", pkg, NULL };
+	int r = image_run(argv, dl, mode);
 
-	if (!mkdtemp(dl))
-		return -errno;
-
-	image_say(verbose, "downloading %s (apt-get download)", KERNEL_META_PKG);
-	{
-		const char *argv[] = { "apt-get", "-q", "-o", sandbox, "download", KERNEL_META_PKG, NULL };
-		r = image_run(argv, dl, mode);
-	}
 	if (r > 0) {
-		log_err("apt-get download %s failed (is the package list current? run: apt-get update)",
-			KERNEL_META_PKG);
+		log_err("apt-get download %s failed%s", pkg, hint);
 		r = -EIO;
 	}
-	if (r < 0)
-		goto out;
+	return r;
+}
+
+/* The kernel package that the meta package (downloaded into dl) depends on. */
+static int kernel_pkg_name(const char *dl, char **ret_pkg)
+{
+	_cleanup_free_ char *meta = NULL, *depends = NULL, *path = NULL;
+	char *s;
+	int r;
+
 	r = find_one(dl, KERNEL_META_PKG "_", ".deb", &meta);
 	if (r < 0)
-		goto out;
+		return r;
 	path = xasprintf("%s/%s", dl, meta);
 	{
 		const char *argv[] = { "dpkg-deb", "-f", path, "Depends", NULL };
 		r = run_capture(argv, dl, 4096, &depends);
 	}
 	if (r < 0)
-		goto out;
+		return r;
 	/* "linux-image-6.1.0-57-cloud-amd64 (= 6.1.192-3)" */
-	{
-		char *s = strstr(depends, "linux-image-");
-		size_t n;
-		if (!s) {
-			r = -EBADMSG;
-			goto out;
-		}
-		n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.+-");
-		pkg = strndup(s, n);
-	}
+	s = strstr(depends, "linux-image-");
+	if (!s)
+		return -EBADMSG;
+	*ret_pkg = strndup(s, strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.+-"));
+	return 0;
+}
+
+/* The meta package, then the kernel package it names: *ret_deb, a file in dl. */
+static int kernel_download(const char *dl, bool verbose, char **ret_deb)
+{
+	enum run_output mode = verbose ? RUN_STREAM : RUN_QUIET;
+	_cleanup_free_ char *pkg = NULL, *prefix = NULL;
+	int r;
+
+	image_say(verbose, "downloading %s (apt-get download)", KERNEL_META_PKG);
+	r = apt_download(dl, KERNEL_META_PKG, mode, " (is the package list current? run: apt-get update)");
+	if (r < 0)
+		return r;
+	r = kernel_pkg_name(dl, &pkg);
+	if (r < 0)
+		return r;
 	image_say(verbose, "downloading %s", pkg);
-	{
-		const char *argv[] = { "apt-get", "-q", "-o", sandbox, "download", pkg, NULL };
-		r = image_run(argv, dl, mode);
-	}
-	if (r > 0) {
-		log_err("apt-get download %s failed", pkg);
-		r = -EIO;
-	}
+	r = apt_download(dl, pkg, mode, "");
 	if (r < 0)
-		goto out;
-	{
-		_cleanup_free_ char *prefix = xasprintf("%s_", pkg);
-		r = find_one(dl, prefix, ".deb", &deb);
-	}
-	if (r < 0)
-		goto out;
+		return r;
+	prefix = xasprintf("%s_", pkg);
+	return find_one(dl, prefix, ".deb", ret_deb);
+}
+
+/* Unpack the kernel .deb into dl/root (*ret_root) and depmod its one release (*ret_rel). */
+static int kernel_unpack(const char *dl, const char *deb, bool verbose, char **ret_root, char **ret_rel)
+{
+	enum run_output mode = verbose ? RUN_STREAM : RUN_QUIET;
+	_cleanup_free_ char *path = xasprintf("%s/%s", dl, deb);
+	_cleanup_free_ char *root = xasprintf("%s/root", dl);
+	_cleanup_free_ char *moddir = NULL, *rel = NULL;
+	int r;
 
 	image_say(verbose, "unpacking %s", deb);
-	free(path);
-	path = xasprintf("%s/%s", dl, deb);
-	root = xasprintf("%s/root", dl);
 	{
 		const char *argv[] = { "dpkg-deb", "-x", path, root, NULL };
 		r = image_run(argv, NULL, mode);
@@ -656,13 +658,12 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 	if (r > 0)
 		r = -EIO;
 	if (r < 0)
-		goto out;
+		return r;
 	moddir = xasprintf("%s/lib/modules", root);
 	r = find_one(moddir, "", "", &rel);
 	if (r < 0 || !release_name_ok(rel)) {
 		log_err("unexpected layout in %s: no single lib/modules/RELEASE", deb);
-		r = r < 0 ? r : -EBADMSG;
-		goto out;
+		return r < 0 ? r : -EBADMSG;
 	}
 	{
 		const char *argv[] = { "depmod", "-b", root, rel, NULL };
@@ -671,15 +672,25 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 	if (r > 0)
 		r = -EIO;
 	if (r < 0)
-		goto out;
+		return r;
+	*ret_root = TAKE_PTR(root);
+	*ret_rel = TAKE_PTR(rel);
+	return 0;
+}
+
+/* Extract vmlinux in root, then make root kdir/REL (an incomplete one there is replaced). */
+static int kernel_place(const char *kdir, const char *root, const char *rel, bool verbose)
+{
+	_cleanup_free_ char *vmlinuz = xasprintf("%s/boot/vmlinuz-%s", root, rel);
+	_cleanup_free_ char *vmlinux = xasprintf("%s/vmlinux", root);
+	_cleanup_free_ char *final = NULL;
+	int r;
 
 	image_say(verbose, "extracting vmlinux");
-	vmlinuz = xasprintf("%s/boot/vmlinuz-%s", root, rel);
-	vmlinux = xasprintf("%s/vmlinux", root);
 	r = vmlinux_extract(vmlinuz, vmlinux);
 	if (r < 0) {
 		log_err("cannot extract an uncompressed vmlinux from %s: %s", vmlinuz, strerror(-r));
-		goto out;
+		return r;
 	}
 	/* The .deb itself is not needed any more; the release dir appears whole. */
 	final = xasprintf("%s/%s", kdir, rel);
@@ -692,13 +703,27 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 		if (!ok)
 			rm_rf(final);
 	}
-	if (access(final, F_OK) < 0 && rename(root, final) < 0) {
-		r = -errno;
-		goto out;
-	}
-	*ret_release = TAKE_PTR(rel);
-	r = 0;
-out:
+	if (access(final, F_OK) < 0 && rename(root, final) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Download the cloud kernel .deb, unpack it, depmod, extract vmlinux; into kdir/REL. */
+static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
+{
+	_cleanup_free_ char *dl = xasprintf("%s/dl.XXXXXX", kdir);
+	_cleanup_free_ char *deb = NULL, *root = NULL, *rel = NULL;
+	int r;
+
+	if (!mkdtemp(dl))
+		return -errno;
+	r = kernel_download(dl, verbose, &deb);
+	if (r == 0)
+		r = kernel_unpack(dl, deb, verbose, &root, &rel);
+	if (r == 0)
+		r = kernel_place(kdir, root, rel, verbose);
+	if (r == 0)
+		*ret_release = TAKE_PTR(rel);
 	rm_rf(dl);
 	return r;
 }
