@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "ca.h"
-#include "daemon.h"
+#include "sbxd.h"
 #include "egress.h"
 #include "frame.h"
 #include "mux.h"

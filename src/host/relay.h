@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* relay.h: exec sessions: a client's stream relayed 1:1 to a guest stream (struct
- * relay, in daemon.h). The relay calls nothing above itself: the sandbox starts the
+ * relay, in sbxd.h). The relay calls nothing above itself: the sandbox starts the
  * VM (sandbox_exec) and the guest channel tells it when the guest is ready. */
 #ifndef SBX_RELAY_H
 #define SBX_RELAY_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon.h"
+#include "sbxd.h"
 
 struct json_object;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* sandbox.h: a sandbox's lifecycle in sbxd: create, start (or adopt after a restart),
- * stop, remove, and its periodic checks; the types are in daemon.h. A state change
+ * stop, remove, and its periodic checks; the types are in sbxd.h. A state change
  * reaches the daemon only through sbxd.sandbox_changed. */
 #ifndef SBX_SANDBOX_H
 #define SBX_SANDBOX_H
@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon.h"
+#include "sbxd.h"
 
 struct json_object;
 
