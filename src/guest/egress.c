@@ -294,6 +294,31 @@ static void relay_read(struct relay *r)
 	relay_update(r);
 }
 
+int egress_dst_put(struct tlv_writer *w, const union egress_addr *local, const union egress_addr *dst)
+{
+	uint16_t port;
+
+	if (local->sa.sa_family == AF_INET) {
+		if (dst->in.sin_family != AF_INET)
+			return -EAFNOSUPPORT;
+		if (dst->in.sin_addr.s_addr == local->in.sin_addr.s_addr && dst->in.sin_port == local->in.sin_port)
+			return -EDESTADDRREQ;
+		port = ntohs(dst->in.sin_port);
+		tlv_put(w, OPEN_DST_ADDR, &dst->in.sin_addr, 4);
+	} else if (local->sa.sa_family == AF_INET6) {
+		if (dst->in6.sin6_family != AF_INET6)
+			return -EAFNOSUPPORT;
+		if (!memcmp(&dst->in6.sin6_addr, &local->in6.sin6_addr, 16) && dst->in6.sin6_port == local->in6.sin6_port)
+			return -EDESTADDRREQ;
+		port = ntohs(dst->in6.sin6_port);
+		tlv_put(w, OPEN_DST_ADDR, &dst->in6.sin6_addr, 16);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	tlv_put_u32(w, OPEN_DST_PORT, port);
+	return 0;
+}
+
 /* The original destination of a redirected connection, as OPEN_DST_ADDR/PORT. A connection
  * that was not redirected (made to the listener itself) has none: refused. */
 static int tproxy_dst(int fd, struct tlv_writer *w)
@@ -301,37 +326,32 @@ static int tproxy_dst(int fd, struct tlv_writer *w)
 	union egress_addr local = { 0 }, dst = { 0 };
 	socklen_t llen = sizeof(local), dlen;
 	char txt[INET6_ADDRSTRLEN] = "?";
-	uint16_t port;
+	bool v4;
+	int r;
 
 	if (getsockname(fd, &local.sa, &llen) < 0)
 		return -errno;
-	if (local.sa.sa_family == AF_INET) {
+	v4 = local.sa.sa_family == AF_INET;
+	if (v4) {
 		dlen = sizeof(dst.in);
 		if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst.in, &dlen) < 0)
 			return -errno;
-		if (dlen != sizeof(dst.in) || dst.in.sin_family != AF_INET)
+		if (dlen != sizeof(dst.in))
 			return -EAFNOSUPPORT;
-		if (dst.in.sin_addr.s_addr == local.in.sin_addr.s_addr && dst.in.sin_port == local.in.sin_port)
-			return -EDESTADDRREQ;
-		port = ntohs(dst.in.sin_port);
-		tlv_put(w, OPEN_DST_ADDR, &dst.in.sin_addr, 4);
-		inet_ntop(AF_INET, &dst.in.sin_addr, txt, sizeof(txt));
 	} else if (local.sa.sa_family == AF_INET6) {
 		dlen = sizeof(dst.in6);
 		if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst.in6, &dlen) < 0)
 			return -errno;
-		if (dlen != sizeof(dst.in6) || dst.in6.sin6_family != AF_INET6)
+		if (dlen != sizeof(dst.in6))
 			return -EAFNOSUPPORT;
-		if (!memcmp(&dst.in6.sin6_addr, &local.in6.sin6_addr, 16) && dst.in6.sin6_port == local.in6.sin6_port)
-			return -EDESTADDRREQ;
-		port = ntohs(dst.in6.sin6_port);
-		tlv_put(w, OPEN_DST_ADDR, &dst.in6.sin6_addr, 16);
-		inet_ntop(AF_INET6, &dst.in6.sin6_addr, txt, sizeof(txt));
-	} else {
-		return -EAFNOSUPPORT;
 	}
-	tlv_put_u32(w, OPEN_DST_PORT, port);
-	log_debug("egress: transparent connection to %s port %u", txt, port);
+	r = egress_dst_put(w, &local, &dst);
+	if (r < 0)
+		return r;
+	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? (const void *)&dst.in.sin_addr : (const void *)&dst.in6.sin6_addr,
+		  txt, sizeof(txt));
+	log_debug("egress: transparent connection to %s port %u", txt,
+		  (unsigned)ntohs(v4 ? dst.in.sin_port : dst.in6.sin6_port));
 	return 0;
 }
 

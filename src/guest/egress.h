@@ -94,6 +94,7 @@ void egress_collect(struct guest *g);
 /* ---- private to egress*.c ---- */
 
 struct relay;
+struct tlv_writer;
 struct dns_conn;
 struct dnsq;
 
@@ -134,8 +135,35 @@ union egress_addr {
 /* Make close() send RST, so that the client sees a reset, not a clean end. */
 void egress_set_rst(int fd);
 void egress_abort_fd(int fd); /* egress_set_rst + close */
+/* The OPEN arguments of a transparently redirected connection accepted on local whose
+ * original destination is dst: OPEN_DST_ADDR then OPEN_DST_PORT. -EDESTADDRREQ when
+ * dst is local itself (a connection made to the listener, not redirected), and
+ * -EAFNOSUPPORT when the families are not both AF_INET or both AF_INET6. Pure. */
+int egress_dst_put(struct tlv_writer *w, const union egress_addr *local, const union egress_addr *dst);
 
 /* egress_dns.c */
+#define DNS_HDR_LEN 12u
+#define DNS_MAX_QUERY 4096u       /* larger: dropped (UDP) or the connection is closed (TCP) */
+
+/* Pure parts of the DNS stub (unit-tested). */
+/* A SERVFAIL answer to query q (header + its one question, when it parses) into out,
+ * which has room for MAX(qlen, DNS_HDR_LEN) bytes; its length, 0 when qlen is short. */
+size_t dns_servfail(const uint8_t *q, size_t qlen, uint8_t *out);
+/* The first query of a DNS-over-TCP byte stream (u16 length, query): its length once
+ * all of it is in, 0 while more is needed, -EBADMSG when the length is below a header
+ * or above DNS_MAX_QUERY. */
+long dns_tcp_query_len(const uint8_t *in, size_t in_len);
+/* The host's answer to one query, as it arrives in DATA frames: u16 length, message. */
+struct dns_answer {
+	uint8_t pfx[2];          /* the length, as it arrives */
+	size_t pfx_got;
+	uint8_t *msg;            /* malloc'd once the length is known; the owner frees it */
+	size_t len, got;
+};
+/* Take the next bytes of the answer: 1 once it is complete (later bytes are ignored),
+ * 0 while more is needed, -EBADMSG when its length is below a DNS header. */
+int dns_answer_feed(struct dns_answer *a, const uint8_t *data, size_t len);
+
 void dns_on_event(struct egress *e, struct watch *w, uint32_t events);
 void dns_accept(struct egress *e, int fd);
 void dnsq_on_data(struct egress *e, struct dnsq *q, const uint8_t *data, size_t len);

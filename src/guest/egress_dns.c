@@ -14,8 +14,6 @@
 #include "tlv.h"
 #include "util.h"
 
-#define DNS_HDR_LEN 12u
-#define DNS_MAX_QUERY 4096u       /* larger: dropped (UDP) or the connection is closed (TCP) */
 #define DNS_TIMEOUT_MS 5000u
 #define DNS_UDP_BATCH 32
 #define DNS_TCP_MAX_CONNS 32u
@@ -41,10 +39,7 @@ struct dnsq {
 	socklen_t peer_len;
 	uint8_t *query;
 	size_t qlen;
-	uint8_t pfx[2];             /* the answer's u16 length, as it arrives */
-	size_t pfx_got;
-	uint8_t *ans;
-	size_t ans_len, ans_got;
+	struct dns_answer ans;      /* the host's answer, as it arrives (or a SERVFAIL) */
 	bool answered;
 	bool dead;                  /* settled: in e->query_grave */
 };
@@ -66,8 +61,7 @@ struct dns_conn {
 
 static void conn_flush(struct dns_conn *c);
 
-/* A SERVFAIL answer to query q (header + its one question, when it parses). */
-static size_t dns_servfail(const uint8_t *q, size_t qlen, uint8_t *out)
+size_t dns_servfail(const uint8_t *q, size_t qlen, uint8_t *out)
 {
 	size_t end = DNS_HDR_LEN, p = DNS_HDR_LEN;
 	bool question = false;
@@ -116,13 +110,13 @@ static void dnsq_deliver(struct egress *e, struct dnsq *q, bool ok)
 		return;
 	q->answered = true;
 	if (!ok) {
-		free(q->ans);
-		q->ans = xmalloc(MAX(q->qlen, (size_t)DNS_HDR_LEN));
-		q->ans_len = q->ans_got = dns_servfail(q->query, q->qlen, q->ans);
+		free(q->ans.msg);
+		q->ans.msg = xmalloc(MAX(q->qlen, (size_t)DNS_HDR_LEN));
+		q->ans.len = q->ans.got = dns_servfail(q->query, q->qlen, q->ans.msg);
 	}
 	if (!q->tcp) {
-		if (q->ans_len && e->dns_udp.fd >= 0 &&
-		    sendto(e->dns_udp.fd, q->ans, q->ans_len, MSG_DONTWAIT, &q->peer.sa, q->peer_len) < 0)
+		if (q->ans.len && e->dns_udp.fd >= 0 &&
+		    sendto(e->dns_udp.fd, q->ans.msg, q->ans.len, MSG_DONTWAIT, &q->peer.sa, q->peer_len) < 0)
 			log_debug("egress: dns answer: sendto: %m");
 	} else if (q->conn) {
 		conn_flush(q->conn);
@@ -198,33 +192,43 @@ static void dnsq_start(struct egress *e, const uint8_t *msg, size_t len, struct 
 	}
 }
 
-void dnsq_on_data(struct egress *e, struct dnsq *q, const uint8_t *data, size_t len)
+int dns_answer_feed(struct dns_answer *a, const uint8_t *data, size_t len)
 {
-	(void)mux_grant(e->g->mux, q->id, (uint32_t)len);
-	while (len > 0 && !q->answered) {
+	while (len > 0) {
 		size_t take;
 
-		if (q->pfx_got < 2) {
-			q->pfx[q->pfx_got++] = *data++;
+		if (a->pfx_got < 2) {
+			a->pfx[a->pfx_got++] = *data++;
 			len--;
-			if (q->pfx_got == 2) {
-				q->ans_len = (size_t)q->pfx[0] << 8 | q->pfx[1];
-				if (q->ans_len < DNS_HDR_LEN) {
-					dnsq_deliver(e, q, false);
-					return;
-				}
-				q->ans = xmalloc(q->ans_len);
+			if (a->pfx_got == 2) {
+				a->len = (size_t)a->pfx[0] << 8 | a->pfx[1];
+				if (a->len < DNS_HDR_LEN)
+					return -EBADMSG;
+				a->msg = xmalloc(a->len);
 			}
 			continue;
 		}
-		take = MIN(len, q->ans_len - q->ans_got);
-		memcpy(q->ans + q->ans_got, data, take);
-		q->ans_got += take;
+		take = MIN(len, a->len - a->got);
+		memcpy(a->msg + a->got, data, take);
+		a->got += take;
 		data += take;
 		len -= take;
-		if (q->ans_got == q->ans_len)
-			dnsq_deliver(e, q, true);
+		if (a->got == a->len)
+			return 1;
 	}
+	return 0;
+}
+
+void dnsq_on_data(struct egress *e, struct dnsq *q, const uint8_t *data, size_t len)
+{
+	int r;
+
+	(void)mux_grant(e->g->mux, q->id, (uint32_t)len);
+	if (q->answered)
+		return;
+	r = dns_answer_feed(&q->ans, data, len);
+	if (r != 0)
+		dnsq_deliver(e, q, r > 0);
 }
 
 /* Both directions are closed now: the mux forgets the stream. */
@@ -348,24 +352,36 @@ static void conn_write(struct dns_conn *c)
 	conn_update(c);
 }
 
+long dns_tcp_query_len(const uint8_t *in, size_t in_len)
+{
+	size_t len;
+
+	if (in_len < 2)
+		return 0;
+	len = (size_t)in[0] << 8 | in[1];
+	if (len < DNS_HDR_LEN || len > DNS_MAX_QUERY)
+		return -EBADMSG;
+	return in_len < 2 + len ? 0 : (long)len;
+}
+
 /* Start the complete queries in the input buffer, within the pipeline limit. */
 static void conn_parse(struct dns_conn *c)
 {
 	if (c->parsing)
 		return;
 	c->parsing = true;
-	while (c->w.fd >= 0 && c->in_len >= 2 && c->pending < DNS_TCP_PIPELINE) {
-		size_t len = (size_t)c->in[0] << 8 | c->in[1];
+	while (c->w.fd >= 0 && c->pending < DNS_TCP_PIPELINE) {
+		long len = dns_tcp_query_len(c->in, c->in_len);
 
-		if (len < DNS_HDR_LEN || len > DNS_MAX_QUERY) {
-			log_debug("egress: dns over tcp: bad query length %zu", len);
+		if (len < 0) {
+			log_debug("egress: dns over tcp: bad query length %u", (unsigned)c->in[0] << 8 | c->in[1]);
 			conn_close(c, true);
 			break;
 		}
-		if (c->in_len < 2 + len)
+		if (len == 0)
 			break;
-		dnsq_start(c->e, c->in + 2, len, c, NULL, 0);
-		c->in_len -= 2 + len;
+		dnsq_start(c->e, c->in + 2, (size_t)len, c, NULL, 0);
+		c->in_len -= 2 + (size_t)len;
 		memmove(c->in, c->in + 2 + len, c->in_len);
 	}
 	c->parsing = false;
@@ -385,14 +401,14 @@ static void conn_flush(struct dns_conn *c)
 		c->pending--;
 		q->cnext = NULL;
 		q->conn = NULL;
-		if (q->ans_len) {
-			size_t need = c->out_off + c->out_len + 2 + q->ans_len;
+		if (q->ans.len) {
+			size_t need = c->out_off + c->out_len + 2 + q->ans.len;
 
 			if (need > c->out_cap) {
 				if (c->out_off) {
 					memmove(c->out, c->out + c->out_off, c->out_len);
 					c->out_off = 0;
-					need = c->out_len + 2 + q->ans_len;
+					need = c->out_len + 2 + q->ans.len;
 				}
 				if (need > c->out_cap) {
 					uint8_t *n = realloc(c->out, need);
@@ -406,10 +422,10 @@ static void conn_flush(struct dns_conn *c)
 					c->out_cap = need;
 				}
 			}
-			c->out[c->out_off + c->out_len] = (uint8_t)(q->ans_len >> 8);
-			c->out[c->out_off + c->out_len + 1] = (uint8_t)q->ans_len;
-			memcpy(c->out + c->out_off + c->out_len + 2, q->ans, q->ans_len);
-			c->out_len += 2 + q->ans_len;
+			c->out[c->out_off + c->out_len] = (uint8_t)(q->ans.len >> 8);
+			c->out[c->out_off + c->out_len + 1] = (uint8_t)q->ans.len;
+			memcpy(c->out + c->out_off + c->out_len + 2, q->ans.msg, q->ans.len);
+			c->out_len += 2 + q->ans.len;
 		}
 		dnsq_settle(e, q);
 	}
@@ -538,7 +554,7 @@ void dns_collect(struct egress *e)
 
 		e->query_grave = q->next;
 		free(q->query);
-		free(q->ans);
+		free(q->ans.msg);
 		free(q);
 	}
 	while (e->dconn_grave) {

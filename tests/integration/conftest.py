@@ -124,6 +124,14 @@ def proc_cmdline(pid):
         return []
 
 
+def http_reply(handler, body, status=200):
+    """A fake upstream's whole reply to one request: status, Content-Length, body (bytes)."""
+    handler.send_response(status)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def proc_environ(pid):
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import Box, new_home
+from conftest import Box, http_reply, new_home
 
 BODY = "hello from the fake upstream\n"
 
@@ -24,11 +24,7 @@ BODY = "hello from the fake upstream\n"
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.server.seen.append((self.command, self.path, self.headers.get("Host")))
-        body = (BODY + f"path={self.path}\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        http_reply(self, (BODY + f"path={self.path}\n").encode())
 
     def log_message(self, *a):
         pass

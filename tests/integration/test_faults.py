@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from conftest import pid_alive, wait_until
+from conftest import http_reply, pid_alive, wait_until
 
 # The daemon inherits the environment of the sbx command that starts it, so each of
 # these tests uses its own SBX_HOME and sets the knobs on its first command:
@@ -120,11 +120,7 @@ class _SlowHandler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 self.server.slow_broken.set()
             return
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        http_reply(self, b"ok\n")
 
     def log_message(self, *a):
         pass

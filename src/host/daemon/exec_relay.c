@@ -3,7 +3,7 @@
  * client's JSON request turned into the guest's OPEN arguments. Credit is mirrored
  * (a WINDOW from one side becomes a grant to the other), so sbxd never holds more
  * than one window of a session. */
-#include "daemon.h"
+#include "exec_relay.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -116,34 +116,21 @@ void relay_open_guest(struct relay *r)
 		(void)mux_send_ctrl(r->cl->c.mux, r->cid, ready, w.len);
 }
 
-int relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_object *req, char **ret_err)
+int relay_check(struct json_object *req, char **ret_err)
 {
-	uint8_t *buf;
+	uint8_t *buf = xmalloc(FRAME_MAX_CTRL);
 	size_t len;
-	struct relay *r;
 	int q;
 
-	/* Validate now, so a bad request fails before any VM starts. */
-	buf = xmalloc(FRAME_MAX_CTRL);
 	q = exec_args_build(req, buf, FRAME_MAX_CTRL, &len, ret_err);
 	free(buf);
-	if (q < 0) {
-		json_object_put(req);
-		return q;
-	}
-	if (sb->state == SB_STOPPING) {
-		json_object_put(req);
-		*ret_err = xasprintf("sandbox '%s' is stopping; try again in a moment", sb->spec.name);
-		return -EBUSY;
-	}
-	if (sb->state == SB_STOPPED) {
-		q = sandbox_start(sb, ret_err);
-		if (q < 0) {
-			json_object_put(req);
-			return q;
-		}
-	}
-	r = xcalloc(1, sizeof(*r));
+	return q;
+}
+
+void relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_object *req)
+{
+	struct relay *r = xcalloc(1, sizeof(*r));
+
 	r->sb = sb;
 	r->cl = cl;
 	r->cid = cid;
@@ -153,7 +140,6 @@ int relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_o
 	mux_set_user(cl->c.mux, cid, r);
 	if (sb->state == SB_RUNNING)
 		relay_open_guest(r);
-	return 0;
 }
 
 void relay_free(struct relay *r)

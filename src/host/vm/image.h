@@ -126,7 +126,7 @@ void template_meta_free(struct template_meta *m);
 int template_names(const struct sbx_paths *p, char ***ret);
 
 /*
- * Internal to the image modules (kernel.c): run a command, wait for it.
+ * Internal to the image modules (image_run.c): run a command, wait for it.
  * Output (stdout+stderr) is streamed to stderr prefixed with "  | " at
  * RUN_STREAM, shown as one updating status line at RUN_STATUS (a TTY), else
  * kept; on failure its last lines are logged. Returns the exit status (0..255),
@@ -138,6 +138,14 @@ int image_run(const char *const *argv, const char *cwd, enum run_output out);
 /* The same as root of the user namespace ns (idmap.h), NULL: none. */
 struct idmap_ns;
 int image_run_ns(const char *const *argv, const char *cwd, enum run_output out, const struct idmap_ns *ns);
+/* Start argv (found in PATH, then in the sbin directories) in a process group of its
+ * own that dies with us, stdin/stdout/stderr on in/out/err (-1: /dev/null), in cwd
+ * and as root of ns when given; *ret is its pid, for the caller to wait for. */
+int image_spawn(const char *const *argv, const char *cwd, int in, int out, int err, const struct idmap_ns *ns,
+		pid_t *ret);
+/* Run argv, collect up to max bytes of its stdout (*ret, NUL-terminated); stderr is
+ * dropped; -EIO when it does not exit 0. */
+int image_run_capture(const char *const *argv, const char *cwd, size_t max, char **ret);
 /* Catch SIGINT/SIGTERM/SIGHUP so image_run returns -EINTR; restore with release. */
 void image_signals_catch(void);
 void image_signals_release(void);

@@ -153,10 +153,16 @@ static int repo_find(const char *path, uid_t owner, gid_t group, struct branch_w
 	return 0;
 }
 
+/* The directory beside REPO that holds its sandboxes' worktrees: REPO.sbx. */
+static char *worktrees_dir(const char *repo)
+{
+	return xasprintf("%s.sbx", repo);
+}
+
 /* git worktree add --no-checkout wt (branch, made from HEAD when new) in REPO.sbx. */
 static int worktree_add(const struct hostgit *repo, const char *wt, const char *branch, char **ret_err)
 {
-	_cleanup_free_ char *parent = xasprintf("%s.sbx", repo->work_tree);
+	_cleanup_free_ char *parent = worktrees_dir(repo->work_tree);
 	_cleanup_free_ char *ref = xasprintf("refs/heads/%s", branch), *out = NULL, *err = NULL;
 	const char *exists[] = { "rev-parse", "--verify", "--quiet", ref, NULL };
 	/* files come later, from worktree_checkout() */
@@ -211,7 +217,10 @@ int branch_prepare(const char *path, const char *branch, const char *sandbox, ui
 	/* from here on, git's directories are the ones just found, never rediscovered */
 	repo = (struct hostgit){ .owner = owner, .group = group, .cwd = b.repo, .git_dir = b.common_dir,
 				 .work_tree = b.repo };
-	wt = xasprintf("%s.sbx/%s", b.repo, sandbox);
+	{
+		_cleanup_free_ char *parent = worktrees_dir(b.repo);
+		wt = xasprintf("%s/%s", parent, sandbox);
+	}
 	if (lstat(wt, &st) == 0) {
 		/* this sandbox's worktree from an earlier create: reuse it if it is one */
 		_cleanup_free_ char *rwt = real(wt);
@@ -339,7 +348,7 @@ int branch_remove(const struct branch_ws *b, char **ret_err)
 	}
 	{
 		/* REPO.sbx when it held only this one */
-		_cleanup_free_ char *parent = xasprintf("%s.sbx", b->repo);
+		_cleanup_free_ char *parent = worktrees_dir(b->repo);
 		(void)rmdir(parent);
 	}
 	return 0;

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+/* sbxd.h: sbxd's state, shared by the daemon (daemon.c), its sandboxes (sandbox.c,
+ * guestchan.c, egress_streams.c), exec relays (exec_relay.c) and clients. Types only: the
+ * functions are in daemon.h, sandbox.h, guestchan.h, exec_relay.h, egress_streams.h. */
+#ifndef SBX_SBXD_H
+#define SBX_SBXD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "accel.h"
+#include "conn.h"
+#include "ev.h"
+#include "proxy.h"
+#include "image.h"
+#include "paths.h"
+#include "spec.h"
+#include "vm.h"
+
+#define SBXD_VERSION "0.1.0"
+
+struct guestchan_events;
+struct json_object;
+struct mux;
+struct sbxd;
+
+enum sb_state { SB_STOPPED, SB_STARTING, SB_RUNNING, SB_STOPPING };
+
+struct relay;
+
+struct sandbox {
+	struct sandbox *next;
+	struct sbxd *d;
+	struct spec spec;
+	char *dir;         /* state/sandboxes/NAME */
+	char *run_dir;     /* run/vms/NAME */
+	enum sb_state state;
+	struct vm_procs procs;
+	struct evsrc qemu_ev;   /* pidfd of qemu; fd -1 when none */
+	struct conn chan;       /* ev.fd -1 when not connected (guestchan.c) */
+	const struct guestchan_events *chan_events;   /* the lifecycle's, for guestchan.c */
+	uint64_t deadline_ms;   /* boot or stop deadline; 0 = none */
+	uint64_t started_ms;
+	uint64_t last_console_check_s;
+	uint64_t relaunch_ms;   /* no HELLO by then: relaunch once (0 = watchdog off) */
+	bool relaunched;        /* this start already used its relaunch */
+	struct relay *relays;
+	char *error;            /* why the last start failed */
+	char **cred_env;        /* service variables of the last caller's environment (memory only) */
+	char *agent_sock;       /* the last caller's SSH_AUTH_SOCK (memory only) */
+	bool agent_enabled;     /* forwarding offered to this boot of the guest */
+	unsigned egress_n;      /* live egress streams (egress_streams.c), <= EGRESS_MAX_PER_SANDBOX */
+	struct egress *egresses;        /* those streams (egress_streams.c's list) */
+	bool egress_tx_waiting;         /* some wait for room in the channel's output */
+	uint64_t egress_refused_ms;      /* last refusal logged */
+	unsigned long egress_refused;    /* refusals since then */
+	int64_t open_tokens;    /* OPEN rate bucket (egress_streams.c); < 0: held, in debt */
+	uint64_t open_refill_ms;
+	bool dead;              /* removed; freed at the end of the loop turn */
+};
+
+/* One exec session: a client stream relayed to a guest stream. */
+struct relay {
+	struct relay *next;            /* in sandbox->relays */
+	struct sandbox *sb;
+	struct client *cl;             /* NULL once the client is gone */
+	uint32_t cid;                  /* stream on the client connection */
+	uint32_t gid;                  /* stream on the guest channel, 0 until opened */
+	struct json_object *req;       /* exec request until the guest stream opens */
+	bool cli_closed, guest_closed;
+};
+
+enum wait_kind { WAIT_NONE, WAIT_START, WAIT_STOP };
+
+struct client {
+	struct client *next;
+	struct sbxd *d;
+	struct conn c;
+	enum wait_kind wait;
+	struct sandbox *wait_sb;
+	char **cred_env;          /* OP_CRED_ENV for the next "create" (secrets_env_free) */
+	bool have_cred_env;
+	bool dead;
+};
+
+/* A sandbox whose state does not load (a corrupt spec.json, or a vm.json that no longer
+ * says which VM runs): listed as broken with the reason, which names the file; never
+ * started, stopped or removed by sbx, so nothing of it is lost while the user fixes it. */
+struct broken_sandbox {
+	char *name;
+	char *error;
+	struct broken_sandbox *next;
+};
+
+struct sbxd {
+	struct sbx_paths *p;
+	int epfd;
+	struct ev_listen listen;
+	struct evsrc signal_ev, timer_ev;
+	int lock_fd;
+	struct sandbox *sandboxes;
+	struct broken_sandbox *broken; /* found at start-up; see struct broken_sandbox */
+	struct client *clients;
+	enum accel accel;
+	char *accel_reason;
+	unsigned boot_timeout_ms;
+	uint64_t heap_trim_ms;        /* last heap_trim_tick() check */
+	struct proxy *proxy;          /* egress engine */
+	struct ca *ca;                /* sbx's CA (NULL: interception disabled, see log) */
+	struct audit *audit;          /* audit log writer for the SSH agent filter */
+	dev_t exe_dev;                /* the binary this daemon runs, to notice a rebuild */
+	ino_t exe_ino;
+	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
+	unsigned egress_n;            /* live egress streams of all sandboxes */
+	unsigned egress_max;          /* EGRESS_MAX_TOTAL, lower when RLIMIT_NOFILE is */
+	/* A sandbox's state changed: the daemon answers the clients waiting for it. The
+	 * one way the lifecycle (sandbox.c) reaches the daemon's clients. */
+	void (*sandbox_changed)(struct sbxd *d, struct sandbox *sb);
+	bool quit;
+};
+
+#endif
