@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -414,6 +415,49 @@ def test_guest_that_stops_reading_bounds_queued_data(daemon, upstreams):
     except TimeoutError:
         pass
     assert len(seen) == 96, f"delivery after a stalled guest: {len(seen)} of 96 heads, then nothing for 30 s"
+
+
+def test_guest_that_stalls_then_reads_gets_every_byte(daemon, upstreams):
+    """The other half of the bound: egress streams held back by a full channel
+    (EGRESS_TX_HIGH) resume whenever the guest makes room. 96 downloads of 2 MB through a
+    guest that reads nothing for 2 s, then reads and returns credit: every byte of every
+    response arrives (a stream that waited for room and was never woken would stop)."""
+    a, n, size = upstreams["a"], 96, 2_000_000
+    daemon.bench.policy([("allow", "a.test")])
+    daemon.bench.settings(proxy_resolve=f"a.test:{a}=127.0.0.1:{a}")
+    daemon.sandbox("slow")
+    daemon.start()
+    ch = fg.accept(daemon.listeners["slow"])
+    req = f"GET http://a.test:{a}/bytes/{size} HTTP/1.1\r\nHost: a.test:{a}\r\n\r\n".encode()
+    got, head = {}, {}
+    for _ in range(n):
+        sid, f = ch.open_frame()
+        ch.send(f + fg.frame(fg.DATA, sid, req))
+        got[sid] = 0
+    time.sleep(2)
+    done, last, gaps = set(), time.monotonic(), []
+    deadline = last + 60
+    try:
+        while len(done) < n and time.monotonic() < deadline:
+            t, _, sid, pl = ch.recv_frame(10)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+            assert t != fg.RESET, f"stream {sid} reset after {got.get(sid)} bytes: " + daemon.log()
+            if t != fg.DATA or not pl:
+                continue
+            if not got[sid]:
+                assert pl.startswith(b"HTTP/1.1 200"), pl[:100]
+                head[sid] = pl.index(b"\r\n\r\n") + 4
+            got[sid] += len(pl)
+            ch.send(fg.frame(fg.WINDOW, sid, struct.pack("<I", len(pl))))
+            if got[sid] >= head[sid] + size:
+                done.add(sid)
+    except TimeoutError:
+        pass
+    short = {sid: got[sid] for sid in got if sid not in done}
+    assert not short, f"{len(done)} of {n} downloads complete, then nothing for 10 s; bytes of the others: {short}"
+    print(f"longest pause between frames: {max(gaps) * 1000:.0f} ms")
 
 
 # ---------------------------------------------------------------- frame bounds, fairness
