@@ -2,13 +2,17 @@
 # test_lifecycle.py: create/run/stop/rm, ls formats, persistence, daemon and QEMU crashes.
 import json
 import os
+import pwd
 import re
 import secrets
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
+
+import pytest
 
 from conftest import pid_alive, proc_starttime, wait_until
 
@@ -191,6 +195,62 @@ def test_daemon_socket_private(fresh):
     assert stat.S_ISSOCK(sock.lstat().st_mode)
     assert stat.S_IMODE(sock.lstat().st_mode) & 0o077 == 0, oct(sock.lstat().st_mode)
     assert stat.S_IMODE(fresh.run_dir.stat().st_mode) & 0o077 == 0
+
+
+# Connects to the socket in argv[1] and says what sbxd did with the connection.
+_PEER_PROBE = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("connect failed:", e)
+    sys.exit(0)
+s.settimeout(float(sys.argv[2]))
+try:
+    print("closed" if s.recv(1) == b"" else "data")
+except ConnectionResetError:
+    print("closed")
+except socket.timeout:
+    print("open")
+"""
+
+
+def _peer_probe(sock, timeout, user=None):
+    kw = {}
+    if user:
+        kw = dict(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+    r = subprocess.run([sys.executable, "-c", _PEER_PROBE, str(sock), str(timeout)], capture_output=True,
+                       text=True, timeout=60, **kw)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_daemon_refuses_another_uid(fresh):
+    """Behind the socket's mode, sbxd checks its peer's uid (SO_PEERCRED): a client of
+    another uid that reaches the socket anyway (its mode and directories opened up here on
+    purpose) is disconnected at once, and the owner is still served by the same daemon."""
+    if os.getuid() != 0:
+        pytest.skip("running a client as another user needs root")
+    try:
+        other = pwd.getpwnam("sbxtest")
+    except KeyError:
+        other = pwd.getpwnam("nobody")
+    fresh.ok("daemon", "start", timeout=60)
+    pid = fresh.daemon_pid()
+    sock = fresh.run_dir / "sbxd.sock"
+    for d in sock.parents:
+        if d.stat().st_mode & 0o001 == 0:
+            if fresh.home not in (d, *d.parents):
+                pytest.skip(f"{d} is not searchable by {other.pw_name}")
+            os.chmod(d, stat.S_IMODE(d.stat().st_mode) | 0o001)
+    os.chmod(sock, 0o666)
+    # the probe tells an open connection from one sbxd closed: the owner's stays open
+    assert _peer_probe(sock, 1) == "open"
+    assert _peer_probe(sock, 10, other) == "closed"
+    assert f"refused a client (uid {other.pw_uid})" in (fresh.state_dir / "sbxd.log").read_text()
+    fresh.ok("daemon", "status", timeout=30)
+    assert fresh.daemon_pid() == pid and pid_alive(pid)
 
 
 def test_daemon_start_status_stop(fresh):

@@ -98,9 +98,16 @@ class EchoHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
 
 
+# socketserver listens with a backlog of 5: a burst of connections (test_bounds opens 96
+# at once) overflows the accept queue, and the connections the kernel completed with SYN
+# cookies then wait for retransmissions that back off to tens of seconds.
+UPSTREAM_BACKLOG = 1024
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = UPSTREAM_BACKLOG
 
 
 def start_http(name, tls_ctx=None):
@@ -116,6 +123,7 @@ def start_http(name, tls_ctx=None):
 class EchoTCP(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = UPSTREAM_BACKLOG
 
 
 class _EchoTCPHandler(socketserver.BaseRequestHandler):

@@ -21,7 +21,7 @@ class RawUpstream:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
+        self.sock.listen(1024)   # a burst must not overflow the accept queue (conftest.py)
         self.port = self.sock.getsockname()[1]
         self.stop = False
         threading.Thread(target=self._accept, daemon=True).start()

@@ -65,8 +65,9 @@ static void flush_all(struct sbxd *d)
 	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next) {
 		if (sb->chan.ev.fd < 0)
 			continue;
-		egress_tx_room(sb);
-		if (conn_flush(d->epfd, &sb->chan) < 0)
+		/* room is known only after the flush; what the woken streams queue goes now */
+		if (conn_flush(d->epfd, &sb->chan) < 0 ||
+		    (egress_tx_room(sb) && conn_flush(d->epfd, &sb->chan) < 0))
 			sb->chan.eof = true;
 	}
 }

@@ -162,12 +162,12 @@ void egress_tick(struct sandbox *sb, uint64_t now)
 		sb->chan.rx_hold = false;   /* the loop's flush polls the channel again */
 }
 
-void egress_tx_room(struct sandbox *sb)
+bool egress_tx_room(struct sandbox *sb)
 {
 	struct egress *e, *next;
 
 	if (!sb->egress_tx_waiting || !sb->chan.mux || mux_tx_len(sb->chan.mux) >= EGRESS_TX_HIGH / 2)
-		return;
+		return false;
 	sb->egress_tx_waiting = false;
 	for (e = sb->egresses; e; e = next) {
 		next = e->live_next;   /* only e's own callbacks run below */
@@ -176,6 +176,7 @@ void egress_tx_room(struct sandbox *sb)
 			egress_window(e);
 		}
 	}
+	return true;
 }
 
 static void egress_add(struct sandbox *sb, struct egress *e)

@@ -3,6 +3,7 @@
 #ifndef SBX_EGRESS_STREAMS_H
 #define SBX_EGRESS_STREAMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,9 +31,11 @@ void egress_reset(struct egress *e);
  * alone would allow 1 MiB per stream, 768 MiB for a guest that stops reading. */
 #define EGRESS_TX_HIGH (8u * 1024u * 1024u)
 
-/* From the loop, before it flushes the guest channel: wake the egress streams that
- * waited for room, once there is. */
-void egress_tx_room(struct sandbox *sb);
+/* From the loop, right after it flushed the guest channel: wake the egress streams that
+ * waited for room, once there is. true when it woke any (they may have queued more,
+ * to be flushed before the loop sleeps: the flush that made the room may also have
+ * emptied the queue and dropped EPOLLOUT, and then nothing else would wake the loop). */
+bool egress_tx_room(struct sandbox *sb);
 /* From the loop's periodic tick: resume reading a sandbox held by its OPEN rate. */
 void egress_tick(struct sandbox *sb, uint64_t now);
 /* Free egresses that ended during this loop turn. */
