@@ -248,7 +248,7 @@ def test_daemon_refuses_another_uid(fresh):
     # the probe tells an open connection from one sbxd closed: the owner's stays open
     assert _peer_probe(sock, 1) == "open"
     assert _peer_probe(sock, 10, other) == "closed"
-    assert f"refused a client (uid {other.pw_uid})" in (fresh.state_dir / "sbxd.log").read_text()
+    assert f"refused a client (uid {other.pw_uid}, pid " in (fresh.state_dir / "sbxd.log").read_text()
     fresh.ok("daemon", "status", timeout=30)
     assert fresh.daemon_pid() == pid and pid_alive(pid)
 

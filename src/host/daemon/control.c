@@ -463,9 +463,17 @@ void control_accept(struct sbxd *d)
 			return;
 		if (r < 0)
 			continue;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != getuid() ||
-		    n >= CLIENTS_MAX) {
-			log_warn("refused a client (uid %d)", (int)cred.uid);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+			log_warn("refused a client: cannot read its credentials: %m");
+			close(fd);
+			continue;
+		}
+		if (cred.uid != getuid() || n >= CLIENTS_MAX) {
+			if (cred.uid != getuid())
+				log_warn("refused a client (uid %u, pid %d): sbxd serves uid %u only", (unsigned)cred.uid,
+					 (int)cred.pid, (unsigned)getuid());
+			else
+				log_warn("refused a client: %u clients already connected", (unsigned)CLIENTS_MAX);
 			close(fd);
 			continue;
 		}
