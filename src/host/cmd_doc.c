@@ -80,7 +80,7 @@ static const struct doc_sub policy_subs[] = {
 	  "code hosts, container registries, OS mirrors), allow-all, deny-all; running it again swaps the preset's "
 	  "rules and keeps yours" },
 	{ "set-default", "PRESET", "preset", "the same as init" },
-	{ "allow", "network RULE[,RULE...]", "=network", "allow destinations (rules below)" },
+	{ "allow", "network RULE[,RULE...]", "=network", "allow destinations (see Rules above)" },
 	{ "deny", "network RULE[,RULE...]", "=network", "deny destinations; deny wins" },
 	{ "ls", "", "", "list rules (ID ACTION RESOURCE SCOPE ORIGIN)" },
 	{ "rm", "network", "=network", "remove a rule by --id, or every rule with that --resource in a scope" },

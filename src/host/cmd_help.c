@@ -11,6 +11,9 @@
 
 #define HELP_WIDTH 80
 #define HELP_LABEL_MAX 22 /* a longer label puts its text on the next line */
+/* the man pages' date: when their text last changed (not the build's, so that builds
+ * are reproducible) */
+#define SBX_MAN_DATE "2026-12-05"
 
 /* --- plain text ------------------------------------------------------------ */
 
@@ -217,9 +220,10 @@ static void roff_line(FILE *f, const char *s)
 	fputc('\n', f);
 }
 
+/* Text right after a .SH: its first paragraph needs no .PP. */
 static void roff_text(FILE *f, const char *t)
 {
-	bool verbatim = false, para = false;
+	bool verbatim = false, para = false, first = true;
 
 	while (t && *t) {
 		size_t l = strcspn(t, "\n");
@@ -227,16 +231,18 @@ static void roff_text(FILE *f, const char *t)
 			para = false;
 		} else if (*t == ' ') {
 			if (!verbatim)
-				fputs(".PP\n.RS\n.nf\n", f);
+				fputs(first ? ".RS\n.nf\n" : ".PP\n.RS\n.nf\n", f);
 			verbatim = true;
+			first = false;
 			roff_put(f, t, l, true);
 			fputc('\n', f);
 		} else {
 			if (verbatim)
 				fputs(".fi\n.RE\n", f);
-			if (verbatim || !para)
+			if ((verbatim || !para) && !first)
 				fputs(".PP\n", f);
 			verbatim = false;
+			first = false;
 			para = true;
 			roff_put(f, t, l, true);
 			fputc('\n', f);
@@ -261,7 +267,7 @@ static void roff_head(FILE *f, const char *page, const char *summary)
 {
 	fputs(".TH ", f);
 	roff_upper(f, page);
-	fputs(" 1 \"\" \"sbx " SBX_VERSION "\" \"sbx manual\"\n.SH NAME\n", f);
+	fputs(" 1 \"" SBX_MAN_DATE "\" \"sbx " SBX_VERSION "\" \"sbx manual\"\n.SH NAME\n", f);
 	roff_put(f, page, strlen(page), true);
 	fputs(" \\- ", f);
 	roff_line(f, summary);
