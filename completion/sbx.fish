@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: MIT
 # sbx.fish: fish completion for sbx, from `sbx __complete WORD...` (src/host/cmd_doc.c).
 function __sbx_complete
-	set -l toks (commandline -opc) (commandline -ct)
-	set -l out ($toks[1] __complete $toks[2..-1] 2>/dev/null)
+	set -l toks (commandline -opc)
+	set -l cmd $toks[1]
+	set -e toks[1]
+	set -l cur (commandline -ct)
+	set -l out ($cmd __complete $toks "$cur" 2>/dev/null)
 	switch "$out[1]"
 		case :file
-			__fish_complete_path (commandline -ct)
+			__fish_complete_path "$cur"
 		case :dir
-			__fish_complete_directories (commandline -ct)
+			__fish_complete_directories "$cur"
 		case '*'
 			printf '%s\n' $out
 	end

@@ -287,7 +287,7 @@ static const struct cmd_doc docs[] = {
 			       "option, or the word after --, starts the command, and every word after it is the\n"
 			       "command's own.\n",
 		.opts = exec_opts,
-		.kinds = "sandbox command file...",
+		.kinds = "sandbox file...",
 		.after_title = "Examples",
 		.after = "  sbx exec claude-project -- ps aux\n"
 			 "  sbx exec -it claude-project bash\n"

@@ -17,7 +17,8 @@
  *
  * Positional arguments, for completion, are a space-separated list of kinds; the last
  * one ending in "..." repeats: "agent dir", "sandbox...". Kinds: agent, dir, file,
- * sandbox, template, service, setting, preset, command, and =WORD (that word).
+ * sandbox, template, service, setting, preset, command (an sbx command), and =WORD
+ * (that word).
  */
 struct doc_opt {
 	const char *sub;   /* the subcommands it belongs to, space-separated; NULL: every one */

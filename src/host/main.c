@@ -63,6 +63,8 @@ static int cmd_help(struct sbx_paths *p, int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[0], "help"))
 		argc = 1; /* `sbx --help x` is `sbx --help` */
+	if (argc > 1 && help_asked(argc, argv))
+		return cmd_help_print(stdout, "help"), 0;
 	if (argc > 1 && (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
 		if (cmd_help_print(stdout, argv[1]) < 0) {
 			fprintf(stderr, "sbx help: unknown command '%s'\n", argv[1]);

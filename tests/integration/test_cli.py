@@ -380,6 +380,15 @@ def test_options_after_agent_and_path_are_parsed(bad):
     _nothing_left(bad)
 
 
+@pytest.mark.parametrize("verb", [["rm", "nosuchbox", "-f"], ["rm", "nosuchbox", "--force"]],
+                         ids=["rm-f-after", "rm-force-after"])
+def test_names_then_options(bad, verb):
+    """`sbx rm NAME -f`: options after the names are options."""
+    r = bad.sbx(*verb, timeout=60)
+    _clear_error(r, "nosuchbox")
+    assert "invalid sandbox name '-f'" not in r.err, r
+
+
 @pytest.mark.parametrize("args", [["nosuchbox", "--", "ps", "aux"],
                                   ["-u", "root", "nosuchbox", "-w", "/tmp", "--", "ps", "aux"],
                                   ["nosuchbox", "-i", "ps", "aux"]],
@@ -555,6 +564,8 @@ def test_bash_completion(fresh, tmp_path):
     assert _complete(fresh, tmp_path, "run", "claude", "--br") == ["--branch"]
     assert TEMPLATE in _complete(fresh, tmp_path, "run", "--template", "")
     assert _complete(fresh, tmp_path, "exec", "comp") == ["compbox"]
+    assert _complete(fresh, tmp_path, "exec", "-u", "root", "compbox", "-") == \
+        ["--interactive", "--tty", "--user", "--workdir", "--env", "--help"]
     assert _complete(fresh, tmp_path, "stop", "x", "") == ["compbox"]
     assert _complete(fresh, tmp_path, "secret", "set", "anth") == ["anthropic"]
     assert _complete(fresh, tmp_path, "settings", "set", "proxy.up") == ["proxy.upstreamCA"]
