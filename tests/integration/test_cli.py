@@ -575,6 +575,42 @@ def test_bash_completion(fresh, tmp_path):
     assert fresh.daemon_pid() is None, "completion must not start the daemon"
 
 
+def _completion_file(installed_rel, repo_name):
+    from conftest import REPO, SBX_BIN
+    installed = SBX_BIN.parent.parent / "share" / installed_rel
+    return installed if installed.exists() else REPO / "completion" / repo_name
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_zsh_fish_completion(fresh, tmp_path, shell):
+    """The zsh and fish scripts reach the same candidates (skipped without the shell)."""
+    import shutil
+    from conftest import SBX_BIN
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} here")
+    (fresh.home / "state" / "sandboxes" / "zbox").mkdir(parents=True)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "sbx").symlink_to(SBX_BIN)
+    env = {**fresh.env, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    if shell == "zsh":
+        f = _completion_file("zsh/vendor-completions/_sbx", "_sbx")
+        script = ("compadd() { [[ $1 == -a ]] && print -l -- ${(P)2}; }; _files() { print FILES $@; }; "
+                  f"words=(sbx exec zb); CURRENT=3; source {f}; "
+                  f"words=(sbx run claude --br); CURRENT=4; source {f}; "
+                  f"words=(sbx run shell ''); CURRENT=4; source {f}")
+        want = ["zbox", "--branch", "FILES -/"]
+        argv = ["zsh", "-f", "-c", script]
+    else:
+        f = _completion_file("fish/vendor_completions.d/sbx.fish", "sbx.fish")
+        script = (f"source {f}; complete -C 'sbx exec zb'; complete -C 'sbx run claude --br'; "
+                  "complete -C 'sbx secret set anth'")
+        want = ["zbox", "--branch", "anthropic"]
+        argv = ["fish", "--no-config", "-c", script]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and r.stdout.split("\n")[:3] == want, (r.stdout, r.stderr)
+
+
 # --- sbx reset ---------------------------------------------------------------------
 
 def _reset_home():
