@@ -58,22 +58,22 @@ static bool help_asked(int argc, char **argv)
 	return argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 }
 
-/* `sbx help [COMMAND]` */
+/* `sbx help [COMMAND]`; `sbx --help` and `sbx -h` ignore what follows. */
 static int cmd_help(struct sbx_paths *p, int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[0], "help"))
-		argc = 1; /* `sbx --help x` is `sbx --help` */
-	if (argc > 1 && help_asked(argc, argv))
-		return cmd_help_print(stdout, "help"), 0;
-	if (argc > 1 && (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
-		if (cmd_help_print(stdout, argv[1]) < 0) {
-			fprintf(stderr, "sbx help: unknown command '%s'\n", argv[1]);
-			cmd_help_top(stderr);
-			return 2;
-		}
+	const char *topic = !strcmp(argv[0], "help") && argc > 1 ? argv[1] : NULL;
+
+	if (topic && (!strcmp(topic, "--help") || !strcmp(topic, "-h")))
+		topic = "help";
+	if (!topic) {
+		cmd_help_top(stdout);
 		return 0;
 	}
-	cmd_help_top(stdout);
+	if (cmd_help_print(stdout, topic) < 0) {
+		fprintf(stderr, "sbx help: unknown command '%s'\n", topic);
+		cmd_help_top(stderr);
+		return 2;
+	}
 	return 0;
 }
 
