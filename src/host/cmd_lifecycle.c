@@ -145,24 +145,29 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op)
 		{ 0 },
 	};
 	bool force = false, all = false, is_rm = !strcmp(op, "rm");
+	_cleanup_free_ char **names = xcalloc((size_t)argc + 1, sizeof(char *));
 	struct sbxc *c;
 	struct json_object *resp, *arr;
-	int o, rc = 0;
+	int o, rc = 0, n = 0;
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, is_rm ? "fah" : "ah", opts, NULL)) != -1) {
+	/* "-": names and options in any order, whatever POSIXLY_CORRECT says */
+	optind = 0;
+	while ((o = getopt_long(argc, argv, is_rm ? "-fah" : "-ah", opts, NULL)) != -1) {
 		switch (o) {
+		case 1: names[n++] = optarg; break;
 		case 'f': force = true; break;
 		case 'a': all = true; break;
 		case 'h': cmd_help_print(stdout, op); return 0;
 		default: return cmd_usage_error(argv[0], "unknown option"), 2;
 		}
 	}
-	if (optind >= argc && !all)
+	while (optind < argc) /* after "--" */
+		names[n++] = argv[optind++];
+	if (n == 0 && !all)
 		return cmd_usage_error(argv[0], "want at least one sandbox NAME (or --all)"), 2;
-	for (int i = optind; i < argc; i++)
-		if (!name_valid(argv[i])) {
-			fprintf(stderr, "sbx %s: invalid sandbox name '%s'\n", argv[0], argv[i]);
+	for (int i = 0; i < n; i++)
+		if (!name_valid(names[i])) {
+			fprintf(stderr, "sbx %s: invalid sandbox name '%s'\n", argv[0], names[i]);
 			return 2;
 		}
 	c = cmd_connect(p);
@@ -181,8 +186,8 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op)
 			}
 		json_object_put(resp);
 	}
-	for (int i = optind; i < argc; i++)
-		if (name_op(p, c, op, argv[i], force))
+	for (int i = 0; i < n; i++)
+		if (name_op(p, c, op, names[i], force))
 			rc = 1;
 	client_free(c);
 	return rc;

@@ -136,7 +136,8 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int opt, r, dashdash = argc;
+	int opt, r, dashdash = argc, npos = 0;
+	char *pos[2]; /* AGENT, PATH */
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--")) {
@@ -147,21 +148,27 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		o->args = argv + dashdash + 1;
 		o->nargs = argc - dashdash - 1;
 	}
-	optind = 1;
-	while ((opt = getopt_long(dashdash, argv, "dm:t:e:h", opts, NULL)) != -1)
+	/* "-": operands come back in order as option 1, whatever POSIXLY_CORRECT says */
+	optind = 0;
+	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:h", opts, NULL)) != -1) {
+		if (opt == 1) {
+			if (npos == 2)
+				return cmd_usage_error(o->cmd, "only one workspace PATH is supported"), 2;
+			pos[npos++] = optarg;
+			continue;
+		}
 		if ((r = run_option(o, opt, optarg)) != 0 || o->help)
 			return r;
-	if (optind >= dashdash)
+	}
+	if (npos == 0)
 		return cmd_usage_error(o->cmd, "missing AGENT"), 2;
-	if (!agent_known(argv[optind])) {
+	if (!agent_known(pos[0])) {
 		fprintf(stderr, "sbx %s: unknown agent '%s' (known: shell, claude, codex, gemini, copilot)\n", o->cmd,
-			argv[optind]);
+			pos[0]);
 		return 2;
 	}
-	o->agent = argv[optind++];
-	if (dashdash - optind > 1)
-		return cmd_usage_error(o->cmd, "only one workspace PATH is supported"), 2;
-	o->path = optind < dashdash ? argv[optind] : ".";
+	o->agent = pos[0];
+	o->path = npos > 1 ? pos[1] : ".";
 	return 0;
 }
 

@@ -370,23 +370,26 @@ def test_options_after_agent_and_path_are_parsed(bad):
     second workspace; a bad one is refused by name, before anything is made."""
     ws = bad.workspace()
     for args, word in ((["run", "shell", "--cpus", "0"], "--cpus"),
+                       (["run", "shell", ws, "--cpus", "0", "--", "true"], "--cpus"),
                        (["run", "shell", ws, "--cpus", "0"], "--cpus"),
                        (["create", "shell", ws, "-m", "lots"], "--memory"),
                        (["run", "claude", "--branch", "bad..name"], "--branch"),
                        (["create", "shell", "--env", "NOEQUALS", ws], "--env")):
-        r = bad.sbx(*args, timeout=60)
-        _clear_error(r, word)
-        assert "only one workspace" not in r.err, r
+        for env in (None, {"POSIXLY_CORRECT": "1"}):
+            r = bad.sbx(*args, timeout=60, env=env)
+            _clear_error(r, word)
+            assert "only one workspace" not in r.err, r
     _nothing_left(bad)
 
 
 @pytest.mark.parametrize("verb", [["rm", "nosuchbox", "-f"], ["rm", "nosuchbox", "--force"]],
                          ids=["rm-f-after", "rm-force-after"])
-def test_names_then_options(bad, verb):
-    """`sbx rm NAME -f`: options after the names are options."""
-    r = bad.sbx(*verb, timeout=60)
+@pytest.mark.parametrize("posix", [False, True], ids=["gnu", "POSIXLY_CORRECT"])
+def test_names_then_options(bad, verb, posix):
+    """`sbx rm NAME -f`: options after the names are options (also with POSIXLY_CORRECT)."""
+    r = bad.sbx(*verb, timeout=60, env={"POSIXLY_CORRECT": "1"} if posix else None)
     _clear_error(r, "nosuchbox")
-    assert "invalid sandbox name '-f'" not in r.err, r
+    assert "invalid sandbox name '-f'" not in r.err and "-f" not in r.err, r
 
 
 @pytest.mark.parametrize("args", [["nosuchbox", "--", "ps", "aux"],
