@@ -53,7 +53,7 @@ HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/cli/main.o,$(HOST_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean install test unit integration check-asan setup bench fuzz fuzz-regress
+.PHONY: all clean install test unit integration check-asan setup bench fuzz fuzz-regress man install-doc
 all: $(BUILD)/sbx $(BUILD)/sbx-guest $(BUILD)/libsbx-keyring.so
 
 $(BUILD)/obj/%.o: src/%.c
@@ -122,7 +122,23 @@ check-asan:
 bench: all
 	./bench/start
 
-install: all
+# man pages and shell completion
+# sbx(1) and sbx-CMD(1), made by the binary from its help table (src/host/cli/cmd_doc.c)
+man: $(BUILD)/sbx
+	@mkdir -p $(BUILD)/man
+	$(BUILD)/sbx __man >$(BUILD)/man/sbx.1
+	@set -e; for c in $$($(BUILD)/sbx __man --list); do $(BUILD)/sbx __man $$c >$(BUILD)/man/sbx-$$c.1; done
+
+# Debian's places: man1, bash-completion, zsh vendor-completions, fish vendor_completions.d
+install-doc: man
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0644 $(BUILD)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 completion/sbx.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sbx
+	install -m 0644 completion/_sbx $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sbx
+	install -m 0644 completion/sbx.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/sbx.fish
+
+install: all install-doc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sbx
 	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
 	install -m 0755 $(BUILD)/sbx-guest $(DESTDIR)$(PREFIX)/lib/sbx/sbx-guest

@@ -44,6 +44,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # libsecret: the Secret Service backend of the secret store; its tests run a private
 # dbus-daemon and gnome-keyring (dbus-send locks it, secret-tool reads it).
 # clang + its runtime: the libFuzzer targets (make fuzz; replayed by make check-asan).
+# groff, mandoc, man-db, bash-completion, zsh, fish: the man page and completion tests.
 packages=(
 	gcc make pkg-config libc6-dev libjson-c-dev
 	qemu-system-x86 qemu-utils
@@ -54,6 +55,7 @@ packages=(
 	tinyproxy squid
 	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools
 	clang libclang-rt-dev
+	groff-base mandoc man-db bash-completion zsh fish
 )
 
 as_root() {

@@ -439,7 +439,7 @@ static void test_cmd(void)
 	{
 		char *argv[] = { "secret", "rm", "--help", NULL };
 		CHECK_EQ(run_cmd(NULL, &out, 3, argv), 0);
-		CHECK(strstr(out, "Usage: sbx secret rm") != NULL);
+		CHECK(strstr(out, "Usage: sbx secret") && strstr(out, "sbx secret rm [-g") != NULL);
 		free(out);
 	}
 	{

@@ -19,6 +19,11 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv);      /* also "list" */
 int cmd_exec(struct sbx_paths *p, int argc, char **argv);
 int cmd_stop(struct sbx_paths *p, int argc, char **argv);
 int cmd_rm(struct sbx_paths *p, int argc, char **argv);
+/* `sbx reset [-f] [--secrets]`: 0 done or nothing to do, 1 refused at the prompt or a
+ * failure, 2 usage (also: no terminal and no -f). */
+int cmd_reset(struct sbx_paths *p, int argc, char **argv);
+/* `sbx __complete WORD...`: candidates for the last WORD, one a line (cmd_complete.c). */
+int cmd_complete(struct sbx_paths *p, int argc, char **argv);
 int cmd_daemon(struct sbx_paths *p, int argc, char **argv);
 int cmd_diagnose(struct sbx_paths *p, int argc, char **argv);
 int cmd_policy(struct sbx_paths *p, int argc, char **argv);
@@ -49,12 +54,19 @@ struct json_object *cmd_request(const char *op, const char *name);
  * caller's TERM) when tty. */
 struct json_object *cmd_exec_request(const char *name, char **argv, int argc, char **env, int nenv,
 				     const char *cwd, const char *user, bool tty);
+/* Remove one sandbox over c as `sbx rm [-f]` does, with its --branch worktree (cmd_lifecycle.c);
+ * 0, or 1 after saying why on stderr. */
+int cmd_sandbox_rm(struct sbx_paths *p, struct sbxc *c, const char *name, bool force);
 /* Print whether sbxd runs (nothing when quiet); 0 when it does, 3 when not, 1 on error. */
 int cmd_daemon_status(struct sbx_paths *p, bool quiet);
 /* Load the network policy for `sbx policy SUB`, which needs a chosen preset; on
  * failure says on stderr what is wrong and returns -errno. */
 struct policy;
 int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret);
+/* `sbx FAMILY [OPTIONS] SUB ...` is `sbx FAMILY SUB [OPTIONS] ...`: moves the first word
+ * that is not an option (nor the value of one in with_value, NULL-terminated) to
+ * argv[1], keeping the order of the rest; stops at "--". */
+void cmd_sub_first(int argc, char **argv, const char *const *with_value);
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 

@@ -102,3 +102,25 @@ int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **
 			p->config, err ? err : strerror(-r));
 	return r;
 }
+
+void cmd_sub_first(int argc, char **argv, const char *const *with_value)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool takes = false;
+
+		if (!strcmp(a, "--"))
+			return;
+		if (a[0] != '-' || !a[1]) {
+			/* rotate it to argv[1], the options before it after it, in order */
+			char *sub = argv[i];
+			memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof(char *));
+			argv[1] = sub;
+			return;
+		}
+		for (const char *const *w = with_value; w && *w; w++)
+			takes |= !strcmp(a, *w);
+		if (takes)
+			i++;
+	}
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_daemon.c: `sbx daemon start|stop|status`, and `sbx daemon run`, which is sbxd. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -89,11 +90,7 @@ int cmd_daemon(struct sbx_paths *p, int argc, char **argv)
 	if (!strcmp(sub, "status"))
 		return cmd_daemon_status(p, false);
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !*sub) {
-		printf("Usage: sbx daemon start|stop|status\n\n"
-		       "The daemon (sbxd) owns the VMs; any command starts it on demand.\n"
-		       "  start   start it (no-op when running)\n"
-		       "  stop    stop it; running sandboxes keep running and are re-adopted\n"
-		       "  status  say whether it runs (exit 3 when not)\n");
+		cmd_help_print(*sub ? stdout : stderr, "daemon");
 		return *sub ? 0 : 2;
 	}
 	fprintf(stderr, "sbx daemon: unknown subcommand '%s'\n", sub);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_diagnose.c: `sbx diagnose`: check the host's setup and say how to fix it. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,8 +135,7 @@ int cmd_diagnose(struct sbx_paths *p, int argc, char **argv)
 	int r;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("Usage: sbx diagnose\n\nCheck KVM, user namespaces and subordinate ids, QEMU, virtiofsd, the guest kernel,\n"
-		       "templates and the daemon; print the command that fixes what is missing.\n");
+		cmd_help_print(stdout, "diagnose");
 		return 0;
 	}
 	r = accel_detect("auto", &a, &reason);

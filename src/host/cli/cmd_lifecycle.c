@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_lifecycle.c: `sbx ls`, `sbx stop` and `sbx rm`. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <getopt.h>
 #include <json-c/json.h>
@@ -13,6 +14,25 @@
 #include "names.h"
 #include "spec.h"
 #include "util.h"
+
+/* SANDBOX AGENT STATUS WORKSPACE, each column as wide as its longest entry (a --branch
+ * sandbox's default name is long). */
+static void ls_table(struct json_object *arr)
+{
+	static const char *const keys[] = { "name", "agent", "status" };
+	int w[3] = { (int)strlen("SANDBOX"), (int)strlen("AGENT"), (int)strlen("STATUS") };
+	size_t n = json_object_array_length(arr);
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+			w[k] = MAX(w[k], (int)strlen(cmd_json_str(json_object_array_get_idx(arr, i), keys[k])));
+	printf("%-*s  %-*s  %-*s  %s\n", w[0], "SANDBOX", w[1], "AGENT", w[2], "STATUS", "WORKSPACE");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *s = json_object_array_get_idx(arr, i);
+		printf("%-*s  %-*s  %-*s  %s\n", w[0], cmd_json_str(s, "name"), w[1], cmd_json_str(s, "agent"), w[2],
+		       cmd_json_str(s, "status"), cmd_json_str(s, "workspace"));
+	}
+}
 
 int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 {
@@ -33,9 +53,7 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 		case 'j': json = true; break;
 		case 'q': quiet = true; break;
 		case 'h':
-			printf("Usage: sbx ls [--json] [-q]\n\nList sandboxes: SANDBOX AGENT STATUS WORKSPACE.\n"
-			       "  --json   machine-readable array\n  -q       names only\n");
-			return 0;
+			return cmd_help_print(stdout, "ls"), 0;
 		default:
 			return cmd_usage_error("ls", "unknown option"), 2;
 		}
@@ -57,18 +75,11 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 	}
 	if (json) {
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else if (quiet) {
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			printf("%s\n", cmd_json_str(json_object_array_get_idx(arr, i), "name"));
 	} else {
-		size_t n = json_object_array_length(arr);
-		if (!quiet)
-			printf("%-24s %-8s %-9s %s\n", "SANDBOX", "AGENT", "STATUS", "WORKSPACE");
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *s = json_object_array_get_idx(arr, i);
-			if (quiet)
-				printf("%s\n", cmd_json_str(s, "name"));
-			else
-				printf("%-24s %-8s %-9s %s\n", cmd_json_str(s, "name"), cmd_json_str(s, "agent"), cmd_json_str(s, "status"),
-				       cmd_json_str(s, "workspace"));
-		}
+		ls_table(arr);
 	}
 	/* A sandbox whose state files do not load is listed; the exit status says so. */
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -120,7 +131,12 @@ static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const ch
 	return rc;
 }
 
-static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op, const char *help)
+int cmd_sandbox_rm(struct sbx_paths *p, struct sbxc *c, const char *name, bool force)
+{
+	return name_op(p, c, "rm", name, force);
+}
+
+static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op)
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
@@ -129,24 +145,29 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op,
 		{ 0 },
 	};
 	bool force = false, all = false, is_rm = !strcmp(op, "rm");
+	_cleanup_free_ char **names = xcalloc((size_t)argc + 1, sizeof(char *));
 	struct sbxc *c;
 	struct json_object *resp, *arr;
-	int o, rc = 0;
+	int o, rc = 0, n = 0;
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, is_rm ? "fah" : "ah", opts, NULL)) != -1) {
+	/* "-": names and options in any order, whatever POSIXLY_CORRECT says */
+	optind = 0;
+	while ((o = getopt_long(argc, argv, is_rm ? "-fah" : "-ah", opts, NULL)) != -1) {
 		switch (o) {
+		case 1: names[n++] = optarg; break;
 		case 'f': force = true; break;
 		case 'a': all = true; break;
-		case 'h': fputs(help, stdout); return 0;
+		case 'h': cmd_help_print(stdout, op); return 0;
 		default: return cmd_usage_error(argv[0], "unknown option"), 2;
 		}
 	}
-	if (optind >= argc && !all)
+	while (optind < argc) /* after "--" */
+		names[n++] = argv[optind++];
+	if (n == 0 && !all)
 		return cmd_usage_error(argv[0], "want at least one sandbox NAME (or --all)"), 2;
-	for (int i = optind; i < argc; i++)
-		if (!name_valid(argv[i])) {
-			fprintf(stderr, "sbx %s: invalid sandbox name '%s'\n", argv[0], argv[i]);
+	for (int i = 0; i < n; i++)
+		if (!name_valid(names[i])) {
+			fprintf(stderr, "sbx %s: invalid sandbox name '%s'\n", argv[0], names[i]);
 			return 2;
 		}
 	c = cmd_connect(p);
@@ -165,8 +186,8 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op,
 			}
 		json_object_put(resp);
 	}
-	for (int i = optind; i < argc; i++)
-		if (name_op(p, c, op, argv[i], force))
+	for (int i = 0; i < n; i++)
+		if (name_op(p, c, op, names[i], force))
 			rc = 1;
 	client_free(c);
 	return rc;
@@ -174,15 +195,10 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op,
 
 int cmd_stop(struct sbx_paths *p, int argc, char **argv)
 {
-	return names_cmd(p, argc, argv, "stop",
-			 "Usage: sbx stop [--all] NAME...\n\nPower sandboxes off cleanly; their disks stay.\n");
+	return names_cmd(p, argc, argv, "stop");
 }
 
 int cmd_rm(struct sbx_paths *p, int argc, char **argv)
 {
-	return names_cmd(p, argc, argv, "rm",
-			 "Usage: sbx rm [-f] [--all] NAME...\n\nDelete sandboxes and their disks, and the git worktree of a\n"
-			 "--branch sandbox (its branch stays).\n"
-			 "  -f, --force  stop running sandboxes first; remove a worktree with uncommitted changes\n"
-			 "  --all        every sandbox\n");
+	return names_cmd(p, argc, argv, "rm");
 }

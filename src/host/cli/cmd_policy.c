@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_policy.c: `sbx policy`: choose a preset, edit, list, check and audit egress rules. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -15,41 +16,7 @@
 
 static void policy_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: sbx policy init allow-all|balanced|deny-all   (alias: set-default)\n"
-		"       sbx policy allow|deny network [--sandbox NAME] RULE[,RULE...]\n"
-		"       sbx policy ls [--json]\n"
-		"       sbx policy rm network --id ID | --resource RULE [--sandbox NAME]\n"
-		"       sbx policy check network TARGET [--sandbox NAME]\n"
-		"       sbx policy log [SANDBOX] [--json] [--limit N]\n"
-		"       sbx policy reset [-f]\n"
-		"\n"
-		"What sandboxes may reach on the network. Deny wins; no match = deny. Rules are\n"
-		"global, or for one sandbox with --sandbox. Changes apply to running sandboxes\n"
-		"within a second.\n"
-		"\n"
-		"  init PRESET     start from a preset: balanced (AI APIs, package registries, code\n"
-		"                  hosts, container registries, OS mirrors), allow-all, deny-all;\n"
-		"                  running it again swaps the preset's rules and keeps yours\n"
-		"  allow, deny     add rules:\n"
-		"                    example.com       that name only\n"
-		"                    *.example.com     one label below (a.example.com)\n"
-		"                    **.example.com    any depth below (a.b.example.com), not example.com\n"
-		"                    **                everything\n"
-		"                    1.2.3.4  10.0.0.0/8  [fd00::1]  fd00::/8\n"
-		"                    localhost:PORT    a service on this host, reached in the sandbox\n"
-		"                                      as host.docker.internal:PORT\n"
-		"                    RULE:PORT         only that port (without: every port)\n"
-		"                  Loopback, private, link-local and other internal addresses are\n"
-		"                  refused unless an allow rule names the address or network\n"
-		"                  itself ('**' never does); this host's own addresses always are.\n"
-		"  ls              list rules (ID ACTION RESOURCE SCOPE ORIGIN); --json for JSON\n"
-		"  rm              remove a rule by id, or every rule with that resource in a scope\n"
-		"  check           would TARGET be allowed? TARGET: host, host:port, an IP or a URL\n"
-		"                  (port 443 when none is given); exit 0 allowed, 1 denied\n"
-		"  log             destinations from the audit log with counts, blocked first\n"
-		"  reset           choose a preset again, dropping every rule (asks on a terminal);\n"
-		"                  -f removes the policy so that no preset is chosen\n");
+	cmd_help_print(f, "policy");
 }
 
 enum {
@@ -594,6 +561,7 @@ chosen:
 
 int cmd_policy(struct sbx_paths *p, int argc, char **argv)
 {
+	static const char *const with_value[] = { "--sandbox", "--id", "--resource", "--limit", NULL };
 	static const struct {
 		const char *name;
 		unsigned opts;
@@ -606,6 +574,7 @@ int cmd_policy(struct sbx_paths *p, int argc, char **argv)
 	const char *sub;
 	size_t k;
 
+	cmd_sub_first(argc, argv, with_value); /* options may come first */
 	if (argc < 2) {
 		policy_usage(stderr);
 		return 2;

@@ -2,6 +2,7 @@
 /* cmd_review.c: sbx review [NAME|PATH] [--json] [--accept] [--stat]. Reads the
  * sandboxes' specs and baselines from state; needs no daemon. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,30 +19,6 @@
 #include "review_diff.h"
 #include "spec.h"
 #include "util.h"
-
-static const char review_help[] =
-	"Usage: sbx review [NAME|PATH] [--json] [--accept] [--stat]\n"
-	"\n"
-	"Show what changed, since the sandbox was created (or since the last --accept), in\n"
-	"workspace files that run implicitly on the host: git hooks and config, CI\n"
-	"workflows, Makefiles and other build scripts, package.json scripts, npm/yarn\n"
-	"config, editor task files, direnv, pre-commit, Dockerfiles. Each added, removed,\n"
-	"modified, mode-changed (executable bit) or type-changed file is listed with a\n"
-	"unified diff. Symlinks are shown as their target text, never followed. Every git\n"
-	"repository git on the host would find there (nested, bare, submodule, a .git file\n"
-	"naming another) is listed with its hooks and the config keys that run programs.\n"
-	"\n"
-	"NAME reviews that sandbox; PATH the sandboxes whose workspace it is; with neither,\n"
-	"the sandboxes of the current directory, else every sandbox.\n"
-	"\n"
-	"Options:\n"
-	"  --stat     list the changed files with line counts, no diffs\n"
-	"  --json     machine-readable array, one object per sandbox\n"
-	"  --accept   take the workspace's current state as the new baseline (look first)\n"
-	"  -h, --help show this help\n"
-	"\n"
-	"Exit status: 0 nothing changed, 1 something changed or the review is incomplete,\n"
-	"2 error (also: a sandbox without a baseline; 'sbx review --accept NAME' takes one).\n";
 
 struct opts {
 	bool json, accept, stat, tty;
@@ -627,7 +604,7 @@ int cmd_review(struct sbx_paths *p, int argc, char **argv)
 		case 'j': o.json = true; break;
 		case 'a': o.accept = true; break;
 		case 's': o.stat = true; break;
-		case 'h': fputs(review_help, stdout); return 0;
+		case 'h': cmd_help_print(stdout, "review"); return 0;
 		default: return usage_error("unknown option"), 2;
 		}
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_run.c: `sbx run` and `sbx create`: make the sandbox, start it, attach. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,29 +34,6 @@ static void branch_undo(struct branch_ws *b, const struct stat *repo_st)
 	}
 	branch_ws_free(b);
 }
-
-static const char run_help[] =
-	"Usage: sbx run [OPTIONS] AGENT [PATH] [-- ARGS...]\n"
-	"       sbx create [OPTIONS] AGENT [PATH]\n"
-	"\n"
-	"Create the sandbox for AGENT and PATH if needed, start it and run the agent in it.\n"
-	"AGENT is shell, claude, codex, gemini or copilot. PATH (default: the current\n"
-	"directory) is mounted in the VM at the same absolute path. ARGS replace the\n"
-	"agent's command when the first is not a flag, else they are appended.\n"
-	"'create' only creates the sandbox.\n"
-	"\n"
-	"Options:\n"
-	"  --name NAME        sandbox name (default AGENT-<directory name>)\n"
-	"  -d, --detach       start it and return (run only)\n"
-	"  --cpus N           virtual CPUs (default 2)\n"
-	"  -m, --memory SIZE  memory, e.g. 1G or 2048M (default 1G)\n"
-	"  -t, --template T   root disk template (default: the agent's)\n"
-	"  -e, --env K=V      environment for every command in the sandbox (repeatable)\n"
-	"  --branch B         work in a git worktree of PATH's repository at branch B (made\n"
-	"                     from HEAD when missing), in REPO.sbx/NAME; commits land in the\n"
-	"                     repository at once; `sbx rm` removes the worktree, not the branch\n"
-	"  -h, --help         show this help\n";
-
 
 static int ensure_template(struct sbx_paths *p, const char *name)
 {
@@ -143,7 +121,8 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 	return 0;
 }
 
-/* OPTIONS AGENT [PATH] [-- ARGS...]; 0 (with o->help when asked), or 2. */
+/* [OPTIONS] AGENT [PATH] [OPTIONS] [-- ARGS...]: options anywhere before "--" (getopt
+ * permutes them to the front); 0 (with o->help when asked), or 2. */
 static int run_parse(struct run_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -157,7 +136,8 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int opt, r, dashdash = argc;
+	int opt, r, dashdash = argc, npos = 0;
+	char *pos[2]; /* AGENT, PATH */
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--")) {
@@ -168,21 +148,27 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		o->args = argv + dashdash + 1;
 		o->nargs = argc - dashdash - 1;
 	}
-	optind = 1;
-	while ((opt = getopt_long(dashdash, argv, "+dm:t:e:h", opts, NULL)) != -1)
+	/* "-": operands come back in order as option 1, whatever POSIXLY_CORRECT says */
+	optind = 0;
+	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:h", opts, NULL)) != -1) {
+		if (opt == 1) {
+			if (npos == 2)
+				return cmd_usage_error(o->cmd, "only one workspace PATH is supported"), 2;
+			pos[npos++] = optarg;
+			continue;
+		}
 		if ((r = run_option(o, opt, optarg)) != 0 || o->help)
 			return r;
-	if (optind >= dashdash)
+	}
+	if (npos == 0)
 		return cmd_usage_error(o->cmd, "missing AGENT"), 2;
-	if (!agent_known(argv[optind])) {
+	if (!agent_known(pos[0])) {
 		fprintf(stderr, "sbx %s: unknown agent '%s' (known: shell, claude, codex, gemini, copilot)\n", o->cmd,
-			argv[optind]);
+			pos[0]);
 		return 2;
 	}
-	o->agent = argv[optind++];
-	if (dashdash - optind > 1)
-		return cmd_usage_error(o->cmd, "only one workspace PATH is supported"), 2;
-	o->path = optind < dashdash ? argv[optind] : ".";
+	o->agent = pos[0];
+	o->path = npos > 1 ? pos[1] : ".";
 	return 0;
 }
 
@@ -395,7 +381,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	int rc = run_parse(&o, argc, argv);
 
 	if (o.help)
-		fputs(run_help, stdout);
+		cmd_help_print(stdout, o.cmd);
 	if (rc || o.help)
 		return rc;
 	rc = run_prepare(p, &o, &sb);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_secret.c: `sbx secret set|ls|rm`: credentials injected by the proxy, never shown. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -17,34 +18,7 @@
 
 static void secret_usage(FILE *f, const char *sub)
 {
-	size_t n;
-	const struct service *s = service_list(&n);
-
-	if (!sub || !strcmp(sub, "set"))
-		fprintf(f, "Usage: sbx secret set [-g|--global | --sandbox NAME] SERVICE\n"
-			   "  Store the credential for SERVICE, read from standard input when it is not a\n"
-			   "  terminal (one trailing newline is dropped), else prompted for without echo.\n"
-			   "  Global by default; --sandbox NAME stores it for one sandbox, which wins over\n"
-			   "  the global value. A stored value wins over the service's variables in the\n"
-			   "  environment of `sbx run`. Empty or multi-line values are refused.\n");
-	if (!sub || !strcmp(sub, "ls"))
-		fprintf(f, "Usage: sbx secret ls [--json]\n"
-			   "  List stored secrets: SCOPE SERVICE PREVIEW (never the value), and where they\n"
-			   "  are kept (the setting secrets.backend: the Secret Service or a 0600 file).\n");
-	if (!sub || !strcmp(sub, "rm"))
-		fprintf(f, "Usage: sbx secret rm [-g|--global | --sandbox NAME] SERVICE\n"
-			   "  Remove a stored secret (global by default).\n");
-	if (sub)
-		return;
-	fprintf(f, "\nSandboxes never see the values: inside them each configured service's variables\n"
-		   "hold '" SERVICE_SENTINEL "', and sbx's proxy adds the real header on the way out.\n"
-		   "Services:\n");
-	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "  %-11s %s; env", s[i].name, s[i].desc);
-		for (const char *const *e = s[i].env; *e; e++)
-			fprintf(f, "%s%s", e == s[i].env ? " " : ", ", *e);
-		fprintf(f, "\n");
-	}
+	cmd_help_print(f, "secret");
 }
 
 struct sopts {
@@ -291,10 +265,13 @@ static int secret_rm(const struct sbx_paths *p, const struct sopts *o)
 
 int cmd_secret(struct sbx_paths *p, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
+	static const char *const with_value[] = { "--sandbox", NULL };
+	const char *sub;
 	struct sopts o;
 	bool is_ls;
 
+	cmd_sub_first(argc, argv, with_value); /* options may come first */
+	sub = argc > 1 ? argv[1] : NULL;
 	if (!sub) {
 		secret_usage(stderr, NULL);
 		return 2;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_settings.c: `sbx settings ls|get|set|unset`. */
 #include "cmd.h"
+#include "cmd_doc.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -12,22 +13,7 @@
 
 static void settings_usage(FILE *f)
 {
-	size_t n;
-	const struct settings_key *k = settings_keys(&n);
-
-	fprintf(f, "Usage: sbx settings ls [--json]\n"
-		   "       sbx settings get KEY\n"
-		   "       sbx settings set KEY VALUE\n"
-		   "       sbx settings unset KEY\n"
-		   "\n"
-		   "Host-side settings (config/settings.json). Keys:\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "  %-27s %s%s%s%s\n", k[i].key, k[i].desc, k[i].def ? " (default " : "", k[i].def ? k[i].def : "",
-			k[i].def ? ")" : "");
-	fprintf(f, "\nExamples:\n"
-		   "  sbx settings set proxy.resolve 'api.internal:443=10.0.0.5:8443,[::1]:80=127.0.0.1:8080'\n"
-		   "  sbx settings set proxy.dnsServers '1.1.1.1,[2606:4700:4700::1111]:53'\n"
-		   "  sbx settings set proxy.upstreamCA ./corp-ca.pem\n");
+	cmd_help_print(f, "settings");
 }
 
 static int load_or_report(const struct sbx_paths *p, const char *sub, struct settings **ret)
@@ -90,8 +76,11 @@ static int key_check(const char *sub, const char *key)
 
 int cmd_settings(struct sbx_paths *p, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL;
+	static const char *const with_value[] = { NULL };
+	const char *sub;
 
+	cmd_sub_first(argc, argv, with_value); /* options may come first */
+	sub = argc > 1 ? argv[1] : NULL;
 	if (!sub) {
 		settings_usage(stderr);
 		return 2;

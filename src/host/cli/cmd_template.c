@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_template.c: `sbx template build|ls`. */
 #include "cmd.h"
+#include "cmd_doc.h"
 #include "image.h"
 
 #include <errno.h>
@@ -12,20 +13,7 @@
 
 static void template_usage(FILE *f)
 {
-	fprintf(f, "Usage: sbx template build [-f|--force] [-v|--verbose] [-q|--quiet] NAME...\n"
-		   "       sbx template ls [--json]\n"
-		   "\n"
-		   "Root disk templates, built from the recipes shipped with sbx.\n"
-		   "\n"
-		   "  build NAME     install Debian with mmdebstrap and make an ext4 base image;\n"
-		   "                 fetches the guest kernel first if it is missing. Needs root.\n"
-		   "                 Takes a few minutes; ^C stops it and keeps nothing.\n"
-		   "    -f, --force    rebuild even when already built\n"
-		   "    -v, --verbose  show the output of every command\n"
-		   "    -q, --quiet    print errors only\n"
-		   "  ls             list templates: status (built, missing, stale = built for\n"
-		   "                 another kernel), build time, size, kernel\n"
-		   "    --json         print a JSON array\n");
+	cmd_help_print(f, "template");
 }
 
 static char *kernel_current(const struct sbx_paths *p)
@@ -143,8 +131,10 @@ static int template_build_cmd(const struct sbx_paths *p, int argc, char **argv)
 
 int cmd_template(struct sbx_paths *p, int argc, char **argv)
 {
+	static const char *const with_value[] = { NULL };
 	const char *sub;
 
+	cmd_sub_first(argc, argv, with_value); /* options may come first */
 	if (argc < 2) {
 		template_usage(stderr);
 		return 2;

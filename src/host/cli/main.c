@@ -4,69 +4,119 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_doc.h"
 #include "paths.h"
 #include "util.h"
 
 static int cmd_help(struct sbx_paths *p, int argc, char **argv);
 static int cmd_version(struct sbx_paths *p, int argc, char **argv);
+static int cmd_login(struct sbx_paths *p, int argc, char **argv);
+static int cmd_man(struct sbx_paths *p, int argc, char **argv);
 
 enum {
-	CMD_HIDDEN = 1 << 0,   /* an alias or a tool for tests: not in `sbx help` */
-	CMD_NO_PATHS = 1 << 1, /* needs no state directories: run with p = NULL, creates none */
+	CMD_NO_PATHS = 1 << 0, /* needs no state directories: run with p = NULL, creates none */
 };
 
-/* Every command, in the order `sbx help` lists them. One line each: name, entry point
- * (cmd.h), what `sbx help` says of it, flags. */
+/* Every command and alias: name, entry point (cmd.h), flags. What `sbx help`, `--help`,
+ * the man pages and the completion say of them is in cmd_doc.c. */
 static const struct command {
 	const char *name;
 	int (*run)(struct sbx_paths *p, int argc, char **argv);
-	const char *summary;
 	unsigned flags;
 } commands[] = {
-	{ "run", cmd_run, "create (if needed), start and attach to a sandbox", 0 },
-	{ "create", cmd_run, "create a sandbox without starting it", 0 },
-	{ "ls", cmd_ls, "list sandboxes", 0 },
-	{ "list", cmd_ls, "list sandboxes", CMD_HIDDEN },
-	{ "exec", cmd_exec, "run a command in a sandbox", 0 },
-	{ "stop", cmd_stop, "stop sandboxes", 0 },
-	{ "rm", cmd_rm, "remove sandboxes", 0 },
-	{ "policy", cmd_policy, "network policy: init, allow, deny, ls, rm, check, log, reset", 0 },
-	{ "secret", cmd_secret, "set, ls, rm API keys the proxy injects (never enter the VM)", 0 },
-	{ "settings", cmd_settings, "ls, get, set, unset host-side settings", 0 },
-	{ "review", cmd_review, "what changed in workspace files that run on the host (hooks, CI, builds)", 0 },
-	{ "template", cmd_template, "build or list root disk templates", 0 },
-	{ "daemon", cmd_daemon, "start, stop or query the daemon", 0 },
-	{ "diagnose", cmd_diagnose, "check the host's setup", 0 },
-	{ "version", cmd_version, "print the version", CMD_NO_PATHS },
-	{ "--version", cmd_version, "print the version", CMD_HIDDEN | CMD_NO_PATHS },
-	{ "help", cmd_help, "this list", CMD_HIDDEN | CMD_NO_PATHS },
-	{ "--help", cmd_help, "this list", CMD_HIDDEN | CMD_NO_PATHS },
-	{ "-h", cmd_help, "this list", CMD_HIDDEN | CMD_NO_PATHS },
-	{ "proxy-bench", cmd_proxy_bench, "the egress engine on a loopback port (tests, benchmarks)", CMD_HIDDEN },
+	{ "run", cmd_run, 0 },
+	{ "create", cmd_run, 0 },
+	{ "ls", cmd_ls, 0 },
+	{ "list", cmd_ls, 0 },
+	{ "exec", cmd_exec, 0 },
+	{ "stop", cmd_stop, 0 },
+	{ "rm", cmd_rm, 0 },
+	{ "reset", cmd_reset, 0 },
+	{ "policy", cmd_policy, 0 },
+	{ "secret", cmd_secret, 0 },
+	{ "settings", cmd_settings, 0 },
+	{ "review", cmd_review, 0 },
+	{ "template", cmd_template, 0 },
+	{ "daemon", cmd_daemon, 0 },
+	{ "diagnose", cmd_diagnose, 0 },
+	{ "version", cmd_version, CMD_NO_PATHS },
+	{ "--version", cmd_version, CMD_NO_PATHS },
+	{ "help", cmd_help, CMD_NO_PATHS },
+	{ "--help", cmd_help, CMD_NO_PATHS },
+	{ "-h", cmd_help, CMD_NO_PATHS },
+	/* Docker Sandboxes has accounts; sbx has none, and says so */
+	{ "login", cmd_login, CMD_NO_PATHS },
+	{ "logout", cmd_login, CMD_NO_PATHS },
+	/* tools: the egress engine for tests and benchmarks, the man pages, completion */
+	{ "proxy-bench", cmd_proxy_bench, 0 },
+	{ "__man", cmd_man, CMD_NO_PATHS },
+	{ "__complete", cmd_complete, 0 },
 };
 
-static void usage(FILE *f)
+static bool help_asked(int argc, char **argv)
 {
-	fputs("Usage: sbx COMMAND [ARGS...]\n\nRun AI coding agents in disposable microVMs.\n\nCommands:\n", f);
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!(commands[i].flags & CMD_HIDDEN))
-			fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-	fputs("\nRun 'sbx COMMAND --help' for a command's options. SBX_HOME puts all state in one directory.\n", f);
+	return argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 }
 
+/* `sbx help [COMMAND]`; `sbx --help` and `sbx -h` ignore what follows. */
 static int cmd_help(struct sbx_paths *p, int argc, char **argv)
 {
-	usage(stdout);
+	const char *topic = !strcmp(argv[0], "help") && argc > 1 ? argv[1] : NULL;
+
+	if (topic && (!strcmp(topic, "--help") || !strcmp(topic, "-h")))
+		topic = "help";
+	if (!topic) {
+		cmd_help_top(stdout);
+		return 0;
+	}
+	if (cmd_help_print(stdout, topic) < 0) {
+		fprintf(stderr, "sbx help: unknown command '%s'\n", topic);
+		cmd_help_top(stderr);
+		return 2;
+	}
 	return 0;
 }
 
 static int cmd_version(struct sbx_paths *p, int argc, char **argv)
 {
 	/* `sbx --version --help` prints the version, as it always did */
-	if (!strcmp(argv[0], "version") && argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-		printf("Usage: sbx version\n\nPrint sbx's version.\n");
+	if (!strcmp(argv[0], "version") && help_asked(argc, argv))
+		cmd_help_print(stdout, "version");
 	else
 		printf("sbx %s\n", SBX_VERSION);
+	return 0;
+}
+
+/* Users copy `sbx login` from Docker Sandboxes' docs: there is nothing to do. */
+static int cmd_login(struct sbx_paths *p, int argc, char **argv)
+{
+	if (help_asked(argc, argv))
+		cmd_help_print(stdout, argv[0]);
+	else if (!strcmp(argv[0], "login"))
+		printf("sbx needs no account, so there is nothing to log in to: you are all set.\n"
+		       "Agents' API keys: sbx secret set SERVICE (see sbx secret --help).\n");
+	else
+		printf("sbx needs no account, so there is nothing to log out of.\n"
+		       "To remove a stored API key: sbx secret rm SERVICE.\n");
+	return 0;
+}
+
+/* `sbx __man` (sbx(1)), `sbx __man CMD` (sbx-CMD(1)), `sbx __man --list` (the pages):
+ * troff on stdout, for `make man`. */
+static int cmd_man(struct sbx_paths *p, int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--list")) {
+		size_t n;
+		const struct cmd_doc *d = cmd_doc_list(&n);
+		for (size_t i = 0; i < n; i++)
+			if (!d[i].hidden)
+				printf("%s\n", d[i].name);
+		return 0;
+	}
+	if (cmd_man_print(stdout, argc > 1 ? argv[1] : NULL) < 0) {
+		fprintf(stderr, "sbx __man: no page for '%s'\n", argv[1]);
+		return 2;
+	}
 	return 0;
 }
 
@@ -86,13 +136,13 @@ int main(int argc, char **argv)
 
 	log_setup("sbx", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, false);
 	if (argc < 2) {
-		usage(stderr);
+		cmd_help_top(stderr);
 		return 2;
 	}
 	c = command_find(argv[1]);
 	if (!c) {
 		fprintf(stderr, "sbx: unknown command '%s'\n", argv[1]);
-		usage(stderr);
+		cmd_help_top(stderr);
 		return 2;
 	}
 	if (c->flags & CMD_NO_PATHS)
