@@ -188,6 +188,8 @@ void pconn_up_close(struct pconn *c);
 void pconn_up_update(struct pconn *c);   /* epoll interest from the state */
 void pconn_lookup_cancel(struct pconn *c);
 void pconn_exchange_clear(struct pconn *c);
+void pconn_free(struct pconn *c);      /* the memory of a dead connection (proxy_tick) */
+void pconn_timeout(struct pconn *c);   /* its deadline passed: what that means in its state */
 
 /* proxy_route.c */
 void proxy_sa_text(const struct sockaddr_storage *ss, char *out, size_t n);
