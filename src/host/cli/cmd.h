@@ -8,7 +8,7 @@
 #include "paths.h"
 
 struct json_object;
-struct sbxc;
+struct sbxd_conn;
 
 /* Each command gets argv[0] = its own name (as typed: "create" runs cmd_run) and returns
  * the process exit status: 0 ok, 1 failure, 2 usage error, unless its help says otherwise.
@@ -46,9 +46,9 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
 /* "sbx CMD: MSG" and where to find the usage, on stderr. */
 void cmd_usage_error(const char *cmd, const char *msg);
 /* Connect to sbxd, starting it if needed; says why on stderr and returns NULL when it
- * cannot, and notes a daemon from an older build. Free with client_free(). */
-struct sbxc *cmd_connect(struct sbx_paths *p);
-/* {"op": op, "name": name} (no name when NULL), for client_call(), which takes it. */
+ * cannot, and notes a daemon from an older build. Free with sbxd_conn_free(). */
+struct sbxd_conn *cmd_connect(struct sbx_paths *p);
+/* {"op": op, "name": name} (no name when NULL), for sbxd_call(), which takes it. */
 struct json_object *cmd_request(const char *op, const char *name);
 /* The exec request of run and exec: argv, env, cwd, user, and a terminal (with the
  * caller's TERM) when tty. */
@@ -56,7 +56,7 @@ struct json_object *cmd_exec_request(const char *name, char **argv, int argc, ch
 				     const char *cwd, const char *user, bool tty);
 /* Remove one sandbox over c as `sbx rm [-f]` does, with its --branch worktree (cmd_lifecycle.c);
  * 0, or 1 after saying why on stderr. */
-int cmd_sandbox_rm(struct sbx_paths *p, struct sbxc *c, const char *name, bool force);
+int cmd_sandbox_rm(struct sbx_paths *p, struct sbxd_conn *c, const char *name, bool force);
 /* Print whether sbxd runs (nothing when quiet); 0 when it does, 3 when not, 1 on error. */
 int cmd_daemon_status(struct sbx_paths *p, bool quiet);
 /* Load the network policy for `sbx policy SUB`, which needs a chosen preset; on

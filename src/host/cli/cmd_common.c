@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "sbxd_conn.h"
 #include "policy.h"
 #include "util.h"
 
@@ -17,10 +17,10 @@ void cmd_usage_error(const char *cmd, const char *msg)
 	fprintf(stderr, "sbx %s: %s\nRun 'sbx %s --help' for usage.\n", cmd, msg, cmd);
 }
 
-struct sbxc *cmd_connect(struct sbx_paths *p)
+struct sbxd_conn *cmd_connect(struct sbx_paths *p)
 {
-	struct sbxc *c = NULL;
-	int r = client_connect(p, true, &c);
+	struct sbxd_conn *c = NULL;
+	int r = sbxd_connect(p, true, &c);
 
 	if (r < 0) {
 		fprintf(stderr, "sbx: cannot reach the sbx daemon (%s); see %s/sbxd.log\n", strerror(-r), p->state);
@@ -29,7 +29,7 @@ struct sbxc *cmd_connect(struct sbx_paths *p)
 	{
 		struct json_object *req = json_object_new_object(), *resp = NULL, *v;
 		json_object_object_add(req, "op", json_object_new_string("status"));
-		if (client_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
+		if (sbxd_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
 		    json_object_get_boolean(v))
 			fprintf(stderr, "sbx: note: the running daemon is from an older sbx build; "
 				"'sbx daemon stop' restarts it (sandboxes keep running)\n");

@@ -8,24 +8,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "sbxd_conn.h"
 #include "daemon.h"
 #include "util.h"
 
 int cmd_daemon_status(struct sbx_paths *p, bool quiet)
 {
-	struct sbxc *c;
+	struct sbxd_conn *c;
 	struct json_object *req, *resp, *v;
 
-	if (client_connect(p, false, &c) < 0) {
+	if (sbxd_connect(p, false, &c) < 0) {
 		if (!quiet)
 			printf("sbxd is not running\n");
 		return 3;
 	}
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("status"));
-	if (client_call(c, req, &resp) < 0) {
-		client_free(c);
+	if (sbxd_call(c, req, &resp) < 0) {
+		sbxd_conn_free(c);
 		return 1;
 	}
 	if (!quiet) {
@@ -39,7 +39,7 @@ int cmd_daemon_status(struct sbx_paths *p, bool quiet)
 		printf("\n");
 	}
 	json_object_put(resp);
-	client_free(c);
+	sbxd_conn_free(c);
 	return 0;
 }
 
@@ -54,32 +54,32 @@ int cmd_daemon(struct sbx_paths *p, int argc, char **argv)
 	if (!strcmp(sub, "run"))
 		return daemon_main(p, true);
 	if (!strcmp(sub, "start")) {
-		struct sbxc *c;
-		int r = client_connect(p, true, &c);
+		struct sbxd_conn *c;
+		int r = sbxd_connect(p, true, &c);
 		if (r < 0) {
 			fprintf(stderr, "sbx: cannot start the daemon: %s (see %s/sbxd.log)\n", strerror(-r), p->state);
 			return 1;
 		}
-		client_free(c);
+		sbxd_conn_free(c);
 		return cmd_daemon_status(p, false);
 	}
 	if (!strcmp(sub, "stop")) {
-		struct sbxc *c;
+		struct sbxd_conn *c;
 		struct json_object *req;
 		_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
 		uint64_t deadline;
 
-		if (client_connect(p, false, &c) < 0) {
+		if (sbxd_connect(p, false, &c) < 0) {
 			printf("sbxd is not running\n");
 			return 0;
 		}
 		req = json_object_new_object();
 		json_object_object_add(req, "op", json_object_new_string("shutdown"));
-		if (client_call(c, req, NULL) < 0) {
-			client_free(c);
+		if (sbxd_call(c, req, NULL) < 0) {
+			sbxd_conn_free(c);
 			return 1;
 		}
-		client_free(c);
+		sbxd_conn_free(c);
 		/* Wait until it is gone, so a following start gets a fresh daemon. */
 		deadline = now_ms() + 5000;
 		while (access(pidfile, F_OK) == 0 && now_ms() < deadline)

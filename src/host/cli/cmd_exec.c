@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "sbxd_conn.h"
 #include "names.h"
 #include "util.h"
 
@@ -26,7 +26,7 @@ int cmd_exec(struct sbx_paths *p, int argc, char **argv)
 	const char *user = NULL, *cwd = NULL;
 	_cleanup_free_ char **env = xcalloc((size_t)argc + 1, sizeof(char *));
 	int nenv = 0, o, rc, name_i = 0, cmd_i = 0;
-	struct sbxc *c;
+	struct sbxd_conn *c;
 
 	/* [OPTIONS] NAME [OPTIONS] [--] CMD [ARG...]: options before and after NAME are
 	 * sbx's; the first non-option after NAME (or a "--") starts the command, whose own
@@ -90,8 +90,8 @@ int cmd_exec(struct sbx_paths *p, int argc, char **argv)
 	c = cmd_connect(p);
 	if (!c)
 		return 1;
-	rc = client_exec(c, cmd_exec_request(argv[name_i], argv + cmd_i, argc - cmd_i, env, nenv, cwd, user, tty),
+	rc = sbxd_exec(c, cmd_exec_request(argv[name_i], argv + cmd_i, argc - cmd_i, env, nenv, cwd, user, tty),
 			 interactive, tty);
-	client_free(c);
+	sbxd_conn_free(c);
 	return rc;
 }

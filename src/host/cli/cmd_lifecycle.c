@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "branch.h"
-#include "client.h"
+#include "sbxd_conn.h"
 #include "names.h"
 #include "spec.h"
 #include "util.h"
@@ -44,7 +44,7 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 	};
 	bool json = false, quiet = false;
 	struct json_object *resp, *arr;
-	struct sbxc *c;
+	struct sbxd_conn *c;
 	int o, rc = 0;
 
 	optind = 1;
@@ -63,11 +63,11 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 	c = cmd_connect(p);
 	if (!c)
 		return 1;
-	if (client_call(c, cmd_request("ls", NULL), &resp) < 0) {
-		client_free(c);
+	if (sbxd_call(c, cmd_request("ls", NULL), &resp) < 0) {
+		sbxd_conn_free(c);
 		return 1;
 	}
-	client_free(c);
+	sbxd_conn_free(c);
 	if (!json_object_object_get_ex(resp, "sandboxes", &arr) || !json_object_is_type(arr, json_type_array)) {
 		json_object_put(resp);
 		fprintf(stderr, "sbx: malformed answer from sbxd\n");
@@ -95,7 +95,7 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 
 /* One stop or rm. A --branch sandbox's worktree goes with rm, after the sandbox; one
  * with uncommitted changes only with force. */
-static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const char *name, bool force)
+static int name_op(struct sbx_paths *p, struct sbxd_conn *c, const char *op, const char *name, bool force)
 {
 	_cleanup_free_ char *specp = xasprintf("%s/%s/spec.json", p->sandboxes, name), *err = NULL;
 	struct json_object *req = cmd_request(op, name);
@@ -121,7 +121,7 @@ static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const ch
 		}
 	}
 	json_object_object_add(req, "force", json_object_new_boolean(force));
-	if (client_call(c, req, NULL) < 0)
+	if (sbxd_call(c, req, NULL) < 0)
 		rc = 1;
 	else if (wt && branch_remove(&bws, &err) < 0) {
 		fprintf(stderr, "sbx rm: %s: %s\n", name, err);
@@ -131,7 +131,7 @@ static int name_op(struct sbx_paths *p, struct sbxc *c, const char *op, const ch
 	return rc;
 }
 
-int cmd_sandbox_rm(struct sbx_paths *p, struct sbxc *c, const char *name, bool force)
+int cmd_sandbox_rm(struct sbx_paths *p, struct sbxd_conn *c, const char *name, bool force)
 {
 	return name_op(p, c, "rm", name, force);
 }
@@ -146,7 +146,7 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op)
 	};
 	bool force = false, all = false, is_rm = !strcmp(op, "rm");
 	_cleanup_free_ char **names = xcalloc((size_t)argc + 1, sizeof(char *));
-	struct sbxc *c;
+	struct sbxd_conn *c;
 	struct json_object *resp, *arr;
 	int o, rc = 0, n = 0;
 
@@ -174,8 +174,8 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op)
 	if (!c)
 		return 1;
 	if (all) {
-		if (client_call(c, cmd_request("ls", NULL), &resp) < 0) {
-			client_free(c);
+		if (sbxd_call(c, cmd_request("ls", NULL), &resp) < 0) {
+			sbxd_conn_free(c);
 			return 1;
 		}
 		if (json_object_object_get_ex(resp, "sandboxes", &arr))
@@ -189,7 +189,7 @@ static int names_cmd(struct sbx_paths *p, int argc, char **argv, const char *op)
 	for (int i = 0; i < n; i++)
 		if (name_op(p, c, op, names[i], force))
 			rc = 1;
-	client_free(c);
+	sbxd_conn_free(c);
 	return rc;
 }
 

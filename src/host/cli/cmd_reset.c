@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "sbxd_conn.h"
 #include "cmd_doc.h"
 #include "image.h"
 #include "names.h"
@@ -164,7 +164,7 @@ static bool confirm(void)
 
 static int reset_sandboxes(struct sbx_paths *p, const struct reset_plan *pl)
 {
-	struct sbxc *c;
+	struct sbxd_conn *c;
 	int rc = 0;
 
 	if (!pl->nsandboxes)
@@ -175,7 +175,7 @@ static int reset_sandboxes(struct sbx_paths *p, const struct reset_plan *pl)
 	for (size_t i = 0; i < pl->nsandboxes; i++)
 		if (cmd_sandbox_rm(p, c, pl->sandboxes[i], true) != 0)
 			rc = 1;
-	client_free(c);
+	sbxd_conn_free(c);
 	return rc;
 }
 

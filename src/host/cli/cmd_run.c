@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "branch.h"
-#include "client.h"
+#include "sbxd_conn.h"
 #include "image.h"
 #include "names.h"
 #include "policy.h"
@@ -299,10 +299,10 @@ static int run_prepare(struct sbx_paths *p, const struct run_opts *o, struct run
 
 /* Ask sbxd to create the sandbox (nothing to do when it exists); on failure the
  * worktree made for it goes again. */
-static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_sandbox *sb, struct sbxc **ret_c)
+static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_sandbox *sb, struct sbxd_conn **ret_c)
 {
 	struct json_object *req, *resp = NULL, *ex;
-	struct sbxc *c = cmd_connect(p);
+	struct sbxd_conn *c = cmd_connect(p);
 	const char *sock = getenv("SSH_AUTH_SOCK");
 	char **cenv;
 	int r;
@@ -316,20 +316,20 @@ static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_
 	/* Service keys from this environment: used by the proxy only when nothing is
 	 * stored; kept in the daemon's memory, never on disk, never in the VM. */
 	cenv = secrets_env_collect();
-	r = client_send_cred_env(c, cenv);
+	r = sbxd_send_cred_env(c, cenv);
 	secrets_env_free(cenv);
 	if (r < 0) {
 		fprintf(stderr, "sbx: cannot talk to sbxd: %s\n", strerror(-r));
 		json_object_put(req);
-		client_free(c);
+		sbxd_conn_free(c);
 		branch_undo(&sb->bws, &sb->st);
 		return 1;
 	}
 	/* The host agent the guest may ask for signatures (never for keys). */
 	json_object_object_add(req, "ssh_auth_sock",
 			       sock && sock[0] == '/' ? json_object_new_string(sock) : json_object_new_null());
-	if (client_call(c, req, &resp) < 0) {
-		client_free(c);
+	if (sbxd_call(c, req, &resp) < 0) {
+		sbxd_conn_free(c);
 		branch_undo(&sb->bws, &sb->st);
 		return 1;
 	}
@@ -343,16 +343,16 @@ static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_
 }
 
 /* -d: start it and say its name. */
-static int run_start(struct sbxc *c, const char *name)
+static int run_start(struct sbxd_conn *c, const char *name)
 {
-	if (client_call(c, cmd_request("start", name), NULL) < 0)
+	if (sbxd_call(c, cmd_request("start", name), NULL) < 0)
 		return 1;
 	printf("%s\n", name);
 	return 0;
 }
 
 /* Run the agent's command (or ARGS) attached to this terminal; its exit status is ours. */
-static int run_attach(struct sbxc *c, const struct run_opts *o, const char *name)
+static int run_attach(struct sbxd_conn *c, const struct run_opts *o, const char *name)
 {
 	const char *const *dv = agent_default_argv(o->agent);
 	char **cmdv = xcalloc((size_t)o->nargs + 8, sizeof(char *));
@@ -368,7 +368,7 @@ static int run_attach(struct sbxc *c, const struct run_opts *o, const char *name
 		cmdv[n++] = o->args[i];
 	req = cmd_exec_request(name, cmdv, n, NULL, 0, NULL, NULL, tty);
 	free(cmdv);
-	return client_exec(c, req, true, tty);
+	return sbxd_exec(c, req, true, tty);
 }
 
 int cmd_run(struct sbx_paths *p, int argc, char **argv)
@@ -377,7 +377,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 	struct run_opts o = { .cmd = argv[0], .create_only = !strcmp(argv[0], "create"), .cpus = DEFAULT_CPUS,
 			      .mem = DEFAULT_MEMORY_MIB, .env = env };
 	struct run_sandbox sb = { 0 };
-	struct sbxc *c = NULL;
+	struct sbxd_conn *c = NULL;
 	int rc = run_parse(&o, argc, argv);
 
 	if (o.help)
@@ -393,7 +393,7 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		rc = run_start(c, sb.spec.name);
 	else if (rc == 0)
 		rc = run_attach(c, &o, sb.spec.name);
-	client_free(c);
+	sbxd_conn_free(c);
 	spec_free(&sb.spec);
 	return rc;
 }

@@ -1,30 +1,30 @@
 // SPDX-License-Identifier: MIT
-/* client.h: the CLI's side of the daemon connection: requests and exec sessions. */
-#ifndef SBX_CLIENT_H
-#define SBX_CLIENT_H
+/* sbxd_conn.h: the CLI's side of the daemon connection: requests and exec sessions. */
+#ifndef SBX_SBXD_CONN_H
+#define SBX_SBXD_CONN_H
 
 #include <stdbool.h>
 
 #include "paths.h"
 
 struct json_object;
-struct sbxc;
+struct sbxd_conn;
 
 /* Connect to sbxd; with autostart, start it when it is not running. */
-int client_connect(const struct sbx_paths *p, bool autostart, struct sbxc **ret);
-void client_free(struct sbxc *c);
+int sbxd_connect(const struct sbx_paths *p, bool autostart, struct sbxd_conn **ret);
+void sbxd_conn_free(struct sbxd_conn *c);
 /* Send one request, wait for its answer. Returns 0 with *ret_resp set (check "ok"),
  * or -errno when the daemon went away. Takes req. */
-int client_request(struct sbxc *c, struct json_object *req, struct json_object **ret_resp);
+int sbxd_request(struct sbxd_conn *c, struct json_object *req, struct json_object **ret_resp);
 /* Convenience: request, and on {"ok":false} print the error; returns 0/-1. */
-int client_call(struct sbxc *c, struct json_object *req, struct json_object **ret_resp);
+int sbxd_call(struct sbxd_conn *c, struct json_object *req, struct json_object **ret_resp);
 /* Queue OP_CRED_ENV (the caller's service variables, "K=V", NULL-terminated) for the
  * next request, which must be "create". Every buffer that held a value is zeroed. */
-int client_send_cred_env(struct sbxc *c, char *const *env);
+int sbxd_send_cred_env(struct sbxd_conn *c, char *const *env);
 /* Run an exec session (req: name, argv, env, cwd, user, tty) attached to this
  * terminal. Returns the command's exit status, or 125 when sbx itself failed. */
-int client_exec(struct sbxc *c, struct json_object *req, bool forward_stdin, bool tty);
+int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, bool tty);
 /* Start the daemon detached, if it is not running. */
-int client_daemon_spawn(const struct sbx_paths *p);
+int sbxd_spawn(const struct sbx_paths *p);
 
 #endif

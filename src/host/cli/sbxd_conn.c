@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* client.c: talk to sbxd: start it on demand, requests, attached exec sessions. */
-#include "client.h"
+/* sbxd_conn.c: the CLI's connection to sbxd (in sbxd, a "client" is the other end):
+ * start sbxd on demand, requests, attached exec sessions. */
+#include "sbxd_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,7 @@
 #define DAEMON_START_TIMEOUT_MS 15000
 #define EXIT_SBX_ERROR 125
 
-struct sbxc {
+struct sbxd_conn {
 	int fd;
 	struct mux *mux;
 	struct json_object *resp;   /* answer to the pending request */
@@ -48,7 +49,7 @@ static void print_error(const char *msg, size_t len)
 
 static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 {
-	struct sbxc *c = ctx;
+	struct sbxd_conn *c = ctx;
 	struct tlv_reader rd;
 	uint16_t tag;
 	const uint8_t *v;
@@ -88,7 +89,7 @@ static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 
 static void c_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *data, size_t len)
 {
-	struct sbxc *c = ctx;
+	struct sbxd_conn *c = ctx;
 
 	if (id != c->id)
 		return;
@@ -99,14 +100,14 @@ static void c_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *dat
 
 static void c_on_close(void *ctx, uint32_t id)
 {
-	struct sbxc *c = ctx;
+	struct sbxd_conn *c = ctx;
 	if (id == c->id)
 		c->remote_closed = true;
 }
 
 static void c_on_reset(void *ctx, uint32_t id)
 {
-	struct sbxc *c = ctx;
+	struct sbxd_conn *c = ctx;
 	if (id == c->id)
 		c->reset = true;
 }
@@ -120,7 +121,7 @@ static const struct mux_ops cli_ops = {
 	.on_close = c_on_close, .on_reset = c_on_reset, .on_hello = c_on_hello,
 };
 
-int client_daemon_spawn(const struct sbx_paths *p)
+int sbxd_spawn(const struct sbx_paths *p)
 {
 	_cleanup_free_ char *log = xasprintf("%s/sbxd.log", p->state);
 	pid_t pid = fork();
@@ -153,15 +154,15 @@ int client_daemon_spawn(const struct sbx_paths *p)
 	return 0;
 }
 
-int client_connect(const struct sbx_paths *p, bool autostart, struct sbxc **ret)
+int sbxd_connect(const struct sbx_paths *p, bool autostart, struct sbxd_conn **ret)
 {
-	struct sbxc *c;
+	struct sbxd_conn *c;
 	int fd = -1, r;
 	uint64_t deadline;
 
 	r = sock_connect_at(p->run, "sbxd.sock", &fd);
 	if (r < 0 && autostart && (r == -ENOENT || r == -ECONNREFUSED)) {
-		r = client_daemon_spawn(p);
+		r = sbxd_spawn(p);
 		if (r < 0)
 			return r;
 		deadline = now_ms() + DAEMON_START_TIMEOUT_MS;
@@ -179,7 +180,7 @@ int client_connect(const struct sbx_paths *p, bool autostart, struct sbxc **ret)
 	return 0;
 }
 
-void client_free(struct sbxc *c)
+void sbxd_conn_free(struct sbxd_conn *c)
 {
 	if (!c)
 		return;
@@ -189,7 +190,7 @@ void client_free(struct sbxc *c)
 	free(c);
 }
 
-static int c_flush(struct sbxc *c)
+static int c_flush(struct sbxd_conn *c)
 {
 	const uint8_t *p;
 	size_t n;
@@ -208,7 +209,7 @@ static int c_flush(struct sbxc *c)
 	return 0;
 }
 
-static int c_read(struct sbxc *c)
+static int c_read(struct sbxd_conn *c)
 {
 	size_t avail;
 	uint8_t *buf = mux_rx_buf(c->mux, &avail);
@@ -221,7 +222,7 @@ static int c_read(struct sbxc *c)
 	return mux_rx_done(c->mux, (size_t)n) < 0 ? -EPROTO : 1;
 }
 
-int client_send_cred_env(struct sbxc *c, char *const *env)
+int sbxd_send_cred_env(struct sbxd_conn *c, char *const *env)
 {
 	size_t cap = 16;
 	struct tlv_writer w;
@@ -241,7 +242,7 @@ int client_send_cred_env(struct sbxc *c, char *const *env)
 	return r;
 }
 
-int client_request(struct sbxc *c, struct json_object *req, struct json_object **ret_resp)
+int sbxd_request(struct sbxd_conn *c, struct json_object *req, struct json_object **ret_resp)
 {
 	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	int r = mux_send_ctrl(c->mux, 0, txt, strlen(txt));
@@ -270,10 +271,10 @@ int client_request(struct sbxc *c, struct json_object *req, struct json_object *
 	return 0;
 }
 
-int client_call(struct sbxc *c, struct json_object *req, struct json_object **ret_resp)
+int sbxd_call(struct sbxd_conn *c, struct json_object *req, struct json_object **ret_resp)
 {
 	struct json_object *resp = NULL, *ok, *err;
-	int r = client_request(c, req, &resp);
+	int r = sbxd_request(c, req, &resp);
 
 	if (r < 0) {
 		fprintf(stderr, "sbx: lost the connection to sbxd: %s\n", strerror(-r));
@@ -294,7 +295,7 @@ int client_call(struct sbxc *c, struct json_object *req, struct json_object **re
 	return 0;
 }
 
-static void send_op(struct sbxc *c, uint32_t op, uint16_t t1, uint32_t v1, uint16_t t2, uint32_t v2)
+static void send_op(struct sbxd_conn *c, uint32_t op, uint16_t t1, uint32_t v1, uint16_t t2, uint32_t v2)
 {
 	uint8_t buf[64];
 	struct tlv_writer w;
@@ -308,7 +309,7 @@ static void send_op(struct sbxc *c, uint32_t op, uint16_t t1, uint32_t v1, uint1
 	(void)mux_send_ctrl(c->mux, c->id, buf, w.len);
 }
 
-static void send_resize(struct sbxc *c)
+static void send_resize(struct sbxd_conn *c)
 {
 	struct winsize ws;
 
@@ -316,7 +317,7 @@ static void send_resize(struct sbxc *c)
 		send_op(c, OP_RESIZE, CTRL_ROWS, ws.ws_row, CTRL_COLS, ws.ws_col);
 }
 
-int client_exec(struct sbxc *c, struct json_object *req, bool forward_stdin, bool tty)
+int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, bool tty)
 {
 	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	struct termios saved, raw;
