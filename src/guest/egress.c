@@ -167,7 +167,7 @@ static void relay_destroy(struct relay *r, bool reset, bool abort)
 }
 
 /* A local I/O error: RESET the stream, RST the client. */
-static void relay_fail(struct relay *r)
+static void relay_abort(struct relay *r)
 {
 	relay_destroy(r, true, true);
 }
@@ -208,7 +208,7 @@ static ssize_t relay_write(struct relay *r, const uint8_t *buf, size_t len)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		log_debug("egress: stream %u: write: %s", r->id, n < 0 ? strerror(errno) : "short");
-		relay_fail(r);
+		relay_abort(r);
 		return -1;
 	}
 	return (ssize_t)off;
@@ -273,7 +273,7 @@ static void relay_read(struct relay *r)
 		if (errno == EAGAIN)
 			break;
 		log_debug("egress: stream %u: read: %m", r->id);
-		relay_fail(r);
+		relay_abort(r);
 		return;
 	}
 	if (got > 0) {
@@ -281,7 +281,7 @@ static void relay_read(struct relay *r)
 
 		if (taken != (long)got) {
 			log_debug("egress: stream %u: mux took %ld of %zu bytes", r->id, taken, got);
-			relay_fail(r);
+			relay_abort(r);
 			return;
 		}
 	}
@@ -429,7 +429,7 @@ static void relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 		size_t rest = len - off;
 
 		if (r->q_len + rest > RELAY_QUEUE_MAX) {
-			relay_fail(r); /* more than the credit we gave: cannot happen */
+			relay_abort(r); /* more than the credit we gave: cannot happen */
 			return;
 		}
 		if (r->q_off + r->q_len + rest > r->q_cap) {
@@ -442,7 +442,7 @@ static void relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 				uint8_t *nq = realloc(r->q, cap);
 
 				if (!nq) {
-					relay_fail(r);
+					relay_abort(r);
 					return;
 				}
 				r->q = nq;

@@ -59,7 +59,7 @@ struct dns_conn {
 	uint64_t idle_deadline;
 };
 
-static void conn_flush(struct dns_conn *c);
+static void dnsconn_flush(struct dns_conn *c);
 
 size_t dns_servfail(const uint8_t *q, size_t qlen, uint8_t *out)
 {
@@ -119,7 +119,7 @@ static void dnsq_deliver(struct egress *e, struct dnsq *q, bool ok)
 		    sendto(e->dns_udp.fd, q->ans.msg, q->ans.len, MSG_DONTWAIT, &q->peer.sa, q->peer_len) < 0)
 			log_debug("egress: dns answer: sendto: %m");
 	} else if (q->conn) {
-		conn_flush(q->conn);
+		dnsconn_flush(q->conn);
 	}
 }
 
@@ -277,7 +277,7 @@ static void dns_udp_read(struct egress *e)
 
 /* ---- TCP ---- */
 
-static void conn_close(struct dns_conn *c, bool abort)
+static void dnsconn_close(struct dns_conn *c, bool abort)
 {
 	struct egress *e = c->e;
 	struct guest *g = e->g;
@@ -319,7 +319,7 @@ static void conn_update(struct dns_conn *c)
 	if (c->w.fd < 0)
 		return;
 	if (c->rd_eof && c->pending == 0 && c->out_len == 0) {
-		conn_close(c, false);
+		dnsconn_close(c, false);
 		return;
 	}
 	if (!c->rd_eof && c->pending < DNS_TCP_PIPELINE && c->out_len < DNS_TCP_OUT_MAX)
@@ -343,7 +343,7 @@ static void conn_write(struct dns_conn *c)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
-		conn_close(c, true);
+		dnsconn_close(c, true);
 		return;
 	}
 	if (c->out_len == 0)
@@ -375,7 +375,7 @@ static void conn_parse(struct dns_conn *c)
 
 		if (len < 0) {
 			log_debug("egress: dns over tcp: bad query length %u", (unsigned)c->in[0] << 8 | c->in[1]);
-			conn_close(c, true);
+			dnsconn_close(c, true);
 			break;
 		}
 		if (len == 0)
@@ -388,7 +388,7 @@ static void conn_parse(struct dns_conn *c)
 }
 
 /* Queue the answers at the head that are ready, in order. */
-static void conn_flush(struct dns_conn *c)
+static void dnsconn_flush(struct dns_conn *c)
 {
 	struct egress *e = c->e;
 
@@ -415,7 +415,7 @@ static void conn_flush(struct dns_conn *c)
 
 					if (!n) {
 						dnsq_settle(e, q);
-						conn_close(c, true);
+						dnsconn_close(c, true);
 						return;
 					}
 					c->out = n;
@@ -453,7 +453,7 @@ static void conn_read(struct dns_conn *c)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			conn_close(c, true);
+			dnsconn_close(c, true);
 			return;
 		}
 		c->in_len += (size_t)n;
@@ -530,7 +530,7 @@ void dns_tick(struct egress *e, uint64_t now)
 	for (c = e->dconns; c; c = next) {
 		next = c->next;
 		if (c->pending == 0 && c->out_len == 0 && now >= c->idle_deadline)
-			conn_close(c, false);
+			dnsconn_close(c, false);
 	}
 }
 

@@ -160,7 +160,7 @@ static int cmd_wait(pid_t pid, const char *name)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
-static int cmd_run(const char *const *argv, const char *input)
+static int net_cmd_run(const char *const *argv, const char *input)
 {
 	pid_t pid;
 	int r = cmd_start(argv, input, &pid);
@@ -189,7 +189,7 @@ static int net_modules_load(const struct moddep *m, const char *const *names, si
 	}
 	if (argc == 3)
 		return 0;
-	r = cmd_run(argv, NULL);
+	r = net_cmd_run(argv, NULL);
 	if (r != 0) {
 		log_err("egress: modprobe %s... failed (%s)", argv[3], r < 0 ? strerror(-r) : "exit status");
 		return -EIO;
@@ -303,7 +303,7 @@ static int net_plumb(void)
 	if (net_modules_load(&m, nft_modules, ARRAY_SIZE(nft_modules)) < 0)
 		failed++;
 	log_debug("egress: modules loaded after %llu ms", (unsigned long long)(now_ms() - t0));
-	r = cmd_run(nft_argv, nft_ruleset);
+	r = net_cmd_run(nft_argv, nft_ruleset);
 	if (r != 0) {
 		log_err("egress: nft: loading the capture rules failed (%s)", r < 0 ? strerror(-r) : "exit status");
 		failed++;
