@@ -215,11 +215,9 @@ static int rm_rf_at(int dfd, const char *name, dev_t dev)
 		struct dirent *de;
 		if (fd < 0)
 			return -errno;
-		d = fdopendir(fd);
-		if (!d) {
-			close(fd);
+		d = dir_from_fd(fd);
+		if (!d)
 			return -errno;
-		}
 		while ((de = readdir(d))) {
 			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 				continue;
@@ -323,4 +321,22 @@ char *xasprintf(const char *fmt, ...)
 	if (r < 0)
 		die("out of memory");
 	return s;
+}
+
+DIR *dir_from_fd(int fd)
+{
+	DIR *d;
+	int e;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
 }

@@ -3,6 +3,7 @@
 #ifndef SBX_UTIL_H
 #define SBX_UTIL_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +50,8 @@ int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len);
 /* Open (create, 0600, no symlink) path and flock it (how: LOCK_EX or LOCK_SH), waiting;
  * the fd, or -errno. Closing it releases the lock. */
 int file_lock(const char *path, int how);
+/* fdopendir() that owns fd: on failure fd is closed (errno kept); fd < 0 gives NULL. */
+DIR *dir_from_fd(int fd);
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a directory tree without following symlinks or crossing file systems. */

@@ -58,11 +58,9 @@ static void delete_tree_at(int dfd, dev_t dev, int depth)
 	fd = dup(dfd);
 	if (fd < 0)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
+	d = dir_from_fd(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 

@@ -6,50 +6,48 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "buf.h"
 #include "util.h"
 
 #define USERS_FILE_MAX (4u * 1024u * 1024u)
 #define USERS_CHOWN_MAX 200000
 
-/* A growing string; on allocation failure ok turns false and appends stop. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool ok;
+/* A database being rebuilt: a bounded buffer (common/buf.h) and the first failure,
+ * after which appends stop. */
+struct dbout {
+	struct buf b;
+	int err;
 };
+#define USERS_OUT_MAX (USERS_FILE_MAX + 64u * 1024u)
 
-static void sb_add(struct sbuf *b, const char *s, size_t n)
+static struct dbout out_new(void)
 {
-	if (!b->ok)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = MAX(b->cap * 2, b->len + n + 256);
-		char *q = realloc(b->p, cap);
-		if (!q) {
-			b->ok = false;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
+	struct dbout o = { .err = 0 };
+
+	buf_init(&o.b, USERS_OUT_MAX);
+	return o;
 }
 
-static void sb_str(struct sbuf *b, const char *s)
+static void out_add(struct dbout *o, const char *s, size_t n)
 {
-	sb_add(b, s, strlen(s));
+	if (!o->err)
+		o->err = buf_append(&o->b, s, n);
 }
 
-static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(struct sbuf *b, const char *fmt, ...)
+static void out_str(struct dbout *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+static void out_fmt(struct dbout *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_fmt(struct dbout *o, const char *fmt, ...)
 {
 	char tmp[1024];
 	va_list ap;
@@ -59,10 +57,11 @@ static void sb_fmt(struct sbuf *b, const char *fmt, ...)
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->ok = false;
+		if (!o->err)
+			o->err = -ENAMETOOLONG;
 		return;
 	}
-	sb_add(b, tmp, (size_t)n);
+	out_add(o, tmp, (size_t)n);
 }
 
 void user_info_done(struct user_info *u)
@@ -269,17 +268,28 @@ struct agent_state {
 	char *home;
 };
 
-/* Write the rebuilt database over path when it changed; frees out. */
-static int db_finish(const char *path, struct sbuf *out, bool changed, mode_t mode, char **ret_msg)
+/* A database's text, or NULL when the file does not exist. */
+static int db_read(const char *path, char **ret_db, char **ret_msg)
 {
-	int r = 0;
+	int r = file_read_all(path, USERS_FILE_MAX, ret_db, NULL);
 
-	if (!out->ok)
-		r = -ENOMEM;
-	else if (changed)
-		r = write_replace(path, out->p, out->len, mode);
-	free(out->p);
-	out->p = NULL;
+	if (r == -ENOENT) {
+		*ret_db = NULL;
+		return 0;
+	}
+	if (r < 0)
+		*ret_msg = xasprintf("read %s: %s", path, strerror(-r));
+	return r;
+}
+
+/* Write the rebuilt database over path when it changed; frees out. */
+static int db_finish(const char *path, struct dbout *out, bool changed, mode_t mode, char **ret_msg)
+{
+	int r = out->err;
+
+	if (!r && changed)
+		r = write_replace(path, (const char *)buf_head(&out->b), out->b.len, mode);
+	buf_free(&out->b);
 	if (r < 0)
 		*ret_msg = xasprintf("write %s: %s", path, strerror(-r));
 	return r;
@@ -289,16 +299,14 @@ static int fix_passwd(const char *root, struct agent_state *a, char **ret_msg)
 {
 	_cleanup_free_ char *path = xasprintf("%s/etc/passwd", root);
 	_cleanup_free_ char *db = NULL;
-	struct sbuf out = { .ok = true };
+	struct dbout out = out_new();
 	bool changed = false;
 	char *cur, *line;
 	int r;
 
-	r = file_read_all(path, USERS_FILE_MAX, &db, NULL);
-	if (r < 0 && r != -ENOENT) {
-		*ret_msg = xasprintf("read %s: %s", path, strerror(-r));
+	r = db_read(path, &db, ret_msg);
+	if (r < 0)
 		return r;
-	}
 	cur = db;
 	while (db && (line = next_line(&cur))) {
 		_cleanup_free_ char *copy = xstrdup(line);
@@ -310,18 +318,18 @@ static int fix_passwd(const char *root, struct agent_state *a, char **ret_msg)
 			a->home = xstrdup(f[5][0] == '/' ? f[5] : "/home/" AGENT_USER);
 			if (parse_id(f[2], &uid) < 0 || parse_id(f[3], &gid) < 0 ||
 			    uid != a->uid || gid != a->gid) {
-				sb_fmt(&out, "%s:%s:%u:%u:%s:%s:%s\n", f[0], f[1], a->uid, a->gid,
+				out_fmt(&out, "%s:%s:%u:%u:%s:%s:%s\n", f[0], f[1], a->uid, a->gid,
 				       f[4], f[5], f[6]);
 				changed = true;
 				continue;
 			}
 		}
-		sb_str(&out, line);
-		sb_str(&out, "\n");
+		out_str(&out, line);
+		out_str(&out, "\n");
 	}
 	if (!a->found) {
 		a->home = xstrdup("/home/" AGENT_USER);
-		sb_fmt(&out, "%s:x:%u:%u:%s:%s:/bin/bash\n", AGENT_USER, a->uid, a->gid, AGENT_USER, a->home);
+		out_fmt(&out, "%s:x:%u:%u:%s:%s:/bin/bash\n", AGENT_USER, a->uid, a->gid, AGENT_USER, a->home);
 		changed = true;
 	}
 	return db_finish(path, &out, changed, 0644, ret_msg);
@@ -331,16 +339,14 @@ static int fix_group(const char *root, struct agent_state *a, char **ret_msg)
 {
 	_cleanup_free_ char *path = xasprintf("%s/etc/group", root);
 	_cleanup_free_ char *db = NULL;
-	struct sbuf out = { .ok = true };
+	struct dbout out = out_new();
 	bool changed = false, found = false;
 	char *cur, *line;
 	int r;
 
-	r = file_read_all(path, USERS_FILE_MAX, &db, NULL);
-	if (r < 0 && r != -ENOENT) {
-		*ret_msg = xasprintf("read %s: %s", path, strerror(-r));
+	r = db_read(path, &db, ret_msg);
+	if (r < 0)
 		return r;
-	}
 	cur = db;
 	while (db && (line = next_line(&cur))) {
 		_cleanup_free_ char *copy = xstrdup(line);
@@ -351,23 +357,23 @@ static int fix_group(const char *root, struct agent_state *a, char **ret_msg)
 			if (!found && strcmp(f[0], AGENT_USER) == 0) {
 				found = true;
 				if (parse_id(f[2], &gid) < 0 || gid != a->gid) {
-					sb_fmt(&out, "%s:%s:%u:%s\n", f[0], f[1], a->gid, f[3]);
+					out_fmt(&out, "%s:%s:%u:%s\n", f[0], f[1], a->gid, f[3]);
 					changed = true;
 					continue;
 				}
 			} else if ((strcmp(f[0], "sudo") == 0 || strcmp(f[0], "docker") == 0) &&
 				   !list_has(f[3], AGENT_USER)) {
-				sb_fmt(&out, "%s:%s:%s:%s%s%s\n", f[0], f[1], f[2], f[3],
+				out_fmt(&out, "%s:%s:%s:%s%s%s\n", f[0], f[1], f[2], f[3],
 				       f[3][0] ? "," : "", AGENT_USER);
 				changed = true;
 				continue;
 			}
 		}
-		sb_str(&out, line);
-		sb_str(&out, "\n");
+		out_str(&out, line);
+		out_str(&out, "\n");
 	}
 	if (!found) {
-		sb_fmt(&out, "%s:x:%u:\n", AGENT_USER, a->gid);
+		out_fmt(&out, "%s:x:%u:\n", AGENT_USER, a->gid);
 		changed = true;
 	}
 	return db_finish(path, &out, changed, 0644, ret_msg);
@@ -378,7 +384,7 @@ static int fix_shadow(const char *root, char **ret_msg)
 {
 	_cleanup_free_ char *path = xasprintf("%s/etc/shadow", root);
 	_cleanup_free_ char *db = NULL;
-	struct sbuf out = { .ok = true };
+	struct dbout out = out_new();
 	size_t len = 0;
 	char *cur, *line;
 	int r;
@@ -394,10 +400,10 @@ static int fix_shadow(const char *root, char **ret_msg)
 	while ((line = next_line(&cur))) {
 		if (strncmp(line, AGENT_USER ":", strlen(AGENT_USER) + 1) == 0)
 			return db_finish(path, &out, false, 0640, ret_msg);   /* has one: frees out */
-		sb_str(&out, line);
-		sb_str(&out, "\n");
+		out_str(&out, line);
+		out_str(&out, "\n");
 	}
-	sb_fmt(&out, "%s:*:%ld:0:99999:7:::\n", AGENT_USER, (long)(time(NULL) / 86400));
+	out_fmt(&out, "%s:*:%ld:0:99999:7:::\n", AGENT_USER, (long)(time(NULL) / 86400));
 	return db_finish(path, &out, true, 0640, ret_msg);
 }
 

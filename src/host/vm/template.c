@@ -202,11 +202,9 @@ static int sandbox_backings(const struct sbx_paths *p, struct strset *ret)
 		dfd = openat(dirfd(sd), se->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			continue;
-		dd = fdopendir(dfd);
-		if (!dd) {
-			close(dfd);
+		dd = dir_from_fd(dfd);
+		if (!dd)
 			continue;
-		}
 		while (r == 0 && (de = readdir(dd))) {
 			char *b = NULL;
 			if (strncmp(de->d_name, "disk", 4) || !strstr(de->d_name, ".qcow2"))

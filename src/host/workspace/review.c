@@ -297,12 +297,11 @@ static int scan_subdir(struct scan *sc, DIR *dir, const char *name, size_t clen,
 /* sc->path holds the directory's relative path (plen bytes). 1 = stop the walk. */
 static int scan_dir(struct scan *sc, int dfd, size_t plen, int depth)
 {
-	DIR *dir = fdopendir(dfd);
+	DIR *dir = dir_from_fd(dfd);
 	struct dirent *de;
 	int stop = 0;
 
 	if (!dir) {
-		close(dfd);
 		sc->s->hits |= REVIEW_HIT_UNREAD;
 		return 0;
 	}

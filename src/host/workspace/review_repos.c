@@ -358,11 +358,9 @@ static void hooks_list(struct review_repo *p, int gfd)
 			note_error(p, "hooks is not a directory (a symlink?)", -errno);
 		return;
 	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
+	d = dir_from_fd(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d)) && seen++ < 4 * REVIEW_REPO_LIST_MAX) {
 		size_t l = strlen(de->d_name);
 		if (de->d_name[0] == '.' || (l > 7 && !strcmp(de->d_name + l - 7, ".sample")))

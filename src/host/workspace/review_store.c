@@ -83,15 +83,11 @@ static void gc_blobs(int bfd, const struct review_snap *s)
 {
 	_cleanup_free_ const char **keep = xcalloc(s->n + 1, sizeof(*keep));
 	size_t nkeep = 0;
-	int fd = dup(bfd);
-	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *dir = dir_from_fd(dup(bfd));
 	struct dirent *de;
 
-	if (!dir) {
-		if (fd >= 0)
-			close(fd);
+	if (!dir)
 		return;
-	}
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].type == RT_FILE && s->v[i].data)
 			keep[nkeep++] = s->v[i].sha256;

@@ -313,11 +313,10 @@ static char *within_ws(struct plan *pl, const char *path, const char *base_rel);
  * names in the workspace is made read-only too. */
 static void check_links(struct plan *pl, int fd, const char *rel, int depth, size_t *seen)
 {
-	DIR *d = fdopendir(fd);
+	DIR *d = dir_from_fd(fd);
 	struct dirent *e;
 
 	if (!d) {
-		close(fd);
 		refusef(pl, "%s: cannot check it: %s", rel, strerror(errno));
 		return;
 	}
@@ -477,17 +476,11 @@ static void plan_gitdir(struct plan *pl, const char *gitdir, const char *worktre
 
 static void plan_modules(struct plan *pl, const char *dir, int depth)
 {
-	int fd = openat2_beneath(pl->wsfd, dir, O_RDONLY | O_DIRECTORY);
-	DIR *d;
+	DIR *d = dir_from_fd(openat2_beneath(pl->wsfd, dir, O_RDONLY | O_DIRECTORY));
 	struct dirent *e;
 
-	if (fd < 0)
+	if (!d)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	while ((e = readdir(d))) {
 		_cleanup_free_ char *sub = NULL, *head = NULL;
 		struct stat st;
