@@ -52,10 +52,18 @@ static void chan_restart_session(struct sandbox *sb)
 }
 
 /* Every exec relay with a guest stream fails: the session that carried it is gone. */
+/* Every session opened in the guest ends with the channel session; those still
+ * waiting for the guest (gid 0) stay and open in the next one. Every relay is looked
+ * at, wherever it stands in the list. */
 static void chan_fail_relays(struct sandbox *sb, const char *why)
 {
-	while (sb->relays && sb->relays->gid)
-		relay_fail(sb->relays, why);
+	struct relay *r = sb->relays, *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		if (r->gid)
+			relay_fail(r, why);
+	}
 }
 
 #define HOST_CA_DIR "/usr/local/share/ca-certificates"
