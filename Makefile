@@ -159,7 +159,11 @@ clean:
 FUZZ_CC ?= clang
 FUZZ_S ?= 0
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=gnu11 -g -O1 $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -Isrc/common $(HOST_INC) $(HOST_LIB_CFLAGS) $(FUZZ_SAN)
+# The whole fuzz build (library and targets alike) gets a small DNS address table, so
+# that fuzz_dns reaches eviction in ~200 inserts instead of 4099; 200 still makes the
+# entry array grow twice (64, 128, then the clamp to 200).
+FUZZ_DEFS := -DDNS_TABLE_MAX=200u
+FUZZ_CFLAGS := -std=gnu11 -g -O1 $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE $(FUZZ_DEFS) -Isrc/common $(HOST_INC) $(HOST_LIB_CFLAGS) $(FUZZ_SAN)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(COMMON_SRC) $(filter-out src/host/cli/main.c,$(HOST_SRC)))

@@ -312,11 +312,12 @@ static void mux_reset_streams(struct mux *m)
 	uint32_t ids[MUX_MAX_STREAMS];
 	size_t n = 0;
 
-	for (size_t k = 0; k < MUX_MAX_STREAMS; k++)
-		if (m->slots[k].used)
-			ids[n++] = m->slots[k].id;
 	m->next_id = m->host_side ? 1 : 2;
 	m->peer_max_id = 0;
+	/* Most resets find few streams or none: stop once all live ones are seen. */
+	for (size_t k = 0; k < MUX_MAX_STREAMS && n < m->nstreams; k++)
+		if (m->slots[k].used)
+			ids[n++] = m->slots[k].id;
 	for (size_t k = 0; k < n; k++) {
 		struct mux_stream *s = mux_find(m, ids[k]);
 		bool was_zombie = m->zombie;
