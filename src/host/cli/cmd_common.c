@@ -10,6 +10,7 @@
 
 #include "sbxd_conn.h"
 #include "policy.h"
+#include "progress.h"
 #include "util.h"
 
 void cmd_usage_error(const char *cmd, const char *msg)
@@ -123,4 +124,11 @@ void cmd_sub_first(int argc, char **argv, const char *const *with_value)
 		if (takes)
 			i++;
 	}
+}
+
+void cmd_quiet_set(void)
+{
+	progress_init(true);
+	if (!getenv("SBX_DEBUG"))
+		log_setup("sbx", LOG_ERR, false);
 }
