@@ -115,14 +115,15 @@ void progress_fmt_duration(uint64_t secs, char *buf, size_t len)
 
 int64_t progress_eta(uint64_t done, uint64_t total, uint64_t rate_ms)
 {
-	double rate;
+	double rate, left;
 
 	if (done >= total)
 		return 0;
 	if (done == 0 || rate_ms < 200)
 		return -1;
 	rate = (double)done / ((double)rate_ms / 1000.0);
-	return (int64_t)((double)(total - done) / rate + 0.999);
+	left = (double)(total - done) / rate + 0.999;
+	return left > 1e9 ? (int64_t)1e9 : (int64_t)left; /* past what anyone waits for, never overflowing */
 }
 
 /* Append to a bounded line; never past len - 1. */
