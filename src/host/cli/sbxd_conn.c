@@ -320,6 +320,18 @@ static void send_resize(struct sbxd_conn *c)
 		send_op(c, OP_RESIZE, CTRL_ROWS, ws.ws_row, CTRL_COLS, ws.ws_col);
 }
 
+/* A sandbox that is not ready at once is booting: a spinner on a terminal until it is. */
+static void boot_spinner(struct sbxd_conn *c, struct progress **boot, uint64_t t0, const char *label)
+{
+	if (!c->ready && !*boot && now_ms() - t0 >= BOOT_SPINNER_AFTER_MS && progress_mode() == PROGRESS_TTY)
+		*boot = progress_begin(label, 0);
+	if (*boot && c->ready) {
+		progress_drop(*boot);
+		*boot = NULL;
+	}
+	progress_tick(*boot);
+}
+
 int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, bool tty)
 {
 	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
@@ -362,14 +374,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 			(void)mux_close(c->mux, c->id);
 			c->local_closed = true;
 		}
-		/* A sandbox that is not ready at once is booting: a spinner on a terminal until it is. */
-		if (!c->ready && !boot && now_ms() - t0 >= BOOT_SPINNER_AFTER_MS && progress_mode() == PROGRESS_TTY)
-			boot = progress_begin(label, 0);
-		if (boot && c->ready) {
-			progress_drop(boot);
-			boot = NULL;
-		}
-		progress_tick(boot);
+		boot_spinner(c, &boot, t0, label);
 		if (c->ready && tty && !raw_set && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 			raw = saved;
 			cfmakeraw(&raw);
