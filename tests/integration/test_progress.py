@@ -208,6 +208,32 @@ def test_quiet_keeps_errors_and_data(home):
     assert r.rc == 2 and "Usage:" in r.err, r
 
 
+def test_quiet_silences_notes(home):
+    """Notes that are not errors go too: each is checked to appear without -q first."""
+    home.ok("policy", "init", "deny-all", timeout=30)
+    for args, note in ((["policy", "ls"], "no rules"), (["secret", "ls"], "no secrets stored"),
+                       (["review"], "no sandboxes"), (["policy", "check", "network", "example.com"], "no port given")):
+        loud = home.sbx(*args, timeout=60)
+        assert note in loud.err, loud
+        quiet = home.sbx("-q", *args, timeout=60)
+        assert quiet.rc == loud.rc and quiet.err == "" and quiet.out == loud.out, (loud, quiet)
+
+
+def test_quiet_create_and_run(sbx_bin):
+    """sbx create/run -q: the name or the command's output, nothing on stderr."""
+    h = new_home("pgq")
+    try:
+        ws = h.workspace("qws")
+        r = h.sbx("create", "-q", "--name", "pgq", "shell", ws, timeout=120)
+        assert r.rc == 0 and r.out == "pgq\n" and r.err == "", r
+        r = h.sbx("-q", "run", "--name", "pgq", "shell", ws, "--", "echo", "quiet-hello", timeout=300)
+        assert r.rc == 0 and r.out == "quiet-hello\n" and r.err == "", r
+        r = h.sbx("-q", "run", "--name", "pgq", "shell", ws, "--", "sh", "-c", "echo oops >&2; exit 3", timeout=300)
+        assert r.rc == 3 and r.err == "oops\n", "the command's own stderr is not sbx's to silence"
+    finally:
+        h.close()
+
+
 # --- NO_COLOR ---------------------------------------------------------------------
 
 def test_colour_only_without_no_color(home):

@@ -651,7 +651,7 @@ int cmd_review(struct sbx_paths *p, int argc, char **argv)
 	if (broken && optind >= argc)
 		rc = 2; /* reviewing every sandbox, and some cannot be */
 	if (n == 0 && !broken && !o.json)
-		fprintf(stderr, "sbx review: no sandboxes\n");
+		cmd_note("sbx review: no sandboxes\n");
 	if (o.json)
 		arr = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {

@@ -341,7 +341,7 @@ static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_
 	}
 	branch_ws_free(&sb->bws);
 	if (sb->root_owned && json_object_object_get_ex(resp, "existed", &ex) && !json_object_get_boolean(ex))
-		fprintf(stderr, "sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
+		cmd_note("sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
 			"to it (chown it, or run sbx as a regular user)\n", o->cmd, sb->ws);
 	json_object_put(resp);
 	*ret_c = c;
