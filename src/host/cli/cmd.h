@@ -67,6 +67,11 @@ int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **
  * that is not an option (nor the value of one in with_value, NULL-terminated) to
  * argv[1], keeping the order of the rest; stops at "--". */
 void cmd_sub_first(int argc, char **argv, const char *const *with_value);
+/* --quiet (before the command, or a command's own): only errors on stderr from here on
+ * (progress.h, and the log below errors unless SBX_DEBUG is set). */
+void cmd_quiet_set(void);
+/* A note or warning that is not an error, on stderr unless --quiet. */
+void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 

@@ -16,11 +16,13 @@
 #include "accel.h"
 #include "idmap.h"
 #include "image.h"
+#include "progress.h"
 #include "util.h"
 
 static bool check(const char *what, bool ok, const char *detail, const char *fix)
 {
-	printf("%-12s %s  %s\n", what, ok ? "ok  " : "FAIL", detail);
+	printf("%-12s %s%s%s  %s\n", what, term_sgr(STDOUT_FILENO, ok ? TERM_GREEN : TERM_RED), ok ? "ok  " : "FAIL",
+	       term_sgr(STDOUT_FILENO, TERM_RESET), detail);
 	if (!ok && fix)
 		printf("%-12s       fix: %s\n", "", fix);
 	return ok;
@@ -67,7 +69,8 @@ static void check_cgroup(void)
 		end[strlen(want)] = '\0';
 	dir = xasprintf("/sys/fs/cgroup%s", path);
 	if (!end || stat(dir, &st) < 0 || st.st_uid != getuid()) {
-		printf("%-12s warn  not delegated to you (%s); per-sandbox limits will need it\n", "cgroup", path);
+		printf("%-12s %swarn%s  not delegated to you (%s); per-sandbox limits will need it\n", "cgroup",
+		       term_sgr(STDOUT_FILENO, TERM_YELLOW), term_sgr(STDOUT_FILENO, TERM_RESET), path);
 		printf("%-12s       fix: run sbx from a systemd-logind session (ssh or a desktop login), not su/sudo\n", "");
 		return;
 	}

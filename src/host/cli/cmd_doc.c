@@ -19,6 +19,7 @@ static const struct doc_opt run_opts[] = {
 	{ NULL, 0, "branch", "B", NULL,
 	  "work in a git worktree of PATH's repository at branch B (made from HEAD when missing), in "
 	  "REPO.sbx/NAME; commits land in the repository at once; sbx rm removes the worktree, not the branch" },
+	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no progress while a template is built on first use" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ NULL },
 };
@@ -232,7 +233,7 @@ static const struct doc_sub template_subs[] = {
 static const struct doc_opt template_opts[] = {
 	{ "build", 'f', "force", NULL, NULL, "build: rebuild even when already built" },
 	{ "build", 'v', "verbose", NULL, NULL, "build: show the output of every command" },
-	{ "build", 'q', "quiet", NULL, NULL, "build: print errors only" },
+	{ "build", 'q', "quiet", NULL, NULL, "build: print errors only (as sbx -q does)" },
 	{ "ls", 0, "json", NULL, NULL, "ls: print a JSON array" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ NULL },
@@ -378,7 +379,12 @@ static const struct cmd_doc docs[] = {
 		.summary = "build or list root disk templates",
 		.synopsis = "template build [-f|--force] [-v|--verbose] [-q|--quiet] NAME...\n"
 			    "template ls [--json]",
-		.description = "Root disk templates, built from the recipes shipped with sbx.\n",
+		.description = "Root disk templates, built from the recipes shipped with sbx.\n"
+			       "\n"
+			       "A build reports its steps ([2/4] ...) on stderr. On a terminal, downloads and the\n"
+			       "image get a bar with size, rate and time left, and steps of unknown length a\n"
+			       "spinner with the elapsed time; otherwise each step is one line, without carriage\n"
+			       "returns or escape sequences.\n",
 		.subs = template_subs,
 		.opts = template_opts,
 	},
@@ -434,10 +440,17 @@ static const struct cmd_doc docs[] = {
 	},
 };
 
+static const struct doc_opt top_opts[] = {
+	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no steps, progress bars or notes (before the "
+	  "command: sbx -q template build minimal)" },
+	{ NULL },
+};
+
 static const struct cmd_doc top = {
 	.name = "sbx",
 	.summary = "run AI coding agents in disposable microVMs",
-	.synopsis = "COMMAND [ARGS...]",
+	.synopsis = "[-q|--quiet] COMMAND [ARGS...]",
+	.opts = top_opts,
 	.description =
 		"sbx runs each AI coding agent in its own microVM (QEMU), with the project directory\n"
 		"shared at the same path. The sandbox reaches the network only through sbx's proxy on\n"
@@ -446,7 +459,8 @@ static const struct cmd_doc top = {
 		"Run sbx COMMAND --help (or sbx help COMMAND) for a command's options.\n",
 	.after_title = "Environment",
 	.after = "  SBX_HOME   keep all state (config, state, cache, run) in this directory\n"
-		 "  NO_COLOR   no colour in the output\n"
+		 "  NO_COLOR   no colour in the output when set and not empty (nor is there any when\n"
+		 "             the output is not a terminal or TERM is dumb)\n"
 		 "  SBX_DEBUG  debug logging\n",
 };
 

@@ -18,6 +18,7 @@
 
 #include "frame.h"
 #include "mux.h"
+#include "progress.h"
 #include "proto.h"
 #include "sock.h"
 #include "textesc.h"
@@ -26,6 +27,7 @@
 
 #define DAEMON_START_TIMEOUT_MS 15000
 #define EXIT_SBX_ERROR 125
+#define BOOT_SPINNER_AFTER_MS 300
 
 struct sbxd_conn {
 	int fd;
@@ -44,6 +46,7 @@ static void print_error(const char *msg, size_t len)
 {
 	_cleanup_free_ char *e = text_escape(msg, MIN(len, (size_t)8192), ESC_KEEP_NL_TAB);
 
+	progress_clear(); /* a boot spinner */
 	fprintf(stderr, "sbx: %s\n", e);
 }
 
@@ -317,6 +320,18 @@ static void send_resize(struct sbxd_conn *c)
 		send_op(c, OP_RESIZE, CTRL_ROWS, ws.ws_row, CTRL_COLS, ws.ws_col);
 }
 
+/* A sandbox that is not ready at once is booting: a spinner on a terminal until it is. */
+static void boot_spinner(struct sbxd_conn *c, struct progress **boot, uint64_t t0, const char *label)
+{
+	if (!c->ready && !*boot && now_ms() - t0 >= BOOT_SPINNER_AFTER_MS && progress_mode() == PROGRESS_TTY)
+		*boot = progress_begin(label, 0);
+	if (*boot && c->ready) {
+		progress_drop(*boot);
+		*boot = NULL;
+	}
+	progress_tick(*boot);
+}
+
 int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, bool tty)
 {
 	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
@@ -326,6 +341,13 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 	int sfd, r;
 	uint8_t *inbuf = xmalloc(FRAME_MAX_PAYLOAD);
 
+	struct json_object *jn;
+	char label[96];
+	struct progress *boot = NULL;
+	uint64_t t0 = now_ms();
+
+	snprintf(label, sizeof(label), "starting %s",
+		 json_object_object_get_ex(req, "name", &jn) ? json_object_get_string(jn) : "the sandbox");
 	r = mux_open(c->mux, txt, strlen(txt), &c->id);
 	json_object_put(req);
 	if (r < 0) {
@@ -352,6 +374,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 			(void)mux_close(c->mux, c->id);
 			c->local_closed = true;
 		}
+		boot_spinner(c, &boot, t0, label);
 		if (c->ready && tty && !raw_set && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 			raw = saved;
 			cfmakeraw(&raw);
@@ -367,7 +390,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 			pfd[0].events |= POLLOUT;
 		if (c->ready && !c->local_closed && stdin_open && r == 0 && mux_credit(c->mux, c->id) > 0)
 			pfd[2].fd = STDIN_FILENO;
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 3, c->ready ? -1 : PROGRESS_REDRAW_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -410,6 +433,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 		(void)mux_close(c->mux, c->id);
 		c->local_closed = true;
 	}
+	progress_drop(boot);
 	(void)c_flush(c);
 	if (raw_set)
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);

@@ -549,7 +549,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		protect_git = settings_protect_git(set);
 		settings_free(set);
 	}
-	r = kernel_ensure(sb->d->p, false, &k);
+	r = kernel_ensure(sb->d->p, TEMPLATE_QUIET, &k);
 	if (r < 0) {
 		*ret_err = xasprintf("guest kernel not available (%s); run 'sbx template build minimal'", strerror(-r));
 		return r;

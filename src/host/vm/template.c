@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* template.c: root disk templates: build (rootfs.c does the image), publish, meta.json, image lookup, gc. */
 #include "image.h"
+#include "progress.h"
 #include "recipe.h"
 #include "rootfs.h"
 
@@ -343,8 +344,9 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 		goto out_sig;
 	}
 	/* The kernel first, even for a built template: setup relies on this to fetch it. */
-	image_say(level, "[1/3] guest kernel");
-	r = kernel_ensure(p, level >= 1, &k);
+	if (level >= 1)
+		progress_step(1, 1 + rootfs_steps(&rc), "Guest kernel");
+	r = kernel_ensure(p, level, &k);
 	if (r < 0)
 		goto out_sig;
 	if (!force && template_image(p, name, &existing) == 0) {
@@ -369,7 +371,7 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	}
 	img = xasprintf("%s/base.raw", build);
 
-	r = rootfs_build(&rc, &k, build, img, level);
+	r = rootfs_build(&rc, &k, build, img, level, 2);
 	if (r < 0)
 		goto out_clean;
 	if (image_interrupted()) {
@@ -405,6 +407,11 @@ out:
 int template_build(const struct sbx_paths *p, const char *name, bool force, bool verbose)
 {
 	return template_build_ex(p, name, force, verbose ? TEMPLATE_VERBOSE : TEMPLATE_QUIET);
+}
+
+enum template_verbosity template_verbosity_default(void)
+{
+	return progress_quiet() ? TEMPLATE_QUIET : TEMPLATE_PROGRESS;
 }
 
 void template_meta_free(struct template_meta *m)
