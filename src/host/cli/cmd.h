@@ -70,6 +70,4 @@ void cmd_sub_first(int argc, char **argv, const char *const *with_value);
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 
-#define SBX_VERSION "0.1.0"
-
 #endif

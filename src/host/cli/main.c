@@ -7,6 +7,7 @@
 #include "cmd_doc.h"
 #include "paths.h"
 #include "util.h"
+#include "version.h"
 
 static int cmd_help(struct sbx_paths *p, int argc, char **argv);
 static int cmd_version(struct sbx_paths *p, int argc, char **argv);
