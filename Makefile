@@ -107,10 +107,12 @@ integration: all
 	./scripts/test-integration.sh
 
 # The one test command (README, .ci/run): installs missing Debian packages, builds,
-# runs the unit tests, makes sure kernel and templates are cached, runs the VM tests.
+# runs the unit tests, builds the .deb and lints it (a few seconds), makes sure kernel
+# and templates are cached, runs the VM tests (test_deb installs the .deb in a chroot).
 test:
 	./scripts/setup.sh --deps-only
 	$(MAKE) all unit
+	$(MAKE) deb-lint
 	$(BUILD)/sbx template build minimal
 	$(BUILD)/sbx template build agents
 	./scripts/test-integration.sh
