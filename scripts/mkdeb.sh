@@ -28,9 +28,9 @@ done
 [[ "$version" =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || { echo "mkdeb: bad version '$version'" >&2; exit 1; }
 
 # The changelog's newest entry must be this version (src/common/version.h has it).
-top=$(sed -n '1s/^sbx (\([^)]*\)).*/\1/p' "$pkg/changelog")
-if [ "$top" != "$version" ]; then
-	echo "mkdeb: packaging/deb/changelog starts with '$top', sbx is $version: add an entry" >&2
+newest=$(sed -n '1s/^sbx (\([^)]*\)).*/\1/p' "$pkg/changelog")
+if [ "$newest" != "$version" ]; then
+	echo "mkdeb: packaging/deb/changelog starts with '$newest', sbx is $version: add an entry" >&2
 	exit 1
 fi
 date=$(sed -n 's/^ -- .*>  \(.*\)$/\1/p' "$pkg/changelog" | head -n 1)
@@ -49,20 +49,22 @@ install -m 0644 "$pkg/lintian-overrides" "$root/usr/share/lintian/overrides/sbx"
 strip --remove-section=.comment --remove-section=.note "$root/usr/bin/sbx" "$root/usr/lib/sbx/sbx-guest"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/lib/sbx/libsbx-keyring.so"
 
-# Depends: the shared libraries (dpkg-shlibdeps wants a debian/control to read; the
-# keyring library's undefined sbx_* symbols come from sbx itself, not a library),
-# then the programs sbx runs (qemu-system-x86_64, virtiofsd from qemu-system-common,
-# qemu-img, mmdebstrap and the keyring it checks Debian with, newuidmap/newgidmap,
-# mke2fs, depmod, lz4/xz/zstd for the kernel's modules, git, apt-get download) and
-# the CA bundle the proxy checks servers against. tar, diffutils and dpkg are Essential.
-# dpkg-shlibdeps runs where ROOT is debian/sbx, as in a debhelper tree (ROOT/DEBIAN
-# tells it where the package's own files end).
+# Depends, first the shared libraries sbx and libsbx-keyring.so link (the keyring
+# library's undefined sbx_* symbols come from sbx itself). dpkg-shlibdeps wants a
+# debhelper-like tree: a debian/control beside ROOT=debian/sbx, and ROOT/DEBIAN to
+# tell it where the package's own files end.
 install -d -m 0755 "$root/DEBIAN"
-top=$(dirname "$(dirname "$root")")
-printf 'Source: sbx\n\nPackage: sbx\nArchitecture: any\n' >"$top/debian/control"
-shlibs=$(cd "$top" && dpkg-shlibdeps -O -edebian/sbx/usr/bin/sbx -edebian/sbx/usr/lib/sbx/libsbx-keyring.so |
+tree=$(dirname "$(dirname "$root")")
+printf 'Source: sbx\n\nPackage: sbx\nArchitecture: any\n' >"$tree/debian/control"
+shlibs=$(cd "$tree" && dpkg-shlibdeps -O -edebian/sbx/usr/bin/sbx -edebian/sbx/usr/lib/sbx/libsbx-keyring.so |
 	sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "mkdeb: dpkg-shlibdeps found no libraries" >&2; exit 1; }
+# Then the programs sbx runs: qemu-system-x86_64; virtiofsd (/usr/lib/qemu/virtiofsd,
+# from qemu-system-common); qemu-img; mmdebstrap with what its unshare mode uses
+# (newuidmap/newgidmap from uidmap, mount) and the keyring and gpg it checks Debian
+# with; mke2fs; depmod; lz4, xz and zstd (the kernel's modules); git; apt-get
+# download (the kernel). And the CA bundle the proxy checks servers against. tar,
+# diffutils and dpkg are Essential: never listed.
 runtime="qemu-system-x86, qemu-system-common, qemu-utils, mmdebstrap, debian-archive-keyring, gpg, uidmap, mount"
 runtime+=", e2fsprogs, kmod, lz4, xz-utils, zstd, git, apt, ca-certificates"
 
