@@ -45,6 +45,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # dbus-daemon and gnome-keyring (dbus-send locks it, secret-tool reads it).
 # clang + its runtime: the libFuzzer targets (make fuzz; replayed by make check-asan).
 # groff, mandoc, man-db, bash-completion, zsh, fish: the man page and completion tests.
+# dpkg-dev (dpkg-shlibdeps), binutils (strip), lintian: make deb and its check.
 packages=(
 	gcc make pkg-config libc6-dev libjson-c-dev
 	qemu-system-x86 qemu-utils
@@ -56,6 +57,7 @@ packages=(
 	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools
 	clang libclang-rt-dev
 	groff-base mandoc man-db bash-completion zsh fish
+	dpkg-dev binutils lintian
 )
 
 as_root() {

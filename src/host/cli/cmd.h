@@ -75,6 +75,4 @@ void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 
-#define SBX_VERSION "0.1.0"
-
 #endif

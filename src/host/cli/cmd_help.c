@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "util.h"
+#include "version.h"
 
 #define HELP_WIDTH 80
 #define HELP_LABEL_MAX 22 /* a longer label puts its text on the next line */

@@ -8,6 +8,7 @@
 #include "paths.h"
 #include "progress.h"
 #include "util.h"
+#include "version.h"
 
 static int cmd_help(struct sbx_paths *p, int argc, char **argv);
 static int cmd_version(struct sbx_paths *p, int argc, char **argv);

@@ -26,6 +26,7 @@
 #include "sock.h"
 #include "sshagent.h"
 #include "util.h"
+#include "version.h"
 
 /* Caller-environment credentials of a sandbox, for the proxy engine. */
 static const char *const *sbxd_cred_env(void *ctx, const char *sandbox)
@@ -290,7 +291,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	daemon_listen(&d, pidfile);
 	daemon_start_egress(&d);
 	sandbox_load_all(&d);
-	log_info("sbxd %s ready (pid %d, %s)", SBXD_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
+	log_info("sbxd %s ready (pid %d, %s)", SBX_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
 
 	while (!d.quit) {
 		struct epoll_event evs[32];
