@@ -53,6 +53,7 @@ packages=(
 	python3 python3-pytest python3-pytest-timeout
 	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev openssl curl wrk openssh-client
 	tinyproxy squid
+	libarchive-dev
 	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools
 	clang libclang-rt-dev
 	groff-base mandoc man-db bash-completion zsh fish
