@@ -43,7 +43,7 @@ static const char SCRIPT_IN[] =
 /* Guest side, guest -> host: $1 the source's directory, $2 its name, $3 1 for -r.
  * Hard links are sent as files (the host refuses link entries). */
 static const char SCRIPT_OUT[] =
-	"p=\"$1/$2\"\n"
+	"p=\"${1%/}/$2\"\n"
 	"[ -e \"$p\" ] || [ -L \"$p\" ] || { echo \"sbx cp: $p: no such file or directory\" >&2; exit 1; }\n"
 	"if [ \"$3\" != 1 ] && [ -d \"$p\" ] && [ ! -L \"$p\" ]; then\n"
 	"  echo \"sbx cp: $p: is a directory (use -r)\" >&2; exit 1\n"
@@ -161,7 +161,7 @@ static int copy_in(struct sbx_paths *p, const struct cp_args *a)
 	crc = wait_child(pid);
 	if (rc == 0 && crc == 0)
 		return 0;
-	if (rc != 0)
+	if (rc >= 125) /* sbx or the exec failed; below that the guest side said why */
 		fprintf(stderr, "sbx cp: the copy into %s failed (guest side exit %d)\n", a->name, rc);
 	return 1;
 }
@@ -251,7 +251,7 @@ static int copy_out(struct sbx_paths *p, const struct cp_args *a)
 		return 0;
 	if (crc == 3 && rc == 0)
 		fprintf(stderr, "sbx cp: %s sent nothing\n", a->name);
-	else if (rc != 0 && crc != 1)
+	else if (rc >= 125 && crc != 1)
 		fprintf(stderr, "sbx cp: the copy from %s failed (guest side exit %d)\n", a->name, rc);
 	return 1;
 }

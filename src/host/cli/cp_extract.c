@@ -428,14 +428,43 @@ static struct archive *reader_new(void)
 	return a;
 }
 
+/* libarchive reads the pipe through this, so that "nothing came" can be told apart
+ * from "something unreadable came". */
+struct fd_src {
+	int fd;
+	uint64_t total;
+	uint8_t buf[64 * 1024];
+};
+
+static la_ssize_t fd_src_read(struct archive *a, void *ctx, const void **ret)
+{
+	struct fd_src *s = ctx;
+	ssize_t n;
+
+	do
+		n = read(s->fd, s->buf, sizeof(s->buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "read: %s", strerror(errno));
+		return -1;
+	}
+	s->total += (uint64_t)n;
+	*ret = s->buf;
+	return n;
+}
+
 int cp_extract_fd(int fd, const struct cp_extract_opts *o, char **ret_err)
 {
 	struct archive *a = reader_new();
+	_cleanup_free_ struct fd_src *s = xcalloc(1, sizeof(*s));
 
-	if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
-		*ret_err = xasprintf("cannot read the archive: %s", archive_error_string(a) ?: "?");
+	s->fd = fd;
+	if (archive_read_open(a, s, NULL, fd_src_read, NULL) != ARCHIVE_OK) {
+		int r = s->total == 0 ? -ENODATA : -EPROTO;
+		*ret_err = r == -ENODATA ? xstrdup("nothing was copied (no data)")
+					 : xasprintf("cannot read the archive: %s", archive_error_string(a) ?: "?");
 		archive_read_free(a);
-		return -EPROTO;
+		return r;
 	}
 	return extract(a, o, ret_err);
 }
