@@ -306,3 +306,28 @@ def test_hostile_garbage_refused(box, tmp):
     assert "refused what" in r.err, r
     assert "\x1b" not in r.err, r
     assert os.listdir(dest) == []
+
+
+def test_overwrite_from_sandbox(box, tmp):
+    root(box, "printf one > /tmp/ow && chmod 600 /tmp/ow")
+    assert cp(box, f"{box.name}:/tmp/ow", tmp / "ow").rc == 0
+    root(box, "printf two > /tmp/ow && chmod 644 /tmp/ow")
+    r = cp(box, f"{box.name}:/tmp/ow", tmp / "ow")
+    assert r.rc == 0, r
+    assert (tmp / "ow").read_text() == "two"
+    assert stat.S_IMODE(os.lstat(tmp / "ow").st_mode) == 0o644
+    assert sorted(os.listdir(tmp)) == ["ow"]    # no temporary left behind
+
+
+def test_cp_starts_a_stopped_sandbox(fresh, tmp):
+    ws = fresh.workspace()
+    fresh.ok("create", "--name", "cpstart", "shell", ws, timeout=120)
+    assert fresh.status("cpstart") != "running"
+    f = tmp / "s.txt"
+    f.write_text("started\n")
+    r = fresh.sbx("cp", f, "cpstart:/tmp/s.txt")
+    assert r.rc == 0, f"{r!r}\n{fresh.diag()}"
+    assert fresh.status("cpstart") == "running"
+    r = fresh.sbx("cp", "cpstart:/tmp/s.txt", tmp / "back.txt")
+    assert r.rc == 0, r
+    assert (tmp / "back.txt").read_text() == "started\n"
