@@ -68,6 +68,7 @@ def test_tree_into_sandbox_with_symlink_and_executable(box, tmp):
     os.chmod(src / "run.sh", 0o755)
     os.symlink("/etc/passwd", src / "link")       # a link, never followed
     os.symlink("sub/data", src / "rel")
+    (src / "sp ace-\u00fc").write_text("utf8\n")
     root(box, "rm -rf /tmp/proj-in")
     r = cp(box, "-r", src, f"{box.name}:/tmp/proj-in")
     assert r.rc == 0, r
@@ -78,7 +79,8 @@ def test_tree_into_sandbox_with_symlink_and_executable(box, tmp):
     assert lines[1].startswith("sub ") and "directory" in lines[1], out
     assert lines[2].startswith("sub/data 644 agent"), out
     assert lines[3:6] == ["/etc/passwd", "sub/data", "ran"], out
-    assert sorted(lines[6:]) == sorted([".", "./link", "./rel", "./run.sh", "./sub", "./sub/data"]), out
+    assert sorted(lines[6:]) == sorted([".", "./link", "./rel", "./run.sh", "./sub", "./sub/data",
+                                        "./sp ace-\u00fc"]), out
 
 
 def test_into_existing_sandbox_directory(box, tmp):
@@ -144,11 +146,14 @@ def test_setuid_bits_dropped(box, tmp):
 def test_tree_from_sandbox_with_symlink_and_executable(box, tmp):
     root(box, "rm -rf /tmp/gtree && mkdir -p /tmp/gtree/sub && echo d > /tmp/gtree/sub/d && "
               "printf '#!/bin/sh\\n' > /tmp/gtree/x.sh && chmod 755 /tmp/gtree/x.sh && "
-              "ln -s /etc/shadow /tmp/gtree/abs && ln -s sub/d /tmp/gtree/rel && chmod 750 /tmp/gtree/sub")
+              "ln -s /etc/shadow /tmp/gtree/abs && ln -s sub/d /tmp/gtree/rel && chmod 750 /tmp/gtree/sub && "
+              "echo u > '/tmp/gtree/sp ace-\u00fc' && ln /tmp/gtree/sub/d /tmp/gtree/hard")
     r = cp(box, "-r", f"{box.name}:/tmp/gtree", tmp / "got")
     assert r.rc == 0, r
     got = tmp / "got"
-    assert tree(got) == {"sub", "sub/d", "x.sh", "abs", "rel"}
+    assert tree(got) == {"sub", "sub/d", "x.sh", "abs", "rel", "sp ace-\u00fc", "hard"}
+    assert (got / "hard").read_text() == "d\n"            # a hard link arrives as a file
+    assert os.lstat(got / "hard").st_nlink == 1
     assert stat.S_IMODE(os.lstat(got / "x.sh").st_mode) == 0o755
     assert stat.S_IMODE(os.lstat(got / "sub").st_mode) == 0o750
     assert os.readlink(got / "abs") == "/etc/shadow"

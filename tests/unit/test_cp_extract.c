@@ -302,6 +302,37 @@ static void test_pack_roundtrip(void)
 	free(err);
 }
 
+/* Through an fd: tar's record padding after the archive is read and accepted; an
+ * endless tail is not. */
+static void test_fd_trailer(void)
+{
+	struct ent e[] = { { "top", 0, 0644, "x", 0 } };
+	size_t len = mk(e, 1);
+	_cleanup_free_ char *p = path_in(base, "trail.tar");
+	static uint8_t zeros[64 * 1024];
+
+	for (int big = 0; big < 2; big++) {
+		char *err = NULL;
+		int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600), dfd, r;
+
+		fresh();
+		CHECK(write_all(fd, arc, len) == 0);
+		for (int i = 0; i < (big ? 20 : 1); i++)
+			CHECK(write_all(fd, zeros, big ? sizeof(zeros) : 10240) == 0);
+		lseek(fd, 0, SEEK_SET);
+		dfd = open(dest, O_RDONLY | O_DIRECTORY);
+		struct cp_extract_opts o = { .dest_fd = dfd, .top_in = "top", .top_out = "top", .lim = cp_limits_default() };
+		r = cp_extract_fd(fd, &o, &err);
+		CHECK(big ? r == -EPROTO && err && strstr(err, "after the end") : r == 0);
+		off_t pos = lseek(fd, 0, SEEK_CUR);
+		CHECK(big || pos == (off_t)(len + 10240));
+		free(err);
+		close(dfd);
+		close(fd);
+	}
+	unlink(p);
+}
+
 int main(void)
 {
 	snprintf(base, sizeof(base), "/tmp/sbx-test-cp-XXXXXX");
@@ -313,6 +344,7 @@ int main(void)
 	test_replace_not_through_hardlink();
 	test_refusals();
 	test_pack_roundtrip();
+	test_fd_trailer();
 	rm_rf(base);
 	TEST_DONE();
 }

@@ -19,6 +19,8 @@
 /* Names of the directories made, kept for their modes (set last, so that a read-only
  * directory can still be filled): bounded apart from the entry count. */
 #define CP_MAX_DIR_BYTES (64u << 20)
+/* what may follow the end-of-archive blocks (tar's record padding) */
+#define CP_MAX_TRAILER (1u << 20)
 
 struct cpx_dir {
 	char *path;   /* as created, relative to dest_fd; validated */
@@ -456,17 +458,35 @@ static la_ssize_t fd_src_read(struct archive *a, void *ctx, const void **ret)
 int cp_extract_fd(int fd, const struct cp_extract_opts *o, char **ret_err)
 {
 	struct archive *a = reader_new();
+	int r;
 	_cleanup_free_ struct fd_src *s = xcalloc(1, sizeof(*s));
 
 	s->fd = fd;
 	if (archive_read_open(a, s, NULL, fd_src_read, NULL) != ARCHIVE_OK) {
-		int r = s->total == 0 ? -ENODATA : -EPROTO;
+		r = s->total == 0 ? -ENODATA : -EPROTO;
 		*ret_err = r == -ENODATA ? xstrdup("nothing was copied (no data)")
 					 : xasprintf("cannot read the archive: %s", archive_error_string(a) ?: "?");
 		archive_read_free(a);
 		return r;
 	}
-	return extract(a, o, ret_err);
+	r = extract(a, o, ret_err);
+	if (r < 0)
+		return r;
+	/* tar pads its last record (GNU: to 10 KiB): read it, so that the writer does not
+	 * see a closed pipe; a little, not a stream that never ends */
+	for (uint64_t extra = 0;;) {
+		ssize_t n = read(fd, s->buf, sizeof(s->buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		extra += (uint64_t)n;
+		if (extra > CP_MAX_TRAILER) {
+			*ret_err = xasprintf("more than %u bytes after the end of the archive", CP_MAX_TRAILER);
+			return -EPROTO;
+		}
+	}
+	return 0;
 }
 
 int cp_extract_mem(const void *data, size_t len, const struct cp_extract_opts *o, char **ret_err)

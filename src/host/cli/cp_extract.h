@@ -44,7 +44,8 @@ struct cp_extract_opts {
 
 struct cp_limits cp_limits_default(void);
 
-/* Unpack the tar stream read from fd (to its end). 0, or -errno with *ret_err (a
+/* Unpack the tar stream read from fd, and read fd to its end (at most 1 MiB may follow
+ * the archive: tar's padding), so that its writer sees no closed pipe. 0, or -errno with *ret_err (a
  * malloc'd, terminal-safe reason). */
 int cp_extract_fd(int fd, const struct cp_extract_opts *o, char **ret_err);
 /* The same from memory (tests, fuzzing). */
