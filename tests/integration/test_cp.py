@@ -112,6 +112,8 @@ def test_into_sandbox_errors(box, tmp):
     assert r.rc == 1 and "no such directory" in r.err, r
     r = cp(box, f, f"{box.name}:relative")
     assert r.rc == 2 and "absolute" in r.err, r
+    r = cp(box, f, "nosuchbox:/tmp/x")
+    assert r.rc == 1 and "nosuchbox" in r.err, r
     r = cp(box, f, tmp / "g")
     assert r.rc == 2 and "NAME:PATH" in r.err, r
 

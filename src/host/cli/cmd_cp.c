@@ -106,6 +106,15 @@ static int wait_child(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* rc: the guest side's exit status; 125 is sbx's own failure (said already). */
+static void report_failure(const char *dir, const char *name, int rc)
+{
+	if (rc == 125)
+		fprintf(stderr, "sbx cp: the copy %s %s failed\n", dir, name);
+	else
+		fprintf(stderr, "sbx cp: the copy %s %s failed (exit %d in the sandbox)\n", dir, name, rc);
+}
+
 static int run_exec(struct sbx_paths *p, const struct cp_args *a, char **argv, int argc, int in_fd, int out_fd)
 {
 	struct sbxd_conn *c = cmd_connect(p);
@@ -162,7 +171,7 @@ static int copy_in(struct sbx_paths *p, const struct cp_args *a)
 	if (rc == 0 && crc == 0)
 		return 0;
 	if (rc >= 125) /* sbx or the exec failed; below that the guest side said why */
-		fprintf(stderr, "sbx cp: the copy into %s failed (guest side exit %d)\n", a->name, rc);
+		report_failure("into", a->name, rc);
 	return 1;
 }
 
@@ -252,7 +261,7 @@ static int copy_out(struct sbx_paths *p, const struct cp_args *a)
 	if (crc == 3 && rc == 0)
 		fprintf(stderr, "sbx cp: %s sent nothing\n", a->name);
 	else if (rc >= 125 && crc != 1)
-		fprintf(stderr, "sbx cp: the copy from %s failed (guest side exit %d)\n", a->name, rc);
+		report_failure("from", a->name, rc);
 	return 1;
 }
 
