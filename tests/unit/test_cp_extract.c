@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cp_extract.h"
@@ -333,6 +334,58 @@ static void test_fd_trailer(void)
 	unlink(p);
 }
 
+/* In a child confined by cp_extract_confine: a tree still unpacks under dest, and
+ * nothing can be made outside it (nor a fifo inside it). */
+static void test_confine(void)
+{
+	pid_t pid;
+	int st = -1;
+
+	fresh();
+	pid = fork();
+	if (pid == 0) {
+		struct ent e[] = { { "top", AE_IFDIR, 0755, NULL, 0 }, { "top/ro", AE_IFDIR, 0555, NULL, 0 },
+				   { "top/ro/f", 0, 0644, "f", 0 }, { "top/l", AE_IFLNK, 0, "/x", 0 },
+				   { "top/ro/f", 0, 0600, "again", 0 } };
+		int dfd = open(dest, O_RDONLY | O_DIRECTORY), r = cp_extract_confine(dfd), fd;
+		char *err = NULL;
+		_cleanup_free_ char *out = path_in(outside, "new"), *fifo = path_in(dest, "fifo");
+
+		if (r == 0)
+			_exit(77);
+		if (r != 1)
+			_exit(10);
+		fd = open(out, O_WRONLY | O_CREAT, 0644);
+		if (fd >= 0 || errno != EACCES)
+			_exit(11);
+		fd = open(outside_victim(), O_WRONLY);
+		if (fd >= 0 || errno != EACCES)
+			_exit(12);
+		if (mkfifo(fifo, 0644) == 0 || errno != EACCES)
+			_exit(13);
+		if (run(e, ARRAY_SIZE(e), "top", "top", true, &err, cp_limits_default()) != 0)
+			_exit(14);
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	waitpid(pid, &st, 0);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		printf("test_confine: no Landlock in this kernel; skipped\n");
+		return;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "test_confine: child status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ(mode_of("top/ro") & 07777, 0555);
+	{
+		_cleanup_free_ char *p = path_in(dest, "top/ro/f"), *c = slurp(p);
+		CHECK_STR(c, "again");
+	}
+	CHECK(outside_ok());
+	_cleanup_free_ char *ro = path_in(dest, "top/ro");
+	chmod(ro, 0755);
+}
+
 int main(void)
 {
 	snprintf(base, sizeof(base), "/tmp/sbx-test-cp-XXXXXX");
@@ -345,6 +398,7 @@ int main(void)
 	test_refusals();
 	test_pack_roundtrip();
 	test_fd_trailer();
+	test_confine();
 	rm_rf(base);
 	TEST_DONE();
 }

@@ -237,6 +237,10 @@ static int copy_out(struct sbx_paths *p, const struct cp_args *a)
 		int r;
 
 		close(fds[1]);
+		r = cp_extract_confine(dfd);
+		if (r < 0)
+			fprintf(stderr, "sbx cp: warning: cannot confine the unpacking with Landlock: %s\n",
+				strerror(-r));
 		r = cp_extract_fd(fds[0], &o, &err);
 		if (r == -ENODATA)
 			_exit(3); /* nothing came: the guest said why */

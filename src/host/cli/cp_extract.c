@@ -7,11 +7,14 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/landlock.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "textesc.h"
 #include "util.h"
@@ -499,4 +502,41 @@ int cp_extract_mem(const void *data, size_t len, const struct cp_extract_opts *o
 		return -EPROTO;
 	}
 	return extract(a, o, ret_err);
+}
+
+/* Every right that changes the file system, by the Landlock ABI that brought it. */
+#define LL_WRITE_V1                                                                                   \
+	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+	 LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |         \
+	 LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |     \
+	 LANDLOCK_ACCESS_FS_MAKE_SYM)
+#define LL_REFER (1ULL << 13)    /* ABI 2 */
+#define LL_TRUNCATE (1ULL << 14) /* ABI 3 */
+
+int cp_extract_confine(int dest_fd)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	struct landlock_ruleset_attr ra = { .handled_access_fs = LL_WRITE_V1 };
+	struct landlock_path_beneath_attr pb = { .parent_fd = dest_fd };
+	_cleanup_close_ int rfd = -1;
+
+	if (abi < 1)
+		return errno == ENOSYS || errno == EOPNOTSUPP ? 0 : -errno;
+	if (abi >= 2)
+		ra.handled_access_fs |= LL_REFER;   /* handled and never granted: no cross-directory moves */
+	if (abi >= 3)
+		ra.handled_access_fs |= LL_TRUNCATE;
+	/* inside dest: files, directories and symlinks; never devices, fifos or sockets */
+	pb.allowed_access = ra.handled_access_fs & ~(LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+						    LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SOCK | LL_REFER);
+	rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra), 0);
+	if (rfd < 0)
+		return -errno;
+	if (syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	if (syscall(SYS_landlock_restrict_self, rfd, 0) < 0)
+		return -errno;
+	return 1;
 }

@@ -51,4 +51,9 @@ int cp_extract_fd(int fd, const struct cp_extract_opts *o, char **ret_err);
 /* The same from memory (tests, fuzzing). */
 int cp_extract_mem(const void *data, size_t len, const struct cp_extract_opts *o, char **ret_err);
 
+/* Defence in depth for the process that unpacks: Landlock lets it change the file
+ * system only under dest_fd (and there make no device, fifo or socket), for the rest
+ * of its life. 1 applied, 0 the kernel has no Landlock, -errno. */
+int cp_extract_confine(int dest_fd);
+
 #endif
