@@ -338,3 +338,15 @@ def test_cp_starts_a_stopped_sandbox(fresh, tmp):
     r = fresh.sbx("cp", "cpstart:/tmp/s.txt", tmp / "back.txt")
     assert r.rc == 0, r
     assert (tmp / "back.txt").read_text() == "started\n"
+
+
+def test_long_names_both_ways(box, tmp):
+    # past ustar's 100/155-byte fields: GNU long-name records, both directions
+    rel = "/".join(["d" * 120, "e" * 120, "f" * 200])
+    root(box, f"rm -rf /tmp/longn && mkdir -p /tmp/longn/{os.path.dirname(rel)} && echo long > /tmp/longn/{rel}")
+    r = cp(box, "-r", f"{box.name}:/tmp/longn", tmp / "longn")
+    assert r.rc == 0, r
+    assert (tmp / "longn" / rel).read_text() == "long\n"
+    r = cp(box, "-r", tmp / "longn", f"{box.name}:/tmp/longn-back")
+    assert r.rc == 0, r
+    assert root(box, f"cat /tmp/longn-back/{rel}") == "long\n"
