@@ -38,7 +38,7 @@ done
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# Build: compiler, json-c. Runtime: QEMU (microvm, virtiofsd), qemu-img, mmdebstrap
+# Build: compiler, json-c, libarchive (sbx cp's tar streams). Runtime: QEMU (microvm, virtiofsd), qemu-img, mmdebstrap
 # and what it needs to verify and unpack Debian, mke2fs, depmod, lz4 (the kernel's
 # compression), dpkg-deb. Tests: python3 + pytest. uidmap/genext2fs: non-root builds.
 # libsecret: the Secret Service backend of the secret store; its tests run a private
@@ -54,6 +54,7 @@ packages=(
 	python3 python3-pytest python3-pytest-timeout
 	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev openssl curl wrk openssh-client
 	tinyproxy squid
+	libarchive-dev
 	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools
 	clang libclang-rt-dev
 	groff-base mandoc man-db bash-completion zsh fish

@@ -17,6 +17,7 @@ struct sbxd_conn;
 int cmd_run(struct sbx_paths *p, int argc, char **argv);     /* also "create" */
 int cmd_ls(struct sbx_paths *p, int argc, char **argv);      /* also "list" */
 int cmd_exec(struct sbx_paths *p, int argc, char **argv);
+int cmd_cp(struct sbx_paths *p, int argc, char **argv);
 int cmd_stop(struct sbx_paths *p, int argc, char **argv);
 int cmd_rm(struct sbx_paths *p, int argc, char **argv);
 /* `sbx reset [-f] [--secrets]`: 0 done or nothing to do, 1 refused at the prompt or a

@@ -56,6 +56,12 @@ static const struct doc_opt exec_opts[] = {
 	{ NULL },
 };
 
+static const struct doc_opt cp_opts[] = {
+	{ NULL, 'r', "recursive", NULL, NULL, "copy directories and everything in them (also -R)" },
+	{ NULL, 'h', "help", NULL, NULL, "show this help" },
+	{ NULL },
+};
+
 static const struct doc_opt stop_opts[] = {
 	{ NULL, 0, "all", NULL, NULL, "every sandbox" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
@@ -293,6 +299,34 @@ static const struct cmd_doc docs[] = {
 		.after = "  sbx exec claude-project -- ps aux\n"
 			 "  sbx exec -it claude-project bash\n"
 			 "  sbx exec claude-project -u root apt-get install -y jq\n",
+	},
+	{
+		.name = "cp",
+		.summary = "copy files between the host and a sandbox",
+		.synopsis = "cp [-r] SRC NAME:DEST\n"
+			    "cp [-r] NAME:SRC DEST",
+		.description = "Copy a file, a symlink or (with -r) a directory tree between the host and a sandbox\n"
+			       "(started if stopped), for paths outside the workspace, which the sandbox already\n"
+			       "shares. The sandbox's path is absolute; a host path with a colon is written ./a:b.\n"
+			       "When DEST is an existing directory the copy goes into it, under SRC's name;\n"
+			       "otherwise DEST is the copy's new name, and its directory must exist. Permission\n"
+			       "bits are kept (setuid, setgid and sticky are not); symlinks are copied as links\n"
+			       "and never followed, SRC itself included (like cp -P). Hard links become separate\n"
+			       "files.\n"
+			       "\n"
+			       "Into the sandbox, files are written by root and owned by the user agent; an\n"
+			       "existing directory copied into keeps its owner and mode. Out of the sandbox, what\n"
+			       "the sandbox sends is not trusted: names that are absolute or hold '..', writing\n"
+			       "through a symlink (one the copy made or one already in DEST), device nodes, fifos,\n"
+			       "hard links, more than 16 GiB or a million entries stop the copy with an error; a\n"
+			       "file never replaces a symlink or a directory. What was copied before the error\n"
+			       "stays.\n",
+		.opts = cp_opts,
+		.kinds = "file file",
+		.after_title = "Examples",
+		.after = "  sbx cp ./notes.txt shell-project:/tmp/notes.txt\n"
+			 "  sbx cp -r shell-project:/var/log/apt ./apt-logs\n"
+			 "  sbx cp shell-project:/etc/os-release .\n",
 	},
 	{
 		.name = "stop",

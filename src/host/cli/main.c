@@ -31,6 +31,7 @@ static const struct command {
 	{ "ls", cmd_ls, 0 },
 	{ "list", cmd_ls, 0 },
 	{ "exec", cmd_exec, 0 },
+	{ "cp", cmd_cp, 0 },
 	{ "stop", cmd_stop, 0 },
 	{ "rm", cmd_rm, 0 },
 	{ "reset", cmd_reset, 0 },

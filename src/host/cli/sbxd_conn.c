@@ -38,6 +38,10 @@ struct sbxd_conn {
 	bool ready, remote_closed, reset, local_closed;
 	bool have_status, had_error;
 	int status;
+	/* where the session's stdio goes: the terminal's, or sbxd_exec_fds()'s */
+	int in_fd, out_fd;
+	bool fds_mode;      /* out_fd failing resets the session; stderr is escaped */
+	bool out_failed;
 };
 
 /* Error text from sbxd, often the guest's own words (an exec that failed, the console
@@ -94,10 +98,23 @@ static void c_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *dat
 {
 	struct sbxd_conn *c = ctx;
 
-	if (id != c->id)
+	if (id != c->id || c->out_failed)
 		return;
-	/* Blocking write: a slow reader of our stdout slows the guest through credit. */
-	(void)write_all(flags & FRAME_F_STDERR ? STDERR_FILENO : STDOUT_FILENO, data, len);
+	if (c->fds_mode && (flags & FRAME_F_STDERR)) {
+		_cleanup_free_ char *e = text_escape((const char *)data, len, ESC_KEEP_NL_TAB);
+		(void)write_all(STDERR_FILENO, e, strlen(e));
+	} else if (c->fds_mode) {
+		/* the reader is gone (it refused the stream): stop the guest, take no more */
+		if (write_all(c->out_fd, data, len) < 0) {
+			c->out_failed = true;
+			(void)mux_reset(c->mux, id);
+			c->reset = true;
+			return;
+		}
+	} else {
+		/* Blocking write: a slow reader of our stdout slows the guest through credit. */
+		(void)write_all(flags & FRAME_F_STDERR ? STDERR_FILENO : STDOUT_FILENO, data, len);
+	}
 	(void)mux_grant(c->mux, id, (uint32_t)len);
 }
 
@@ -179,6 +196,8 @@ int sbxd_connect(const struct sbx_paths *p, bool autostart, struct sbxd_conn **r
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->mux = mux_new(false, &cli_ops, c);
+	c->in_fd = STDIN_FILENO;
+	c->out_fd = STDOUT_FILENO;
 	*ret = c;
 	return 0;
 }
@@ -389,7 +408,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 		if (r > 0)
 			pfd[0].events |= POLLOUT;
 		if (c->ready && !c->local_closed && stdin_open && r == 0 && mux_credit(c->mux, c->id) > 0)
-			pfd[2].fd = STDIN_FILENO;
+			pfd[2].fd = c->in_fd;
 		if (poll(pfd, 3, c->ready ? -1 : PROGRESS_REDRAW_MS) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -413,7 +432,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 		}
 		if (pfd[2].fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) {
 			size_t want = MIN(mux_credit(c->mux, c->id), (size_t)FRAME_MAX_PAYLOAD);
-			ssize_t n = read(STDIN_FILENO, inbuf, want);
+			ssize_t n = read(c->in_fd, inbuf, want);
 			if (n > 0) {
 				(void)mux_write(c->mux, c->id, 0, inbuf, (size_t)n);
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
@@ -443,4 +462,17 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 	if (c->have_status)
 		return c->status;
 	return EXIT_SBX_ERROR;
+}
+
+int sbxd_exec_fds(struct sbxd_conn *c, struct json_object *req, int in_fd, int out_fd)
+{
+	int r;
+
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->fds_mode = true;
+	r = sbxd_exec(c, req, in_fd >= 0, false);
+	if (c->out_failed)
+		return EXIT_SBX_ERROR;
+	return r;
 }
