@@ -255,7 +255,9 @@ int idmap_enter(const struct idmap_ns *ns)
 	pid_t self = getpid(), h;
 	char c = 0;
 
-	if (pipe2(sync, O_CLOEXEC) < 0)
+	/* newuidmap maps only a process its caller owns, and /proc of an undumpable one
+	 * (a child of sbxd, until exec) belongs to root. */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0 || pipe2(sync, O_CLOEXEC) < 0)
 		return -errno;
 	h = fork();
 	if (h < 0) {
@@ -302,6 +304,9 @@ int idmap_enter_self(int extra)
 
 	snprintf(uid_text, sizeof(uid_text), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
 	snprintf(gid_text, sizeof(gid_text), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+	/* writing our own maps needs /proc/self to be ours: see idmap_enter */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0)
+		return -errno;
 	if (unshare(CLONE_NEWUSER | extra) < 0)
 		return -errno;
 	if (write_file("/proc/self/setgroups", "deny") < 0)

@@ -5,6 +5,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from conftest import pid_alive
 
 
@@ -81,6 +83,55 @@ def test_virtiofsd_is_not_real_root(box):
     argv = _argv(vpid)
     assert any(re.fullmatch(r"--fd=\d+", a) for a in argv), argv
     assert f"source={box.ws.resolve()}" in " ".join(argv), argv
+
+
+def _vfsd_pids(vpid):
+    return [vpid] + [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == vpid]
+
+
+def _core_limit(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(l for l in f if l.startswith("Max core file size"))
+    return line.split()[4:6]
+
+
+CAP_SETGID, CAP_SETUID = 6, 7
+
+
+def test_vmm_processes_are_locked_down(box):
+    """Before either VMM reads guest input: no core dumps, no_new_privs, no ambient or
+    inheritable capabilities; QEMU's bounding set holds nothing (as root: only what
+    -runas needs to drop to nobody, and QEMU's effective set is empty after it)."""
+    qpid, vpid = _procs(box)
+    for pid in [qpid] + _vfsd_pids(vpid):
+        st = _status(pid)
+        assert st["NoNewPrivs"].strip() == "1", (pid, _argv(pid)[0])
+        assert _core_limit(pid) == ["0", "0"], (pid, _argv(pid)[0])
+        assert int(st["CapAmb"], 16) == 0 and int(st["CapInh"], 16) == 0, (pid, st["CapAmb"], st["CapInh"])
+    st = _status(qpid)
+    bnd = int(st["CapBnd"], 16)
+    want = (1 << CAP_SETUID) | (1 << CAP_SETGID) if os.getuid() == 0 else 0
+    assert bnd == want, hex(bnd)
+    assert int(st["CapPrm"], 16) == 0 and int(st["CapEff"], 16) == 0, (st["CapPrm"], st["CapEff"])
+
+
+def test_sbxd_is_not_dumpable(box):
+    """sbxd holds the secrets and the CA key: no core file, and (for the ordinary user
+    sbx runs as) no /proc/PID/environ, mem or ptrace for the user's other processes,
+    such as a VMM that broke out of its sandbox."""
+    box.ok("true")
+    pid = box.home.daemon_pid()
+    assert pid and pid_alive(pid), box.home.diag()
+    assert _core_limit(pid) == ["0", "0"]
+    if os.getuid() != 0:
+        # an undumpable process's /proc files belong to root, and reading them is a ptrace check
+        assert os.stat(f"/proc/{pid}/environ").st_uid == 0
+        with pytest.raises(PermissionError):
+            open(f"/proc/{pid}/environ", "rb").read()
+        with pytest.raises(PermissionError):
+            open(f"/proc/{pid}/mem", "rb")
+    # (as root the dumpable flag is not observable from outside: root passes every
+    # ptrace check, and the user pass of make test checks it)
 
 
 def _ppid(pid):

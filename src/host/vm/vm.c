@@ -3,12 +3,15 @@
 #include "vm.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -324,6 +327,34 @@ static int vfsd_mounts(const struct vfsd_setup *s)
 	return r;
 }
 
+/* What every VMM process gets before it execs and reads a byte of guest input: no
+ * core dumps (guest memory, the workspace's data), no_new_privs (no setuid binary or
+ * file capability can raise it again), no ambient capabilities, and a bounding set
+ * cut to `keep` (a bit mask of CAP_* numbers): what the exec'd program may still hold,
+ * in the user namespace it runs in. */
+static int vmm_lockdown(uint64_t keep)
+{
+	const struct rlimit core = { 0, 0 };
+	_cleanup_free_ char *last = NULL;
+	unsigned long top = 63;
+
+	if (setrlimit(RLIMIT_CORE, &core) < 0)
+		return -errno;
+	if (file_read_all("/proc/sys/kernel/cap_last_cap", 16, &last, NULL) >= 0)
+		top = MIN(strtoul(last, NULL, 10), 63UL);
+	for (unsigned long cap = 0; cap <= top; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static int vfsd_child_setup(void *arg)
 {
 	const struct vfsd_setup *s = arg;
@@ -339,7 +370,11 @@ static int vfsd_child_setup(void *arg)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r = idmap_enter(&s->ns);
-	return r < 0 ? r : vfsd_mounts(s);
+	if (r == 0)
+		r = vfsd_mounts(s);
+	/* virtiofsd needs its capabilities (in its own user namespace) to build its
+	 * sandbox and to serve files as the guest's users: the bounding set stays. */
+	return r < 0 ? r : vmm_lockdown(~0ULL);
 }
 
 struct qemu_setup {
@@ -350,10 +385,18 @@ static int qemu_child_setup(void *arg)
 {
 	const struct qemu_setup *s = arg;
 
+	int r;
+
 	/* An empty network namespace: QEMU has no NIC, and gets no way to the network. */
 	if (s->root)
-		return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
-	return idmap_enter_self(CLONE_NEWNET);
+		r = unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+	else
+		r = idmap_enter_self(CLONE_NEWNET);
+	if (r < 0)
+		return r;
+	/* As root, -runas needs setuid/setgid (QEMU drops them with root); otherwise
+	 * QEMU keeps no capability at all, not even in its own user namespace. */
+	return vmm_lockdown(s->root ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
 }
 
 /* ---- launch ---- */
