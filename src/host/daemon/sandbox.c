@@ -573,6 +573,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		.git_dir = sb->spec.git_dir,
 		.name = sb->spec.name,
 		.qemu_bin = getenv("SBX_QEMU"),
+		.virtiofsd_bin = getenv("SBX_VIRTIOFSD"),
 		.vmlinux = k.vmlinux,
 		.initramfs = k.initramfs,
 		.disk = disk,
