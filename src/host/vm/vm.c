@@ -21,6 +21,7 @@
 #include "idmap.h"
 #include "proc.h"
 #include "sock.h"
+#include "vm_error.h"
 #include "util.h"
 #include "wsguard.h"
 
@@ -557,89 +558,6 @@ static int qmp_wait_ready(int fd, int timeout_ms)
 	}
 }
 
-/* ---- why a VMM did not start ---- */
-
-/* The last lines a VMM wrote to the log (its stderr shares the console log): at most
- * 3 lines of 240 bytes, control bytes blanked; NULL when there is none. */
-static char *vmm_log_tail(const char *path)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char buf[2048], *p;
-	off_t end;
-	ssize_t n;
-	int lines = 3;
-
-	if (fd < 0 || (end = lseek(fd, 0, SEEK_END)) <= 0)
-		return NULL;
-	n = pread(fd, buf, sizeof(buf) - 1, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] != '\n' && ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f))
-			buf[i] = ' ';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	p = buf + n;
-	while (p > buf && lines > 0)
-		if (*--p == '\n')
-			lines--;
-	if (*p == '\n')
-		p++;
-	if (!*p)
-		return NULL;
-	if (strlen(p) > 3 * 240)
-		p[3 * 240] = '\0';
-	return xstrdup(p);
-}
-
-/* A fix for what the VMM said, by the words it used (QEMU's and virtiofsd's own). */
-static const char *vmm_fix(const char *said, int r)
-{
-	/* QEMU fails on the vhost-user socket after virtiofsd exits: virtiofsd is the cause */
-	if (said && (strstr(said, "vhost-user") || strstr(said, "virtiofsd")))
-		return "the workspace server (virtiofsd) failed: see its lines above; `sbx diagnose` checks user namespaces and subordinate ids";
-	if (said && strstr(said, "/dev/kvm"))
-		return "give yourself /dev/kvm (sudo usermod -aG kvm $USER, then log in again), or run `sbx diagnose`";
-	if (said && (strstr(said, "Permission denied") || strstr(said, "Operation not permitted")))
-		return "the file it names must be readable (the disk also writable) by the user sbx runs as; "
-		       "`sbx diagnose` checks the rest";
-	if (said && (strstr(said, "Cannot allocate memory") || strstr(said, "cannot set up guest memory")))
-		return "give the sandbox less memory (-m) or free host memory";
-	if (r == -EACCES)
-		return "make it executable for everyone, on a path every directory of which is world-searchable "
-		       "(virtiofsd runs as an unprivileged id of its own user namespace)";
-	if (r == -ENOENT)
-		return "install it (sudo apt-get install qemu-system-x86 virtiofsd) or point SBX_QEMU at a working QEMU";
-	if (r == -EPERM)
-		return "user namespaces or subordinate ids refused it: run `sbx diagnose`";
-	return "run `sbx diagnose`; the log above says more";
-}
-
-/* "WHO did not start: CAUSE\n  LOG LINES\nfix: ..." in *ret_err (kept when set already). */
-static void vmm_start_error(const struct vm_config *c, const char *who, const char *bin, const char *cause, int r,
-			    char **ret_err)
-{
-	_cleanup_free_ char *said = NULL;
-
-	if (!ret_err || *ret_err)
-		return;
-	said = vmm_log_tail(c->console_log);
-	*ret_err = xasprintf("%s (%s) did not start: %s%s%s\nfix: %s", who, bin, cause, said ? "; it said:\n" : "",
-			     said ? said : "", vmm_fix(said, r));
-}
-
-static const char *spawn_cause(int r)
-{
-	if (r == -ENOENT)
-		return "the program is missing";
-	if (r == -EACCES)
-		return "the program cannot be executed by the id it runs as";
-	if (r == -EPERM)
-		return "setting up its user namespace or mounts was refused";
-	return strerror(-r);
-}
-
 int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 {
 	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
@@ -681,8 +599,8 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 		}
 		if (r < 0) {
 			log_debug("vm %s: starting virtiofsd failed: %s", c->name, strerror(-r));
-			vmm_start_error(c, "virtiofsd", c->virtiofsd_bin ? c->virtiofsd_bin : VM_VIRTIOFSD_DEFAULT,
-					spawn_cause(r), r, ret_err);
+			vm_start_error(c->console_log, "virtiofsd", c->virtiofsd_bin ? c->virtiofsd_bin : VM_VIRTIOFSD_DEFAULT,
+					vm_spawn_cause(r), r, ret_err);
 			return r;
 		}
 		p.vfsd_start = proc_start_time(p.vfsd_pid);
@@ -708,7 +626,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	vm_argv_free(argv);
 	if (r < 0) {
 		log_debug("vm %s: starting qemu failed: %s", c->name, strerror(-r));
-		vmm_start_error(c, "QEMU", qemu, spawn_cause(r), r, ret_err);
+		vm_start_error(c->console_log, "QEMU", qemu, vm_spawn_cause(r), r, ret_err);
 		goto fail;
 	}
 	p.qemu_start = proc_start_time(p.qemu_pid);
@@ -721,7 +639,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 		log_debug("vm %s: qemu did not come up: %s (see %s)", c->name, strerror(-r), c->console_log);
 		r = r == -ETIMEDOUT ? r : -EIO;
 		/* it exited (EOF on QMP) or never answered: by now it has said why, if at all */
-		vmm_start_error(c, "QEMU", qemu,
+		vm_start_error(c->console_log, "QEMU", qemu,
 				r == -ETIMEDOUT ? "it did not answer on its control socket in time" : "it exited at once",
 				r, ret_err);
 		goto fail;
