@@ -126,7 +126,7 @@ def test_virtiofsd_start_failure_names_it(fresh, tmp_path, open_dir):
     assert "fix: the workspace server (virtiofsd) failed" in r.err, r.err
     _assert_nothing_running(fresh, "verr")
     if os.getuid() == 0:
-        # as root, virtiofsd's id (100000+) cannot reach pytest's private tmp_path
+        # as root, virtiofsd's id (its jail slot's, 1000000000+) cannot reach pytest's private tmp_path
         assert fresh.sbx("daemon", "stop").rc == 0
         r = fresh.sbx("run", "--name", "verr", "shell", ws, "--", "true",
                       env={"SBX_VIRTIOFSD": _fake_vmm(tmp_path, "virtiofsd", said)}, timeout=180)

@@ -48,11 +48,15 @@ def test_qemu_seccomp_filter(box):
     assert opts[0] == "on"
     for o in ("obsolete=deny", "spawn=deny", "resourcecontrol=deny"):
         assert o in opts, opts
+    # QEMU drops to its sandbox's own ids after setup (-runas: the setuid QEMU makes
+    # then needs the filter's elevateprivileges=allow; NoNewPrivs and an empty
+    # capability set leave it nothing to elevate to afterwards)
+    runas = argv[argv.index("-runas") + 1]
     if os.getuid() == 0:
-        # As root QEMU drops to nobody after setup (that setuid needs elevateprivileges).
-        assert argv[argv.index("-runas") + 1] == "nobody", argv
+        uid, gid = (int(x) for x in runas.split(":"))
+        assert uid >= JAIL_BASE and gid >= JAIL_BASE, runas
     else:
-        assert "elevateprivileges=deny" in opts, opts
+        assert runas == "1:1", argv  # ns 1 of its user namespace: the slot's id
     # Seccomp mode 2 (filter) is on for the running process.
     assert _status(qpid)["Seccomp"].strip() == "2"
 
@@ -62,6 +66,10 @@ def test_qemu_is_not_root(box):
     uids = [int(u) for u in _status(qpid)["Uid"].split()]
     gids = [int(g) for g in _status(qpid)["Gid"].split()]
     assert 0 not in uids and 0 not in gids, (uids, gids)
+    # nor nobody, nor the user who runs sbx: an id of the sandbox's own
+    assert 65534 not in uids and os.getuid() not in uids, uids
+    assert len(set(uids)) == 1 and len(set(gids)) == 1, (uids, gids)
+    assert _status(qpid)["Groups"].strip() in ("", str(gids[0])), _status(qpid)["Groups"]
     caps = int(_status(qpid)["CapEff"], 16)
     assert caps == 0, hex(caps)
 
@@ -96,12 +104,13 @@ def _core_limit(pid):
 
 
 CAP_SETGID, CAP_SETUID = 6, 7
+JAIL_BASE = 1000000000  # idmap.h IDMAP_JAIL_BASE: the ids sbx reserves as root
 
 
 def test_vmm_processes_are_locked_down(box):
     """Before either VMM reads guest input: no core dumps, no_new_privs, no ambient or
-    inheritable capabilities; QEMU's bounding set holds nothing (as root: only what
-    -runas needs to drop to nobody, and QEMU's effective set is empty after it)."""
+    inheritable capabilities; QEMU's bounding set holds only what -runas needs to drop
+    to the sandbox's own ids, and its permitted and effective sets are empty after it."""
     qpid, vpid = _procs(box)
     for pid in [qpid] + _vfsd_pids(vpid):
         st = _status(pid)
@@ -110,8 +119,8 @@ def test_vmm_processes_are_locked_down(box):
         assert int(st["CapAmb"], 16) == 0 and int(st["CapInh"], 16) == 0, (pid, st["CapAmb"], st["CapInh"])
     st = _status(qpid)
     bnd = int(st["CapBnd"], 16)
-    want = (1 << CAP_SETUID) | (1 << CAP_SETGID) if os.getuid() == 0 else 0
-    assert bnd == want, hex(bnd)
+    # only what -runas needs to drop to the sandbox's ids, and then gives up
+    assert bnd == (1 << CAP_SETUID) | (1 << CAP_SETGID), hex(bnd)
     assert int(st["CapPrm"], 16) == 0 and int(st["CapEff"], 16) == 0, (st["CapPrm"], st["CapEff"])
 
 
@@ -132,6 +141,79 @@ def test_sbxd_is_not_dumpable(box):
             open(f"/proc/{pid}/mem", "rb")
     # (as root the dumpable flag is not observable from outside: root passes every
     # ptrace check, and the user pass of make test checks it)
+
+
+@pytest.fixture
+def box2(box):
+    home = box.home
+    ws = home.workspace("jail2ws")
+    home.ok("run", "-d", "--name", "itjail2", "shell", ws, timeout=300)
+    yield home
+    home.sbx("rm", "-f", "itjail2", timeout=120)
+
+
+def _ids(pids):
+    uids, gids = set(), set()
+    for pid in pids:
+        st = _status(pid)
+        uids |= {int(u) for u in st["Uid"].split()}
+        gids |= {int(g) for g in st["Gid"].split()}
+    return uids, gids
+
+
+# What a process with the other sandbox's QEMU ids tries against this one's QEMU.
+_PROBE = r"""
+import ctypes, errno, os, sys
+pid, disk = int(sys.argv[1]), sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+out = []
+try:
+    os.kill(pid, 0); out.append("signal")
+except PermissionError:
+    pass
+if libc.ptrace(16, pid, 0, 0) == 0:  # PTRACE_ATTACH
+    out.append("ptrace")
+for path in (f"/proc/{pid}/mem", f"/proc/{pid}/environ", f"/proc/{pid}/root/", disk):
+    try:
+        open(path, "rb").close() if not path.endswith("/") else os.listdir(path)
+        out.append(path)
+    except (PermissionError, IsADirectoryError):
+        pass
+print("reached:" + ",".join(out))
+"""
+
+
+def test_each_sandbox_has_ids_of_its_own(box, box2):
+    """Two running sandboxes: their QEMU and virtiofsd processes have host ids of
+    their own, shared with nothing (not 0, not nobody, not the user), and a process
+    with sandbox A's QEMU ids can neither signal nor ptrace sandbox B's QEMU, nor
+    read its memory, environment, root or disk."""
+    qa, va = _procs(box)
+    vj = box2.vm_json("itjail2")
+    assert vj and pid_alive(vj["qemu_pid"], vj["qemu_start"]), box2.diag()
+    qb, vb = vj["qemu_pid"], vj["vfsd_pid"]
+    ua, ga = _ids([qa] + _vfsd_pids(va))
+    ub, gb = _ids([qb] + _vfsd_pids(vb))
+    assert not ua & ub and not ga & gb, (ua, ub, ga, gb)
+    for ids in (ua, ub, ga, gb):
+        assert not ids & {0, 65534, os.getuid(), os.getgid()}, ids
+    # QEMU's id is none of its virtiofsd's (those are the guest's file owners)
+    assert not _ids([qa])[0] & _ids(_vfsd_pids(va))[0]
+    (qa_uid,), (qa_gid,) = _ids([qa])
+    disk = str(box2.sandbox_dir("itjail2") / "disk.qcow2")
+    probe = ["/usr/bin/python3", "-c", _PROBE, str(qb), disk]
+    if os.getuid() == 0:
+        def become_a():
+            os.setgroups([])
+            os.setresgid(qa_gid, qa_gid, qa_gid)
+            os.setresuid(qa_uid, qa_uid, qa_uid)
+        r = subprocess.run(probe, capture_output=True, text=True, timeout=60, preexec_fn=become_a)
+    else:
+        # an ordinary user reaches A's ids through newuidmap, as sbx does
+        r = subprocess.run(["unshare", f"--map-users={qa_uid},1,1", f"--map-groups={qa_gid},1,1",
+                            "--setuid", "1", "--setgid", "1"] + probe, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout.strip() == "reached:", r.stdout
 
 
 def _ppid(pid):

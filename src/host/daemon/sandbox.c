@@ -19,6 +19,7 @@
 
 #include "egress_streams.h"
 #include "guestchan.h"
+#include "jail.h"
 #include "names.h"
 #include "proc.h"
 #include "exec_relay.h"
@@ -120,9 +121,9 @@ static int write_vm_json(struct sandbox *sb)
 {
 	_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir);
 	_cleanup_free_ char *txt = xasprintf(
-		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu}\n",
+		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu,\"slot\":%d}\n",
 		(int)sb->procs.qemu_pid, (unsigned long long)sb->procs.qemu_start,
-		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start);
+		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start, sb->procs.slot);
 	return file_write_atomic(path, txt, strlen(txt), 0600);
 }
 
@@ -133,7 +134,7 @@ static int read_vm_json(const char *run_dir, struct vm_procs *ret, char **ret_er
 	_cleanup_free_ char *path = xasprintf("%s/vm.json", run_dir);
 	_cleanup_free_ char *txt = NULL;
 	struct json_object *o, *v;
-	struct vm_procs p = { 0 };
+	struct vm_procs p = { .slot = -1 };
 	int r = file_read_all(path, 4096, &txt, NULL);
 
 	if (r < 0) {
@@ -156,6 +157,9 @@ static int read_vm_json(const char *run_dir, struct vm_procs *ret, char **ret_er
 		p.vfsd_pid = (pid_t)json_object_get_int(v);
 	if (json_object_object_get_ex(o, "vfsd_start", &v))
 		p.vfsd_start = (uint64_t)json_object_get_int64(v);
+	/* a VM from before jail slots holds none; a slot out of range counts as none */
+	if (json_object_object_get_ex(o, "slot", &v) && json_object_is_type(v, json_type_int))
+		p.slot = json_object_get_int(v) >= 0 && json_object_get_int(v) < 65536 ? json_object_get_int(v) : -1;
 	json_object_put(o);
 	if (p.qemu_pid <= 1 || p.vfsd_pid < 0) {
 		if (ret_err)
@@ -205,6 +209,7 @@ static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 	if (sb->procs.vfsd_pid > 0)
 		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
 	memset(&sb->procs, 0, sizeof(sb->procs));
+	sb->procs.slot = -1;
 	rm_rf(sb->run_dir);
 }
 
@@ -523,7 +528,8 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	struct vm_config cfg;
 	struct stat st;
 	bool protect_git;
-	struct subid_range uid_range, gid_range;
+	_cleanup_free_ char *runas = NULL;
+	struct jail_ids jail;
 	int r;
 
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
@@ -560,16 +566,18 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		*ret_err = xasprintf("cannot create %s: %s", sb->run_dir, strerror(-r));
 		return r;
 	}
-	if (geteuid() == 0) {
-		uid_range = gid_range = (struct subid_range){ IDMAP_ROOT_BASE, IDMAP_ROOT_COUNT };
-	} else if ((r = idmap_user_ranges(&uid_range, &gid_range, ret_err)) < 0) {
+	if ((r = jail_ids_pick(sb->d, sb, &jail, ret_err)) < 0) {
 		kernel_info_free(&k);
 		return r;
 	}
+	/* as root QEMU drops to the slot's ids; otherwise to ns 1 of its namespace, which they are */
+	runas = geteuid() == 0 ? xasprintf("%u:%u", jail.uid.vmm, jail.gid.vmm) : xstrdup("1:1");
 	cfg = (struct vm_config){
 		.protect_git = protect_git,
-		.uid_range = uid_range,
-		.gid_range = gid_range,
+		.uid_range = jail.uid.fs,
+		.gid_range = jail.gid.fs,
+		.vmm_uid = jail.uid.vmm,
+		.vmm_gid = jail.gid.vmm,
 		.git_dir = sb->spec.git_dir,
 		.name = sb->spec.name,
 		.qemu_bin = getenv("SBX_QEMU"),
@@ -586,13 +594,13 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		.ws_uid = sb->spec.uid,
 		.ws_gid = sb->spec.gid,
 		.extra_cmdline = getenv("SBX_GUEST_CMDLINE"),
-		/* As root, QEMU must not stay root: it drops to nobody once set up. */
-		.runas = geteuid() == 0 && getpwnam("nobody") ? "nobody" : NULL,
+		.runas = runas,
 	};
 	free(sb->error);
 	sb->error = NULL;
 	sb->started_ms = now_ms();
 	r = vm_launch(&cfg, &sb->procs, &why);
+	sb->procs.slot = jail.slot;
 	kernel_info_free(&k);
 	if (r < 0) {
 		*ret_err = why ? TAKE_PTR(why) : xasprintf("cannot launch the VM: %s (see %s)", strerror(-r), console);

@@ -380,24 +380,27 @@ static int vfsd_child_setup(void *arg)
 
 struct qemu_setup {
 	bool root;
+	bool jail;              /* an id of its own (vm_config.vmm_uid), dropped to by -runas */
+	struct idmap_ns ns;     /* an ordinary user's jail: the user as ns 0, the id as ns 1 */
 };
 
 static int qemu_child_setup(void *arg)
 {
 	const struct qemu_setup *s = arg;
-
 	int r;
 
 	/* An empty network namespace: QEMU has no NIC, and gets no way to the network. */
 	if (s->root)
 		r = unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+	else if (s->jail)
+		r = idmap_enter(&s->ns) < 0 ? -EPERM : unshare(CLONE_NEWNET) < 0 ? -errno : 0;
 	else
 		r = idmap_enter_self(CLONE_NEWNET);
 	if (r < 0)
 		return r;
-	/* As root, -runas needs setuid/setgid (QEMU drops them with root); otherwise
-	 * QEMU keeps no capability at all, not even in its own user namespace. */
-	return vmm_lockdown(s->root ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
+	/* -runas needs setuid/setgid (QEMU gives them up with the id it starts as);
+	 * without it QEMU keeps no capability at all, not even in its own namespace. */
+	return vmm_lockdown(s->root || s->jail ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
 }
 
 /* ---- launch ---- */
@@ -561,7 +564,7 @@ static int qmp_wait_ready(int fd, int timeout_ms)
 int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 {
 	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
-	struct qemu_setup qs = { .root = geteuid() == 0 };
+	struct qemu_setup qs = { .root = geteuid() == 0, .jail = c->vmm_uid != 0 };
 	struct vm_procs p = { 0 };
 	char **argv = NULL;
 	const char *qemu;
@@ -571,6 +574,8 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	r = vm_config_check(c);
 	if (r < 0)
 		return r;
+	if (qs.jail && !qs.root)
+		idmap_ns_vmm((uint32_t)geteuid(), (uint32_t)getegid(), c->vmm_uid, c->vmm_gid, &qs.ns);
 	r = mkdir_p(c->run_dir, 0700);
 	if (r < 0)
 		return r;
