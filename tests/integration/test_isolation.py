@@ -216,6 +216,36 @@ def test_each_sandbox_has_ids_of_its_own(box, box2):
     assert r.stdout.strip() == "reached:", r.stdout
 
 
+def test_disk_header_cannot_choose_the_backing_file(box, tmp_path_factory):
+    """A VMM that broke out (or anything else that can write the sandbox's disk) could
+    rewrite the qcow2 header's backing file name; on the next start QEMU, which opens
+    its files before it drops its ids, would open that file (as the user, or as root)
+    and the guest would read it as its disk. sbx names the backing file itself."""
+    home = box.home
+    name = "itbacking"
+    secret_dir = tmp_path_factory.mktemp("secret")
+    secret = secret_dir / "secret.raw"
+    secret.write_bytes(b"TOPSECRET-HOST-FILE\n" * 65536)
+    home.ok("run", "-d", "--name", name, "shell", home.workspace("backingws"), timeout=300)
+    try:
+        home.ok("stop", name, timeout=120)
+        disk = home.sandbox_dir(name) / "disk.qcow2"
+        subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", str(secret), "-F", "raw", str(disk)],
+                       check=True, capture_output=True)
+        r = home.sbx("exec", name, "true", timeout=300)
+        assert r.rc == 0, r
+        vj = home.vm_json(name)
+        fds = os.listdir(f"/proc/{vj['qemu_pid']}/fd")
+        opened = {os.readlink(f"/proc/{vj['qemu_pid']}/fd/{fd}") for fd in fds}
+        assert str(secret) not in opened, opened
+        r = home.sbx("exec", "-u", "root", name, "sh", "-c", "head -c 2M /dev/vda | grep -c TOPSECRET || true", timeout=120)
+        assert r.out.strip() in ("", "0"), r
+        log = (home.state_dir / "sbxd.log").read_text()
+        assert "backing file" in log and str(secret) in log, log[-2000:]
+    finally:
+        home.sbx("rm", "-f", name, timeout=120)
+
+
 def _ppid(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -229,7 +259,11 @@ def test_guest_has_own_root_disk_overlay(box):
     qpid, _ = _procs(box)
     argv = " ".join(_argv(qpid))
     disk = box.home.sandbox_dir(box.name) / "disk.qcow2"
-    assert f"file={disk}" in argv, argv
+    assert f"node-name=diskfile,filename={disk}," in argv, argv
+    # the backing file is named by sbx, read-only, and is the template's image
+    assert "driver=qcow2,node-name=root,file=diskfile,backing=base" in argv, argv
+    m = re.search(r"node-name=basefile,filename=(\S+?),read-only=on", argv)
+    assert m and "/templates/minimal/base-" in m.group(1), argv
     # The template base image is read-only on the host.
     base = [p for p in (box.home.home / "cache" / "templates" / "minimal").glob("base-*.raw")]
     assert base, "no base image"

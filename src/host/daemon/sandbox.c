@@ -19,6 +19,7 @@
 
 #include "egress_streams.h"
 #include "guestchan.h"
+#include "image.h"
 #include "jail.h"
 #include "names.h"
 #include "proc.h"
@@ -466,6 +467,8 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 		return r;
 	}
 	spec->created = (int64_t)time(NULL);
+	free(spec->base);
+	spec->base = xstrdup(base);
 	r = vm_disk_create(base, disk);
 	if (r < 0) {
 		*ret_err = disk_error(dir);
@@ -520,6 +523,31 @@ int sandbox_start(struct sandbox *sb, char **ret_err)
 	return sandbox_launch(sb, ret_err);
 }
 
+/* The disk's backing file: sbx's record of it (the disk header's for sandboxes made
+ * before sbx kept one), which must be an image of the sandbox's template; QEMU gets
+ * it by name, so a header a broken-out VMM rewrote chooses nothing. */
+static int sandbox_disk_base(struct sandbox *sb, const char *disk, char **ret, char **ret_err)
+{
+	_cleanup_free_ char *header = NULL;
+	int r = disk_backing_name(disk, &header);
+	const char *base = sb->spec.base ? sb->spec.base : header;
+
+	if (r < 0 && !sb->spec.base) {
+		*ret_err = xasprintf("cannot read the backing file of %s: %s", disk, strerror(-r));
+		return r;
+	}
+	if (!base || template_base_ok(sb->d->p, sb->spec.template_name, base) < 0) {
+		*ret_err = xasprintf("%s's backing file %s is not an image of template %s; not starting it", disk,
+				     base ? base : "(none)", sb->spec.template_name);
+		return -EPERM;
+	}
+	if (header && strcmp(header, base))
+		log_warn("%s: the header of %s names backing file %s; sbx uses its record, %s", sb->spec.name, disk,
+			 header, base);
+	*ret = xstrdup(base);
+	return 0;
+}
+
 static int sandbox_launch(struct sandbox *sb, char **ret_err)
 {
 	struct kernel_info k = { 0 };
@@ -528,7 +556,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	struct vm_config cfg;
 	struct stat st;
 	bool protect_git;
-	_cleanup_free_ char *runas = NULL;
+	_cleanup_free_ char *runas = NULL, *base = NULL;
 	struct jail_ids jail;
 	int r;
 
@@ -566,6 +594,10 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		*ret_err = xasprintf("cannot create %s: %s", sb->run_dir, strerror(-r));
 		return r;
 	}
+	if ((r = sandbox_disk_base(sb, disk, &base, ret_err)) < 0) {
+		kernel_info_free(&k);
+		return r;
+	}
 	if ((r = jail_ids_pick(sb->d, sb, &jail, ret_err)) < 0) {
 		kernel_info_free(&k);
 		return r;
@@ -585,6 +617,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		.vmlinux = k.vmlinux,
 		.initramfs = k.initramfs,
 		.disk = disk,
+		.disk_base = base,
 		.workspace = sb->spec.workspace,
 		.run_dir = sb->run_dir,
 		.console_log = console,

@@ -188,8 +188,20 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	strv_pair(&a, "-chardev", xasprintf("file,id=con,path=%s,append=on", con));
 	strv_pair(&a, "-serial", xstrdup("chardev:con"));
 
-	strv_pair(&a, "-drive",
-		  xasprintf("if=none,id=root,file=%s,format=qcow2,cache=writeback,discard=unmap,aio=threads", disk));
+	if (c->disk_base) {
+		/* The backing file by name, read-only: what the qcow2 header names is never
+		 * opened (a VMM that broke out can rewrite that header). */
+		_cleanup_free_ char *base = qemu_escape(c->disk_base);
+		strv_pair(&a, "-blockdev",
+			  xasprintf("driver=file,node-name=basefile,filename=%s,read-only=on,aio=threads", base));
+		strv_pair(&a, "-blockdev", xstrdup("driver=raw,node-name=base,file=basefile,read-only=on"));
+		strv_pair(&a, "-blockdev",
+			  xasprintf("driver=file,node-name=diskfile,filename=%s,aio=threads,discard=unmap", disk));
+		strv_pair(&a, "-blockdev", xstrdup("driver=qcow2,node-name=root,file=diskfile,backing=base,discard=unmap"));
+	} else {
+		strv_pair(&a, "-drive",
+			  xasprintf("if=none,id=root,file=%s,format=qcow2,cache=writeback,discard=unmap,aio=threads", disk));
+	}
 	strv_pair(&a, "-device", xstrdup("virtio-blk-device,drive=root"));
 
 	strv_pair(&a, "-chardev", xasprintf("socket,id=ctl,fd=%d,server=on,wait=off", ctl_fd));
