@@ -99,15 +99,25 @@ static bool check_user(void)
 			     "(and the same in /etc/sysctl.d/)");
 	}
 	if (getuid() == 0) {
-		check("subids", true, "root: virtiofsd runs as ids 100000-165535, which sbx reserves", NULL);
+		_cleanup_free_ char *d = xasprintf("root: each running sandbox's QEMU and virtiofsd run as ids of "
+						   "their own, from %u-%u, which sbx reserves (%u slots of %u)",
+						   IDMAP_JAIL_BASE, IDMAP_JAIL_BASE + IDMAP_JAIL_ROOT_SLOTS * IDMAP_SLOT_MAX - 1,
+						   IDMAP_JAIL_ROOT_SLOTS, IDMAP_SLOT_MAX);
+		check("subids", true, d, NULL);
 	} else {
 		struct subid_range u, g;
 		_cleanup_free_ char *err = NULL, *d = NULL, *fix = NULL;
 		bool ok = idmap_user_ranges(&u, &g, &err) == 0;
 
-		if (ok) {
-			d = xasprintf("subordinate uids %u-%u, gids %u-%u", u.start, u.start + u.count - 1, g.start,
-				      g.start + g.count - 1);
+		if (ok && MIN(idmap_slot_count(u), idmap_slot_count(g)) == 0) {
+			ok = false;
+			d = xasprintf("subordinate uids %u-%u, gids %u-%u: too few for %u sandboxes of %u ids", u.start,
+				      u.start + u.count - 1, g.start, g.start + g.count - 1, IDMAP_MIN_SLOTS, IDMAP_SLOT_MIN);
+			fix = xstrdup("give yourself 65536 more: sudo usermod --add-subuids N-M --add-subgids N-M $USER");
+		} else if (ok) {
+			unsigned n = MIN(idmap_slot_count(u), idmap_slot_count(g));
+			d = xasprintf("subordinate uids %u-%u, gids %u-%u: %u sandboxes can run at once, each with ids of its own",
+				      u.start, u.start + u.count - 1, g.start, g.start + g.count - 1, n);
 		} else {
 			/* the message ends in "fix: COMMAND" */
 			char *f = strstr(err, " fix: ");

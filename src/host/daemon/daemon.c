@@ -115,6 +115,18 @@ static void daemon_fd_limits(struct sbxd *d)
 	log_debug("fd limit %llu: at most %u egress streams", (unsigned long long)cur, d->egress_max);
 }
 
+/* sbxd holds the secrets it injects and the CA key: no core dump of it, and no
+ * ptrace or /proc/PID/mem, environ, maps for processes of the same uid (a VMM broken
+ * out of a sandbox runs as the user when sbx does not run as root). Its children make
+ * themselves dumpable again where newuidmap needs it (idmap_enter); exec does anyway. */
+static void daemon_harden(void)
+{
+	const struct rlimit core = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
+		die("cannot make sbxd undumpable: %m");
+}
+
 /* Exactly one daemon per run dir: the lock is held for the daemon's lifetime. */
 static int daemon_lock(struct sbxd *d)
 {
@@ -281,6 +293,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
 
 	log_setup("sbxd", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, true);
+	daemon_harden();
 	if (daemon_lock(&d) < 0) {
 		log_info("another sbxd already serves %s", p->run);
 		return 0;

@@ -100,6 +100,14 @@ int initramfs_build(const char *out_path, const char *guest_bin, const char *mod
 bool template_known(const struct sbx_paths *p, const char *name); /* a recipe exists */
 /* Absolute path of the current base image (use it as qcow2 backing file); -ENOENT if not built. */
 int template_image(const struct sbx_paths *p, const char *name, char **ret_path);
+/* 0 when path is an image of template name (CACHE/templates/NAME/base-*.raw, a
+ * regular file, not a symlink), the only backing file a sandbox disk may have;
+ * -EPERM otherwise, -errno when it cannot be looked at. */
+int template_base_ok(const struct sbx_paths *p, const char *name, const char *path);
+/* The backing file the qcow2 disk's header names (*ret NULL: none). The header is
+ * hostile (whatever writes the disk writes it): read bounded, only for comparison
+ * and for disks sbx has no record of; -EBADMSG when it is not a qcow2 header. */
+int disk_backing_name(const char *disk, char **ret);
 /* Built, but from another version of its recipe (or before sbx recorded which):
  * `template build` and the first use rebuild it. */
 bool template_stale(const struct sbx_paths *p, const char *name);

@@ -172,6 +172,28 @@ static int qcow2_backing(int dfd, const char *name, char **ret)
 	return 0;
 }
 
+int disk_backing_name(const char *disk, char **ret)
+{
+	return qcow2_backing(AT_FDCWD, disk, ret);
+}
+
+int template_base_ok(const struct sbx_paths *p, const char *name, const char *path)
+{
+	_cleanup_free_ char *tdir = NULL;
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	struct stat st;
+
+	if (!p || !recipe_name_ok(name) || !slash)
+		return -EPERM;
+	tdir = xasprintf("%s/templates/%s", p->cache, name);
+	if ((size_t)(slash - path) != strlen(tdir) || strncmp(path, tdir, (size_t)(slash - path)) ||
+	    !image_name_ok(slash + 1))
+		return -EPERM;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) ? 0 : -EPERM;
+}
+
 struct strset {
 	char **v;
 	size_t n;
@@ -183,6 +205,23 @@ static void strset_free(struct strset *s)
 		free(s->v[i]);
 	free(s->v);
 	*s = (struct strset){ 0 };
+}
+
+/* The base image a sandbox's spec.json records (NULL: none, or unreadable). */
+static char *spec_base(int dfd)
+{
+	_cleanup_close_ int fd = openat(dfd, "spec.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_free_ char *text = NULL;
+	struct json_object *o, *v;
+	char *b = NULL;
+
+	if (fd < 0 || fd_read_all(fd, 1 << 20, &text, NULL) < 0)
+		return NULL;
+	o = json_tokener_parse(text);
+	if (o && json_object_object_get_ex(o, "base", &v) && json_object_is_type(v, json_type_string))
+		b = xstrdup(json_object_get_string(v));
+	json_object_put(o);
+	return b;
 }
 
 /* Backing files of every sandbox disk, including ones being created (disk.qcow2.tmp.PID). */
@@ -208,9 +247,12 @@ static int sandbox_backings(const struct sbx_paths *p, struct strset *ret)
 			continue;
 		while (r == 0 && (de = readdir(dd))) {
 			char *b = NULL;
-			if (strncmp(de->d_name, "disk", 4) || !strstr(de->d_name, ".qcow2"))
+			if (!strcmp(de->d_name, "spec.json"))
+				b = spec_base(dirfd(dd));  /* sbx's record, which sandboxes start with */
+			else if (strncmp(de->d_name, "disk", 4) || !strstr(de->d_name, ".qcow2"))
 				continue;
-			r = qcow2_backing(dirfd(dd), de->d_name, &b);
+			else
+				r = qcow2_backing(dirfd(dd), de->d_name, &b);
 			if (r == 0 && b) {
 				ret->v = realloc(ret->v, (ret->n + 1) * sizeof(char *));
 				if (!ret->v)
