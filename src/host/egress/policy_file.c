@@ -403,6 +403,8 @@ static bool preset_intact(const struct policy *pol, char *const *preset_rules)
 	return have == want;
 }
 
+static void scope_sort(struct policy_file_rule *v, size_t n);
+
 struct policy_file *policy_file_from_policy(const struct policy *pol, char *const *preset_rules, bool *ret_expanded)
 {
 	struct policy_file *f = xcalloc(1, sizeof(*f));
@@ -412,26 +414,50 @@ struct policy_file *policy_file_from_policy(const struct policy *pol, char *cons
 		f->preset = xstrdup(pol->preset);
 	if (ret_expanded)
 		*ret_expanded = !intact && pol->preset;
-	/* global rules first, then each sandbox's, in the store's order */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < pol->n; i++) {
-			const struct rule *ru = &pol->rules[i];
-			char *err = NULL;
-			if ((pass == 0) != !ru->sandbox || (intact && ru->from_preset))
-				continue;
-			if (file_add_rule(f, ru->action, ru->resource, ru->sandbox, &err) < 0)
-				free(err); /* cannot happen: the store holds valid rules */
-		}
+	for (size_t i = 0; i < pol->n; i++) {
+		const struct rule *ru = &pol->rules[i];
+		char *err = NULL;
+		if (intact && ru->from_preset)
+			continue;
+		if (file_add_rule(f, ru->action, ru->resource, ru->sandbox, &err) < 0)
+			free(err); /* cannot happen: the store holds valid rules */
+	}
+	scope_sort(f->rules, f->n);
 	return f;
 }
 
+struct scoped {
+	const struct policy_file_rule *r;
+	size_t i;
+};
+
 static int cmp_scope(const void *a, const void *b)
 {
-	const struct policy_file_rule *x = a, *y = b;
+	const struct scoped *x = a, *y = b;
+	int c;
 
-	if (!x->sandbox || !y->sandbox)
-		return !!x->sandbox - !!y->sandbox;
-	return strcmp(x->sandbox, y->sandbox);
+	if (!x->r->sandbox || !y->r->sandbox)
+		c = !!x->r->sandbox - !!y->r->sandbox;
+	else
+		c = strcmp(x->r->sandbox, y->r->sandbox);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Global rules first, then each sandbox's in name order; the order within a scope kept. */
+static void scope_sort(struct policy_file_rule *v, size_t n)
+{
+	struct scoped *s = xcalloc(n ? n : 1, sizeof(*s));
+	struct policy_file_rule *copy = xcalloc(n ? n : 1, sizeof(*copy));
+
+	for (size_t i = 0; i < n; i++)
+		s[i] = (struct scoped){ &v[i], i };
+	qsort(s, n, sizeof(*s), cmp_scope);
+	for (size_t i = 0; i < n; i++)
+		copy[i] = *s[i].r;
+	if (n)
+		memcpy(v, copy, n * sizeof(*v));
+	free(copy);
+	free(s);
 }
 
 char *policy_file_format_text(const struct policy_file *f)
@@ -449,25 +475,10 @@ char *policy_file_format_text(const struct policy_file *f)
 		   "version 1\n");
 	if (f->preset)
 		fprintf(m, "preset %s\n", f->preset);
-	/* a stable sort by scope: qsort is not stable, so sort indexes' copies carefully */
 	sorted = xcalloc(f->n ? f->n : 1, sizeof(*sorted));
-	{
-		size_t k = 0;
-		for (size_t i = 0; i < f->n; i++)
-			if (!f->rules[i].sandbox)
-				sorted[k++] = f->rules[i];
-		for (size_t i = 0; i < f->n; i++)
-			if (f->rules[i].sandbox) {
-				size_t j = k;
-				/* insertion after the last of the same or a smaller scope keeps order */
-				while (j > 0 && cmp_scope(&sorted[j - 1], &f->rules[i]) > 0) {
-					sorted[j] = sorted[j - 1];
-					j--;
-				}
-				sorted[j] = f->rules[i];
-				k++;
-			}
-	}
+	if (f->n)
+		memcpy(sorted, f->rules, f->n * sizeof(*sorted));
+	scope_sort(sorted, f->n);
 	for (size_t i = 0; i < f->n; i++) {
 		const struct policy_file_rule *r = &sorted[i];
 		const char *s = r->sandbox ? r->sandbox : "";
