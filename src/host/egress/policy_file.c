@@ -665,3 +665,77 @@ int policy_file_apply(struct policy *pol, const struct policy_file *f, char *con
 	*ret = d;
 	return 0;
 }
+
+/* ---------------------------------------------------------------- project files */
+
+int policy_file_project(struct policy_file *f, const char *sandbox, char **ret_err)
+{
+	if (!name_valid(sandbox)) {
+		*ret_err = errf("invalid sandbox name");
+		return -EINVAL;
+	}
+	if (f->preset) {
+		*ret_err = errf("a project policy cannot choose a preset (preset %s): only allow and deny lines", f->preset);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		if (f->rules[i].sandbox) {
+			_cleanup_free_ char *q = quote(f->rules[i].sandbox);
+			*ret_err = errf("a project policy cannot name a sandbox (sandbox=%s): its rules are for the "
+					"workspace's sandbox only", q);
+			return -EINVAL;
+		}
+	for (size_t i = 0; i < f->n; i++)
+		f->rules[i].sandbox = xstrdup(sandbox);
+	/* the scope made two rules the same? no: all had none, all have one now */
+	return 0;
+}
+
+static bool file_has(const struct policy_file *f, const struct policy_file_rule *r)
+{
+	for (size_t i = 0; f && i < f->n; i++)
+		if (f->rules[i].action == r->action && !strcmp(f->rules[i].resource, r->resource) &&
+		    streq_null(f->rules[i].sandbox, r->sandbox))
+			return true;
+	return false;
+}
+
+int policy_file_swap(struct policy *pol, const struct policy_file *old, const struct policy_file *new,
+		     struct policy_diff *ret, char **ret_err)
+{
+	struct policy_diff d = { 0 };
+	size_t adds = 0;
+
+	for (size_t i = 0; i < new->n; i++)
+		adds += find_rule(pol, new->rules[i].action, new->rules[i].resource, new->rules[i].sandbox) < 0;
+	if (pol->n + adds > POLICY_RULES_MAX) {
+		*ret_err = errf("the policy would hold more than %d rules", POLICY_RULES_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; old && i < old->n; i++) {
+		const struct policy_file_rule *r = &old->rules[i];
+		ssize_t at;
+		if (file_has(new, r))
+			continue;
+		diff_push(&d, '-', r->action, r->resource, r->sandbox, false);
+		if ((at = find_rule(pol, r->action, r->resource, r->sandbox)) >= 0)
+			policy_delete_at(pol, (size_t)at);
+	}
+	for (size_t i = 0; i < new->n; i++) {
+		const struct policy_file_rule *r = &new->rules[i];
+		const char *err = NULL;
+		int rr;
+		if (!file_has(old, r))
+			diff_push(&d, '+', r->action, r->resource, r->sandbox, false);
+		rr = policy_add(pol, r->action, r->resource, r->sandbox, false, NULL, &err);
+		if (rr < 0) {
+			*ret_err = errf("cannot add %s: %s", r->resource, err ? err : strerror(-rr));
+			policy_diff_clear(&d);
+			return rr;
+		}
+	}
+	d.old_preset = pol->preset ? xstrdup(pol->preset) : NULL;
+	d.new_preset = pol->preset ? xstrdup(pol->preset) : NULL;
+	*ret = d;
+	return 0;
+}

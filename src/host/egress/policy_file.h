@@ -77,4 +77,13 @@ void policy_diff_clear(struct policy_diff *d);
 /* "allow example.com sandbox=api": a change (or a rule) in the text form. */
 char *policy_change_text(const struct policy_change *c);
 
+/* A workspace's project policy (.sbx/policy): allow and deny lines only, no preset and
+ * no sandbox=; every rule is then given the scope `sandbox`. -EINVAL (*ret_err). */
+int policy_file_project(struct policy_file *f, const char *sandbox, char **ret_err);
+/* Replace in pol the rules of `old` (the file accepted before; NULL: none) by those of
+ * `new`: old's rules that new lacks are removed, new's are added (kept when present).
+ * The diff is old file -> new file. Errors as policy_file_apply. */
+int policy_file_swap(struct policy *pol, const struct policy_file *old, const struct policy_file *new,
+		     struct policy_diff *ret, char **ret_err);
+
 #endif
