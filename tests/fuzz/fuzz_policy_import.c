@@ -5,7 +5,8 @@
  *
  * Invariants: a refused file says why, at a line inside the file; an accepted one
  * writes text and JSON that parse back to the same file (the written forms are
- * fixed points); applying it twice changes nothing the second time (replace and merge).
+ * fixed points); applying it twice changes nothing the second time (replace and merge);
+ * as a project file it is refused with a reason, or every rule lands in its sandbox.
  */
 #include <assert.h>
 #include <errno.h>
@@ -44,6 +45,33 @@ static void check_apply(const struct policy_file *f, bool merge)
 	policy_free(pol);
 }
 
+/* As a workspace's .sbx/policy: scoped to one sandbox, swapped in, swapped for itself. */
+static void check_project(struct policy_file *f)
+{
+	struct policy *pol = policy_new();
+	struct policy_diff d = { 0 };
+	char *err = NULL;
+
+	if (policy_file_project(f, "fz", &err) < 0) {
+		assert(err && err[0]);
+		free(err);
+		policy_free(pol);
+		return;
+	}
+	assert(policy_file_swap(pol, NULL, f, &d, &err) == 0);
+	assert(d.n == f->n && policy_rule_count(pol) == f->n);
+	policy_diff_clear(&d);
+	assert(policy_file_swap(pol, f, f, &d, &err) == 0);
+	assert(d.n == 0 && policy_rule_count(pol) == f->n);
+	policy_diff_clear(&d);
+	for (size_t i = 0; i < policy_rule_count(pol); i++) {
+		struct policy_rule_info ri;
+		policy_rule_get(pol, i, &ri);
+		assert(ri.sandbox && !strcmp(ri.sandbox, "fz"));
+	}
+	policy_free(pol);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct policy_file *f = NULL, *g;
@@ -74,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	policy_file_free(g);
 	check_apply(f, false);
 	check_apply(f, true);
+	check_project(f);
 	free(text);
 	free(text2);
 	free(json);

@@ -296,6 +296,49 @@ static void test_change_text_and_scope_decision(void)
 	policy_free(pol);
 }
 
+static void test_project_and_swap(void)
+{
+	struct policy *pol = policy_new();
+	struct policy_file *old = parse_ok("allow a.test\ndeny b.test\n"), *new = parse_ok("allow a.test\nallow c.test\n");
+	struct policy_file *bad1 = parse_ok("preset balanced\n"), *bad2 = parse_ok("allow x.test sandbox=other\n");
+	struct policy_diff d;
+	struct policy_rule_info ri;
+	char *err = NULL;
+	int add_id = 0;
+
+	CHECK(policy_add(pol, POLICY_ALLOW, "mine.test", "p1", false, &add_id, NULL) == 0);
+	CHECK(policy_file_project(bad1, "p1", &err) == -EINVAL && err && strstr(err, "preset"));
+	free(err);
+	err = NULL;
+	CHECK(policy_file_project(bad2, "p1", &err) == -EINVAL && err && strstr(err, "cannot name a sandbox"));
+	free(err);
+	err = NULL;
+	CHECK(policy_file_project(old, "p1", &err) == 0 && !strcmp(old->rules[1].sandbox, "p1"));
+	CHECK(policy_file_project(new, "p1", &err) == 0);
+	/* first acceptance: old = none */
+	CHECK(policy_file_swap(pol, NULL, old, &d, &err) == 0);
+	CHECK_EQ(d.n, 2);
+	policy_diff_clear(&d);
+	CHECK_EQ(policy_rule_count(pol), 3);
+	/* old -> new: b.test goes, c.test comes, a.test and the user's own rule stay */
+	CHECK(policy_file_swap(pol, old, new, &d, &err) == 0);
+	CHECK_EQ(d.n, 2);
+	CHECK(d.n == 2 && d.v[0].op == '-' && !strcmp(d.v[0].resource, "b.test") && d.v[1].op == '+' &&
+	      !strcmp(d.v[1].resource, "c.test"));
+	policy_diff_clear(&d);
+	CHECK_EQ(policy_rule_count(pol), 3);
+	for (size_t i = 0; i < policy_rule_count(pol); i++) {
+		policy_rule_get(pol, i, &ri);
+		CHECK_STR(ri.sandbox, "p1");
+		CHECK(strcmp(ri.resource, "b.test"));
+	}
+	policy_file_free(old);
+	policy_file_free(new);
+	policy_file_free(bad1);
+	policy_file_free(bad2);
+	policy_free(pol);
+}
+
 int main(void)
 {
 	test_parse_text();
@@ -306,5 +349,6 @@ int main(void)
 	test_apply_replace_diff();
 	test_apply_merge();
 	test_change_text_and_scope_decision();
+	test_project_and_swap();
 	TEST_DONE();
 }

@@ -193,8 +193,11 @@ int cmd_project_policy(const struct sbx_paths *p, const char *cmd, const char *w
 		return 0; /* as accepted (or neither exists) */
 	new = project_parse(content, sandbox, &line, &err);
 	if (!new) {
-		fprintf(stderr, "sbx %s: warning: %s/%s:%d: %s; the file is ignored, the rules accepted before stay\n", cmd,
-			ws, PROJECT_POLICY_PATH, line, err);
+		char at[16] = "";
+		if (line > 0)
+			snprintf(at, sizeof(at), ":%d", line);
+		fprintf(stderr, "sbx %s: warning: %s/%s%s: %s; the file is ignored, the rules accepted before stay\n", cmd,
+			ws, PROJECT_POLICY_PATH, at, err);
 		return 0;
 	}
 	free(err);
