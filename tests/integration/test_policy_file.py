@@ -215,6 +215,14 @@ def test_workspace_policy_needs_accept_as_diff(sbx_bin):
         # unchanged: nothing asked, nothing said
         r = h.sbx("create", "--name", "wp1", "shell", ws, timeout=120)
         assert r.rc == 0 and ".sbx/policy" not in r.err, r
+        # the user removes one of its rules: offered again, never re-added silently
+        h.ok("policy", "rm", "network", "--resource", "evil.test", "--sandbox", "wp1", timeout=30)
+        r = h.sbx("create", "--name", "wp1", "shell", ws, timeout=120)
+        assert r.rc == 0 and "lost some of its rules" in r.err and "+ deny evil.test sandbox=wp1" in r.err, r
+        assert project_rules(h, "wp1") == {("allow", "pypi.org")}
+        rc, out = run_tty(h, ["create", "--name", "wp1", "shell", ws], b"y")
+        assert rc == 0 and "Applied" in out, out
+        assert project_rules(h, "wp1") == {("allow", "pypi.org"), ("deny", "evil.test")}
         # the agent changes it: the diff is shown, the change ignored without a terminal
         pf.write_text("allow pypi.org\nallow **\n")
         r = h.sbx("create", "--name", "wp1", "shell", ws, timeout=120)

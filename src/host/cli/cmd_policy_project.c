@@ -124,6 +124,31 @@ static struct policy_file *project_parse(const char *content, const char *sandbo
 	return f;
 }
 
+/* Drop from f the rules pol no longer holds (removed by the user since, or the policy
+ * was reset): the diff is then against what is in effect, and offers them again. */
+static void keep_present(struct policy_file *f, const struct policy *pol)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; f && i < f->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < policy_rule_count(pol) && !found; j++) {
+			struct policy_rule_info ri;
+			policy_rule_get(pol, j, &ri);
+			found = ri.action == f->rules[i].action && !strcmp(ri.resource, f->rules[i].resource) &&
+				streq_null(ri.sandbox, f->rules[i].sandbox);
+		}
+		if (found) {
+			f->rules[k++] = f->rules[i];
+		} else {
+			free(f->rules[i].resource);
+			free(f->rules[i].sandbox);
+		}
+	}
+	if (f)
+		f->n = k;
+}
+
 static void print_changes(const struct policy_diff *d)
 {
 	for (size_t i = 0; i < d->n; i++) {
@@ -189,8 +214,8 @@ int cmd_project_policy(const struct sbx_paths *p, const char *cmd, const char *w
 			PROJECT_POLICY_PATH);
 		return 1;
 	}
-	if (streq_null(content, accepted))
-		return 0; /* as accepted (or neither exists) */
+	if (!content && !accepted)
+		return 0;
 	new = project_parse(content, sandbox, &line, &err);
 	if (!new) {
 		char at[16] = "";
@@ -203,19 +228,25 @@ int cmd_project_policy(const struct sbx_paths *p, const char *cmd, const char *w
 	free(err);
 	err = NULL;
 	old = project_parse(accepted, sandbox, &line, &err); /* ours; NULL only if sbx's rules changed */
-	/* The diff, on a copy of the policy. */
-	if (cmd_policy_load(p, cmd, &sim) < 0 || policy_file_swap(sim, old, new, &d, &err) < 0) {
-		if (err)
-			fprintf(stderr, "sbx %s: %s/%s: %s\n", cmd, ws, PROJECT_POLICY_PATH, err);
+	/* The diff against what is in effect, on a copy of the policy. */
+	if (cmd_policy_load(p, cmd, &sim) < 0) {
 		rc = 1;
 		goto out;
 	}
-	if (d.n == 0) { /* comments or order only: nothing to accept */
-		rc = record_save(p, sandbox, ws, content) < 0 ? 1 : 0;
+	keep_present(old, sim);
+	if (policy_file_swap(sim, old, new, &d, &err) < 0) {
+		fprintf(stderr, "sbx %s: %s/%s: %s\n", cmd, ws, PROJECT_POLICY_PATH, err);
+		rc = 1;
+		goto out;
+	}
+	if (d.n == 0) { /* as accepted, or comments and order only: nothing to accept */
+		if (!streq_null(content, accepted))
+			rc = record_save(p, sandbox, ws, content) < 0 ? 1 : 0;
 		goto out;
 	}
 	fprintf(stderr, "%s/%s %s; for sandbox %s it would change the network policy:\n", ws, PROJECT_POLICY_PATH,
-		!accepted ? "is new" : !content ? "was removed" : "changed since you accepted it", sandbox);
+		!accepted ? "is new" : !content ? "was removed" : strcmp(content, accepted) ? "changed since you accepted it"
+		: "is as you accepted it, but the policy lost some of its rules since", sandbox);
 	print_changes(&d);
 	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO)) {
 		fprintf(stderr, "sbx %s: warning: not applied: accepting a workspace's policy needs a terminal; the rules "
