@@ -30,7 +30,12 @@ static const char run_description[] =
 	"the first is not a flag, else they are appended. Without a terminal the command runs\n"
 	"non-interactively and its exit status is sbx's.\n"
 	"\n"
-	"Options may come before or after AGENT and PATH; everything after -- goes to the agent.\n";
+	"Options may come before or after AGENT and PATH; everything after -- goes to the agent.\n"
+	"\n"
+	"A workspace may carry network rules for its sandbox in .sbx/policy (allow and deny\n"
+	"lines, see sbx help policy). The agent can write that file, so a new or changed one\n"
+	"is shown as a diff and applied only when accepted on a terminal; otherwise the change\n"
+	"is ignored with a warning and the rules accepted before stay.\n";
 
 static const char run_examples[] =
 	"  sbx run claude\n"
