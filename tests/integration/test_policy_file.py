@@ -253,3 +253,60 @@ def test_workspace_policy_needs_accept_as_diff(sbx_bin):
         assert not (h.state_dir / "project-policy" / "wp1.json").exists()
     finally:
         h.close()
+
+
+def test_workspace_policy_in_a_real_sandbox(sbx_bin):
+    """End to end, in VMs: an accepted .sbx/policy opens a fake upstream for its own
+    sandbox only; the agent then rewrites the file from inside the VM, and the next
+    `sbx run` without a terminal shows the change and ignores it."""
+    import http.server
+    import threading
+    from conftest import chown_to_agent
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"project upstream\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    h = new_home("wv", policy="deny-all")
+    try:
+        h.ok("settings", "set", "proxy.resolve", f"proj.test:80=127.0.0.1:{port},evil.test:80=127.0.0.1:{port}",
+             timeout=30)
+        ws = h.workspace("projv")
+        (ws / ".sbx").mkdir()
+        (ws / ".sbx" / "policy").write_text("allow proj.test\n")
+        chown_to_agent(ws)
+        other = h.workspace("otherv")
+        rc, out = run_tty(h, ["run", "-d", "--name", "pv", "shell", ws], b"y", timeout=300)
+        assert rc == 0 and "Applied" in out, out
+        h.ok("run", "-d", "--name", "ov", "shell", other, timeout=300)
+
+        def code(name, url):
+            r = h.sbx("exec", name, "curl", "-s", "-o", "/dev/null", "-m", "20", "-w", "%{http_code}", url,
+                      timeout=120)
+            return r.out.strip()
+
+        assert code("pv", "http://proj.test/") == "200"
+        assert code("ov", "http://proj.test/") == "403"
+        assert code("pv", "http://evil.test/") == "403"
+        # the agent widens its own allow-list from inside the VM
+        h.ok("exec", "pv", "sh", "-c", f"echo 'allow **' >> {ws}/.sbx/policy", timeout=120)
+        assert "allow **" in (ws / ".sbx" / "policy").read_text()
+        h.ok("stop", "pv", timeout=120)
+        r = h.sbx("run", "-d", "--name", "pv", "shell", ws, timeout=300)
+        assert r.rc == 0, r
+        assert "+ allow ** sandbox=pv" in r.err and "not applied" in r.err, r
+        assert code("pv", "http://evil.test/") == "403"
+        assert code("pv", "http://proj.test/") == "200"
+    finally:
+        h.close()
+        srv.shutdown()
