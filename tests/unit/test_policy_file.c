@@ -332,6 +332,16 @@ static void test_project_and_swap(void)
 		CHECK_STR(ri.sandbox, "p1");
 		CHECK(strcmp(ri.resource, "b.test"));
 	}
+	/* a rule the policy holds already is no change */
+	{
+		struct policy_file *same = parse_ok("allow mine.test\n");
+		CHECK(policy_file_project(same, "p1", &err) == 0);
+		CHECK(policy_file_swap(pol, NULL, same, &d, &err) == 0);
+		CHECK_EQ(d.n, 0);
+		policy_diff_clear(&d);
+		CHECK_EQ(policy_rule_count(pol), 3);
+		policy_file_free(same);
+	}
 	policy_file_free(old);
 	policy_file_free(new);
 	policy_file_free(bad1);

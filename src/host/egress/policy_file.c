@@ -717,15 +717,16 @@ int policy_file_swap(struct policy *pol, const struct policy_file *old, const st
 		ssize_t at;
 		if (file_has(new, r))
 			continue;
-		diff_push(&d, '-', r->action, r->resource, r->sandbox, false);
-		if ((at = find_rule(pol, r->action, r->resource, r->sandbox)) >= 0)
+		if ((at = find_rule(pol, r->action, r->resource, r->sandbox)) >= 0) {
+			diff_push(&d, '-', r->action, r->resource, r->sandbox, false);
 			policy_delete_at(pol, (size_t)at);
+		}
 	}
 	for (size_t i = 0; i < new->n; i++) {
 		const struct policy_file_rule *r = &new->rules[i];
 		const char *err = NULL;
 		int rr;
-		if (!file_has(old, r))
+		if (find_rule(pol, r->action, r->resource, r->sandbox) < 0)
 			diff_push(&d, '+', r->action, r->resource, r->sandbox, false);
 		rr = policy_add(pol, r->action, r->resource, r->sandbox, false, NULL, &err);
 		if (rr < 0) {

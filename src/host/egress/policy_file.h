@@ -82,7 +82,8 @@ char *policy_change_text(const struct policy_change *c);
 int policy_file_project(struct policy_file *f, const char *sandbox, char **ret_err);
 /* Replace in pol the rules of `old` (the file accepted before; NULL: none) by those of
  * `new`: old's rules that new lacks are removed, new's are added (kept when present).
- * The diff is old file -> new file. Errors as policy_file_apply. */
+ * The diff is what changes in pol (a rule already there is no '+'). Errors as
+ * policy_file_apply. */
 int policy_file_swap(struct policy *pol, const struct policy_file *old, const struct policy_file *new,
 		     struct policy_diff *ret, char **ret_err);
 
