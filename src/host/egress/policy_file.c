@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* policy_file.c: the policy as a file: the text and JSON forms (parsed strictly from
- * hostile bytes), the export of a loaded policy, and an import's diff and apply. */
+ * hostile bytes) and the export of a loaded policy (import: policy_file_apply.c). */
 #include "policy_file.h"
 
 #include <errno.h>
@@ -27,8 +27,7 @@ void policy_file_free(struct policy_file *f)
 	free(f);
 }
 
-static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *errf(const char *fmt, ...)
+char *policy_errf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
@@ -40,8 +39,7 @@ static char *errf(const char *fmt, ...)
 	return s;
 }
 
-/* Printable ASCII for an error message that quotes hostile text (at most 64 bytes). */
-static char *quote(const char *s)
+char *policy_quote(const char *s)
 {
 	size_t n = strnlen(s, 64);
 	char *q = xmalloc(n + 4);
@@ -63,13 +61,13 @@ static int file_add_rule(struct policy_file *f, enum policy_action action, const
 	char *norm = NULL;
 
 	if (sandbox && !name_valid(sandbox)) {
-		_cleanup_free_ char *q = quote(sandbox);
-		*ret_err = errf("invalid sandbox name '%s'", q);
+		_cleanup_free_ char *q = policy_quote(sandbox);
+		*ret_err = policy_errf("invalid sandbox name '%s'", q);
 		return -EINVAL;
 	}
 	if (policy_resource_normalize(resource, &norm, &why) < 0) {
-		_cleanup_free_ char *q = quote(resource);
-		*ret_err = errf("invalid rule '%s': %s", q, why ? why : "invalid");
+		_cleanup_free_ char *q = policy_quote(resource);
+		*ret_err = policy_errf("invalid rule '%s': %s", q, why ? why : "invalid");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < f->n; i++)
@@ -80,7 +78,7 @@ static int file_add_rule(struct policy_file *f, enum policy_action action, const
 		}
 	if (f->n >= POLICY_RULES_MAX) {
 		free(norm);
-		*ret_err = errf("more than %d rules", POLICY_RULES_MAX);
+		*ret_err = policy_errf("more than %d rules", POLICY_RULES_MAX);
 		return -EINVAL;
 	}
 	if ((f->n & (f->n - 1)) == 0) { /* capacity: the next power of two */
@@ -97,12 +95,12 @@ static int file_add_rule(struct policy_file *f, enum policy_action action, const
 static int set_preset(struct policy_file *f, const char *name, char **ret_err)
 {
 	if (f->preset) {
-		*ret_err = errf("a second preset (a file names at most one)");
+		*ret_err = policy_errf("a second preset (a file names at most one)");
 		return -EINVAL;
 	}
 	if (!policy_preset_known(name)) {
-		_cleanup_free_ char *q = quote(name);
-		*ret_err = errf("unknown preset '%s' (allow-all, balanced or deny-all)", q);
+		_cleanup_free_ char *q = policy_quote(name);
+		*ret_err = policy_errf("unknown preset '%s' (allow-all, balanced or deny-all)", q);
 		return -EINVAL;
 	}
 	f->preset = xstrdup(name);
@@ -117,7 +115,7 @@ static int text_line(struct policy_file *f, char *line, bool *seen_version, char
 
 	for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		if (n == ARRAY_SIZE(tok)) {
-			*ret_err = errf("too many words");
+			*ret_err = policy_errf("too many words");
 			return -EINVAL;
 		}
 		tok[n++] = t;
@@ -126,7 +124,7 @@ static int text_line(struct policy_file *f, char *line, bool *seen_version, char
 		return 0;
 	if (!strcmp(tok[0], "version")) {
 		if (n != 2 || strcmp(tok[1], "1") || *seen_version) {
-			*ret_err = errf(*seen_version ? "a second version line" : "unsupported version (this sbx reads version 1)");
+			*ret_err = policy_errf(*seen_version ? "a second version line" : "unsupported version (this sbx reads version 1)");
 			return -EINVAL;
 		}
 		*seen_version = true;
@@ -134,7 +132,7 @@ static int text_line(struct policy_file *f, char *line, bool *seen_version, char
 	}
 	if (!strcmp(tok[0], "preset")) {
 		if (n != 2) {
-			*ret_err = errf("usage: preset NAME");
+			*ret_err = policy_errf("usage: preset NAME");
 			return -EINVAL;
 		}
 		return set_preset(f, tok[1], ret_err);
@@ -142,13 +140,13 @@ static int text_line(struct policy_file *f, char *line, bool *seen_version, char
 	if (!strcmp(tok[0], "allow") || !strcmp(tok[0], "deny")) {
 		const char *sandbox = NULL;
 		if (n < 2 || n > 3) {
-			*ret_err = errf("usage: %s RESOURCE [sandbox=NAME]", tok[0]);
+			*ret_err = policy_errf("usage: %s RESOURCE [sandbox=NAME]", tok[0]);
 			return -EINVAL;
 		}
 		if (n == 3) {
 			if (strncmp(tok[2], "sandbox=", 8)) {
-				_cleanup_free_ char *q = quote(tok[2]);
-				*ret_err = errf("unexpected '%s' (a scope is written sandbox=NAME)", q);
+				_cleanup_free_ char *q = policy_quote(tok[2]);
+				*ret_err = policy_errf("unexpected '%s' (a scope is written sandbox=NAME)", q);
 				return -EINVAL;
 			}
 			sandbox = tok[2] + 8;
@@ -156,8 +154,8 @@ static int text_line(struct policy_file *f, char *line, bool *seen_version, char
 		return file_add_rule(f, strcmp(tok[0], "allow") ? POLICY_DENY : POLICY_ALLOW, tok[1], sandbox, ret_err);
 	}
 	{
-		_cleanup_free_ char *q = quote(tok[0]);
-		*ret_err = errf("unknown directive '%s' (allow, deny, preset or version)", q);
+		_cleanup_free_ char *q = policy_quote(tok[0]);
+		*ret_err = policy_errf("unknown directive '%s' (allow, deny, preset or version)", q);
 	}
 	return -EINVAL;
 }
@@ -177,14 +175,14 @@ static int parse_text(struct policy_file *f, const char *buf, size_t len, int *r
 		lineno++;
 		*ret_line = lineno;
 		if (l > POLICY_FILE_LINE_MAX) {
-			*ret_err = errf("line longer than %d bytes", POLICY_FILE_LINE_MAX);
+			*ret_err = policy_errf("line longer than %d bytes", POLICY_FILE_LINE_MAX);
 			return -EINVAL;
 		}
 		memcpy(line, buf + pos, l);
 		line[l] = 0;
 		pos += l + (nl ? 1 : 0);
 		if (strlen(line) != l) {
-			*ret_err = errf("a NUL byte");
+			*ret_err = policy_errf("a NUL byte");
 			return -EINVAL;
 		}
 		if ((hash = strchr(line, '#')))
@@ -193,7 +191,7 @@ static int parse_text(struct policy_file *f, const char *buf, size_t len, int *r
 			line[k - 1] = 0; /* CRLF files too */
 		for (char *c = line; *c; c++)
 			if ((unsigned char)*c < 0x20 && *c != '\t') {
-				*ret_err = errf("a control character (0x%02x)", (unsigned char)*c);
+				*ret_err = policy_errf("a control character (0x%02x)", (unsigned char)*c);
 				return -EINVAL;
 			}
 		r = text_line(f, line, &seen_version, ret_err);
@@ -235,7 +233,7 @@ static int json_rules(struct policy_file *f, struct json_object *rules, char **r
 	size_t n;
 
 	if (!json_object_is_type(rules, json_type_array) || (n = json_object_array_length(rules)) > POLICY_RULES_MAX) {
-		*ret_err = errf("\"rules\" is not an array of at most %d rules", POLICY_RULES_MAX);
+		*ret_err = policy_errf("\"rules\" is not an array of at most %d rules", POLICY_RULES_MAX);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -248,26 +246,26 @@ static int json_rules(struct policy_file *f, struct json_object *rules, char **r
 		    !json_object_object_get_ex(o, "resource", &res) || !json_object_is_type(res, json_type_string) ||
 		    (json_object_object_get_ex(o, "sandbox", &sb) && !json_object_is_type(sb, json_type_null) &&
 		     !json_object_is_type(sb, json_type_string))) {
-			_cleanup_free_ char *q = bad ? quote(bad) : NULL;
-			*ret_err = bad ? errf("rules[%zu]: unknown key '%s'", i, q)
-				       : errf("rules[%zu]: not {\"action\", \"resource\", \"sandbox\"} with strings", i);
+			_cleanup_free_ char *q = bad ? policy_quote(bad) : NULL;
+			*ret_err = bad ? policy_errf("rules[%zu]: unknown key '%s'", i, q)
+				       : policy_errf("rules[%zu]: not {\"action\", \"resource\", \"sandbox\"} with strings", i);
 			return -EINVAL;
 		}
 		action = json_object_get_string(a);
 		if (strcmp(action, "allow") && strcmp(action, "deny")) {
-			*ret_err = errf("rules[%zu]: action is allow or deny", i);
+			*ret_err = policy_errf("rules[%zu]: action is allow or deny", i);
 			return -EINVAL;
 		}
 		if (strlen(json_object_get_string(res)) != (size_t)json_object_get_string_len(res) ||
 		    (sb && json_object_is_type(sb, json_type_string) &&
 		     strlen(json_object_get_string(sb)) != (size_t)json_object_get_string_len(sb))) {
-			*ret_err = errf("rules[%zu]: a NUL byte", i);
+			*ret_err = policy_errf("rules[%zu]: a NUL byte", i);
 			return -EINVAL;
 		}
 		if (file_add_rule(f, strcmp(action, "allow") ? POLICY_DENY : POLICY_ALLOW, json_object_get_string(res),
 				  sb && json_object_is_type(sb, json_type_string) ? json_object_get_string(sb) : NULL,
 				  &err) < 0) {
-			*ret_err = errf("rules[%zu]: %s", i, err);
+			*ret_err = policy_errf("rules[%zu]: %s", i, err);
 			free(err);
 			return -EINVAL;
 		}
@@ -282,22 +280,22 @@ static int json_top(struct policy_file *f, struct json_object *root, char **ret_
 	const char *bad = NULL;
 
 	if (!json_object_is_type(root, json_type_object)) {
-		*ret_err = errf("not a JSON object");
+		*ret_err = policy_errf("not a JSON object");
 		return -EINVAL;
 	}
 	if (!only_keys(root, top_keys, &bad)) {
-		_cleanup_free_ char *q = quote(bad);
-		*ret_err = errf("unknown key '%s'", q);
+		_cleanup_free_ char *q = policy_quote(bad);
+		*ret_err = policy_errf("unknown key '%s'", q);
 		return -EINVAL;
 	}
 	if (json_object_object_get_ex(root, "version", &v) &&
 	    (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != 1)) {
-		*ret_err = errf("unsupported version (this sbx reads version 1)");
+		*ret_err = policy_errf("unsupported version (this sbx reads version 1)");
 		return -EINVAL;
 	}
 	if (json_object_object_get_ex(root, "preset", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_string)) {
-			*ret_err = errf("\"preset\" is not a string");
+			*ret_err = policy_errf("\"preset\" is not a string");
 			return -EINVAL;
 		}
 		if (set_preset(f, json_object_get_string(v), ret_err) < 0)
@@ -324,7 +322,7 @@ static int parse_json(struct policy_file *f, const char *buf, size_t len, int *r
 		if (trailing && strspn(buf + end, " \t\r\n") == len - end && !memchr(buf + end, 0, len - end))
 			goto parsed;
 		*ret_line = line_of(buf, len, end);
-		*ret_err = errf("not valid JSON (%s)", trailing ? "something after the object"
+		*ret_err = policy_errf("not valid JSON (%s)", trailing ? "something after the object"
 								: json_tokener_error_desc(json_tokener_get_error(tok)));
 		json_object_put(root);
 		json_tokener_free(tok);
@@ -344,7 +342,7 @@ int policy_file_parse(const char *buf, size_t len, struct policy_file **ret, int
 	int line = 0, r;
 
 	if (len > POLICY_FILE_BYTES_MAX) {
-		*ret_err = errf("larger than %u bytes", POLICY_FILE_BYTES_MAX);
+		*ret_err = policy_errf("larger than %u bytes", POLICY_FILE_BYTES_MAX);
 		if (ret_line)
 			*ret_line = 0;
 		return -EINVAL;
@@ -517,226 +515,4 @@ char *policy_file_format_json(const struct policy_file *f)
 									    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 	return out;
-}
-
-/* ---------------------------------------------------------------- import */
-
-void policy_diff_clear(struct policy_diff *d)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		free(d->v[i].resource);
-		free(d->v[i].sandbox);
-	}
-	free(d->v);
-	free(d->old_preset);
-	free(d->new_preset);
-	memset(d, 0, sizeof(*d));
-}
-
-bool policy_diff_empty(const struct policy_diff *d)
-{
-	return d->n == 0 && streq_null(d->old_preset, d->new_preset);
-}
-
-char *policy_change_text(const struct policy_change *c)
-{
-	return xasprintf("%s %s%s%s", c->action == POLICY_ALLOW ? "allow" : "deny", c->resource,
-			 c->sandbox ? " sandbox=" : "", c->sandbox ? c->sandbox : "");
-}
-
-static void diff_push(struct policy_diff *d, char op, enum policy_action action, const char *resource,
-		      const char *sandbox, bool from_preset)
-{
-	struct policy_change *nv = realloc(d->v, (d->n + 1) * sizeof(*nv));
-
-	if (!nv)
-		die("out of memory");
-	d->v = nv;
-	d->v[d->n++] = (struct policy_change){ op, action, xstrdup(resource), sandbox ? xstrdup(sandbox) : NULL,
-					       from_preset };
-}
-
-/* What the policy is to hold: the preset's rules (marked), then the file's. */
-struct want {
-	enum policy_action action;
-	const char *resource, *sandbox;
-	bool from_preset;
-};
-
-static ssize_t find_rule(const struct policy *pol, enum policy_action a, const char *res, const char *sandbox)
-{
-	for (size_t i = 0; i < pol->n; i++)
-		if (pol->rules[i].action == a && !strcmp(pol->rules[i].resource, res) &&
-		    streq_null(pol->rules[i].sandbox, sandbox))
-			return (ssize_t)i;
-	return -1;
-}
-
-static size_t want_build(const struct policy_file *f, char *const *preset_rules, struct want **ret)
-{
-	size_t np = 0, n = 0;
-	struct want *w;
-
-	for (char *const *x = preset_rules; f->preset && x && *x; x++)
-		np++;
-	w = xcalloc(np + f->n + 1, sizeof(*w));
-	for (size_t i = 0; i < np; i++)
-		w[n++] = (struct want){ POLICY_ALLOW, preset_rules[i], NULL, true };
-	for (size_t i = 0; i < f->n; i++) {
-		const struct policy_file_rule *r = &f->rules[i];
-		bool dup = false;
-		for (size_t j = 0; j < np && !dup; j++)
-			if (r->action == POLICY_ALLOW && !r->sandbox && !strcmp(w[j].resource, r->resource)) {
-				w[j].from_preset = false; /* written in the file too: the user's */
-				dup = true;
-			}
-		if (!dup)
-			w[n++] = (struct want){ r->action, r->resource, r->sandbox, false };
-	}
-	*ret = w;
-	return n;
-}
-
-int policy_file_apply(struct policy *pol, const struct policy_file *f, char *const *preset_rules, bool merge,
-		      struct policy_diff *ret, char **ret_err)
-{
-	struct policy_diff d = { 0 };
-	_cleanup_free_ struct want *w = NULL;
-	size_t nw;
-
-	if (f->preset && !preset_rules) {
-		*ret_err = errf("the rules of preset %s are missing", f->preset);
-		return -EINVAL;
-	}
-	if (merge && f->preset && pol->preset && strcmp(f->preset, pol->preset)) {
-		*ret_err = errf("the file names preset %s, the policy has %s: --merge cannot change the preset "
-				"(import without --merge to replace the policy)", f->preset, pol->preset);
-		return -EINVAL;
-	}
-	nw = want_build(f, preset_rules, &w);
-	/* check the size first: nothing changes on failure */
-	{
-		size_t total = merge ? pol->n : 0;
-		for (size_t i = 0; i < nw; i++)
-			total += !merge || find_rule(pol, w[i].action, w[i].resource, w[i].sandbox) < 0;
-		if (total > POLICY_RULES_MAX) {
-			*ret_err = errf("the policy would hold more than %d rules", POLICY_RULES_MAX);
-			return -EINVAL;
-		}
-	}
-	d.old_preset = pol->preset ? xstrdup(pol->preset) : NULL;
-	if (!merge) {
-		for (size_t i = 0; i < pol->n;) {
-			const struct rule *ru = &pol->rules[i];
-			bool keep = false;
-			for (size_t j = 0; j < nw && !keep; j++)
-				keep = w[j].action == ru->action && !strcmp(w[j].resource, ru->resource) &&
-				       streq_null(w[j].sandbox, ru->sandbox);
-			if (keep) {
-				i++;
-				continue;
-			}
-			diff_push(&d, '-', ru->action, ru->resource, ru->sandbox, ru->from_preset);
-			policy_delete_at(pol, i);
-		}
-		free(pol->preset);
-		pol->preset = f->preset ? xstrdup(f->preset) : NULL;
-	} else if (f->preset && !pol->preset) {
-		pol->preset = xstrdup(f->preset);
-	}
-	for (size_t i = 0; i < nw; i++) {
-		ssize_t at = find_rule(pol, w[i].action, w[i].resource, w[i].sandbox);
-		const char *err = NULL;
-		if (at >= 0) {
-			/* replace: the file decides the origin; merge: a user rule stays the user's */
-			if (!merge || !w[i].from_preset)
-				pol->rules[at].from_preset = w[i].from_preset;
-			continue;
-		}
-		int r = policy_add(pol, w[i].action, w[i].resource, w[i].sandbox, w[i].from_preset, NULL, &err);
-		if (r < 0) { /* cannot happen: rules and size were checked */
-			*ret_err = errf("cannot add %s: %s", w[i].resource, err ? err : strerror(-r));
-			policy_diff_clear(&d);
-			return r;
-		}
-		diff_push(&d, '+', w[i].action, w[i].resource, w[i].sandbox, w[i].from_preset);
-	}
-	d.new_preset = pol->preset ? xstrdup(pol->preset) : NULL;
-	*ret = d;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- project files */
-
-int policy_file_project(struct policy_file *f, const char *sandbox, char **ret_err)
-{
-	if (!name_valid(sandbox)) {
-		*ret_err = errf("invalid sandbox name");
-		return -EINVAL;
-	}
-	if (f->preset) {
-		*ret_err = errf("a project policy cannot choose a preset (preset %s): only allow and deny lines", f->preset);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < f->n; i++)
-		if (f->rules[i].sandbox) {
-			_cleanup_free_ char *q = quote(f->rules[i].sandbox);
-			*ret_err = errf("a project policy cannot name a sandbox (sandbox=%s): its rules are for the "
-					"workspace's sandbox only", q);
-			return -EINVAL;
-		}
-	for (size_t i = 0; i < f->n; i++)
-		f->rules[i].sandbox = xstrdup(sandbox);
-	/* the scope made two rules the same? no: all had none, all have one now */
-	return 0;
-}
-
-static bool file_has(const struct policy_file *f, const struct policy_file_rule *r)
-{
-	for (size_t i = 0; f && i < f->n; i++)
-		if (f->rules[i].action == r->action && !strcmp(f->rules[i].resource, r->resource) &&
-		    streq_null(f->rules[i].sandbox, r->sandbox))
-			return true;
-	return false;
-}
-
-int policy_file_swap(struct policy *pol, const struct policy_file *old, const struct policy_file *new,
-		     struct policy_diff *ret, char **ret_err)
-{
-	struct policy_diff d = { 0 };
-	size_t adds = 0;
-
-	for (size_t i = 0; i < new->n; i++)
-		adds += find_rule(pol, new->rules[i].action, new->rules[i].resource, new->rules[i].sandbox) < 0;
-	if (pol->n + adds > POLICY_RULES_MAX) {
-		*ret_err = errf("the policy would hold more than %d rules", POLICY_RULES_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; old && i < old->n; i++) {
-		const struct policy_file_rule *r = &old->rules[i];
-		ssize_t at;
-		if (file_has(new, r))
-			continue;
-		if ((at = find_rule(pol, r->action, r->resource, r->sandbox)) >= 0) {
-			diff_push(&d, '-', r->action, r->resource, r->sandbox, false);
-			policy_delete_at(pol, (size_t)at);
-		}
-	}
-	for (size_t i = 0; i < new->n; i++) {
-		const struct policy_file_rule *r = &new->rules[i];
-		const char *err = NULL;
-		int rr;
-		if (find_rule(pol, r->action, r->resource, r->sandbox) < 0)
-			diff_push(&d, '+', r->action, r->resource, r->sandbox, false);
-		rr = policy_add(pol, r->action, r->resource, r->sandbox, false, NULL, &err);
-		if (rr < 0) {
-			*ret_err = errf("cannot add %s: %s", r->resource, err ? err : strerror(-rr));
-			policy_diff_clear(&d);
-			return rr;
-		}
-	}
-	d.old_preset = pol->preset ? xstrdup(pol->preset) : NULL;
-	d.new_preset = pol->preset ? xstrdup(pol->preset) : NULL;
-	*ret = d;
-	return 0;
 }
