@@ -191,6 +191,14 @@ add("fuzz_policy_file", "balanced", json.dumps({"preset": "balanced", "next_id":
 add("fuzz_policy_file", "empty-rules", '{"preset": "deny-all", "rules": []}')
 add("fuzz_policy_file", "bad", '{"rules": [{"id": 1, "action": "allow"}]}')
 
+add("fuzz_policy_import", "text", "# a project's policy\nversion 1\npreset balanced\n\nallow example.com\n"
+    "deny **.ads.example:443   # no ads\nallow api.test:8443 sandbox=api\nallow [fd00::1]:22 sandbox=api\n"
+    "allow localhost:8080\r\n")
+add("fuzz_policy_import", "json", json.dumps({"version": 1, "preset": "deny-all", "rules": [
+    {"action": "allow", "resource": "*.example.com", "sandbox": None},
+    {"action": "deny", "resource": "10.0.0.0/8", "sandbox": "s1"}]}))
+add("fuzz_policy_import", "bad-line", "allow a.test\nallow bad..name\n")
+
 def settings_seed(key_idx, value, obj):
     return bytes([key_idx]) + value.encode() + b"\0" + json.dumps(obj).encode()
 

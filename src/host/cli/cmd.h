@@ -30,6 +30,13 @@ int cmd_diagnose(struct sbx_paths *p, int argc, char **argv);
 int cmd_policy(struct sbx_paths *p, int argc, char **argv);
 /* `sbx policy check network TARGET` (cmd_policy_check.c), for cmd_policy. */
 int cmd_policy_check(const struct sbx_paths *p, const char *target, const char *sandbox);
+/* `sbx policy export|import` (cmd_policy_file.c), for cmd_policy. import: 2 when the
+ * changes need accepting and there is no terminal and no -y. */
+int cmd_policy_export(const struct sbx_paths *p, const char *file, bool json);
+int cmd_policy_import(const struct sbx_paths *p, const char *file, bool merge, bool yes);
+/* For sbx run/create (cmd_policy_project.c): the workspace's .sbx/policy, applied as
+ * rules of that sandbox only once accepted on a terminal; 0 go on, 1 stop. */
+int cmd_project_policy(const struct sbx_paths *p, const char *cmd, const char *ws, const char *sandbox);
 int cmd_secret(struct sbx_paths *p, int argc, char **argv);
 int cmd_settings(struct sbx_paths *p, int argc, char **argv);
 /* 0 nothing changed, 1 something changed (or the review is incomplete), 2 error. Works

@@ -31,7 +31,12 @@ static const char run_description[] =
 	"the first is not a flag, else they are appended. Without a terminal the command runs\n"
 	"non-interactively and its exit status is sbx's.\n"
 	"\n"
-	"Options may come before or after AGENT and PATH; everything after -- goes to the agent.\n";
+	"Options may come before or after AGENT and PATH; everything after -- goes to the agent.\n"
+	"\n"
+	"A workspace may carry network rules for its sandbox in .sbx/policy (allow and deny\n"
+	"lines, see sbx help policy). The agent can write that file, so a new or changed one\n"
+	"is shown as a diff and applied only when accepted on a terminal; otherwise the change\n"
+	"is ignored with a warning and the rules accepted before stay.\n";
 
 static const char run_examples[] =
 	"  sbx run claude\n"
@@ -96,17 +101,24 @@ static const struct doc_sub policy_subs[] = {
 	{ "log", "[SANDBOX]", "sandbox", "destinations from the audit log with counts, blocked first" },
 	{ "reset", "", "", "choose a preset again, dropping every rule (asks on a terminal); -f removes the policy so "
 	  "that no preset is chosen" },
+	{ "export", "[FILE]", "file", "write the policy as a policy file (see Policy files below) to FILE, or to "
+	  "standard output" },
+	{ "import", "FILE", "file", "make the policy what FILE says (- reads standard input): every line is checked "
+	  "first, and a bad one is named as FILE:LINE with nothing changed; the changes are shown as a diff and "
+	  "applied only when accepted (asks on a terminal; without one, only with -y)" },
 	{ NULL },
 };
 
 static const struct doc_opt policy_opts[] = {
 	{ "allow deny rm check", 0, "sandbox", "NAME", "sandbox",
 	  "allow, deny, rm, check: the rules of that sandbox only (without: the global rules)" },
-	{ "ls log", 0, "json", NULL, NULL, "ls, log: print JSON" },
+	{ "ls log export", 0, "json", NULL, NULL, "ls, log, export: print JSON" },
 	{ "rm", 0, "id", "ID", NULL, "rm: the rule with that id (see sbx policy ls)" },
 	{ "rm", 0, "resource", "RULE", NULL, "rm: every rule with that resource in the scope" },
 	{ "log", 0, "limit", "N", NULL, "log: at most N destinations" },
 	{ "reset", 'f', "force", NULL, NULL, "reset: remove the policy, ask nothing" },
+	{ "import", 0, "merge", NULL, NULL, "import: add the file's rules, keep the others" },
+	{ "import", 'y', "yes", NULL, NULL, "import: accept the changes without asking (after showing them)" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ NULL },
 };
@@ -128,7 +140,15 @@ static const char policy_description[] =
 	"\n"
 	"Loopback, private, link-local and other internal addresses are refused unless an allow\n"
 	"rule names the address or network itself (** never does); this host's own addresses\n"
-	"always are.\n";
+	"always are.\n"
+	"\n"
+	"Policy files (export, import; docs/policy-file.md): one directive a line, # starts a\n"
+	"comment; a file whose first character is { is the JSON form (what --json writes).\n"
+	"  version 1\n"
+	"  preset balanced                  the preset's rules, as shipped\n"
+	"  allow example.com                for every sandbox\n"
+	"  deny **.ads.example\n"
+	"  allow api.test:443 sandbox=api   for sandbox api only\n";
 
 static const struct doc_sub secret_subs[] = {
 	{ "set", "SERVICE", "service", "store the credential for SERVICE, read from standard input when it is not a "
@@ -358,14 +378,16 @@ static const struct cmd_doc docs[] = {
 	},
 	{
 		.name = "policy",
-		.summary = "network policy: init, allow, deny, ls, rm, check, log, reset",
+		.summary = "network policy: init, allow, deny, ls, rm, check, log, reset, export, import",
 		.synopsis = "policy init allow-all|balanced|deny-all\n"
 			    "policy allow|deny network [--sandbox NAME] RULE[,RULE...]\n"
 			    "policy ls [--json]\n"
 			    "policy rm network --id ID | --resource RULE [--sandbox NAME]\n"
 			    "policy check network TARGET [--sandbox NAME]\n"
 			    "policy log [SANDBOX] [--json] [--limit N]\n"
-			    "policy reset [-f]",
+			    "policy reset [-f]\n"
+			    "policy export [--json] [FILE]\n"
+			    "policy import [--merge] [-y] FILE",
 		.description = policy_description,
 		.subs = policy_subs,
 		.opts = policy_opts,

@@ -21,12 +21,12 @@ static void policy_usage(FILE *f)
 
 enum {
 	OPT_SANDBOX = 1 << 0, OPT_JSON = 1 << 1, OPT_LIMIT = 1 << 2, OPT_ID = 1 << 3,
-	OPT_RESOURCE = 1 << 4, OPT_FORCE = 1 << 5,
+	OPT_RESOURCE = 1 << 4, OPT_FORCE = 1 << 5, OPT_MERGE = 1 << 6, OPT_YES = 1 << 7,
 };
 
 struct popts {
 	const char *sandbox, *id, *resource, *limit;
-	bool json, force, help;
+	bool json, force, help, merge, yes;
 	char *pos[16];
 	int npos;
 };
@@ -41,7 +41,8 @@ static int popts_parse(const char *sub, int argc, char **argv, unsigned allowed,
 	} opts[] = {
 		{ "--sandbox", OPT_SANDBOX, true }, { "--json", OPT_JSON, false }, { "--limit", OPT_LIMIT, true },
 		{ "--id", OPT_ID, true }, { "--resource", OPT_RESOURCE, true }, { "--force", OPT_FORCE, false },
-		{ "-f", OPT_FORCE, false },
+		{ "-f", OPT_FORCE, false }, { "--merge", OPT_MERGE, false }, { "--yes", OPT_YES, false },
+		{ "-y", OPT_YES, false },
 	};
 
 	memset(o, 0, sizeof(*o));
@@ -107,6 +108,12 @@ static int popts_parse(const char *sub, int argc, char **argv, unsigned allowed,
 			break;
 		case OPT_FORCE:
 			o->force = true;
+			break;
+		case OPT_MERGE:
+			o->merge = true;
+			break;
+		case OPT_YES:
+			o->yes = true;
 			break;
 		}
 	}
@@ -559,6 +566,22 @@ chosen:
 	return 0;
 }
 
+static int policy_file_cmd(const struct sbx_paths *p, const char *sub, struct popts *o)
+{
+	if (!strcmp(sub, "export")) {
+		if (o->npos > 1) {
+			fprintf(stderr, "sbx policy export: usage: sbx policy export [--json] [FILE]\n");
+			return 2;
+		}
+		return cmd_policy_export(p, o->npos ? o->pos[0] : NULL, o->json);
+	}
+	if (o->npos != 1) {
+		fprintf(stderr, "sbx policy import: usage: sbx policy import [--merge] [-y] FILE\n");
+		return 2;
+	}
+	return cmd_policy_import(p, o->pos[0], o->merge, o->yes);
+}
+
 int cmd_policy(struct sbx_paths *p, int argc, char **argv)
 {
 	static const char *const with_value[] = { "--sandbox", "--id", "--resource", "--limit", NULL };
@@ -569,6 +592,7 @@ int cmd_policy(struct sbx_paths *p, int argc, char **argv)
 		{ "init", 0 }, { "set-default", 0 }, { "allow", OPT_SANDBOX }, { "deny", OPT_SANDBOX },
 		{ "ls", OPT_JSON }, { "list", OPT_JSON }, { "rm", OPT_ID | OPT_RESOURCE | OPT_SANDBOX },
 		{ "check", OPT_SANDBOX }, { "log", OPT_JSON | OPT_LIMIT }, { "reset", OPT_FORCE },
+		{ "export", OPT_JSON }, { "import", OPT_MERGE | OPT_YES },
 	};
 	struct popts o;
 	const char *sub;
@@ -610,5 +634,7 @@ int cmd_policy(struct sbx_paths *p, int argc, char **argv)
 		return policy_check_cmd(p, &o);
 	if (!strcmp(sub, "log"))
 		return policy_log(p, &o);
+	if (!strcmp(sub, "export") || !strcmp(sub, "import"))
+		return policy_file_cmd(p, sub, &o);
 	return policy_reset(p, &o);
 }

@@ -287,7 +287,8 @@ static int run_branch(const struct run_opts *o, struct run_sandbox *sb)
 	return 0;
 }
 
-/* All that needs no daemon: workspace, spec, policy, template, worktree. */
+/* All that needs no daemon: workspace, spec, policy, template, worktree, the
+ * workspace's own policy file. */
 static int run_prepare(struct sbx_paths *p, const struct run_opts *o, struct run_sandbox *sb)
 {
 	int rc = run_workspace(o, sb);
@@ -300,6 +301,12 @@ static int run_prepare(struct sbx_paths *p, const struct run_opts *o, struct run
 		rc = 1;
 	if (rc == 0 && o->branch)
 		rc = run_branch(o, sb);
+	/* the directory the agent writes: with --branch, the worktree */
+	if (rc == 0 && cmd_project_policy(p, o->cmd, sb->spec.workspace, sb->spec.name) != 0) {
+		if (o->branch)
+			branch_undo(&sb->bws, &sb->st);
+		rc = 1;
+	}
 	return rc;
 }
 

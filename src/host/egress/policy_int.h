@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* policy_int.h: the policy's representation, shared by policy.c (rules, matching,
- * editing) and policy_store.c (policy.json, presets). Not for other users: policy.h. */
+ * editing), policy_store.c (policy.json, presets) and policy_file*.c (policy files).
+ * Not for other users: policy.h. */
 #ifndef SBX_POLICY_INT_H
 #define SBX_POLICY_INT_H
 
@@ -41,5 +42,10 @@ void policy_rule_clear(struct rule *r);
 /* Append r (taken over) with the next id. */
 int policy_push(struct policy *pol, struct rule *r);
 void policy_delete_at(struct policy *pol, size_t i);
+
+/* policy_file.c, for policy_file_apply.c: an allocated error message; printable ASCII
+ * for quoting hostile text in one (at most 64 bytes, then "..."). */
+char *policy_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *policy_quote(const char *s);
 
 #endif
