@@ -78,7 +78,16 @@ bool egress_child_exited(struct guest *g, pid_t pid, int wstatus);
 void egress_session_start(struct guest *g);
 void egress_session_end(struct guest *g);
 
-/* Mux callbacks for the streams egress opened (even ids). */
+/* Published ports: the host opened stream id (kind "tcp", OPEN_DST_PORT): connect to
+ * 127.0.0.1 (then ::1) at that port in the guest and relay like a proxy connection.
+ * The host is trusted to name the port; a connection that fails is answered with
+ * OP_ERROR (the reason) and RESET. At most EGRESS_MAX_PORT_RELAYS at once. */
+#define EGRESS_MAX_PORT_RELAYS 256u
+int egress_port_open(struct guest *g, uint32_t id, const uint8_t *args, size_t len);
+/* Whether host-opened stream id is one of those (else it is an exec session). */
+bool egress_owns(struct guest *g, uint32_t id);
+
+/* Mux callbacks for the streams egress opened (even ids) and published ports. */
 void egress_on_data(struct guest *g, uint32_t id, const uint8_t *data, size_t len);
 void egress_on_ctrl(struct guest *g, uint32_t id, const uint8_t *data, size_t len);
 void egress_on_window(struct guest *g, uint32_t id);
@@ -101,6 +110,7 @@ struct dnsq;
 /* First member of everything egress hangs on a stream (mux_set_user). */
 enum estream_kind { ESTREAM_RELAY, ESTREAM_DNS };
 struct estream {
+	enum stream_owner owner;   /* STREAM_OWNER_EGRESS (guest.h) */
 	enum estream_kind kind;
 };
 
@@ -115,7 +125,8 @@ struct egress {
 	struct watch proxy, tproxy4, tproxy6, dns_udp, dns_tcp;
 
 	struct relay *relays, *relay_grave;
-	size_t relay_n;
+	size_t relay_n;          /* guest-opened, <= EGRESS_MAX_RELAYS */
+	size_t port_n;           /* host-opened (published ports), <= EGRESS_MAX_PORT_RELAYS */
 	struct dns_conn *dconns, *dconn_grave;
 	size_t dconn_n;
 	struct dnsq *queries, *query_grave;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "portspec.h"
+
 struct json_object;
 
 #define SPEC_MAX_ENV 256
@@ -30,6 +32,9 @@ struct spec {
 	/* the worktree's own git directory is git_dir/worktrees/ID (recorded when sbx
 	 * made it; NULL in specs of older sbx): host git never asks the worktree */
 	char *git_worktree_id;
+	/* published ports (`sbx run -p`), at most PORTSPEC_MAX, checked by portspec_list_check */
+	struct portspec ports[PORTSPEC_MAX];
+	size_t n_ports;
 };
 
 void spec_free(struct spec *s);
