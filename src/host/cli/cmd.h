@@ -19,6 +19,8 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv);      /* also "list" */
 int cmd_exec(struct sbx_paths *p, int argc, char **argv);
 int cmd_stop(struct sbx_paths *p, int argc, char **argv);
 int cmd_rm(struct sbx_paths *p, int argc, char **argv);
+/* `sbx ports NAME [--publish SPEC]... [--unpublish SPEC]... [--json]` (cmd_ports.c). */
+int cmd_ports(struct sbx_paths *p, int argc, char **argv);
 /* `sbx reset [-f] [--secrets]`: 0 done or nothing to do, 1 refused at the prompt or a
  * failure, 2 usage (also: no terminal and no -f). */
 int cmd_reset(struct sbx_paths *p, int argc, char **argv);
@@ -67,6 +69,10 @@ int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **
  * that is not an option (nor the value of one in with_value, NULL-terminated) to
  * argv[1], keeping the order of the rest; stops at "--". */
 void cmd_sub_first(int argc, char **argv, const char *const *with_value);
+/* A published port on every address (0.0.0.0, ::) is reachable from the network: say so
+ * on stderr. */
+struct portspec;
+void cmd_port_warn(const char *cmd, const struct portspec *p);
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 

@@ -10,6 +10,7 @@
 
 #include "sbxd_conn.h"
 #include "policy.h"
+#include "portspec.h"
 #include "util.h"
 
 void cmd_usage_error(const char *cmd, const char *msg)
@@ -82,6 +83,17 @@ struct json_object *cmd_request(const char *op, const char *name)
 	if (name)
 		json_object_object_add(req, "name", json_object_new_string(name));
 	return req;
+}
+
+void cmd_port_warn(const char *cmd, const struct portspec *p)
+{
+	char h[PORTSPEC_TEXT_MAX];
+
+	if (!portspec_is_wildcard(p))
+		return;
+	portspec_format_host(p, h, sizeof(h));
+	fprintf(stderr, "sbx %s: warning: %s listens on every address of this host: the port is exposed to "
+		"the network, not only to this machine\n", cmd, h);
 }
 
 const char *cmd_json_str(struct json_object *o, const char *k)

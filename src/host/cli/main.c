@@ -31,6 +31,7 @@ static const struct command {
 	{ "exec", cmd_exec, 0 },
 	{ "stop", cmd_stop, 0 },
 	{ "rm", cmd_rm, 0 },
+	{ "ports", cmd_ports, 0 },
 	{ "reset", cmd_reset, 0 },
 	{ "policy", cmd_policy, 0 },
 	{ "secret", cmd_secret, 0 },
