@@ -19,6 +19,7 @@ HELP_COMMANDS = [
     ["exec"],
     ["stop"],
     ["rm"],
+    ["ports"],
     ["daemon"],
     ["daemon", "start"],
     ["daemon", "stop"],
@@ -54,7 +55,7 @@ def test_help(fresh, cmd):
 
 def test_help_lists_commands(fresh):
     out = fresh.ok("--help", timeout=30).out
-    for c in ("run", "create", "ls", "exec", "stop", "rm", "reset", "policy", "secret", "settings",
+    for c in ("run", "create", "ls", "exec", "stop", "rm", "ports", "reset", "policy", "secret", "settings",
               "review", "daemon", "template", "diagnose", "version"):
         assert re.search(rf"\b{c}\b", out), f"{c} missing from sbx --help:\n{out}"
 
