@@ -142,7 +142,41 @@ union egress_addr {
 	struct sockaddr_storage ss;
 };
 
+/* What a relay carries: guest-opened proxy, tproxy and ssh-agent connections (egress.c),
+ * host-opened published ports (egress_port.c). */
+enum relay_kind { RELAY_PROXY, RELAY_TPROXY, RELAY_AGENT, RELAY_PORT };
+
+/* One relayed TCP connection and its stream. */
+struct relay {
+	struct estream s;     /* ESTREAM_RELAY */
+	struct egress *e;
+	struct relay *next;
+	enum relay_kind kind;
+	uint32_t id;
+	bool live;            /* the mux still knows id (never touch it otherwise: ids restart per session) */
+	struct watch w;       /* the local connection */
+
+	/* host -> local bytes not written yet, bounded by the credit we give */
+	uint8_t *q;
+	size_t q_off, q_len, q_cap;
+
+	bool rd_eof;          /* local EOF seen, our CLOSE sent */
+	bool peer_closed;     /* host CLOSE received */
+	bool wr_shut;         /* peer closed and everything was written: SHUT_WR done */
+
+	/* RELAY_PORT: connecting to 127.0.0.1, then ::1, at port */
+	bool connecting;
+	bool tried_v6;
+	uint16_t port;
+};
+
 /* egress.c */
+/* Poll the relay's socket for what it can do now; a relay done both ways goes. */
+void relay_update(struct relay *r);
+/* Write queued host bytes to the local socket; pass the host's CLOSE on once empty. */
+void relay_drain(struct relay *r);
+/* A local I/O error: RESET the stream, RST the client. */
+void relay_abort(struct relay *r);
 /* Make close() send RST, so that the client sees a reset, not a clean end. */
 void egress_set_rst(int fd);
 void egress_abort_fd(int fd); /* egress_set_rst + close */
@@ -151,6 +185,9 @@ void egress_abort_fd(int fd); /* egress_set_rst + close */
  * dst is local itself (a connection made to the listener, not redirected), and
  * -EAFNOSUPPORT when the families are not both AF_INET or both AF_INET6. Pure. */
 int egress_dst_put(struct tlv_writer *w, const union egress_addr *local, const union egress_addr *dst);
+
+/* egress_port.c: the connect of a RELAY_PORT finished (EPOLLOUT) */
+void egress_port_connected(struct relay *r);
 
 /* egress_dns.c */
 #define DNS_HDR_LEN 12u

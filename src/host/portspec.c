@@ -62,6 +62,29 @@ int portspec_parse(const char *text, struct portspec *ret, const char **ret_err)
 	return 0;
 }
 
+int portspec_parse_unpublish(const char *text, struct portspec *ret, const char **ret_err)
+{
+	struct portspec p = { 0 };
+	char buf[PORTSPEC_TEXT_MAX + 3];
+
+	if (portspec_parse_host_port(text, &p.host_port) == 0) {
+		*ret = p;
+		return 0;
+	}
+	if (portspec_parse(text, ret, ret_err) == 0)
+		return 0;
+	if (strlen(text) > PORTSPEC_TEXT_MAX - 2)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s:1", text);   /* ADDR:HOSTPORT, any guest port */
+	if (!strchr(text, ':') || portspec_parse(buf, &p, ret_err) < 0) {
+		*ret_err = "unpublish wants [ADDR:]HOSTPORT[:GUESTPORT]";
+		return -EINVAL;
+	}
+	p.guest_port = 0;
+	*ret = p;
+	return 0;
+}
+
 static void addr_text(const struct portspec *p, char *buf, size_t n)
 {
 	char a[INET6_ADDRSTRLEN] = "?";

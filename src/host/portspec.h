@@ -26,8 +26,11 @@ struct portspec {
  * IPv6 literal in brackets ("[::1]"), 127.0.0.1 when absent; ports are decimal 1..65535.
  * No names, no ranges, no protocol suffix. 0, or -EINVAL with a static *ret_err. */
 int portspec_parse(const char *text, struct portspec *ret, const char **ret_err);
-/* Parse just "HOSTPORT" (what `--unpublish` also takes). */
+/* Parse just "HOSTPORT". */
 int portspec_parse_host_port(const char *text, uint16_t *ret);
+/* What `--unpublish` takes: a SPEC, "[ADDR:]HOSTPORT" (guest_port 0: any), or a bare
+ * "HOSTPORT" (family 0 too: on any address). 0, or -EINVAL with a static *ret_err. */
+int portspec_parse_unpublish(const char *text, struct portspec *ret, const char **ret_err);
 /* Canonical text ("127.0.0.1:8080:80", "[::1]:8080:80") into buf (PORTSPEC_TEXT_MAX). */
 void portspec_format(const struct portspec *p, char *buf, size_t n);
 /* The listening address "127.0.0.1:8080" / "[::1]:8080" into buf (PORTSPEC_TEXT_MAX). */

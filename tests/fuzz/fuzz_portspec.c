@@ -2,8 +2,7 @@
 /* fuzz_portspec.c: libFuzzer target: published ports, as typed (`sbx run -p`, `sbx ports
  * --publish`) and as read from a sandbox's spec.json (portspec.c, spec.c's "ports").
  *
- * Input: one selector byte, then the text. 0: portspec_parse (and the bare HOSTPORT of
- * --unpublish); 1: the text as a JSON spec through spec_from_json. Invariants: a parsed
+ * Input: one selector byte, then the text. 0: portspec_parse and portspec_parse_unpublish; 1: the text as a JSON spec through spec_from_json. Invariants: a parsed
  * port has both ports in 1..65535; its canonical text fits PORTSPEC_TEXT_MAX, parses
  * again to the same port and formats to the same text; a spec that loads has at most
  * PORTSPEC_MAX ports, passes portspec_list_check, and survives spec_to_json ->
@@ -43,12 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (sel % 2 == 0) {
 		struct portspec p;
-		uint16_t hp;
 		if (portspec_parse(s, &p, &err) == 0)
 			check_one(&p);
 		else
 			assert(err && *err);
-		(void)portspec_parse_host_port(s, &hp);
+		if (portspec_parse_unpublish(s, &p, &err) == 0) {
+			assert(p.host_port >= 1);
+			assert(p.family || p.guest_port == 0);
+			if (p.guest_port)
+				check_one(&p);
+		}
 	} else {
 		struct json_tokener *tok = json_tokener_new_ex(16);
 		struct json_object *o = json_tokener_parse_ex(tok, s, (int)strlen(s));

@@ -25,9 +25,10 @@ def serve(c):
                 break
             c.sendall(b)
         c.shutdown(socket.SHUT_WR)
-s = socket.socket()
+addr = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
+s.bind((addr, int(sys.argv[1])))
 s.listen(128)
 while True:
     c, _ = s.accept()
@@ -35,6 +36,7 @@ while True:
 """
 
 ECHO_PORT = 9000
+ECHO6_PORT = 9001   # the same server on ::1 only
 HTTP_PORT = 8000
 
 
@@ -45,9 +47,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def echo(port, data, timeout=60):
-    """Send data to 127.0.0.1:port, half-close, read to EOF; what came back."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+def echo(port, data, timeout=60, host="127.0.0.1"):
+    """Send data to host:port, half-close, read to EOF; what came back."""
+    with socket.create_connection((host, port), timeout=timeout) as c:
         out = bytearray()
 
         def reader():
@@ -73,9 +75,9 @@ def refused(port):
         return True
 
 
-def echo_ok(port):
+def echo_ok(port, host="127.0.0.1"):
     try:
-        return echo(port, b"ping", timeout=10) == b"ping"
+        return echo(port, b"ping", timeout=10, host=host) == b"ping"
     except OSError:
         return False
 
@@ -85,6 +87,7 @@ def start_servers(home, name, ws, http=True):
     until they answer through the published port is the caller's job."""
     (ws / "echo.py").write_text(ECHO_PY)
     cmd = f"setsid -f python3 {ws}/echo.py {ECHO_PORT} </dev/null >/tmp/echo.log 2>&1"
+    cmd += f"; setsid -f python3 {ws}/echo.py {ECHO6_PORT} ::1 </dev/null >/tmp/echo6.log 2>&1"
     if http:
         cmd += f"; cd {ws} && setsid -f python3 -m http.server --bind 127.0.0.1 {HTTP_PORT} </dev/null >/tmp/http.log 2>&1"
     home.ok("exec", name, "sh", "-c", cmd, timeout=120)
@@ -179,6 +182,37 @@ def test_publish_unpublish_running(pbox):
     assert r.rc != 0 and "not published" in r.err, r
 
 
+def host_has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_ipv6_both_sides(pbox):
+    """A server listening on ::1 only in the guest is reached (127.0.0.1 is tried first),
+    and a port published on [::1] of the host listens there."""
+    home, name, ws, hp_echo, hp_http = pbox
+    hp = free_port()
+    home.ok("ports", name, "--publish", f"{hp}:{ECHO6_PORT}", timeout=60)
+    try:
+        assert wait_until(lambda: echo_ok(hp), 30, interval=0.5), home.diag()
+        assert echo(hp, b"v6" * 50000) == b"v6" * 50000
+    finally:
+        home.ok("ports", name, "--unpublish", str(hp), timeout=60)
+    if not host_has_ipv6_loopback():
+        pytest.skip("no ::1 on this host")
+    home.ok("ports", name, "--publish", f"[::1]:{hp}:{ECHO_PORT}", timeout=60)
+    try:
+        assert echo_ok(hp, host="::1")
+        assert refused(hp)   # not on 127.0.0.1
+        assert f"[::1]:{hp} -> {ECHO_PORT}" in home.ok("ports", name, timeout=60).out
+    finally:
+        home.ok("ports", name, "--unpublish", f"[::1]:{hp}", timeout=60)
+
+
 def test_guest_port_without_server(pbox):
     """A published port nothing listens on in the guest: the host client is reset, the
     sandbox and the other ports carry on."""
@@ -246,9 +280,12 @@ def test_stop_start_restart_rm(fresh):
     assert refused(hp)
     out = fresh.ok("ports", "life", timeout=60).out
     assert f"127.0.0.1:{hp} -> {ECHO_PORT} (the sandbox is not running)" in out, out
-    fresh.ok("run", "-d", "--name", "life", "shell", ws, timeout=300)
+    # `sbx run -p` on the existing sandbox publishes what it adds.
+    hp2 = free_port()
+    fresh.ok("run", "-d", "--name", "life", "-p", f"{hp2}:{ECHO_PORT}", "shell", ws, timeout=300)
     start_servers(fresh, "life", ws, http=False)
     assert wait_until(lambda: echo_ok(hp), 60, interval=0.5), fresh.diag()
+    assert echo_ok(hp2)
 
     # sbxd restarts on demand and adopts the running VM: the listener is re-created.
     old = fresh.daemon_pid()

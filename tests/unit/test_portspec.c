@@ -89,6 +89,27 @@ static void test_host_port(void)
 	CHECK(portspec_parse_host_port("", &hp) < 0);
 }
 
+static void test_unpublish(void)
+{
+	struct portspec p;
+	const char *err = NULL;
+
+	CHECK(portspec_parse_unpublish("8080", &p, &err) == 0 && p.family == 0 && p.host_port == 8080 &&
+	      p.guest_port == 0);
+	CHECK(portspec_parse_unpublish("8080:80", &p, &err) == 0 && p.family == AF_INET && p.host_port == 8080 &&
+	      p.guest_port == 80);
+	CHECK(portspec_parse_unpublish("127.0.0.1:8080", &p, &err) == 0 && p.family == AF_INET &&
+	      p.host_port == 8080 && p.guest_port == 0);
+	CHECK(portspec_parse_unpublish("[::1]:8080", &p, &err) == 0 && p.family == AF_INET6 && p.host_port == 8080 &&
+	      p.guest_port == 0);
+	CHECK(portspec_parse_unpublish("[::1]:8080:81", &p, &err) == 0 && p.guest_port == 81);
+	CHECK(portspec_parse_unpublish("", &p, &err) == -EINVAL);
+	CHECK(portspec_parse_unpublish("0", &p, &err) == -EINVAL);
+	CHECK(portspec_parse_unpublish("localhost:8080", &p, &err) == -EINVAL);
+	CHECK(portspec_parse_unpublish("1.2.3.4", &p, &err) == -EINVAL);
+	CHECK(portspec_parse_unpublish("[::1]", &p, &err) == -EINVAL);
+}
+
 static struct portspec ps(const char *t)
 {
 	struct portspec p = { 0 };
@@ -183,6 +204,7 @@ int main(void)
 	test_parse();
 	test_refusals();
 	test_host_port();
+	test_unpublish();
 	test_list();
 	test_spec();
 	TEST_DONE();

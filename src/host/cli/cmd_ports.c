@@ -45,7 +45,6 @@ int cmd_ports(struct sbx_paths *p, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
 		struct portspec ps;
 		const char *err = NULL;
-		uint16_t hp;
 
 		switch (opt) {
 		case 'p':
@@ -57,7 +56,7 @@ int cmd_ports(struct sbx_paths *p, int argc, char **argv)
 			json_object_array_add(add, json_object_new_string(optarg));
 			break;
 		case 'u':
-			if (portspec_parse_host_port(optarg, &hp) < 0 && portspec_parse(optarg, &ps, &err) < 0) {
+			if (portspec_parse_unpublish(optarg, &ps, &err) < 0) {
 				fprintf(stderr, "sbx ports: --unpublish '%s': %s\n", optarg, err);
 				goto usage;
 			}

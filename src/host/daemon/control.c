@@ -291,10 +291,7 @@ static bool req_port_list(struct client *cl, struct json_object *req, const char
 		const char *t = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : "";
 		const char *err = "not a string";
 
-		if (bare_ok && portspec_parse_host_port(t, &ret[i].host_port) == 0) {
-			ret[i].family = 0;
-			ret[i].guest_port = 0;
-		} else if (portspec_parse(t, &ret[i], &err) < 0) {
+		if (bare_ok ? portspec_parse_unpublish(t, &ret[i], &err) < 0 : portspec_parse(t, &ret[i], &err) < 0) {
 			client_reply_error(cl, "'%.80s': %s", t, err);
 			return false;
 		}

@@ -430,8 +430,10 @@ int ports_update(struct sandbox *sb, const struct portspec *add, size_t nadd, co
 			found |= host_port_matches(&sb->spec.ports[i], &del[j]);
 		if (!found) {
 			char t[PORTSPEC_TEXT_MAX];
-			if (del[j].family)
+			if (del[j].family && del[j].guest_port)
 				portspec_format(&del[j], t, sizeof(t));
+			else if (del[j].family)
+				portspec_format_host(&del[j], t, sizeof(t));
 			else
 				snprintf(t, sizeof(t), "%u", (unsigned)del[j].host_port);
 			return *ret_err = xasprintf("%s is not published by sandbox '%s'", t, sb->spec.name), -ENOENT;
