@@ -62,8 +62,7 @@ static void ls_table(struct json_object *arr)
 		struct json_object *s = json_object_array_get_idx(arr, i);
 		_cleanup_free_ char *pt = ls_ports(s);
 		printf("%-*s  %-*s  %-*s  %-*s%s%s\n", w[0], cmd_json_str(s, "name"), w[1], cmd_json_str(s, "agent"), w[2],
-		       cmd_json_str(s, "status"), any_ports ? w[3] : 0, cmd_json_str(s, "workspace"), any_ports ? "  " : "",
-		       pt);
+		       cmd_json_str(s, "status"), *pt ? w[3] : 0, cmd_json_str(s, "workspace"), *pt ? "  " : "", pt);
 	}
 }
 
