@@ -66,6 +66,7 @@ int portspec_parse_unpublish(const char *text, struct portspec *ret, const char 
 {
 	struct portspec p = { 0 };
 	char buf[PORTSPEC_TEXT_MAX + 3];
+	size_t len;
 
 	if (portspec_parse_host_port(text, &p.host_port) == 0) {
 		*ret = p;
@@ -73,9 +74,11 @@ int portspec_parse_unpublish(const char *text, struct portspec *ret, const char 
 	}
 	if (portspec_parse(text, ret, ret_err) == 0)
 		return 0;
-	if (strlen(text) > PORTSPEC_TEXT_MAX - 2)
-		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%s:1", text);   /* ADDR:HOSTPORT, any guest port */
+	len = strlen(text);
+	if (len > PORTSPEC_TEXT_MAX - 2)
+		return *ret_err = "unpublish wants [ADDR:]HOSTPORT[:GUESTPORT]", -EINVAL;
+	memcpy(buf, text, len);
+	memcpy(buf + len, ":1", 3);   /* ADDR:HOSTPORT, any guest port */
 	if (!strchr(text, ':') || portspec_parse(buf, &p, ret_err) < 0) {
 		*ret_err = "unpublish wants [ADDR:]HOSTPORT[:GUESTPORT]";
 		return -EINVAL;
