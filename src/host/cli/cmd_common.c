@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "sbxd_conn.h"
 #include "policy.h"
 #include "portspec.h"
+#include "progress.h"
 #include "util.h"
 
 void cmd_usage_error(const char *cmd, const char *msg)
@@ -32,7 +34,7 @@ struct sbxd_conn *cmd_connect(struct sbx_paths *p)
 		json_object_object_add(req, "op", json_object_new_string("status"));
 		if (sbxd_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
 		    json_object_get_boolean(v))
-			fprintf(stderr, "sbx: note: the running daemon is from an older sbx build; "
+			cmd_note("sbx: note: the running daemon is from an older sbx build; "
 				"'sbx daemon stop' restarts it (sandboxes keep running)\n");
 		json_object_put(resp);
 	}
@@ -92,6 +94,7 @@ void cmd_port_warn(const char *cmd, const struct portspec *p)
 	if (!portspec_is_wildcard(p))
 		return;
 	portspec_format_host(p, h, sizeof(h));
+	/* not a cmd_note: --quiet does not hide that a port is open to the network */
 	fprintf(stderr, "sbx %s: warning: %s listens on every address of this host: the port is exposed to "
 		"the network, not only to this machine\n", cmd, h);
 }
@@ -135,4 +138,22 @@ void cmd_sub_first(int argc, char **argv, const char *const *with_value)
 		if (takes)
 			i++;
 	}
+}
+
+void cmd_quiet_set(void)
+{
+	progress_init(true);
+	if (!getenv("SBX_DEBUG"))
+		log_setup("sbx", LOG_ERR, false);
+}
+
+void cmd_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (progress_quiet())
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 }

@@ -17,6 +17,7 @@
 #include "image.h"
 #include "names.h"
 #include "policy.h"
+#include "progress.h"
 #include "secrets.h"
 #include "portspec.h"
 #include "spec.h"
@@ -44,9 +45,10 @@ static int ensure_template(struct sbx_paths *p, const char *name)
 	if (template_image(p, name, &img) == 0 && !template_stale(p, name))
 		return 0;
 	if (img) {
-		fprintf(stderr, "sbx: template '%s' was built from an older recipe; rebuilding it (sandboxes made "
-			"from it keep their image)\n", name);
-		if (template_build(p, name, false, true) < 0)
+		if (!progress_quiet())
+			fprintf(stderr, "sbx: template '%s' was built from an older recipe; rebuilding it (sandboxes "
+				"made from it keep their image)\n", name);
+		if (template_build_ex(p, name, false, template_verbosity_default()) < 0)
 			fprintf(stderr, "sbx: rebuilding failed; using the old image\n");
 		return 0;
 	}
@@ -54,8 +56,10 @@ static int ensure_template(struct sbx_paths *p, const char *name)
 		fprintf(stderr, "sbx: unknown template '%s' (see 'sbx template ls')\n", name);
 		return -1;
 	}
-	fprintf(stderr, "sbx: template '%s' is not built yet; building it now (once, takes a few minutes)\n", name);
-	r = template_build(p, name, false, true);
+	if (!progress_quiet())
+		fprintf(stderr, "sbx: template '%s' is not built yet; building it now (once, takes a few minutes)\n",
+			name);
+	r = template_build_ex(p, name, false, template_verbosity_default());
 	if (r < 0) {
 		fprintf(stderr, "sbx: building template '%s' failed: %s\n", name, strerror(-r));
 		return -1;
@@ -130,6 +134,7 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 		break;
 	}
 	case 'h': o->help = true; break;
+	case 'q': cmd_quiet_set(); break;
 	default:
 		return cmd_usage_error(o->cmd, "unknown option"), 2;
 	}
@@ -150,6 +155,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "branch", required_argument, NULL, 'b' },
 		{ "publish", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
 	int opt, r, dashdash = argc, npos = 0;
@@ -166,7 +172,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	}
 	/* "-": operands come back in order as option 1, whatever POSIXLY_CORRECT says */
 	optind = 0;
-	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:p:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:p:hq", opts, NULL)) != -1) {
 		if (opt == 1) {
 			if (npos == 2)
 				return cmd_usage_error(o->cmd, "only one workspace PATH is supported"), 2;
@@ -353,7 +359,7 @@ static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_
 	}
 	branch_ws_free(&sb->bws);
 	if (sb->root_owned && json_object_object_get_ex(resp, "existed", &ex) && !json_object_get_boolean(ex))
-		fprintf(stderr, "sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
+		cmd_note("sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
 			"to it (chown it, or run sbx as a regular user)\n", o->cmd, sb->ws);
 	json_object_put(resp);
 	*ret_c = c;
