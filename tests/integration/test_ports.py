@@ -278,7 +278,7 @@ def test_stop_start_restart_rm(fresh):
     assert wait_until(lambda: echo_ok(hp), 60, interval=0.5), fresh.diag()
 
     fresh.ok("stop", "life", timeout=120)
-    assert refused(hp)
+    assert refused(hp), fresh.diag()
     out = fresh.ok("ports", "life", timeout=60).out
     assert f"127.0.0.1:{hp} -> {ECHO_PORT} (the sandbox is not running)" in out, out
     # `sbx run -p` on the existing sandbox publishes what it adds.
@@ -286,18 +286,18 @@ def test_stop_start_restart_rm(fresh):
     fresh.ok("run", "-d", "--name", "life", "-p", f"{hp2}:{ECHO_PORT}", "shell", ws, timeout=300)
     start_servers(fresh, "life", ws, http=False)
     assert wait_until(lambda: echo_ok(hp), 60, interval=0.5), fresh.diag()
-    assert echo_ok(hp2)
+    assert wait_until(lambda: echo_ok(hp2), 30, interval=0.5), fresh.diag()
 
     # sbxd restarts on demand and adopts the running VM: the listener is re-created.
     old = fresh.daemon_pid()
     fresh.ok("daemon", "stop", timeout=60)
     assert wait_until(lambda: refused(hp), 30), "the listener outlived its daemon"
     fresh.ok("ls", timeout=120)
-    assert fresh.daemon_pid() not in (None, old)
+    assert fresh.daemon_pid() not in (None, old), (old, fresh.daemon_pid())
     assert wait_until(lambda: echo_ok(hp), 120, interval=0.5), fresh.diag()
 
     fresh.ok("rm", "-f", "life", timeout=120)
-    assert refused(hp)
+    assert refused(hp) and refused(hp2), fresh.diag()
 
 
 def test_connection_cap(pbox):
