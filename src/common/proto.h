@@ -16,7 +16,7 @@ enum {
 
 /* OPEN payload tags. */
 enum {
-	OPEN_KIND = 1,      /* str: "exec" (more kinds: proxy, tproxy, dns, ssh-agent) */
+	OPEN_KIND = 1,      /* str: "exec" or "tcp" from the host; proxy, tproxy, dns, ssh-agent from the guest */
 	OPEN_ARG = 2,       /* str, repeated, argv in order; at least one */
 	OPEN_ENV = 3,       /* str "K=V", repeated */
 	OPEN_CWD = 4,       /* str absolute path */
@@ -28,7 +28,7 @@ enum {
 	 *   dns:    one query: u16 big-endian length + DNS message each way (as DNS over TCP);
 	 *           the host answers once and closes */
 	OPEN_DST_ADDR = 7,  /* 4 or 16 bytes, network order */
-	OPEN_DST_PORT = 8,  /* u32 */
+	OPEN_DST_PORT = 8,  /* u32; also the guest port of a host-opened "tcp" stream (published port) */
 	OPEN_DNS_TCP = 9,   /* u32 1: the query came over TCP (else UDP) */
 	/* kind "ssh-agent": one connection of a guest client to $SSH_AUTH_SOCK; the bytes
 	 * are the SSH agent protocol (u32 length + message), filtered by the host. */

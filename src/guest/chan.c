@@ -104,20 +104,31 @@ static void chan_send_hello(struct guest *g)
 
 /* ---- mux callbacks ---- */
 
+/* The kind of a host OPEN: "tcp" (a published port) goes to egress, the rest to exec. */
 static int cb_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 {
+	struct tlv_reader rd;
+	const uint8_t *val;
+	uint32_t vlen;
+	uint16_t tag;
+
+	tlv_reader_init(&rd, args, len);
+	while (tlv_next(&rd, &tag, &val, &vlen) > 0)
+		if (tag == OPEN_KIND)
+			return vlen == 3 && !memcmp(val, "tcp", 3) ? egress_port_open(ctx, id, args, len)
+								   : exec_open(ctx, id, args, len);
 	return exec_open(ctx, id, args, len);
 }
 
-/* Odd ids are the host's (exec), even ids ours (egress). */
-static bool chan_host_stream(uint32_t id)
+/* Odd ids are the host's: exec sessions, or published ports (egress); even ids ours (egress). */
+static bool chan_host_stream_exec(struct guest *g, uint32_t id)
 {
-	return id & 1;
+	return (id & 1) && !egress_owns(g, id);
 }
 
 static void cb_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *data, size_t len)
 {
-	if (chan_host_stream(id))
+	if (chan_host_stream_exec(ctx, id))
 		exec_on_data(ctx, id, data, len);
 	else
 		egress_on_data(ctx, id, data, len);
@@ -127,7 +138,7 @@ static void cb_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 {
 	if (id == 0)
 		ctl_on_ctrl(ctx, data, len);
-	else if (chan_host_stream(id))
+	else if (chan_host_stream_exec(ctx, id))
 		exec_on_ctrl(ctx, id, data, len);
 	else
 		egress_on_ctrl(ctx, id, data, len);
@@ -135,7 +146,7 @@ static void cb_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 
 static void cb_window(void *ctx, uint32_t id, uint32_t credit)
 {
-	if (chan_host_stream(id))
+	if (chan_host_stream_exec(ctx, id))
 		exec_on_window(ctx, id);
 	else
 		egress_on_window(ctx, id);
@@ -143,7 +154,7 @@ static void cb_window(void *ctx, uint32_t id, uint32_t credit)
 
 static void cb_close(void *ctx, uint32_t id)
 {
-	if (chan_host_stream(id))
+	if (chan_host_stream_exec(ctx, id))
 		exec_on_close(ctx, id);
 	else
 		egress_on_close(ctx, id);
@@ -151,7 +162,7 @@ static void cb_close(void *ctx, uint32_t id)
 
 static void cb_reset(void *ctx, uint32_t id)
 {
-	if (chan_host_stream(id))
+	if (chan_host_stream_exec(ctx, id))
 		exec_on_reset(ctx, id);
 	else
 		egress_on_reset(ctx, id);

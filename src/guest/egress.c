@@ -32,27 +32,7 @@
 #define RELAY_QUEUE_MAX (2u * MUX_WINDOW_INIT) /* the mux holds the host to MUX_WINDOW_INIT */
 #define RELAY_QUEUE_KEEP (256u * 1024u)
 
-enum relay_kind { RELAY_PROXY, RELAY_TPROXY, RELAY_AGENT };
-static const char *const relay_kinds[] = { "proxy", "tproxy", "ssh-agent" }; /* OPEN_KIND */
-
-/* One relayed TCP connection and its stream. */
-struct relay {
-	struct estream s;     /* ESTREAM_RELAY */
-	struct egress *e;
-	struct relay *next;
-	enum relay_kind kind;
-	uint32_t id;
-	bool live;            /* the mux still knows id (never touch it otherwise: ids restart per session) */
-	struct watch w;       /* the local connection */
-
-	/* host -> local bytes not written yet, bounded by the credit we give */
-	uint8_t *q;
-	size_t q_off, q_len, q_cap;
-
-	bool rd_eof;          /* local EOF seen, our CLOSE sent */
-	bool peer_closed;     /* host CLOSE received */
-	bool wr_shut;         /* peer closed and everything was written: SHUT_WR done */
-};
+static const char *const relay_kinds[] = { "proxy", "tproxy", "ssh-agent", "tcp" }; /* OPEN_KIND */
 
 static const char *const default_env[] = {
 	"HTTP_PROXY=" EGRESS_PROXY_URL, "HTTPS_PROXY=" EGRESS_PROXY_URL,
@@ -158,7 +138,10 @@ static void relay_destroy(struct relay *r, bool reset, bool abort)
 	for (struct relay **p = &e->relays; *p; p = &(*p)->next) {
 		if (*p == r) {
 			*p = r->next;
-			e->relay_n--;
+			if (r->kind == RELAY_PORT)
+				e->port_n--;
+			else
+				e->relay_n--;
 			break;
 		}
 	}
@@ -167,12 +150,12 @@ static void relay_destroy(struct relay *r, bool reset, bool abort)
 }
 
 /* A local I/O error: RESET the stream, RST the client. */
-static void relay_abort(struct relay *r)
+void relay_abort(struct relay *r)
 {
 	relay_destroy(r, true, true);
 }
 
-static void relay_update(struct relay *r)
+void relay_update(struct relay *r)
 {
 	struct guest *g = r->e->g;
 	uint32_t ev = 0;
@@ -181,6 +164,10 @@ static void relay_update(struct relay *r)
 		return;
 	if (r->rd_eof && r->wr_shut) {
 		relay_destroy(r, false, false); /* both directions done; the mux forgot the stream */
+		return;
+	}
+	if (r->connecting) {
+		(void)watch_set(g, &r->w, EPOLLOUT);
 		return;
 	}
 	if (!r->rd_eof && r->live && mux_credit(g->mux, r->id) > 0)
@@ -215,10 +202,14 @@ static ssize_t relay_write(struct relay *r, const uint8_t *buf, size_t len)
 }
 
 /* Write queued host bytes to the local socket; forward the host's CLOSE once empty. */
-static void relay_drain(struct relay *r)
+void relay_drain(struct relay *r)
 {
 	struct guest *g = r->e->g;
 
+	if (r->connecting) {
+		relay_update(r);
+		return;
+	}
 	if (r->q_len > 0) {
 		ssize_t n = relay_write(r, r->q + r->q_off, r->q_len);
 
@@ -384,6 +375,7 @@ static void relay_accept(struct egress *e, enum relay_kind kind, int fd)
 		return;
 	}
 	r = xcalloc(1, sizeof(*r));
+	r->s.owner = STREAM_OWNER_EGRESS;
 	r->s.kind = ESTREAM_RELAY;
 	r->e = e;
 	r->kind = kind;
@@ -416,7 +408,7 @@ static void relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 		(void)mux_grant(g->mux, r->id, (uint32_t)len);
 		return;
 	}
-	if (r->q_len == 0) {
+	if (r->q_len == 0 && !r->connecting) {
 		ssize_t n = relay_write(r, data, len);
 
 		if (n < 0)
@@ -495,6 +487,11 @@ void egress_on_event(struct guest *g, struct watch *w, uint32_t events)
 		break;
 	case WATCH_EGRESS_RELAY:
 		r = w->owner;
+		if (r->connecting) {
+			if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+				egress_port_connected(r);
+			break;
+		}
 		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && r->q_len)
 			relay_drain(r);
 		if (r->w.fd >= 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && (r->w.events & EPOLLIN))

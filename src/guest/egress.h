@@ -78,7 +78,16 @@ bool egress_child_exited(struct guest *g, pid_t pid, int wstatus);
 void egress_session_start(struct guest *g);
 void egress_session_end(struct guest *g);
 
-/* Mux callbacks for the streams egress opened (even ids). */
+/* Published ports: the host opened stream id (kind "tcp", OPEN_DST_PORT): connect to
+ * 127.0.0.1 (then ::1) at that port in the guest and relay like a proxy connection.
+ * The host is trusted to name the port; a connection that fails is answered with
+ * OP_ERROR (the reason) and RESET. At most EGRESS_MAX_PORT_RELAYS at once. */
+#define EGRESS_MAX_PORT_RELAYS 256u
+int egress_port_open(struct guest *g, uint32_t id, const uint8_t *args, size_t len);
+/* Whether host-opened stream id is one of those (else it is an exec session). */
+bool egress_owns(struct guest *g, uint32_t id);
+
+/* Mux callbacks for the streams egress opened (even ids) and published ports. */
 void egress_on_data(struct guest *g, uint32_t id, const uint8_t *data, size_t len);
 void egress_on_ctrl(struct guest *g, uint32_t id, const uint8_t *data, size_t len);
 void egress_on_window(struct guest *g, uint32_t id);
@@ -101,6 +110,7 @@ struct dnsq;
 /* First member of everything egress hangs on a stream (mux_set_user). */
 enum estream_kind { ESTREAM_RELAY, ESTREAM_DNS };
 struct estream {
+	enum stream_owner owner;   /* STREAM_OWNER_EGRESS (guest.h) */
 	enum estream_kind kind;
 };
 
@@ -115,7 +125,8 @@ struct egress {
 	struct watch proxy, tproxy4, tproxy6, dns_udp, dns_tcp;
 
 	struct relay *relays, *relay_grave;
-	size_t relay_n;
+	size_t relay_n;          /* guest-opened, <= EGRESS_MAX_RELAYS */
+	size_t port_n;           /* host-opened (published ports), <= EGRESS_MAX_PORT_RELAYS */
 	struct dns_conn *dconns, *dconn_grave;
 	size_t dconn_n;
 	struct dnsq *queries, *query_grave;
@@ -131,7 +142,41 @@ union egress_addr {
 	struct sockaddr_storage ss;
 };
 
+/* What a relay carries: guest-opened proxy, tproxy and ssh-agent connections (egress.c),
+ * host-opened published ports (egress_port.c). */
+enum relay_kind { RELAY_PROXY, RELAY_TPROXY, RELAY_AGENT, RELAY_PORT };
+
+/* One relayed TCP connection and its stream. */
+struct relay {
+	struct estream s;     /* ESTREAM_RELAY */
+	struct egress *e;
+	struct relay *next;
+	enum relay_kind kind;
+	uint32_t id;
+	bool live;            /* the mux still knows id (never touch it otherwise: ids restart per session) */
+	struct watch w;       /* the local connection */
+
+	/* host -> local bytes not written yet, bounded by the credit we give */
+	uint8_t *q;
+	size_t q_off, q_len, q_cap;
+
+	bool rd_eof;          /* local EOF seen, our CLOSE sent */
+	bool peer_closed;     /* host CLOSE received */
+	bool wr_shut;         /* peer closed and everything was written: SHUT_WR done */
+
+	/* RELAY_PORT: connecting to 127.0.0.1, then ::1, at port */
+	bool connecting;
+	bool tried_v6;
+	uint16_t port;
+};
+
 /* egress.c */
+/* Poll the relay's socket for what it can do now; a relay done both ways goes. */
+void relay_update(struct relay *r);
+/* Write queued host bytes to the local socket; pass the host's CLOSE on once empty. */
+void relay_drain(struct relay *r);
+/* A local I/O error: RESET the stream, RST the client. */
+void relay_abort(struct relay *r);
 /* Make close() send RST, so that the client sees a reset, not a clean end. */
 void egress_set_rst(int fd);
 void egress_abort_fd(int fd); /* egress_set_rst + close */
@@ -140,6 +185,9 @@ void egress_abort_fd(int fd); /* egress_set_rst + close */
  * dst is local itself (a connection made to the listener, not redirected), and
  * -EAFNOSUPPORT when the families are not both AF_INET or both AF_INET6. Pure. */
 int egress_dst_put(struct tlv_writer *w, const union egress_addr *local, const union egress_addr *dst);
+
+/* egress_port.c: the connect of a RELAY_PORT finished (EPOLLOUT) */
+void egress_port_connected(struct relay *r);
 
 /* egress_dns.c */
 #define DNS_HDR_LEN 12u

@@ -162,6 +162,7 @@ static void dnsq_start(struct egress *e, const uint8_t *msg, size_t len, struct 
 	struct dnsq *q = xcalloc(1, sizeof(*q));
 	int r = -ENOTCONN;
 
+	q->s.owner = STREAM_OWNER_EGRESS;
 	q->s.kind = ESTREAM_DNS;
 	q->query = xmalloc(len);
 	memcpy(q->query, msg, len);

@@ -33,6 +33,7 @@
 #define EXEC_MSG_MAX SPAWN_MSG_MAX
 
 struct exec {
+	enum stream_owner owner;   /* STREAM_OWNER_EXEC: first, see guest.h */
 	struct guest *g;
 	struct exec *next;
 	uint32_t id;
@@ -591,6 +592,7 @@ int exec_open(struct guest *g, uint32_t id, const uint8_t *args, size_t len)
 		return r < 0 ? r : -EPROTONOSUPPORT;
 	}
 	e = xcalloc(1, sizeof(*e));
+	e->owner = STREAM_OWNER_EXEC;
 	e->g = g;
 	e->id = id;
 	e->out = (struct watch){ .fd = -1, .kind = WATCH_EXEC_OUT, .owner = e };

@@ -28,6 +28,10 @@ struct egress;
 
 enum port_state { PORT_NONE, PORT_WAIT, PORT_UP };
 
+/* The first member of whatever a stream's owner hangs on it (mux_set_user): chan.c
+ * routes host-opened streams (odd ids) by it, to exec.c or (published ports) egress.c. */
+enum stream_owner { STREAM_OWNER_EXEC = 1, STREAM_OWNER_EGRESS };
+
 struct guest {
 	int epfd;
 	struct watch sig;     /* signalfd for SIGCHLD */

@@ -15,6 +15,8 @@ enum ev_kind {
 	EV_QEMU,     /* obj: struct sandbox (pidfd) */
 	EV_PROXY,    /* obj: owned by proxy.c; dispatched to proxy_on_event() */
 	EV_AGENT,    /* obj: owned by sshagent.c; dispatched to sshagent_on_event() */
+	EV_PORT_LISTEN, /* obj: owned by ports.c (a published port); to ports_on_event() */
+	EV_PORT_CONN,   /* obj: owned by ports.c (one of its connections); to ports_on_event() */
 };
 
 struct evsrc {

@@ -164,6 +164,13 @@ add("fuzz_dns_guest", "tcp-pipeline", b"\x01" + op_tcp(0, struct.pack(">H", len(
 add("fuzz_dns_guest", "tcp-split", b"\x01\x01" + op_tcp(1, b"\x00") + op_tcp(0, struct.pack(">H", len(q1) - 1)[1:] + q1) +
     b"\x08\x00" + b"\x07\x00")
 
+# ---- published ports ----
+for i, t in enumerate(["8080:80", "0.0.0.0:8080:80", "[::1]:9090:90", "127.0.0.1:1:65535", "[::]:1:2"]):
+    add("fuzz_portspec", "spec-%d" % i, b"\x00" + t.encode())
+add("fuzz_portspec", "json", b"\x01" + json.dumps({
+    "name": "pt", "agent": "shell", "template": "minimal", "workspace": "/w", "cpus": 1, "memory_mib": 1024,
+    "uid": 1000, "gid": 1000, "ports": ["127.0.0.1:8080:80", "[::1]:8081:81"]}).encode())
+
 # ---- names ----
 for i, s in enumerate(("Example.COM.", "Bücher.example", "0x7f.1", "2130706433", "[::ffff:127.0.0.1]",
                        "xn--bcher-kva.example", "a..b", "host.docker.internal")):

@@ -20,6 +20,8 @@ int cmd_exec(struct sbx_paths *p, int argc, char **argv);
 int cmd_cp(struct sbx_paths *p, int argc, char **argv);
 int cmd_stop(struct sbx_paths *p, int argc, char **argv);
 int cmd_rm(struct sbx_paths *p, int argc, char **argv);
+/* `sbx ports NAME [--publish SPEC]... [--unpublish SPEC]... [--json]` (cmd_ports.c). */
+int cmd_ports(struct sbx_paths *p, int argc, char **argv);
 /* `sbx reset [-f] [--secrets]`: 0 done or nothing to do, 1 refused at the prompt or a
  * failure, 2 usage (also: no terminal and no -f). */
 int cmd_reset(struct sbx_paths *p, int argc, char **argv);
@@ -80,6 +82,10 @@ void cmd_sub_first(int argc, char **argv, const char *const *with_value);
 void cmd_quiet_set(void);
 /* A note or warning that is not an error, on stderr unless --quiet. */
 void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A published port on every address (0.0.0.0, ::) is reachable from the network: say so
+ * on stderr. */
+struct portspec;
+void cmd_port_warn(const char *cmd, const struct portspec *p);
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
 

@@ -11,6 +11,7 @@
 
 #include "sbxd_conn.h"
 #include "policy.h"
+#include "portspec.h"
 #include "progress.h"
 #include "util.h"
 
@@ -84,6 +85,18 @@ struct json_object *cmd_request(const char *op, const char *name)
 	if (name)
 		json_object_object_add(req, "name", json_object_new_string(name));
 	return req;
+}
+
+void cmd_port_warn(const char *cmd, const struct portspec *p)
+{
+	char h[PORTSPEC_TEXT_MAX];
+
+	if (!portspec_is_wildcard(p))
+		return;
+	portspec_format_host(p, h, sizeof(h));
+	/* not a cmd_note: --quiet does not hide that a port is open to the network */
+	fprintf(stderr, "sbx %s: warning: %s listens on every address of this host: the port is exposed to "
+		"the network, not only to this machine\n", cmd, h);
 }
 
 const char *cmd_json_str(struct json_object *o, const char *k)

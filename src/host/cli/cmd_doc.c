@@ -19,6 +19,9 @@ static const struct doc_opt run_opts[] = {
 	{ NULL, 0, "branch", "B", NULL,
 	  "work in a git worktree of PATH's repository at branch B (made from HEAD when missing), in "
 	  "REPO.sbx/NAME; commits land in the repository at once; sbx rm removes the worktree, not the branch" },
+	{ NULL, 'p', "publish", "[ADDR:]HOSTPORT:GUESTPORT", NULL,
+	  "make the sandbox's port GUESTPORT reachable on this host at ADDR:HOSTPORT (ADDR default 127.0.0.1; "
+	  "repeatable; see sbx ports)" },
 	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no progress while a template is built on first use" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ NULL },
@@ -42,7 +45,27 @@ static const char run_examples[] =
 	"  sbx run claude\n"
 	"  sbx run claude --branch feature/api-refactor\n"
 	"  sbx run shell ~/project -- bash -lc 'make test'\n"
-	"  sbx run -d --name api codex .\n";
+	"  sbx run -d --name api codex .\n"
+	"  sbx run -d -p 8080:3000 shell .\n";
+
+static const struct doc_opt ports_opts[] = {
+	{ NULL, 'p', "publish", "SPEC", NULL, "publish [ADDR:]HOSTPORT:GUESTPORT (repeatable)" },
+	{ NULL, 0, "unpublish", "SPEC", NULL, "stop publishing SPEC, or every port published at HOSTPORT (repeatable)" },
+	{ NULL, 0, "json", NULL, NULL, "machine-readable array" },
+	{ NULL, 'h', "help", NULL, NULL, "show this help" },
+	{ NULL },
+};
+
+static const char ports_description[] =
+	"List a sandbox's published ports (HOST -> GUEST), or change them. A published port is a\n"
+	"TCP port of the sandbox reachable on this host: sbxd listens on ADDR:HOSTPORT while the\n"
+	"sandbox runs and carries each connection over the sandbox's channel to GUESTPORT on the\n"
+	"sandbox's own loopback (127.0.0.1, else ::1); the VM still has no network device.\n"
+	"\n"
+	"SPEC is [ADDR:]HOSTPORT:GUESTPORT. ADDR is an IP address ([::1] for IPv6) and defaults\n"
+	"to 127.0.0.1, reachable from this machine only; 0.0.0.0 exposes the port to the network\n"
+	"(sbx warns). Ports are kept with the sandbox, survive sbx stop and a start, and go with\n"
+	"sbx rm. A host port already in use is an error, and nothing changes.\n";
 
 static const struct doc_opt ls_opts[] = {
 	{ NULL, 0, "json", NULL, NULL, "machine-readable array" },
@@ -302,7 +325,8 @@ static const struct cmd_doc docs[] = {
 		.aliases = "list",
 		.summary = "list sandboxes",
 		.synopsis = "ls [--json] [-q]",
-		.description = "List sandboxes: SANDBOX AGENT STATUS WORKSPACE.\n",
+		.description = "List sandboxes: SANDBOX AGENT STATUS WORKSPACE, and PORTS (published ports,\n"
+			       "HOST->GUEST) when any sandbox has some.\n",
 		.opts = ls_opts,
 	},
 	{
@@ -364,6 +388,20 @@ static const struct cmd_doc docs[] = {
 			       "branch stays).\n",
 		.opts = rm_opts,
 		.kinds = "sandbox...",
+	},
+	{
+		.name = "ports",
+		.summary = "list, publish and unpublish a sandbox's ports",
+		.synopsis = "ports NAME [--json]\n"
+			    "ports NAME --publish [ADDR:]HOSTPORT:GUESTPORT\n"
+			    "ports NAME --unpublish [ADDR:]HOSTPORT[:GUESTPORT]",
+		.description = ports_description,
+		.opts = ports_opts,
+		.kinds = "sandbox",
+		.after_title = "Examples",
+		.after = "  sbx ports api --publish 8080:3000\n"
+			 "  curl http://127.0.0.1:8080/\n"
+			 "  sbx ports api --unpublish 8080\n",
 	},
 	{
 		.name = "reset",

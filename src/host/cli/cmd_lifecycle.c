@@ -12,25 +12,57 @@
 #include "branch.h"
 #include "sbxd_conn.h"
 #include "names.h"
+#include "portspec.h"
 #include "spec.h"
 #include "util.h"
 
-/* SANDBOX AGENT STATUS WORKSPACE, each column as wide as its longest entry (a --branch
- * sandbox's default name is long). */
+/* A sandbox's published ports for the table: "127.0.0.1:8080->80,..." (malloc'd, "" when none). */
+static char *ls_ports(struct json_object *s)
+{
+	struct json_object *arr;
+	char *out = xstrdup("");
+
+	if (!json_object_object_get_ex(s, "ports", &arr) || !json_object_is_type(arr, json_type_array))
+		return out;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct portspec ps;
+		const char *err;
+		char h[PORTSPEC_TEXT_MAX], *next;
+
+		if (portspec_parse(json_object_get_string(json_object_array_get_idx(arr, i)), &ps, &err) < 0)
+			continue;
+		portspec_format_host(&ps, h, sizeof(h));
+		next = xasprintf("%s%s%s->%u", out, *out ? "," : "", h, (unsigned)ps.guest_port);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* SANDBOX AGENT STATUS WORKSPACE [PORTS], each column as wide as its longest entry (a
+ * --branch sandbox's default name is long); PORTS only when some sandbox publishes any. */
 static void ls_table(struct json_object *arr)
 {
-	static const char *const keys[] = { "name", "agent", "status" };
-	int w[3] = { (int)strlen("SANDBOX"), (int)strlen("AGENT"), (int)strlen("STATUS") };
+	static const char *const keys[] = { "name", "agent", "status", "workspace" };
+	int w[4] = { (int)strlen("SANDBOX"), (int)strlen("AGENT"), (int)strlen("STATUS"), (int)strlen("WORKSPACE") };
 	size_t n = json_object_array_length(arr);
+	bool any_ports = false;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *pt = ls_ports(json_object_array_get_idx(arr, i));
+		any_ports |= *pt != 0;
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
 			w[k] = MAX(w[k], (int)strlen(cmd_json_str(json_object_array_get_idx(arr, i), keys[k])));
-	printf("%-*s  %-*s  %-*s  %s\n", w[0], "SANDBOX", w[1], "AGENT", w[2], "STATUS", "WORKSPACE");
+	}
+	if (!any_ports)
+		w[3] = 0;   /* last column: not padded */
+	printf("%-*s  %-*s  %-*s  %-*s%s\n", w[0], "SANDBOX", w[1], "AGENT", w[2], "STATUS", w[3], "WORKSPACE",
+	       any_ports ? "  PORTS" : "");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(arr, i);
-		printf("%-*s  %-*s  %-*s  %s\n", w[0], cmd_json_str(s, "name"), w[1], cmd_json_str(s, "agent"), w[2],
-		       cmd_json_str(s, "status"), cmd_json_str(s, "workspace"));
+		_cleanup_free_ char *pt = ls_ports(s);
+		printf("%-*s  %-*s  %-*s  %-*s%s%s\n", w[0], cmd_json_str(s, "name"), w[1], cmd_json_str(s, "agent"), w[2],
+		       cmd_json_str(s, "status"), *pt ? w[3] : 0, cmd_json_str(s, "workspace"), *pt ? "  " : "", pt);
 	}
 }
 

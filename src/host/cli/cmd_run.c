@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "progress.h"
 #include "secrets.h"
+#include "portspec.h"
 #include "spec.h"
 #include "util.h"
 
@@ -74,6 +75,8 @@ struct run_opts {
 	unsigned cpus, mem;
 	char **env;        /* the -e values */
 	int nenv;
+	struct portspec ports[PORTSPEC_MAX];   /* the -p values */
+	size_t nports;
 	const char *agent;
 	const char *path;  /* the workspace as given */
 	char **args;       /* after "--" */
@@ -118,6 +121,18 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 			return cmd_usage_error(o->cmd, "--branch wants a branch name git accepts"), 2;
 		o->branch = arg;
 		break;
+	case 'p': {
+		const char *err = NULL;
+		if (o->nports >= PORTSPEC_MAX)
+			return cmd_usage_error(o->cmd, "at most 32 published ports"), 2;
+		if (portspec_parse(arg, &o->ports[o->nports], &err) < 0) {
+			fprintf(stderr, "sbx %s: --publish '%s': %s\n", o->cmd, arg, err);
+			return 2;
+		}
+		cmd_port_warn(o->cmd, &o->ports[o->nports]);
+		o->nports++;
+		break;
+	}
 	case 'h': o->help = true; break;
 	case 'q': cmd_quiet_set(); break;
 	default:
@@ -138,6 +153,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "template", required_argument, NULL, 't' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "branch", required_argument, NULL, 'b' },
+		{ "publish", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
@@ -156,7 +172,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	}
 	/* "-": operands come back in order as option 1, whatever POSIXLY_CORRECT says */
 	optind = 0;
-	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:hq", opts, NULL)) != -1) {
+	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:p:hq", opts, NULL)) != -1) {
 		if (opt == 1) {
 			if (npos == 2)
 				return cmd_usage_error(o->cmd, "only one workspace PATH is supported"), 2;
@@ -235,6 +251,8 @@ static int run_spec_make(const struct run_opts *o, struct run_sandbox *sb)
 	spec->env = xcalloc((size_t)o->nenv + 1, sizeof(char *));
 	for (int i = 0; i < o->nenv; i++)
 		spec->env[i] = xstrdup(o->env[i]);
+	memcpy(spec->ports, o->ports, o->nports * sizeof(o->ports[0]));
+	spec->n_ports = o->nports;
 	if (spec_validate(spec, &err) < 0) {
 		fprintf(stderr, "sbx %s: %s\n", o->cmd, err);
 		return 2;

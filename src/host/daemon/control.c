@@ -19,6 +19,7 @@
 #include "names.h"
 #include "proto.h"
 #include "exec_relay.h"
+#include "ports.h"
 #include "sandbox.h"
 #include "secrets.h"
 #include "tlv.h"
@@ -66,6 +67,38 @@ static bool req_bool(struct json_object *req, const char *key)
 	       json_object_get_boolean(v);
 }
 
+/* A sandbox's published ports: canonical texts, or (full) objects with their state. */
+static struct json_object *ports_json(struct sandbox *sb, bool full)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < sb->spec.n_ports; i++) {
+		const struct portspec *ps = &sb->spec.ports[i];
+		char t[PORTSPEC_TEXT_MAX], h[PORTSPEC_TEXT_MAX];
+		const char *why = NULL;
+		struct json_object *o;
+		bool on;
+
+		portspec_format(ps, t, sizeof(t));
+		if (!full) {
+			json_object_array_add(arr, json_object_new_string(t));
+			continue;
+		}
+		portspec_format_host(ps, h, sizeof(h));
+		on = ports_listening(sb, ps, &why);
+		o = json_object_new_object();
+		json_object_object_add(o, "spec", json_object_new_string(t));
+		json_object_object_add(o, "host", json_object_new_string(h));
+		json_object_object_add(o, "host_port", json_object_new_int(ps->host_port));
+		json_object_object_add(o, "guest_port", json_object_new_int(ps->guest_port));
+		json_object_object_add(o, "listening", json_object_new_boolean(on));
+		if (!on)
+			json_object_object_add(o, "reason", json_object_new_string(why));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static struct json_object *sandbox_json(struct sandbox *sb)
 {
 	struct json_object *o = json_object_new_object();
@@ -84,6 +117,7 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 	json_object_object_add(o, "created", json_object_new_int64(sb->spec.created));
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
 		json_object_object_add(o, "pid", json_object_new_int(sb->procs.qemu_pid));
+	json_object_object_add(o, "ports", ports_json(sb, false));
 	return o;
 }
 
@@ -132,6 +166,13 @@ static void req_create(struct client *cl, struct json_object *req)
 			client_reply_error(cl, "sandbox '%s' already exists for %s agent '%s' (remove it with 'sbx rm %s' or pick another --name)",
 					   spec.name, sb->spec.workspace, sb->spec.agent, spec.name);
 		} else {
+			_cleanup_free_ char *perr = NULL;
+			/* `sbx run -p` on a sandbox that exists: publish what it adds */
+			if (spec.n_ports && ports_update(sb, spec.ports, spec.n_ports, NULL, 0, &perr) < 0) {
+				client_reply_error(cl, "sandbox '%s': %s", spec.name, perr);
+				spec_free(&spec);
+				return;
+			}
 			take_cred_env(cl, sb, req);
 			resp = ok_obj();
 			json_object_object_add(resp, "existed", json_object_new_boolean(1));
@@ -143,6 +184,11 @@ static void req_create(struct client *cl, struct json_object *req)
 	}
 	{
 		_cleanup_free_ char *cerr = NULL;
+		if (ports_check_free(NULL, spec.ports, spec.n_ports, &cerr) < 0) {
+			client_reply_error(cl, "cannot create sandbox '%s': %s", spec.name, cerr);
+			spec_free(&spec);
+			return;
+		}
 		if (sandbox_create(cl->d, &spec, &cerr, &sb) < 0) {
 			client_reply_error(cl, "cannot create sandbox '%s': %s", spec.name, cerr);
 			spec_free(&spec);
@@ -224,6 +270,59 @@ static void req_rm(struct client *cl, struct json_object *req)
 		return;
 	}
 	client_reply(cl, ok_obj());
+}
+
+/* A list of port texts in req[key]: at most PORTSPEC_MAX; a bare HOSTPORT when
+ * bare_ok (family 0). false after replying with the error. */
+static bool req_port_list(struct client *cl, struct json_object *req, const char *key, bool bare_ok,
+			  struct portspec *ret, size_t *ret_n)
+{
+	struct json_object *a;
+	size_t n;
+
+	*ret_n = 0;
+	if (!json_object_object_get_ex(req, key, &a))
+		return true;
+	if (!json_object_is_type(a, json_type_array) || (n = json_object_array_length(a)) > PORTSPEC_MAX) {
+		client_reply_error(cl, "bad %s list", key);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+		const char *t = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : "";
+		const char *err = "not a string";
+
+		if (bare_ok ? portspec_parse_unpublish(t, &ret[i], &err) < 0 : portspec_parse(t, &ret[i], &err) < 0) {
+			client_reply_error(cl, "'%.80s': %s", t, err);
+			return false;
+		}
+	}
+	*ret_n = n;
+	return true;
+}
+
+/* List, publish and unpublish a sandbox's ports. */
+static void req_ports(struct client *cl, struct json_object *req)
+{
+	struct sandbox *sb = named_sandbox(cl, req);
+	struct portspec add[PORTSPEC_MAX], del[PORTSPEC_MAX];
+	size_t nadd, ndel;
+	struct json_object *resp;
+
+	if (!sb || !req_port_list(cl, req, "publish", false, add, &nadd) ||
+	    !req_port_list(cl, req, "unpublish", true, del, &ndel))
+		return;
+	if (nadd || ndel) {
+		_cleanup_free_ char *err = NULL;
+		if (ports_update(sb, add, nadd, del, ndel, &err) < 0) {
+			client_reply_error(cl, "%s", err);
+			return;
+		}
+	}
+	resp = ok_obj();
+	json_object_object_add(resp, "status", json_object_new_string(sandbox_state_name(sb->state)));
+	json_object_object_add(resp, "ports", ports_json(sb, true));
+	client_reply(cl, resp);
 }
 
 static void req_ls(struct client *cl)
@@ -334,6 +433,8 @@ static void client_on_request(struct client *cl, const uint8_t *data, size_t len
 		req_stop(cl, req);
 	else if (!strcmp(op, "rm"))
 		req_rm(cl, req);
+	else if (!strcmp(op, "ports"))
+		req_ports(cl, req);
 	else if (!strcmp(op, "shutdown")) {
 		client_reply(cl, ok_obj());
 		cl->d->quit = true;

@@ -22,6 +22,7 @@
 #include "egress_streams.h"
 #include "guestchan.h"
 #include "heap.h"
+#include "ports.h"
 #include "sandbox.h"
 #include "sock.h"
 #include "sshagent.h"
@@ -68,7 +69,7 @@ static void flush_all(struct sbxd *d)
 			continue;
 		/* room is known only after the flush; what the woken streams queue goes now */
 		if (conn_flush(d->epfd, &sb->chan) < 0 ||
-		    (egress_tx_room(sb) && conn_flush(d->epfd, &sb->chan) < 0))
+		    ((egress_tx_room(sb) | ports_tx_room(sb)) && conn_flush(d->epfd, &sb->chan) < 0))
 			sb->chan.eof = true;
 	}
 }
@@ -263,6 +264,10 @@ static void daemon_dispatch(struct sbxd *d, struct evsrc *ev, uint32_t events)
 	case EV_AGENT:
 		sshagent_on_event(ev, events);
 		break;
+	case EV_PORT_LISTEN:
+	case EV_PORT_CONN:
+		ports_on_event(ev, events);
+		break;
 	case EV_QEMU: {
 		struct sandbox *sb = ev->obj;
 		if (!sb->dead)
@@ -316,6 +321,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 			daemon_dispatch(&d, evs[i].data.ptr, evs[i].events);
 		flush_all(&d);
 		egress_reap(&d);
+		ports_reap(&d);
 		reap_dead(&d);
 	}
 	daemon_shutdown(&d, pidfile);

@@ -131,6 +131,7 @@ void relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_
 {
 	struct relay *r = xcalloc(1, sizeof(*r));
 
+	r->owner = CHAN_OWNER_EXEC;
 	r->sb = sb;
 	r->cl = cl;
 	r->cid = cid;

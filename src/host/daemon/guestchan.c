@@ -19,6 +19,7 @@
 #include "mux.h"
 #include "proto.h"
 #include "exec_relay.h"
+#include "ports.h"
 #include "secrets.h"
 #include "services.h"
 #include "settings.h"
@@ -30,6 +31,14 @@
 static bool is_egress(uint32_t id)
 {
 	return (id & 1u) == 0;
+}
+
+/* A host-opened stream owned by a published port's connection, or NULL (an exec relay). */
+static struct port_conn *port_of(struct sandbox *sb, uint32_t id)
+{
+	enum chan_owner *o = is_egress(id) ? NULL : mux_get_user(sb->chan.mux, id);
+
+	return o && *o == CHAN_OWNER_PORT ? (struct port_conn *)o : NULL;
 }
 
 static void chan_send_hello(struct sandbox *sb)
@@ -225,6 +234,10 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 	uint32_t vlen, op = 0;
 	_cleanup_free_ char *msg = NULL;
 
+	if (id != 0 && port_of(sb, id)) {
+		ports_guest_ctrl(port_of(sb, id), data, len);
+		return;
+	}
 	if (id != 0) {
 		struct relay *r = is_egress(id) ? NULL : mux_get_user(sb->chan.mux, id);
 		if (r && r->cl && r->cl->c.mux)
@@ -263,8 +276,13 @@ static void ch_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *da
 {
 	struct sandbox *sb = ctx;
 	struct relay *r = mux_get_user(sb->chan.mux, id);
+	struct port_conn *pc = port_of(sb, id);
 	long w;
 
+	if (pc) {
+		ports_guest_data(pc, data, len);
+		return;
+	}
 	if (is_egress(id)) {
 		if (r)
 			egress_data((struct egress *)r, data, len);
@@ -285,6 +303,10 @@ static void ch_on_window(void *ctx, uint32_t id, uint32_t credit)
 	struct sandbox *sb = ctx;
 	struct relay *r = mux_get_user(sb->chan.mux, id);
 
+	if (port_of(sb, id)) {
+		ports_guest_window(port_of(sb, id));
+		return;
+	}
 	if (is_egress(id)) {
 		if (r)
 			egress_window((struct egress *)r);
@@ -301,6 +323,10 @@ static void ch_on_close(void *ctx, uint32_t id)
 
 	if (!r)
 		return;
+	if (port_of(sb, id)) {
+		ports_guest_close(port_of(sb, id));
+		return;
+	}
 	if (is_egress(id)) {
 		egress_close((struct egress *)r);
 		return;
@@ -319,6 +345,10 @@ static void ch_on_reset(void *ctx, uint32_t id)
 
 	if (r && is_egress(id)) {
 		egress_reset((struct egress *)r);
+		return;
+	}
+	if (port_of(sb, id)) {
+		ports_guest_reset(port_of(sb, id));
 		return;
 	}
 	if (r) {

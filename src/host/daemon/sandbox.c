@@ -22,6 +22,7 @@
 #include "image.h"
 #include "jail.h"
 #include "names.h"
+#include "ports.h"
 #include "proc.h"
 #include "exec_relay.h"
 #include "review.h"
@@ -72,6 +73,7 @@ void sandbox_free(struct sandbox *sb)
 {
 	while (sb->relays)
 		relay_free(sb->relays);
+	ports_close(sb);
 	guestchan_drop(sb);
 	ev_del(sb->d->epfd, &sb->qemu_ev);
 	if (sb->qemu_ev.fd >= 0)
@@ -193,6 +195,11 @@ static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
 		return;
 	log_debug("%s: %s -> %s", sb->spec.name, sandbox_state_name(sb->state), sandbox_state_name(st));
 	sb->state = st;
+	/* Published ports listen exactly while the sandbox runs. */
+	if (st == SB_RUNNING)
+		ports_listen(sb);
+	else if (st == SB_STOPPING || st == SB_STOPPED)
+		ports_close(sb);
 	if (sb->d->sandbox_changed)
 		sb->d->sandbox_changed(sb->d, sb);
 }
@@ -285,6 +292,7 @@ static void console_bound(struct sandbox *sb)
 void sandbox_tick(struct sandbox *sb, uint64_t now)
 {
 	egress_tick(sb, now);
+	ports_tick(sb, now);
 	if ((sb->state == SB_RUNNING || sb->state == SB_STARTING) && now / 1000 != sb->last_console_check_s) {
 		sb->last_console_check_s = now / 1000;
 		console_bound(sb);
@@ -518,8 +526,15 @@ static void sandbox_relaunch(struct sandbox *sb)
 
 int sandbox_start(struct sandbox *sb, char **ret_err)
 {
-	if (sb->state == SB_STOPPED)
+	int r;
+
+	if (sb->state == SB_STOPPED) {
 		sb->relaunched = false;
+		/* A published port taken meanwhile: say so before booting anything. */
+		r = ports_check_free(sb, sb->spec.ports, sb->spec.n_ports, ret_err);
+		if (r < 0)
+			return r;
+	}
 	return sandbox_launch(sb, ret_err);
 }
 

@@ -26,6 +26,12 @@ struct sbxd;
 enum sb_state { SB_STOPPED, SB_STARTING, SB_RUNNING, SB_STOPPING };
 
 struct relay;
+struct port_listener;
+struct port_conn;
+
+/* What a host-opened stream (odd id) of a guest channel belongs to: the first member of
+ * the struct given to mux_set_user(), so that guestchan.c routes its frames. */
+enum chan_owner { CHAN_OWNER_EXEC = 1, CHAN_OWNER_PORT };
 
 struct sandbox {
 	struct sandbox *next;
@@ -55,11 +61,16 @@ struct sandbox {
 	unsigned long egress_refused;    /* refusals since then */
 	int64_t open_tokens;    /* OPEN rate bucket (egress_streams.c); < 0: held, in debt */
 	uint64_t open_refill_ms;
+	struct port_listener *port_listeners;   /* ports.c: while running, one per published port */
+	struct port_conn *port_conns;           /* ports.c: their connections */
+	unsigned port_conn_n;                   /* <= PORTS_CONN_MAX */
+	bool ports_tx_waiting;                  /* some wait for room in the channel's output */
 	bool dead;              /* removed; freed at the end of the loop turn */
 };
 
 /* One exec session: a client stream relayed to a guest stream. */
 struct relay {
+	enum chan_owner owner;         /* CHAN_OWNER_EXEC: first, see enum chan_owner */
 	struct relay *next;            /* in sandbox->relays */
 	struct sandbox *sb;
 	struct client *cl;             /* NULL once the client is gone */
@@ -112,6 +123,9 @@ struct sbxd {
 	struct egress *egress_dead;   /* ended egress streams, freed after the loop turn */
 	unsigned egress_n;            /* live egress streams of all sandboxes */
 	unsigned egress_max;          /* EGRESS_MAX_TOTAL, lower when RLIMIT_NOFILE is */
+	struct port_conn *port_dead;  /* ended published-port connections, freed after the loop turn */
+	struct port_listener *port_ldead;
+	unsigned port_conn_n;         /* <= PORTS_CONN_MAX_TOTAL */
 	/* A sandbox's state changed: the daemon answers the clients waiting for it. The
 	 * one way the lifecycle (sandbox.c) reaches the daemon's clients. */
 	void (*sandbox_changed)(struct sbxd *d, struct sandbox *sb);

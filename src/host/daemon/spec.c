@@ -100,7 +100,7 @@ int spec_validate(const struct spec *s, const char **ret_err)
 		for (char **e = s->env; *e; e++, n++)
 			if (!env_assignment_valid(*e) || n >= SPEC_MAX_ENV)
 				return *ret_err = "invalid environment assignment (want KEY=VALUE)", -EINVAL;
-	return 0;
+	return portspec_list_check(s->ports, s->n_ports, ret_err);
 }
 
 struct json_object *spec_to_json(const struct spec *s)
@@ -123,6 +123,15 @@ struct json_object *spec_to_json(const struct spec *s)
 		for (char **e = s->env; *e; e++)
 			json_object_array_add(env, json_object_new_string(*e));
 	json_object_object_add(o, "env", env);
+	if (s->n_ports) {
+		struct json_object *ports = json_object_new_array();
+		for (size_t i = 0; i < s->n_ports; i++) {
+			char t[PORTSPEC_TEXT_MAX];
+			portspec_format(&s->ports[i], t, sizeof(t));
+			json_object_array_add(ports, json_object_new_string(t));
+		}
+		json_object_object_add(o, "ports", ports);
+	}
 	if (s->branch) {
 		json_object_object_add(o, "branch", json_object_new_string(s->branch));
 		json_object_object_add(o, "repo", json_object_new_string(s->repo));
@@ -144,6 +153,27 @@ static bool jint(struct json_object *o, const char *key, int64_t lo, int64_t hi,
 		return false;
 	*ret = x;
 	return true;
+}
+
+/* "ports": a list of at most PORTSPEC_MAX "[ADDR:]HOSTPORT:GUESTPORT" strings. */
+static int spec_ports_from_json(struct json_object *o, struct spec *s, const char **ret_err)
+{
+	struct json_object *ports;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, "ports", &ports))
+		return 0;
+	if (!json_object_is_type(ports, json_type_array) || (n = json_object_array_length(ports)) > PORTSPEC_MAX)
+		return *ret_err = "spec ports is not a list of at most 32 strings", -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(ports, i);
+		if (!json_object_is_type(e, json_type_string))
+			return *ret_err = "spec ports entries must be strings", -EINVAL;
+		if (portspec_parse(json_object_get_string(e), &s->ports[i], ret_err) < 0)
+			return -EINVAL;
+		s->n_ports = i + 1;
+	}
+	return 0;
 }
 
 int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err)
@@ -198,7 +228,9 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 			s.env[i] = xstrdup(json_object_get_string(e));
 		}
 	}
-	r = spec_validate(&s, ret_err);
+	r = spec_ports_from_json(o, &s, ret_err);
+	if (r == 0)
+		r = spec_validate(&s, ret_err);
 	if (r < 0) {
 		spec_free(&s);
 		return r;

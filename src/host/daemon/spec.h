@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "portspec.h"
+
 struct json_object;
 
 #define SPEC_MAX_ENV 256
@@ -33,6 +35,9 @@ struct spec {
 	/* the template image its disk was made over (sbx's record: the disk's own header,
 	 * which a broken-out VMM can rewrite, never chooses it); NULL in older specs */
 	char *base;
+	/* published ports (`sbx run -p`), at most PORTSPEC_MAX, checked by portspec_list_check */
+	struct portspec ports[PORTSPEC_MAX];
+	size_t n_ports;
 };
 
 void spec_free(struct spec *s);
