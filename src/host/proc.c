@@ -172,8 +172,9 @@ int proc_terminate(pid_t pid, uint64_t start_time, int grace_ms)
 
 /* ---- spawning ---- */
 
-/* Messages on the report pipe; 8 bytes, so each write is atomic. */
-enum { MSG_PID = 1, MSG_ERR = 2 };
+/* Messages on the report pipe; 8 bytes, so each write is atomic. MSG_PID_FINAL (the
+ * pid 1 of a new pid namespace, PROC_SETUP_FORK) wins over MSG_PID whatever the order. */
+enum { MSG_PID = 1, MSG_ERR = 2, MSG_PID_FINAL = 3 };
 struct spawn_msg {
 	int32_t kind;
 	int32_t val;
@@ -259,6 +260,15 @@ static __attribute__((noreturn)) void spawn_exec(char *const argv[], int stdout_
 			errno = -r;
 			goto fail;
 		}
+		if (r == PROC_SETUP_FORK) {
+			pid_t c = fork();
+			if (c < 0)
+				goto fail;
+			if (c > 0) {
+				spawn_report(rfd, MSG_PID_FINAL, (int)c);
+				_exit(0);
+			}
+		}
 	}
 	execvp(argv[0], argv);
 fail:
@@ -273,6 +283,7 @@ int proc_spawn_detached(char *const argv[], int stdout_fd, const int *keep_fds, 
 	int pfd[2], status, err = 0;
 	pid_t mid, pid = 0;
 	struct spawn_msg m;
+	bool final = false;
 	ssize_t n;
 
 	if (!argv || !argv[0] || nkeep > PROC_KEEP_FDS_MAX)
@@ -325,7 +336,10 @@ int proc_spawn_detached(char *const argv[], int stdout_fd, const int *keep_fds, 
 			err = err ? err : -EIO;
 			break;
 		}
-		if (m.kind == MSG_PID)
+		if (m.kind == MSG_PID_FINAL) {
+			pid = (pid_t)m.val;
+			final = true;
+		} else if (m.kind == MSG_PID && !final)
 			pid = (pid_t)m.val;
 		else if (m.kind == MSG_ERR && !err)
 			err = m.val < 0 ? m.val : -EIO;

@@ -39,5 +39,8 @@ int proc_parse_stat(const char *text, char *ret_state, uint64_t *ret_start);
  */
 int proc_spawn_detached(char *const argv[], int stdout_fd, const int *keep_fds, size_t nkeep,
 			int (*child_setup)(void *), void *arg, pid_t *ret_pid);
+/* child_setup's answer after it unshared CLONE_NEWPID: fork once more, so that the
+ * program runs as pid 1 of the new namespace; its pid (in ours) is the one returned. */
+#define PROC_SETUP_FORK 1
 
 #endif

@@ -143,7 +143,7 @@ def test_sbxd_is_not_dumpable(box):
     # ptrace check, and the user pass of make test checks it)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def box2(box):
     home = box.home
     ws = home.workspace("jail2ws")
@@ -214,6 +214,53 @@ def test_each_sandbox_has_ids_of_its_own(box, box2):
                             "--setuid", "1", "--setgid", "1"] + probe, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r
     assert r.stdout.strip() == "reached:", r.stdout
+
+
+def _top(path):
+    return str(path).lstrip("/").split("/")[0]
+
+
+def test_qemu_has_a_root_and_namespaces_of_its_own(box, box2):
+    """Each QEMU runs in new mount, pid, IPC, UTS and cgroup namespaces (differing from
+    sbxd's and from each other), as pid 1 of its pid namespace, pivot_root'ed into a
+    tmpfs that holds /usr, four /dev nodes and exactly the files it opens at their host
+    paths: no /proc, no /home, no sbxd socket, no other sandbox's disk."""
+    qa, _ = _procs(box)
+    vj = box2.vm_json("itjail2")
+    qb = vj["qemu_pid"]
+    # sbxd runs in the namespaces it was started in, ours (and is undumpable: an
+    # ordinary user may not read its /proc/PID/ns)
+    for ns in ("mnt", "pid", "ipc", "uts", "cgroup"):
+        a, b, d = (os.readlink(f"/proc/{p}/ns/{ns}") for p in (qa, qb, "self"))
+        assert a != d and b != d and a != b, (ns, a, b, d)
+    assert _status(qa)["NSpid"].split()[-1] == "1", _status(qa)["NSpid"]
+    # virtiofsd (the process serving files: the last of its tree) too
+    _, va = _procs(box)
+    vpids = _vfsd_pids(va)
+    for ns in ("mnt", "pid", "ipc", "uts", "net", "cgroup"):
+        d = os.readlink(f"/proc/self/ns/{ns}")
+        assert os.readlink(f"/proc/{vpids[-1]}/ns/{ns}") != d, ns
+    root = f"/proc/{qa}/root"
+    argv = _argv(qa)
+    files = [argv[argv.index("-kernel") + 1], argv[argv.index("-initrd") + 1],
+             str(box.home.sandbox_dir(box.name) / "disk.qcow2"), str(box.home.sandbox_dir(box.name) / "console.log")]
+    files.append(re.search(r"node-name=basefile,filename=(\S+?),read-only=on", " ".join(argv)).group(1))
+    allowed = {"usr", "dev", "bin", "sbin", "lib", "lib32", "lib64", "libx32"} | {_top(f) for f in files}
+    entries = set(os.listdir(root))
+    assert entries <= allowed and "usr" in entries and "dev" in entries, entries
+    devs = set(os.listdir(f"{root}/dev"))
+    assert devs <= {"null", "zero", "random", "urandom", "kvm"} and {"null", "urandom"} <= devs, devs
+    for f in files:
+        assert os.path.isfile(root + f), f
+    # what it must not see
+    other = box2.sandbox_dir("itjail2") / "disk.qcow2"
+    for path in ("/proc/self", "/etc/passwd", str(other), str(box.home.run_dir / "sbxd.sock"), os.path.expanduser("~")):
+        assert not os.path.exists(root + path) or path == "/" , path
+    # read-only where it only reads: /usr, the kernel, the base image
+    st = os.statvfs(root + "/usr")
+    assert st.f_flag & os.ST_RDONLY, "usr writable"
+    assert os.statvfs(root + files[0]).f_flag & os.ST_RDONLY
+    assert os.statvfs(root + files[4]).f_flag & os.ST_RDONLY
 
 
 def test_disk_header_cannot_choose_the_backing_file(box, tmp_path_factory):

@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "sock.h"
 #include "vm_error.h"
+#include "vmm_jail.h"
 #include "util.h"
 #include "wsguard.h"
 
@@ -383,6 +384,9 @@ static int vfsd_child_setup(void *arg)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r = idmap_enter(&s->ns);
+	/* virtiofsd makes its own mount, pid and network namespaces (sandbox=namespace) */
+	if (r == 0 && unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
+		r = -errno;
 	if (r == 0)
 		r = vfsd_mounts(s);
 	/* virtiofsd needs its capabilities (in its own user namespace) to build its
@@ -394,6 +398,7 @@ struct qemu_setup {
 	bool root;
 	bool jail;              /* an id of its own (vm_config.vmm_uid), dropped to by -runas */
 	struct idmap_ns ns;     /* an ordinary user's jail: the user as ns 0, the id as ns 1 */
+	struct vmm_jail fs;     /* its root: only the files it opens (vmm_jail.h) */
 };
 
 static int qemu_child_setup(void *arg)
@@ -408,11 +413,18 @@ static int qemu_child_setup(void *arg)
 		r = idmap_enter(&s->ns) < 0 ? -EPERM : unshare(CLONE_NEWNET) < 0 ? -errno : 0;
 	else
 		r = idmap_enter_self(CLONE_NEWNET);
+	if (r == 0 && s->fs.mountpoint) {
+		r = vmm_jail_enter(&s->fs);
+		/* and its own pid namespace, whose pid 1 it is (proc.h) */
+		if (r == 0 && unshare(CLONE_NEWPID) < 0)
+			r = -errno;
+	}
 	if (r < 0)
 		return r;
 	/* -runas needs setuid/setgid (QEMU gives them up with the id it starts as);
 	 * without it QEMU keeps no capability at all, not even in its own namespace. */
-	return vmm_lockdown(s->root || s->jail ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
+	r = vmm_lockdown(s->root || s->jail ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
+	return r == 0 && s->fs.mountpoint ? PROC_SETUP_FORK : r;
 }
 
 /* ---- launch ---- */
@@ -578,6 +590,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
 	struct qemu_setup qs = { .root = geteuid() == 0, .jail = c->vmm_uid != 0 };
 	struct vm_procs p = { 0 };
+	_cleanup_free_ char *jail_root = NULL;
 	char **argv = NULL;
 	const char *qemu;
 	int keep[3], sv[2], r;
@@ -589,6 +602,20 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	if (qs.jail && !qs.root)
 		idmap_ns_vmm((uint32_t)geteuid(), (uint32_t)getegid(), c->vmm_uid, c->vmm_gid, &qs.ns);
 	r = mkdir_p(c->run_dir, 0700);
+	if (r == 0 && c->disk_base) {
+		/* QEMU's root (vmm_jail.h) is mounted on run_dir/root in its own namespace */
+		jail_root = xasprintf("%s/root", c->run_dir);
+		if (mkdir(jail_root, 0700) < 0 && errno != EEXIST)
+			r = -errno;
+		qs.fs = (struct vmm_jail){
+			.mountpoint = jail_root,
+			.exe = c->qemu_bin ? c->qemu_bin : VM_QEMU_DEFAULT,
+			.kvm = c->accel == ACCEL_KVM,
+			.files = { c->vmlinux, c->initramfs, c->disk_base, c->disk, c->console_log },
+			.rw = { false, false, false, true, true },
+			.n = 5,
+		};
+	}
 	if (r < 0)
 		return r;
 	log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
