@@ -10,7 +10,7 @@ PKG_CONFIG ?= pkg-config
 # Libraries of the host binary: json-c (state and config files), libidn2 (host
 # names), OpenSSL (TLS interception), c-ares (resolver), ldns (DNS messages) and
 # http-parser (HTTP framing; it has no .pc file).
-HOST_PKGS := json-c libidn2 openssl libcares ldns
+HOST_PKGS := json-c libidn2 openssl libcares ldns libarchive
 HOST_LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HOST_PKGS))
 HOST_LIBS := $(shell $(PKG_CONFIG) --libs $(HOST_PKGS)) -lhttp_parser
 # the Secret Service backend of the secret store: a library sbx loads when it is used

