@@ -124,6 +124,7 @@ int template_build(const struct sbx_paths *p, const char *name, bool force, bool
 enum template_verbosity { TEMPLATE_QUIET, TEMPLATE_PROGRESS, TEMPLATE_VERBOSE };
 int template_build_ex(const struct sbx_paths *p, const char *name, bool force, enum template_verbosity v);
 struct template_meta {
+	char *name;           /* as meta.json says (an archive's suggestion); may be NULL */
 	char *built;          /* ISO 8601 UTC: built, saved or imported */
 	char *kernel_release; /* whose modules the image carries */
 	char *image;          /* absolute path of the current base image (meta.json: its file name) */
@@ -137,6 +138,21 @@ struct template_meta {
 };
 int template_meta_get(const struct sbx_paths *p, const char *name, struct template_meta *ret); /* -ENOENT if not built */
 void template_meta_free(struct template_meta *m);
+/* Sandboxes (names, NULL-terminated) whose disk has its backing file in NAME's
+ * directory: they depend on it. A disk that cannot be read counts as depending. */
+int template_users(const struct sbx_paths *p, const char *name, char ***ret);
+/* `sbx template save`: flatten the (stopped) sandbox's disk with qemu-img convert into
+ * a new template NAME in state/templates (force: replace one of that name; sandboxes
+ * made from it keep their image). Refuses recipe names. *ret_err says why on failure. */
+int template_save(const struct sbx_paths *p, const char *sandbox, const char *name, bool force, char **ret_err);
+/* `sbx template rm`: -EBUSY when a sandbox's disk depends on it (template_users). */
+int template_remove(const struct sbx_paths *p, const char *name, char **ret_err);
+/* `sbx template export`: NAME as one zstd-compressed tar (template_archive.h). */
+int template_export(const struct sbx_paths *p, const char *name, const char *file, bool force, char **ret_err);
+/* `sbx template import`: verify the archive in a staging directory, then publish it as
+ * name (NULL: the archive's). *ret_name: the name it got. */
+int template_import(const struct sbx_paths *p, const char *file, const char *name, bool force, char **ret_name,
+		    char **ret_err);
 /* Names of all recipes and saved templates, sorted, NULL-terminated; free with image_strv_free(). */
 int template_names(const struct sbx_paths *p, char ***ret);
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #define PIN_VERSION_MAX 64
-#define NPM_DOC_MAX (64u << 20) /* the biggest registry answer we read */
+#define NPM_DOC_MAX (16u << 20) /* the biggest registry answer we read */
 
 /* A release version: [0-9]+.[0-9]+.[0-9]+ then optionally [-+][0-9A-Za-z.+-]*, at most
  * PIN_VERSION_MAX bytes. */

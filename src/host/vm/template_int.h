@@ -34,6 +34,9 @@ char *template_iso_now(void);
 int template_publish(const struct sbx_paths *p, const char *name, const char *tdir, const char *img,
 		     const struct template_meta *in);
 
+/* Take the template's lock (the parent directory's .NAME.lock), waiting; the fd. */
+int template_lock(const struct sbx_paths *p, const char *name);
+
 /* Saved and imported templates live in state/templates/NAME (not the cache: they are
  * not rebuilt from anything); templates built from a recipe in cache/templates/NAME. */
 char *template_user_root(const struct sbx_paths *p);

@@ -63,6 +63,7 @@ void template_meta_free(struct template_meta *m)
 {
 	if (!m)
 		return;
+	free(m->name);
 	free(m->built);
 	free(m->kernel_release);
 	free(m->image);
@@ -146,7 +147,7 @@ int template_meta_parse(const char *text, size_t len, bool need_image, struct te
 		json_object_put(o);
 		return -EBADMSG;
 	}
-	ok = str_get(o, "built", &m.built) && str_get(o, "kernel_release", &m.kernel_release) &&
+	ok = str_get(o, "name", &m.name) && str_get(o, "built", &m.built) && str_get(o, "kernel_release", &m.kernel_release) &&
 	     str_get(o, "image", &m.image) && str_get(o, "source", &m.source) &&
 	     str_get(o, "source_sandbox", &m.source_sandbox) && str_get(o, "base_template", &m.base_template) &&
 	     str_get(o, "recipe_sha256", &m.recipe_sha256) && versions_get(o, &m.versions);
