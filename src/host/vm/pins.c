@@ -122,7 +122,9 @@ static struct json_object *doc_parse(const char *json, size_t len)
 	if (!tok)
 		return NULL;
 	o = json_tokener_parse_ex(tok, json, (int)len);
-	if (o && json_tokener_get_error(tok) != json_tokener_success) {
+	/* one JSON value, then only white space */
+	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
+		  strspn(json + json_tokener_get_parse_end(tok), " \t\r\n") != len - json_tokener_get_parse_end(tok))) {
 		json_object_put(o);
 		o = NULL;
 	}

@@ -22,7 +22,7 @@ int pin_version_cmp(const char *a, const char *b);
  * or the version not pin_version_ok. */
 int pin_split(const char *spec, char **ret_name, char **ret_version);
 
-/* A registry's GET /NAME/latest answer: its "version" (pin_version_ok). -EBADMSG if not. */
+/* json: len bytes then a NUL. A registry's GET /NAME/latest answer: its "version" (pin_version_ok). -EBADMSG if not. */
 int npm_latest_parse(const char *json, size_t len, char **ret_version);
 /* A registry's GET /NAME answer (full or abbreviated packument): the newest release
  * (no prerelease) whose major is major, -ENOENT when none, -EBADMSG when malformed. */

@@ -138,7 +138,9 @@ int template_meta_parse(const char *text, size_t len, bool need_image, struct te
 	if (!tok)
 		return -ENOMEM;
 	o = json_tokener_parse_ex(tok, text, (int)len);
-	if (o && json_tokener_get_error(tok) != json_tokener_success) {
+	/* one JSON value, then only white space */
+	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
+		  strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") != len - json_tokener_get_parse_end(tok))) {
 		json_object_put(o);
 		o = NULL;
 	}
