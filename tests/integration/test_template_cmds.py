@@ -334,3 +334,22 @@ def test_template_commands_in_help_and_completion(fresh):
     r = h.ok("__complete", "template", "", timeout=30)
     for sub in ("save", "export", "import", "rm", "update"):
         assert sub in r.out.split(), r
+
+
+def test_reset_removes_saved_templates(fresh, tmp_path):
+    """sbx reset takes imported/saved templates (state/templates) with the rest; in a
+    home whose cache is its own and empty, so the shared templates are out of reach."""
+    f = tmp_path / "m.sbxt"
+    fresh.ok("template", "export", "minimal", f, timeout=600)
+    h = new_home("rst")
+    try:
+        (h.home / "cache").unlink()
+        (h.home / "cache" / "templates").mkdir(parents=True, mode=0o700)
+        h.ok("template", "import", f, "mine", timeout=600)
+        assert templates(h)["mine"]["status"] == "built"
+        r = h.ok("reset", "-f", timeout=120)
+        assert "mine" in r.out + r.err, r
+        assert not (user_templates_dir(h) / "mine").exists()
+        assert "mine" not in templates(h)
+    finally:
+        h.close()

@@ -327,8 +327,8 @@ static const struct cmd_doc docs[] = {
 		.summary = "remove every sandbox, template and setting (not the secrets)",
 		.synopsis = "reset [-f] [--secrets]",
 		.description = "Start over: stop and remove every sandbox (with the worktrees sbx made for --branch),\n"
-			       "remove every built template, the settings, the network policy and the audit log.\n"
-			       "The guest kernel, sbx's CA and the global secrets stay (a sandbox's own secrets go\n"
+			       "remove every built, saved and imported template, the settings, the network policy\n"
+			       "and the audit log. The guest kernel, your recipes (config/recipes), sbx's CA and the global secrets stay (a sandbox's own secrets go\n"
 			       "with it, as with sbx rm); --secrets removes every secret too. It lists what goes and\n"
 			       "asks first; without a terminal it needs -f.\n",
 		.opts = reset_opts,
