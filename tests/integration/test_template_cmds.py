@@ -8,7 +8,9 @@ exported and used as a base). The agents template is never built here; update ru
 against a fake npm registry on loopback (SBX_NPM_REGISTRY).
 """
 
+import hashlib
 import http.server
+import io
 import json
 import secrets
 import subprocess
@@ -22,10 +24,6 @@ import pytest
 from conftest import REPO, new_home
 
 NO_PROXY = {"no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-
-
-def tls(h):
-    return h.ls_json()
 
 
 def templates(h):
@@ -101,9 +99,18 @@ def test_save_run_and_rm(saved):
 
 def test_export_import_round_trip(saved, tmp_path):
     h, token = saved
+    # versions recorded in meta.json (as a build of agents records them) travel with it
+    meta_p = user_templates_dir(h) / "tsaved" / "meta.json"
+    meta = json.loads(meta_p.read_text())
+    meta["versions"] = ["node@22.1.0", "@anthropic-ai/claude-code@1.2.3"]
+    meta_p.write_text(json.dumps(meta))
+    r = h.ok("template", "ls", timeout=60)
+    assert "versions: node@22.1.0 @anthropic-ai/claude-code@1.2.3" in r.out, r
+    r = h.ok("version", timeout=60)
+    assert "template tsaved: node@22.1.0 @anthropic-ai/claude-code@1.2.3" in r.out, r
+
     f = tmp_path / "t.sbxt"
     h.ok("template", "export", "tsaved", f, timeout=600)
-    names = tarfile.open(f, mode="r:*") if False else None  # zstd: read with the tar program
     listing = subprocess.run(["tar", "--zstd", "-tf", str(f)], capture_output=True, text=True, check=True).stdout
     assert listing.split() == ["meta.json", "image.qcow2", "SHA256SUMS"], listing
     r = h.sbx("template", "export", "tsaved", f, timeout=120)
@@ -115,6 +122,7 @@ def test_export_import_round_trip(saved, tmp_path):
         assert "tsaved" in r.out, r
         t = templates(other)["tsaved"]
         assert t["source"] == "imported" and t["source_sandbox"] == "src", t
+        assert t["versions"] == ["node@22.1.0", "@anthropic-ai/claude-code@1.2.3"], t
         r = other.sbx("template", "import", f, timeout=600)
         assert r.rc == 1 and "exists" in r.err, r
         other.ok("template", "import", "-f", f, "copy2", timeout=600)
@@ -151,7 +159,6 @@ def _zstd_tar(path, members):
                 t.addfile(info)
             else:
                 info.size = len(data)
-                import io
                 t.addfile(info, io.BytesIO(data))
     subprocess.run(["zstd", "-q", "-f", str(raw), "-o", str(path)], check=True)
     return path
@@ -193,7 +200,6 @@ def test_import_refuses_corrupt_and_hostile_files(fresh, tmp_path):
                                                          ("image.qcow2", tiny), ("SHA256SUMS", parts["SHA256SUMS"]),
                                                          ("evil", b"x")]), "extra", "")
     # a qcow2 with a backing file naming a host file, with checksums that match
-    import hashlib
     q = bytearray(b"QFI\xfb" + b"\0" * 508)
     q[4:8] = (3).to_bytes(4, "big")
     q[8:16] = (200).to_bytes(8, "big")          # backing file offset

@@ -190,8 +190,40 @@ static void test_archive_garbage(void)
 	free(err);
 }
 
+static void test_installed(void)
+{
+	char dir[] = "/tmp/sbx-pins-XXXXXX";
+	char *specs[] = { "@a/b@1.0.0", "c", "missing@1.0.0", "bad" };
+	char **v = NULL;
+	size_t n = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	{
+		_cleanup_free_ char *d1 = xasprintf("%s/lib/node_modules/@a/b", dir), *d2 = xasprintf("%s/lib/node_modules/c", dir);
+		_cleanup_free_ char *d3 = xasprintf("%s/lib/node_modules/bad", dir);
+		_cleanup_free_ char *f1 = xasprintf("%s/package.json", d1), *f2 = xasprintf("%s/package.json", d2);
+		_cleanup_free_ char *f3 = xasprintf("%s/package.json", d3);
+		CHECK_EQ(mkdir_p(d1, 0755), 0);
+		CHECK_EQ(mkdir_p(d2, 0755), 0);
+		CHECK_EQ(mkdir_p(d3, 0755), 0);
+		CHECK_EQ(file_write_atomic(f1, "{\"version\":\"1.0.1\"}", 19, 0644), 0);
+		CHECK_EQ(file_write_atomic(f2, "{\"version\":\"2.0.0\"}\n", 20, 0644), 0);
+		CHECK_EQ(file_write_atomic(f3, "{\"version\":\"$(x)\"}", 18, 0644), 0);
+	}
+	pins_read_installed(dir, specs, 4, &v, &n);
+	CHECK_EQ(n, 2);
+	CHECK_STR(v[0], "@a/b@1.0.1"); /* what is installed, not what was asked */
+	CHECK_STR(v[1], "c@2.0.0");
+	CHECK(v[2] == NULL);
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	CHECK_EQ(rm_rf(dir), 0);
+}
+
 int main(void)
 {
+	test_installed();
 	test_versions();
 	test_split();
 	test_registry();
