@@ -53,7 +53,13 @@ static int entry_copy(struct archive *a, uint64_t size, int fd, char **mem, stru
 	if (mem)
 		*mem = xcalloc(1, (size_t)size + 1);
 	for (;;) {
-		la_ssize_t n = archive_read_data(a, buf, CHUNK);
+		la_ssize_t n;
+		if (image_interrupted()) {
+			*ret_err = xstrdup("interrupted");
+			r = -EINTR;
+			break;
+		}
+		n = archive_read_data(a, buf, CHUNK);
 		if (n < 0) {
 			*ret_err = xasprintf("the archive is corrupt or truncated: %s", archive_error_string(a));
 			r = -EBADMSG;
@@ -248,6 +254,10 @@ static int entry_write(struct archive *a, const char *name, const char *mem, int
 		r = -EIO;
 	while (r == 0 && done < size) {
 		const char *p = mem ? mem + done : buf;
+		if (image_interrupted()) {
+			r = -EINTR;
+			break;
+		}
 		size_t n = mem ? (size_t)(size - done) : (size_t)(size - done < CHUNK ? size - done : CHUNK);
 		if (!mem) {
 			ssize_t got = read(fd, buf, n);
@@ -302,6 +312,8 @@ static int archive_write_all(int out, const char *meta, const char *qcow2, char 
 	}
 	if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
 		r = -EIO;
+	if (r == -EINTR && !*ret_err)
+		*ret_err = xstrdup("interrupted");
 	if (r < 0 && !*ret_err)
 		*ret_err = xasprintf("writing the archive failed: %s", archive_error_string(a) ? archive_error_string(a)
 												: strerror(-r));
@@ -337,6 +349,7 @@ int template_export(const struct sbx_paths *p, const char *name, const char *fil
 		goto out;
 	}
 	staged = true;
+	image_signals_catch();
 	qcow2 = xasprintf("%s/image.qcow2", stage);
 	{
 		/* qcow2 carries only the allocated clusters: the 4 GiB sparse disk of a
@@ -345,7 +358,7 @@ int template_export(const struct sbx_paths *p, const char *name, const char *fil
 		r = image_run(argv, NULL, RUN_QUIET);
 		if (r != 0) {
 			r = r < 0 ? r : -EIO;
-			*ret_err = xasprintf("qemu-img convert of %s failed", m.image);
+			*ret_err = r == -EINTR ? xstrdup("interrupted") : xasprintf("qemu-img convert of %s failed", m.image);
 			goto out;
 		}
 	}
@@ -370,8 +383,10 @@ int template_export(const struct sbx_paths *p, const char *name, const char *fil
 	if (r < 0)
 		unlink(tmp);
 out:
-	if (staged)
+	if (staged) {
 		rm_rf(stage);
+		image_signals_release();
+	}
 	template_meta_free(&m);
 	return r;
 }
@@ -397,6 +412,19 @@ static int import_stage(const char *file, const char *stage, struct template_met
 	r = tarchive_read(in, NULL, 0, dfd, avail, &t, ret_err);
 	if (r == 0)
 		r = tarchive_verify(&t, ret_meta, ret_err);
+	if (r == 0) {
+		/* qemu-img writes the raw disk sparse, but a small qcow2 of compressed clusters
+		 * can still expand to its whole virtual size: it must fit */
+		struct qcow2_info q;
+		qcow2_header_parse(t.head, t.head_len, &q);
+		avail = fstatvfs(dfd, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : TARCHIVE_IMAGE_MAX;
+		if (q.size > avail) {
+			*ret_err = xasprintf("the image's disk is %llu MiB and only %llu MiB are free in %s",
+					     (unsigned long long)(q.size >> 20), (unsigned long long)(avail >> 20), stage);
+			template_meta_free(ret_meta);
+			r = -ENOSPC;
+		}
+	}
 	tarchive_free(&t);
 	return r;
 }
@@ -424,6 +452,7 @@ int template_import(const struct sbx_paths *p, const char *file, const char *nam
 		return r;
 	}
 	staged = true;
+	image_signals_catch(); /* ^C: qemu-img and the reader stop, the staging dir goes */
 	r = import_stage(file, stage, &am, ret_err);
 	if (r < 0)
 		goto out;
@@ -446,7 +475,7 @@ int template_import(const struct sbx_paths *p, const char *file, const char *nam
 		r = image_run(argv, NULL, RUN_QUIET);
 		if (r != 0) {
 			r = r < 0 ? r : -EIO;
-			*ret_err = xstrdup("qemu-img could not read the image in the archive");
+			*ret_err = xstrdup(r == -EINTR ? "interrupted" : "qemu-img could not read the image in the archive");
 			goto out;
 		}
 	}
@@ -477,8 +506,10 @@ int template_import(const struct sbx_paths *p, const char *file, const char *nam
 	else
 		*ret_name = TAKE_PTR(nm);
 out:
-	if (staged)
+	if (staged) {
 		rm_rf(stage);
+		image_signals_release();
+	}
 	template_meta_free(&am);
 	return r;
 }

@@ -166,15 +166,17 @@ int template_save(const struct sbx_paths *p, const char *sandbox, const char *na
 		goto out;
 	}
 	staged = true;
+	image_signals_catch();
 	img = xasprintf("%s/base.raw", stage);
 	{
 		/* qemu-img takes the image's lock: a VM that still runs the disk makes it fail */
 		const char *argv[] = { "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw", disk, img, NULL };
 		r = image_run(argv, NULL, RUN_QUIET);
 		if (r != 0) {
-			*ret_err = xasprintf("qemu-img convert of %s failed (is the sandbox running? stop it first: sbx stop %s)",
-					     disk, sandbox);
 			r = r < 0 ? r : -EIO;
+			*ret_err = r == -EINTR ? xstrdup("interrupted")
+					       : xasprintf("qemu-img convert of %s failed (is the sandbox running? stop it "
+							   "first: sbx stop %s)", disk, sandbox);
 			goto out;
 		}
 	}
@@ -188,8 +190,10 @@ int template_save(const struct sbx_paths *p, const char *sandbox, const char *na
 	if (r < 0)
 		*ret_err = xasprintf("cannot store the template in %s: %s", tdir, strerror(-r));
 out:
-	if (staged)
+	if (staged) {
 		rm_rf(stage);
+		image_signals_release();
+	}
 	template_meta_free(&base);
 	spec_free(&spec);
 	return r;
