@@ -318,6 +318,9 @@ def test_update_pins_from_fake_registry(fresh, registry):
     # sbx version and template ls read the user's recipe (agents is not built here)
     r = h.ok("version", timeout=30)
     assert "node@22.30.1" in r.out and "@github/copilot@9.4.0" in r.out, r
+    assert templates(h)["agents"]["pins"][0] == "node@22.30.1"
+    r = h.ok("template", "ls", timeout=30)
+    assert "recipe pins: node@22.30.1 @anthropic-ai/claude-code@9.1.0" in r.out, r
 
     # a second run: every pin current, exit 0, file unchanged
     r = h.ok("template", "update", "agents", env=env, timeout=120)

@@ -43,7 +43,31 @@ static struct json_object *json_strv(char **v)
 	return a;
 }
 
-static struct json_object *ls_json(const char *name, const char *status, bool built, const struct template_meta *m)
+/* The versions a recipe pins ("node@V", "NAME@V" or NAME alone when unpinned), NULL when
+ * it pins nothing or NAME is no recipe. */
+static char **recipe_pins(const struct sbx_paths *p, const char *name)
+{
+	struct recipe rc = { 0 };
+	char **v;
+	size_t n = 0;
+
+	if (!template_is_recipe(p, name) || recipe_load(p, name, &rc) < 0)
+		return NULL;
+	if (!rc.node_major && !rc.n_npm) {
+		recipe_free(&rc);
+		return NULL;
+	}
+	v = xcalloc(rc.n_npm + 2, sizeof(char *));
+	if (rc.node_major)
+		v[n++] = rc.node_version[0] ? xasprintf("node@%s", rc.node_version) : xasprintf("node@%u", rc.node_major);
+	for (size_t i = 0; i < rc.n_npm; i++)
+		v[n++] = xstrdup(rc.npm[i]);
+	recipe_free(&rc);
+	return v;
+}
+
+static struct json_object *ls_json(const char *name, const char *status, bool built, const struct template_meta *m,
+				   char **pins)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -58,10 +82,11 @@ static struct json_object *ls_json(const char *name, const char *status, bool bu
 	json_object_object_add(o, "source_sandbox", json_str_or_null(built, m->source_sandbox));
 	json_object_object_add(o, "base_template", json_str_or_null(built, m->base_template));
 	json_object_object_add(o, "versions", json_strv(built ? m->versions : NULL));
+	json_object_object_add(o, "pins", pins ? json_strv(pins) : NULL);
 	return o;
 }
 
-static void ls_line(const char *name, const char *status, bool built, const struct template_meta *m)
+static void ls_line(const char *name, const char *status, bool built, const struct template_meta *m, char **pins)
 {
 	char size[16] = "-", used[16] = "-", src[64] = "-";
 
@@ -78,6 +103,14 @@ static void ls_line(const char *name, const char *status, bool built, const stru
 	if (built && m->versions && m->versions[0]) {
 		printf("%-16s versions:", "");
 		for (char **v = m->versions; *v; v++)
+			printf(" %s", *v);
+		printf("\n");
+	}
+	if (pins) {
+		/* not built, built before sbx recorded versions, or from an older recipe: what
+		 * the next build installs */
+		printf("%-16s recipe pins:", "");
+		for (char **v = pins; *v; v++)
 			printf(" %s", *v);
 		printf("\n");
 	}
@@ -107,10 +140,13 @@ static int template_ls(const struct sbx_paths *p, bool json)
 
 		if (built)
 			status = kcur && m.kernel_release[0] && strcmp(kcur, m.kernel_release) ? "stale" : "built";
+		char **pins = recipe_pins(p, *n);
 		if (json)
-			json_object_array_add(arr, ls_json(*n, status, built, &m));
+			json_object_array_add(arr, ls_json(*n, status, built, &m, pins));
 		else
-			ls_line(*n, status, built, &m);
+			ls_line(*n, status, built, &m,
+				!built || !m.versions || !m.versions[0] || template_stale(p, *n) ? pins : NULL);
+		image_strv_free(pins);
 		template_meta_free(&m);
 	}
 	if (json) {
