@@ -324,12 +324,17 @@ static int archive_write_all(int out, const char *meta, const char *qcow2, char 
 int template_export(const struct sbx_paths *p, const char *name, const char *file, bool force, char **ret_err)
 {
 	_cleanup_free_ char *root = template_user_root(p), *stage = NULL, *qcow2 = NULL, *meta = NULL, *tmp = NULL;
-	_cleanup_close_ int out = -1;
+	_cleanup_close_ int out = -1, lock = -1;
 	struct template_meta m = { 0 };
 	bool staged = false;
 	int r;
 
 	*ret_err = NULL;
+	/* a rebuild or save -f deletes images no sandbox uses: not this one while we read it */
+	if (template_known(p, name) && (lock = template_lock(p, name)) < 0) {
+		*ret_err = xasprintf("cannot lock template %s: %s", name, strerror(-lock));
+		return lock;
+	}
 	r = template_meta_get(p, name, &m);
 	if (r < 0) {
 		*ret_err = template_known(p, name) ? xasprintf("template '%s' is not built", name)
@@ -496,6 +501,8 @@ int template_import(const struct sbx_paths *p, const char *file, const char *nam
 	m.built = built;
 	m.source = (char *)"imported";
 	m.recipe_sha256 = NULL;
+	if (!m.base_template)
+		m.base_template = am.name; /* exported from a recipe template: which one */
 	{
 		struct stat st;
 		m.size = stat(img, &st) == 0 ? (uint64_t)st.st_size : am.size;
