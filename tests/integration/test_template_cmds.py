@@ -212,6 +212,15 @@ def test_import_refuses_corrupt_and_hostile_files(fresh, tmp_path):
             f"{hashlib.sha256(q).hexdigest()}  image.qcow2\n").encode()
     _bad_import(h, _zstd_tar(tmp_path / "back.sbxt", [("meta.json", meta), ("image.qcow2", q),
                                                         ("SHA256SUMS", sums)]), "back", "backing")
+    # a header that claims a 2 TiB image (no data follows): refused before reading any
+    huge = tarfile.TarInfo("image.qcow2")
+    huge.size = 1 << 41
+    mi = tarfile.TarInfo("meta.json")
+    mi.size = len(meta)
+    raw = (mi.tobuf(tarfile.PAX_FORMAT) + meta + b"\0" * (-len(meta) % 512) + huge.tobuf(tarfile.PAX_FORMAT))
+    big = tmp_path / "big.sbxt"
+    big.write_bytes(subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout)
+    _bad_import(h, big, "big", "size out of bounds")
     # after all that, the good file still imports
     h.ok("template", "import", good, "good", timeout=600)
     assert templates(h)["good"]["source"] == "imported"
