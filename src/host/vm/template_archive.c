@@ -449,6 +449,13 @@ int template_import(const struct sbx_paths *p, const char *file, const char *nam
 		*ret_err = xasprintf("'%s' is not a template name ([a-z0-9][a-z0-9._-]*, at most 63 bytes)", name);
 		return -EINVAL;
 	}
+	if (name && (template_is_recipe(p, name) || (!force && template_known(p, name)))) {
+		/* before reading the file; checked again under the lock */
+		*ret_err = template_is_recipe(p, name)
+				   ? xasprintf("'%s' is the name of a recipe template; choose another name", name)
+				   : xasprintf("template '%s' exists; -f replaces it (sandboxes made from it keep their image)", name);
+		return -EEXIST;
+	}
 	stage = xasprintf("%s/.import.XXXXXX", root);
 	r = mkdir_p(root, 0700);
 	if (r < 0 || !mkdtemp(stage)) {
