@@ -6,10 +6,15 @@ BUILD ?= build
 # check-asan builds here
 ASAN_BUILD ?= build-asan
 PKG_CONFIG ?= pkg-config
+# sbx's version: written once, in src/common/version.h (sbx version, sbxd, the man pages)
+VERSION := $(shell sed -n 's/^\#define SBX_VERSION "\(.*\)"$$/\1/p' src/common/version.h)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB := $(BUILD)/sbx_$(VERSION)_$(DEB_ARCH).deb
 
 # Libraries of the host binary: json-c (state and config files), libidn2 (host
 # names), OpenSSL (TLS interception), c-ares (resolver), ldns (DNS messages) and
-# http-parser (HTTP framing; it has no .pc file).
+# http-parser (HTTP framing; it has no .pc file), libarchive (the tar format of sbx cp and
+# of template export/import).
 HOST_PKGS := json-c libidn2 openssl libcares ldns libarchive
 HOST_LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HOST_PKGS))
 HOST_LIBS := $(shell $(PKG_CONFIG) --libs $(HOST_PKGS)) -lhttp_parser
@@ -53,7 +58,7 @@ HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/cli/main.o,$(HOST_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean install test unit integration check-asan setup bench fuzz fuzz-regress man install-doc
+.PHONY: all clean install test unit integration check-asan setup bench fuzz fuzz-regress man install-doc deb deb-lint
 all: $(BUILD)/sbx $(BUILD)/sbx-guest $(BUILD)/libsbx-keyring.so
 
 $(BUILD)/obj/%.o: src/%.c
@@ -103,10 +108,12 @@ integration: all
 	./scripts/test-integration.sh
 
 # The one test command (README, .ci/run): installs missing Debian packages, builds,
-# runs the unit tests, makes sure kernel and templates are cached, runs the VM tests.
+# runs the unit tests, builds the .deb and lints it (a few seconds), makes sure kernel
+# and templates are cached, runs the VM tests (test_deb installs the .deb in a chroot).
 test:
 	./scripts/setup.sh --deps-only
 	$(MAKE) all unit
+	$(MAKE) deb-lint
 	$(BUILD)/sbx template build minimal
 	$(BUILD)/sbx template build agents
 	./scripts/test-integration.sh
@@ -133,7 +140,9 @@ man: $(BUILD)/sbx
 install-doc: man
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-	install -m 0644 $(BUILD)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	@set -e; for f in $(BUILD)/man/*.1; do \
+		gzip -9n -c $$f >$(DESTDIR)$(PREFIX)/share/man/man1/$$(basename $$f).gz; \
+		chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man1/$$(basename $$f).gz; done
 	install -m 0644 completion/sbx.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sbx
 	install -m 0644 completion/_sbx $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sbx
 	install -m 0644 completion/sbx.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/sbx.fish
@@ -143,8 +152,21 @@ install: all install-doc
 	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
 	install -m 0755 $(BUILD)/sbx-guest $(DESTDIR)$(PREFIX)/lib/sbx/sbx-guest
 	install -m 0644 $(BUILD)/libsbx-keyring.so $(DESTDIR)$(PREFIX)/lib/sbx/libsbx-keyring.so
-	install -d $(DESTDIR)$(PREFIX)/share/sbx
-	cp -r recipes $(DESTDIR)$(PREFIX)/share/sbx/
+	@set -e; for f in $$(cd recipes && find . -type f | sort); do \
+		install -D -m 0644 recipes/$$f $(DESTDIR)$(PREFIX)/share/sbx/recipes/$$f; done
+
+# The Debian package, built as an ordinary user (no root, no fakeroot): `make install`
+# with PREFIX=/usr into a staging root, then scripts/mkdeb.sh (docs, strip, Depends
+# from dpkg-shlibdeps plus the programs sbx runs, control, md5sums, dpkg-deb).
+# packaging/deb/ holds the control template, copyright, changelog and lintian overrides.
+deb: all man
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory -s install DESTDIR=$(CURDIR)/$(BUILD)/deb/debian/sbx PREFIX=/usr
+	scripts/mkdeb.sh $(BUILD)/deb/debian/sbx $(VERSION) $(DEB_ARCH) $(DEB)
+
+# lintian on the package: no error and no warning (those kept are overridden, with a reason)
+deb-lint: deb
+	lintian --fail-on error,warning --display-info $(DEB)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
@@ -194,4 +216,4 @@ fuzz-regress: $(FUZZ_BIN)
 	done
 
 # the header dependencies the compiler wrote (-MMD); absent on a first build
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -38,13 +38,14 @@ done
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# Build: compiler, json-c. Runtime: QEMU (microvm, virtiofsd), qemu-img, mmdebstrap
+# Build: compiler, json-c, libarchive (sbx cp's tar streams). Runtime: QEMU (microvm, virtiofsd), qemu-img, mmdebstrap
 # and what it needs to verify and unpack Debian, mke2fs, depmod, lz4 (the kernel's
 # compression), dpkg-deb. Tests: python3 + pytest. uidmap/genext2fs: non-root builds.
 # libsecret: the Secret Service backend of the secret store; its tests run a private
 # dbus-daemon and gnome-keyring (dbus-send locks it, secret-tool reads it).
 # clang + its runtime: the libFuzzer targets (make fuzz; replayed by make check-asan).
 # groff, mandoc, man-db, bash-completion, zsh, fish: the man page and completion tests.
+# dpkg-dev (dpkg-shlibdeps), binutils (strip), lintian: make deb and its check.
 packages=(
 	gcc make pkg-config libc6-dev libjson-c-dev
 	qemu-system-x86 qemu-utils
@@ -53,9 +54,11 @@ packages=(
 	python3 python3-pytest python3-pytest-timeout
 	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev libarchive-dev openssl curl wrk openssh-client
 	tinyproxy squid
+	libarchive-dev
 	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools
 	clang libclang-rt-dev
 	groff-base mandoc man-db bash-completion zsh fish
+	dpkg-dev binutils lintian
 )
 
 as_root() {

@@ -122,6 +122,52 @@ int subid_lookup(const char *file, const char *name, uint32_t id, struct subid_r
 	return subid_parse(text, len, name, id, ret);
 }
 
+static uint32_t slot_size(struct subid_range pool)
+{
+	uint32_t z = pool.count / IDMAP_MIN_SLOTS;
+
+	if (z > IDMAP_SLOT_MAX)
+		z = IDMAP_SLOT_MAX;
+	z &= ~(IDMAP_SLOT_MIN - 1);
+	return z;
+}
+
+unsigned idmap_slot_count(struct subid_range pool)
+{
+	uint32_t z = slot_size(pool);
+
+	if (z < IDMAP_SLOT_MIN || (uint64_t)pool.start + pool.count > (uint64_t)UINT32_MAX + 1)
+		return 0;
+	return pool.count / z;
+}
+
+int idmap_slot_get(struct subid_range pool, unsigned k, struct idmap_slot *ret)
+{
+	uint32_t z = slot_size(pool);
+
+	if (k >= idmap_slot_count(pool))
+		return -ERANGE;
+	ret->fs = (struct subid_range){ pool.start + k * z, z - 1 };
+	ret->vmm = pool.start + k * z + z - 1;
+	return 0;
+}
+
+unsigned subid_overlap(const char *text, size_t len, struct subid_range r)
+{
+	const char *end = text + len;
+	unsigned n = 0;
+
+	for (const char *pos = text, *line, *eol; (line = line_next(&pos, end, &eol));) {
+		struct subid_range l;
+
+		n++;
+		if (line < eol && *line != '#' && subid_line(line, eol, &l) &&
+		    (uint64_t)l.start < (uint64_t)r.start + r.count && (uint64_t)r.start < (uint64_t)l.start + l.count)
+			return n;
+	}
+	return 0;
+}
+
 int idmap_build(uint32_t ws_id, uint32_t ws_host, struct subid_range range, struct idmap *ret)
 {
 	struct idmap m = { .n = 0 };
@@ -246,6 +292,17 @@ int idmap_ns_make(uint32_t ws_uid, uint32_t host_uid, struct subid_range urange,
 	return 0;
 }
 
+void idmap_ns_vmm(uint32_t host_uid, uint32_t host_gid, uint32_t vmm_uid, uint32_t vmm_gid, struct idmap_ns *ret)
+{
+	struct idmap_ns ns = { .self_write = false, .keep_groups = true };
+
+	ns.uid = (struct idmap){ .e = { { 0, host_uid, 1 }, { 1, vmm_uid, 1 } }, .n = 2 };
+	ns.gid = (struct idmap){ .e = { { 0, host_gid, 1 }, { 1, vmm_gid, 1 } }, .n = 2 };
+	(void)idmap_format(&ns.uid, ns.uid_text, sizeof(ns.uid_text));
+	(void)idmap_format(&ns.gid, ns.gid_text, sizeof(ns.gid_text));
+	*ret = ns;
+}
+
 /* A helper left behind in our user namespace writes the maps of the new one (ids
  * other than our own need privilege there: ours as root, newuidmap's otherwise);
  * then we become ns root, an unprivileged id on the host. */
@@ -255,7 +312,9 @@ int idmap_enter(const struct idmap_ns *ns)
 	pid_t self = getpid(), h;
 	char c = 0;
 
-	if (pipe2(sync, O_CLOEXEC) < 0)
+	/* newuidmap maps only a process its caller owns, and /proc of an undumpable one
+	 * (a child of sbxd, until exec) belongs to root. */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0 || pipe2(sync, O_CLOEXEC) < 0)
 		return -errno;
 	h = fork();
 	if (h < 0) {
@@ -291,7 +350,7 @@ int idmap_enter(const struct idmap_ns *ns)
 		return -EPERM;
 	/* Drop the host's supplementary groups and become ns root: exec keeps full
 	 * capabilities in the namespace only. */
-	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+	if ((!ns->keep_groups && setgroups(0, NULL) < 0) || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -302,6 +361,9 @@ int idmap_enter_self(int extra)
 
 	snprintf(uid_text, sizeof(uid_text), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
 	snprintf(gid_text, sizeof(gid_text), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+	/* writing our own maps needs /proc/self to be ours: see idmap_enter */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0)
+		return -errno;
 	if (unshare(CLONE_NEWUSER | extra) < 0)
 		return -errno;
 	if (write_file("/proc/self/setgroups", "deny") < 0)

@@ -34,6 +34,34 @@ struct subid_range {
 	uint32_t start, count;
 };
 
+/*
+ * One identity per running sandbox (a jail slot): its VMMs never share a host id with
+ * another sandbox's. A pool of ids (sbx as root: IDMAP_JAIL_BASE, reserved; an
+ * ordinary user: the subordinate ids) is cut into equal slots of at most 65536 ids,
+ * at least IDMAP_MIN_SLOTS of them (a user's usual 65536 subids: 8 slots of 8192).
+ * Slot k's last id is QEMU's (it drops to it with -runas); the ids before it are
+ * virtiofsd's namespace (its root, the first, is virtiofsd itself; guest id i is
+ * start + i), so the guest's files never carry QEMU's id.
+ */
+#define IDMAP_JAIL_BASE 1000000000u  /* above useradd's SUB_UID_MAX (600100000) */
+#define IDMAP_JAIL_ROOT_SLOTS 1024u
+#define IDMAP_SLOT_MAX 65536u
+#define IDMAP_SLOT_MIN 1024u
+#define IDMAP_MIN_SLOTS 8u
+
+struct idmap_slot {
+	struct subid_range fs;  /* virtiofsd's namespace ids */
+	uint32_t vmm;           /* QEMU's host id */
+};
+
+/* How many slots pool holds (0: too small for IDMAP_MIN_SLOTS of IDMAP_SLOT_MIN). Pure. */
+unsigned idmap_slot_count(struct subid_range pool);
+/* Slot k of pool; -ERANGE when there is no such slot. Pure. */
+int idmap_slot_get(struct subid_range pool, unsigned k, struct idmap_slot *ret);
+/* The first line of subuid/subgid text whose range overlaps r (1-based), 0 if none:
+ * ids another user may own must never be a sandbox's. Pure. */
+unsigned subid_overlap(const char *text, size_t len, struct subid_range r);
+
 struct idmap_extent {
 	uint32_t inside, outside, count;
 };
@@ -63,6 +91,7 @@ int idmap_format(const struct idmap *m, char *buf, size_t size);
 /* A user namespace to enter after fork: its maps, and who writes them. */
 struct idmap_ns {
 	bool self_write;        /* we are root and write them; else newuidmap/newgidmap */
+	bool keep_groups;       /* keep the supplementary groups (QEMU's, for /dev/kvm) */
 	struct idmap uid, gid;
 	char uid_text[128], gid_text[128];
 };
@@ -71,6 +100,9 @@ struct idmap_ns {
  * when we are root. Pure but for geteuid(). */
 int idmap_ns_make(uint32_t ws_uid, uint32_t host_uid, struct subid_range urange, uint32_t ws_gid, uint32_t host_gid,
 		  struct subid_range grange, struct idmap_ns *ret);
+/* QEMU's namespace for an ordinary user: ns 0 is the user (QEMU opens its files and
+ * /dev/kvm as the user), ns 1 is the slot's QEMU id, which -runas 1:1 drops to. */
+void idmap_ns_vmm(uint32_t host_uid, uint32_t host_gid, uint32_t vmm_uid, uint32_t vmm_gid, struct idmap_ns *ret);
 /* In a child after fork (plain syscalls; forks helpers): unshare a user namespace
  * with ns's maps and become its root with no supplementary groups, keeping full
  * capabilities inside it. */

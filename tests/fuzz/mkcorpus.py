@@ -271,6 +271,39 @@ try:
 except (OSError, subprocess.CalledProcessError):
     pass
 
+
+# ---- sbx cp: the guest's tar stream (flags byte, then the archive; top name "t") ----
+def cp_tar(entries):
+    import io
+    import tarfile
+    bio = io.BytesIO()
+    with tarfile.open(fileobj=bio, mode="w", format=tarfile.GNU_FORMAT) as t:
+        for name, typ, data, link, mode in entries:
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname, ti.mode, ti.mtime = typ, link, mode, 1700000000
+            ti.size = len(data) if data is not None else 0
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    return bio.getvalue()
+
+
+def cp_seeds():
+    import tarfile
+    REG, DIR, SYM, LNK, FIFO = tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.FIFOTYPE
+    add("fuzz_cp_extract", "file", b"\x01" + cp_tar([("./t", REG, b"hello", "", 0o640)]))
+    add("fuzz_cp_extract", "tree", b"\x00" + cp_tar([
+        ("./t", DIR, None, "", 0o755), ("./t/a", REG, b"a" * 600, "", 0o4755), ("./t/ro", DIR, None, "", 0o555),
+        ("./t/ro/f", REG, b"x", "", 0o444), ("./t/l", SYM, None, "../x", 0o777), ("./t/d/e/f", REG, b"", "", 0o600)]))
+    add("fuzz_cp_extract", "through-symlink", b"\x00" + cp_tar([
+        ("t", DIR, None, "", 0o755), ("t/l", SYM, None, "/tmp", 0o777), ("t/l/x", REG, b"bad", "", 0o644)]))
+    add("fuzz_cp_extract", "over-symlink", b"\x04" + cp_tar([("t/l", REG, b"bad", "", 0o644)]))
+    add("fuzz_cp_extract", "dest-symlink", b"\x02" + cp_tar([("t/x", REG, b"bad", "", 0o644)]))
+    add("fuzz_cp_extract", "dotdot", b"\x00" + cp_tar([("t/../../x", REG, b"bad", "", 0o644)]))
+    add("fuzz_cp_extract", "links", b"\x00" + cp_tar([
+        ("t", DIR, None, "", 0o755), ("t/h", LNK, None, "t/x", 0o644), ("t/p", FIFO, None, "", 0o644)]))
+
+
+cp_seeds()
+
 for target, items in seeds.items():
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)

@@ -3,9 +3,15 @@
 # sbxd killed with SIGKILL in the middle of a guest's download.
 import http.server
 import os
+import pathlib
+import shlex
+import shutil
 import signal
+import tempfile
 import threading
 import time
+
+import pytest
 
 from conftest import http_reply, pid_alive, wait_until
 
@@ -65,6 +71,73 @@ def test_qemu_that_fails_to_start(fresh):
     _assert_nothing_running(fresh, "noqemu")
     # Its virtiofsd was not left waiting for a QEMU that never came.
     assert not fresh.vm_processes()
+
+
+@pytest.fixture
+def open_dir():
+    """A directory every id can search: virtiofsd runs as an id of its own namespace."""
+    d = tempfile.mkdtemp(prefix="sbx-vmm-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _fake_vmm(tmp_path, name, says):
+    """A stand-in VMM that says `says` on stderr and exits 1, as QEMU or virtiofsd do
+    when they cannot open a file."""
+    p = tmp_path / name
+    p.write_text(f"#!/bin/sh\necho {shlex.quote(says)} >&2\nexit 1\n")
+    p.chmod(0o755)
+    return str(p)
+
+
+def test_qemu_start_failure_names_the_process_the_cause_and_the_fix(fresh, tmp_path):
+    """A QEMU that exits at start: the error names QEMU, repeats what it said and
+    gives a fix, instead of "cannot launch the VM: Input/output error"."""
+    ws = fresh.workspace()
+    said = "qemu-system-x86_64: -drive if=none: Could not open '/x/disk.qcow2': Permission denied"
+    r = fresh.sbx("run", "--name", "qerr", "shell", ws, "--", "true",
+                  env={"SBX_QEMU": _fake_vmm(tmp_path, "qemu", said)}, timeout=180)
+    assert r.rc != 0, r
+    assert "QEMU (" in r.err and "did not start: it exited at once" in r.err, r.err
+    assert "Could not open '/x/disk.qcow2': Permission denied" in r.err, r.err
+    assert "fix: the file it names must be readable" in r.err, r.err
+    assert "Input/output error" not in r.err, r.err
+    _assert_nothing_running(fresh, "qerr")
+    # a QEMU that is not there at all (sbxd keeps the environment it started with)
+    assert fresh.sbx("daemon", "stop").rc == 0
+    r = fresh.sbx("run", "--name", "qerr", "shell", ws, "--", "true",
+                  env={"SBX_QEMU": str(tmp_path / "no-such-qemu")}, timeout=180)
+    assert r.rc != 0 and "QEMU (" in r.err and "the program is missing" in r.err, r.err
+    assert "fix: install it" in r.err, r.err
+    _assert_nothing_running(fresh, "qerr")
+
+
+def test_virtiofsd_start_failure_names_it(fresh, tmp_path, open_dir):
+    """virtiofsd that exits at once: QEMU then fails on the vhost-user socket, and the
+    error shows what virtiofsd said and points at it; one its id cannot execute, or
+    that is missing, is named as such."""
+    ws = fresh.workspace()
+    said = "[ERROR virtiofsd] Error entering sandbox: Operation not permitted"
+    r = fresh.sbx("run", "--name", "verr", "shell", ws, "--", "true",
+                  env={"SBX_VIRTIOFSD": _fake_vmm(open_dir, "virtiofsd", said)}, timeout=180)
+    assert r.rc != 0, r
+    assert "did not start" in r.err and "Error entering sandbox" in r.err, r.err
+    assert "fix: the workspace server (virtiofsd) failed" in r.err, r.err
+    _assert_nothing_running(fresh, "verr")
+    if os.getuid() == 0:
+        # as root, virtiofsd's id (its jail slot's, 1000000000+) cannot reach pytest's private tmp_path
+        assert fresh.sbx("daemon", "stop").rc == 0
+        r = fresh.sbx("run", "--name", "verr", "shell", ws, "--", "true",
+                      env={"SBX_VIRTIOFSD": _fake_vmm(tmp_path, "virtiofsd", said)}, timeout=180)
+        assert r.rc != 0 and "cannot be executed by the id it runs as" in r.err, r.err
+        assert "world-searchable" in r.err, r.err
+        _assert_nothing_running(fresh, "verr")
+    assert fresh.sbx("daemon", "stop").rc == 0
+    r = fresh.sbx("run", "--name", "verr", "shell", ws, "--", "true",
+                  env={"SBX_VIRTIOFSD": str(open_dir / "no-such-virtiofsd")}, timeout=180)
+    assert r.rc != 0 and "virtiofsd (" in r.err and "the program is missing" in r.err, r.err
+    _assert_nothing_running(fresh, "verr")
 
 
 def test_console_flood_is_bounded(box):

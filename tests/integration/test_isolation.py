@@ -5,6 +5,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from conftest import pid_alive
 
 
@@ -46,11 +48,15 @@ def test_qemu_seccomp_filter(box):
     assert opts[0] == "on"
     for o in ("obsolete=deny", "spawn=deny", "resourcecontrol=deny"):
         assert o in opts, opts
+    # QEMU drops to its sandbox's own ids after setup (-runas: the setuid QEMU makes
+    # then needs the filter's elevateprivileges=allow; NoNewPrivs and an empty
+    # capability set leave it nothing to elevate to afterwards)
+    runas = argv[argv.index("-runas") + 1]
     if os.getuid() == 0:
-        # As root QEMU drops to nobody after setup (that setuid needs elevateprivileges).
-        assert argv[argv.index("-runas") + 1] == "nobody", argv
+        uid, gid = (int(x) for x in runas.split(":"))
+        assert uid >= JAIL_BASE and gid >= JAIL_BASE, runas
     else:
-        assert "elevateprivileges=deny" in opts, opts
+        assert runas == "1:1", argv  # ns 1 of its user namespace: the slot's id
     # Seccomp mode 2 (filter) is on for the running process.
     assert _status(qpid)["Seccomp"].strip() == "2"
 
@@ -60,6 +66,10 @@ def test_qemu_is_not_root(box):
     uids = [int(u) for u in _status(qpid)["Uid"].split()]
     gids = [int(g) for g in _status(qpid)["Gid"].split()]
     assert 0 not in uids and 0 not in gids, (uids, gids)
+    # nor nobody, nor the user who runs sbx: an id of the sandbox's own
+    assert 65534 not in uids and os.getuid() not in uids, uids
+    assert len(set(uids)) == 1 and len(set(gids)) == 1, (uids, gids)
+    assert _status(qpid)["Groups"].strip() in ("", str(gids[0])), _status(qpid)["Groups"]
     caps = int(_status(qpid)["CapEff"], 16)
     assert caps == 0, hex(caps)
 
@@ -83,6 +93,159 @@ def test_virtiofsd_is_not_real_root(box):
     assert f"source={box.ws.resolve()}" in " ".join(argv), argv
 
 
+def _vfsd_pids(vpid):
+    return [vpid] + [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == vpid]
+
+
+def _core_limit(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(l for l in f if l.startswith("Max core file size"))
+    return line.split()[4:6]
+
+
+CAP_SETGID, CAP_SETUID = 6, 7
+JAIL_BASE = 1000000000  # idmap.h IDMAP_JAIL_BASE: the ids sbx reserves as root
+
+
+def test_vmm_processes_are_locked_down(box):
+    """Before either VMM reads guest input: no core dumps, no_new_privs, no ambient or
+    inheritable capabilities; QEMU's bounding set holds only what -runas needs to drop
+    to the sandbox's own ids, and its permitted and effective sets are empty after it."""
+    qpid, vpid = _procs(box)
+    for pid in [qpid] + _vfsd_pids(vpid):
+        st = _status(pid)
+        assert st["NoNewPrivs"].strip() == "1", (pid, _argv(pid)[0])
+        assert _core_limit(pid) == ["0", "0"], (pid, _argv(pid)[0])
+        assert int(st["CapAmb"], 16) == 0 and int(st["CapInh"], 16) == 0, (pid, st["CapAmb"], st["CapInh"])
+    st = _status(qpid)
+    bnd = int(st["CapBnd"], 16)
+    # only what -runas needs to drop to the sandbox's ids, and then gives up
+    assert bnd == (1 << CAP_SETUID) | (1 << CAP_SETGID), hex(bnd)
+    assert int(st["CapPrm"], 16) == 0 and int(st["CapEff"], 16) == 0, (st["CapPrm"], st["CapEff"])
+
+
+def test_sbxd_is_not_dumpable(box):
+    """sbxd holds the secrets and the CA key: no core file, and (for the ordinary user
+    sbx runs as) no /proc/PID/environ, mem or ptrace for the user's other processes,
+    such as a VMM that broke out of its sandbox."""
+    box.ok("true")
+    pid = box.home.daemon_pid()
+    assert pid and pid_alive(pid), box.home.diag()
+    assert _core_limit(pid) == ["0", "0"]
+    if os.getuid() != 0:
+        # an undumpable process's /proc files belong to root, and reading them is a ptrace check
+        assert os.stat(f"/proc/{pid}/environ").st_uid == 0
+        with pytest.raises(PermissionError):
+            open(f"/proc/{pid}/environ", "rb").read()
+        with pytest.raises(PermissionError):
+            open(f"/proc/{pid}/mem", "rb")
+    # (as root the dumpable flag is not observable from outside: root passes every
+    # ptrace check, and the user pass of make test checks it)
+
+
+@pytest.fixture
+def box2(box):
+    home = box.home
+    ws = home.workspace("jail2ws")
+    home.ok("run", "-d", "--name", "itjail2", "shell", ws, timeout=300)
+    yield home
+    home.sbx("rm", "-f", "itjail2", timeout=120)
+
+
+def _ids(pids):
+    uids, gids = set(), set()
+    for pid in pids:
+        st = _status(pid)
+        uids |= {int(u) for u in st["Uid"].split()}
+        gids |= {int(g) for g in st["Gid"].split()}
+    return uids, gids
+
+
+# What a process with the other sandbox's QEMU ids tries against this one's QEMU.
+_PROBE = r"""
+import ctypes, errno, os, sys
+pid, disk = int(sys.argv[1]), sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+out = []
+try:
+    os.kill(pid, 0); out.append("signal")
+except PermissionError:
+    pass
+if libc.ptrace(16, pid, 0, 0) == 0:  # PTRACE_ATTACH
+    out.append("ptrace")
+for path in (f"/proc/{pid}/mem", f"/proc/{pid}/environ", f"/proc/{pid}/root/", disk):
+    try:
+        open(path, "rb").close() if not path.endswith("/") else os.listdir(path)
+        out.append(path)
+    except (PermissionError, IsADirectoryError):
+        pass
+print("reached:" + ",".join(out))
+"""
+
+
+def test_each_sandbox_has_ids_of_its_own(box, box2):
+    """Two running sandboxes: their QEMU and virtiofsd processes have host ids of
+    their own, shared with nothing (not 0, not nobody, not the user), and a process
+    with sandbox A's QEMU ids can neither signal nor ptrace sandbox B's QEMU, nor
+    read its memory, environment, root or disk."""
+    qa, va = _procs(box)
+    vj = box2.vm_json("itjail2")
+    assert vj and pid_alive(vj["qemu_pid"], vj["qemu_start"]), box2.diag()
+    qb, vb = vj["qemu_pid"], vj["vfsd_pid"]
+    ua, ga = _ids([qa] + _vfsd_pids(va))
+    ub, gb = _ids([qb] + _vfsd_pids(vb))
+    assert not ua & ub and not ga & gb, (ua, ub, ga, gb)
+    for ids in (ua, ub, ga, gb):
+        assert not ids & {0, 65534, os.getuid(), os.getgid()}, ids
+    # QEMU's id is none of its virtiofsd's (those are the guest's file owners)
+    assert not _ids([qa])[0] & _ids(_vfsd_pids(va))[0]
+    (qa_uid,), (qa_gid,) = _ids([qa])
+    disk = str(box2.sandbox_dir("itjail2") / "disk.qcow2")
+    probe = ["/usr/bin/python3", "-c", _PROBE, str(qb), disk]
+    if os.getuid() == 0:
+        def become_a():
+            os.setgroups([])
+            os.setresgid(qa_gid, qa_gid, qa_gid)
+            os.setresuid(qa_uid, qa_uid, qa_uid)
+        r = subprocess.run(probe, capture_output=True, text=True, timeout=60, preexec_fn=become_a)
+    else:
+        # an ordinary user reaches A's ids through newuidmap, as sbx does
+        r = subprocess.run(["unshare", f"--map-users={qa_uid},1,1", f"--map-groups={qa_gid},1,1",
+                            "--setuid", "1", "--setgid", "1"] + probe, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout.strip() == "reached:", r.stdout
+
+
+def test_disk_header_cannot_choose_the_backing_file(box, tmp_path_factory):
+    """A VMM that broke out (or anything else that can write the sandbox's disk) could
+    rewrite the qcow2 header's backing file name; on the next start QEMU, which opens
+    its files before it drops its ids, would open that file (as the user, or as root)
+    and the guest would read it as its disk. sbx names the backing file itself."""
+    home = box.home
+    name = "itbacking"
+    secret_dir = tmp_path_factory.mktemp("secret")
+    secret = secret_dir / "secret.raw"
+    secret.write_bytes(b"TOPSECRET-HOST-FILE\n" * 65536)
+    home.ok("run", "-d", "--name", name, "shell", home.workspace("backingws"), timeout=300)
+    try:
+        home.ok("stop", name, timeout=120)
+        disk = home.sandbox_dir(name) / "disk.qcow2"
+        subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", str(secret), "-F", "raw", str(disk)],
+                       check=True, capture_output=True)
+        r = home.sbx("exec", name, "true", timeout=300)
+        assert r.rc == 0, r
+        vj = home.vm_json(name)
+        fds = os.listdir(f"/proc/{vj['qemu_pid']}/fd")
+        opened = {os.readlink(f"/proc/{vj['qemu_pid']}/fd/{fd}") for fd in fds}
+        assert str(secret) not in opened, opened
+        r = home.sbx("exec", "-u", "root", name, "sh", "-c", "head -c 2M /dev/vda | grep -c TOPSECRET || true", timeout=120)
+        assert r.out.strip() in ("", "0"), r
+        log = (home.state_dir / "sbxd.log").read_text()
+        assert "backing file" in log and str(secret) in log, log[-2000:]
+    finally:
+        home.sbx("rm", "-f", name, timeout=120)
+
+
 def _ppid(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -96,7 +259,11 @@ def test_guest_has_own_root_disk_overlay(box):
     qpid, _ = _procs(box)
     argv = " ".join(_argv(qpid))
     disk = box.home.sandbox_dir(box.name) / "disk.qcow2"
-    assert f"file={disk}" in argv, argv
+    assert f"node-name=diskfile,filename={disk}," in argv, argv
+    # the backing file is named by sbx, read-only, and is the template's image
+    assert "driver=qcow2,node-name=root,file=diskfile,backing=base" in argv, argv
+    m = re.search(r"node-name=basefile,filename=(\S+?),read-only=on", argv)
+    assert m and "/templates/minimal/base-" in m.group(1), argv
     # The template base image is read-only on the host.
     base = [p for p in (box.home.home / "cache" / "templates" / "minimal").glob("base-*.raw")]
     assert base, "no base image"

@@ -125,6 +125,28 @@ def test_guest_root_files_not_owned_by_host_root(box):
         f.unlink()
 
 
+def test_guest_ids_beyond_the_jail_slot(box):
+    """A guest id the sandbox's jail slot has no host id for (an ordinary user's slot
+    holds 8191 guest ids) cannot own a workspace file: creating one fails in the guest.
+    As root the slot holds 65535 and the file belongs to the slot's id for it."""
+    d = box.ws / "open"
+    d.mkdir(exist_ok=True)
+    d.chmod(0o777)  # writable by any id: only the id map decides
+    f = d / "far.txt"
+    r = box.exec("setpriv", "--reuid", "60000", "--regid", "60000", "--clear-groups",
+                 "sh", "-c", f"echo x > {f}", opts=["-u", "root"])
+    try:
+        if os.getuid() == 0:
+            assert r.rc == 0, r
+            assert f.stat().st_uid >= 1000000000, f.stat().st_uid
+        else:
+            assert r.rc != 0 and not f.exists(), r
+    finally:
+        if f.exists():
+            f.unlink()
+        d.rmdir()
+
+
 def test_workspace_path_is_resolved(sbx):
     ws = sbx.workspace("realws")
     link = sbx.base / "linkws"

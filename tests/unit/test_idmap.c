@@ -93,9 +93,63 @@ static void test_parse(void)
 	CHECK_EQ(subid_free_start("a:4294900000:60000\n", 19), 0); /* no room left */
 }
 
+static void test_slots(void)
+{
+	const struct subid_range user = { 100000, 65536 }, root = { IDMAP_JAIL_BASE, IDMAP_JAIL_ROOT_SLOTS * IDMAP_SLOT_MAX };
+	struct idmap_slot a, b;
+
+	/* a user's usual 65536 subids: 8 slots of 8192; QEMU's id is each slot's last */
+	CHECK_EQ(idmap_slot_count(user), 8);
+	CHECK_EQ(idmap_slot_get(user, 0, &a), 0);
+	CHECK_EQ(a.fs.start, 100000);
+	CHECK_EQ(a.fs.count, 8191);
+	CHECK_EQ(a.vmm, 100000 + 8191);
+	CHECK_EQ(idmap_slot_get(user, 7, &b), 0);
+	CHECK_EQ(b.fs.start, 100000 + 7 * 8192);
+	CHECK_EQ(b.vmm, 100000 + 65535);
+	CHECK_EQ(idmap_slot_get(user, 8, &b), -ERANGE);
+	/* slots never overlap, and QEMU's id is outside virtiofsd's range */
+	CHECK_EQ(idmap_slot_get(user, 1, &b), 0);
+	CHECK(a.vmm < b.fs.start && a.vmm >= a.fs.start + a.fs.count);
+	/* as root: 1024 slots of 65536 */
+	CHECK_EQ(idmap_slot_count(root), 1024);
+	CHECK_EQ(idmap_slot_get(root, 1023, &a), 0);
+	CHECK_EQ(a.vmm, IDMAP_JAIL_BASE + 1024u * 65536u - 1);
+	/* too few ids for 8 slots of 1024; an odd count rounds down to whole KiB slots */
+	CHECK_EQ(idmap_slot_count((struct subid_range){ 100000, 8191 }), 0);
+	CHECK_EQ(idmap_slot_count((struct subid_range){ 100000, 8192 }), 8);
+	CHECK_EQ(idmap_slot_count((struct subid_range){ 100000, 10000 }), 9);
+	/* a pool that wraps is none */
+	CHECK_EQ(idmap_slot_count((struct subid_range){ 0xffff0000u, 0x20000 }), 0);
+	/* a slot's build: guest ids below its size, the agent onto the user */
+	{
+		struct idmap m;
+		char buf[128];
+		CHECK_EQ(idmap_slot_get(user, 2, &a), 0);
+		CHECK_EQ(idmap_build(1000, 5000, a.fs, &m), 0);
+		CHECK(idmap_format(&m, buf, sizeof(buf)) > 0);
+		CHECK_STR(buf, "0 116384 1000\n1000 5000 1\n1001 117385 7190\n");
+	}
+}
+
+static void test_overlap(void)
+{
+	static const char text[] = "alice:100000:65536\n# bob:999:1\nbob:1000000000:5\nbad line\n";
+
+	CHECK_EQ(subid_overlap(text, sizeof(text) - 1, (struct subid_range){ 165536, 10 }), 0);
+	CHECK_EQ(subid_overlap(text, sizeof(text) - 1, (struct subid_range){ 165535, 10 }), 1);
+	CHECK_EQ(subid_overlap(text, sizeof(text) - 1, (struct subid_range){ 99990, 11 }), 1);
+	CHECK_EQ(subid_overlap(text, sizeof(text) - 1, (struct subid_range){ 99990, 10 }), 0);
+	CHECK_EQ(subid_overlap(text, sizeof(text) - 1, (struct subid_range){ IDMAP_JAIL_BASE + 4, 65536 }), 3);
+	CHECK_EQ(subid_overlap(text, sizeof(text) - 1, (struct subid_range){ 998, 5 }), 0);  /* a comment */
+	CHECK_EQ(subid_overlap("", 0, (struct subid_range){ 0, 1 }), 0);
+}
+
 int main(void)
 {
 	test_build();
 	test_parse();
+	test_slots();
+	test_overlap();
 	TEST_DONE();
 }

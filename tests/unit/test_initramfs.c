@@ -288,8 +288,8 @@ static void test_initramfs_build(void)
 		CHECK_EQ(file_write_atomic(p, "MOD", 3, 0644), 0);
 	}
 	CHECK_EQ(file_write_atomic(guest, "\177ELFguest", 9, 0755), 0);
-	CHECK_EQ(initramfs_build(out, guest, md, "6.1.0-test"), 0);
-	CHECK_EQ(initramfs_build(out, guest, md, "../x"), -EINVAL);
+	CHECK_EQ(initramfs_build(out, guest, md, "6.1.0-test", NULL), 0);
+	CHECK_EQ(initramfs_build(out, guest, md, "../x", NULL), -EINVAL);
 	CHECK_EQ(file_read_all(out, 1 << 20, &buf, &len), 0);
 	n = parse(buf, len, e, 64);
 	CHECK(n > 0);

@@ -163,6 +163,19 @@ static void test_argv(void)
 	CHECK(v && !strstr(v, "tsc_early_khz"));
 	vm_argv_free(a);
 
+	/* The backing file named by sbx: -blockdev nodes, never -drive (whose qcow2
+	 * header would choose it); commas doubled there too. */
+	c.disk_base = "/cache/templates/min,imal/base-1.raw";
+	CHECK_EQ(vm_build_argv(&c, 3, -1, &a), 0);
+	CHECK(argv_opt(a, "-drive", "") == NULL);
+	CHECK(argv_opt(a, "-blockdev", "driver=file,node-name=basefile,filename=/cache/templates/min,,imal/base-1.raw,"
+				       "read-only=on,aio=threads") != NULL);
+	CHECK(argv_opt(a, "-blockdev", "driver=raw,node-name=base,file=basefile,read-only=on") != NULL);
+	CHECK(argv_opt(a, "-blockdev", "driver=file,node-name=diskfile,filename=/state/a,,b/disk.qcow2,") != NULL);
+	CHECK(argv_opt(a, "-blockdev", "driver=qcow2,node-name=root,file=diskfile,backing=base,discard=unmap") != NULL);
+	CHECK(argv_opt(a, "-device", "virtio-blk-device,drive=root") != NULL);
+	vm_argv_free(a);
+
 	/* Bad configs. */
 	a = NULL;
 	c = base_config();

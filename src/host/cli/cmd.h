@@ -18,6 +18,7 @@ struct sbxd_conn;
 int cmd_run(struct sbx_paths *p, int argc, char **argv);     /* also "create" */
 int cmd_ls(struct sbx_paths *p, int argc, char **argv);      /* also "list" */
 int cmd_exec(struct sbx_paths *p, int argc, char **argv);
+int cmd_cp(struct sbx_paths *p, int argc, char **argv);
 int cmd_stop(struct sbx_paths *p, int argc, char **argv);
 int cmd_rm(struct sbx_paths *p, int argc, char **argv);
 /* `sbx reset [-f] [--secrets]`: 0 done or nothing to do, 1 refused at the prompt or a
@@ -73,9 +74,12 @@ int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **
  * that is not an option (nor the value of one in with_value, NULL-terminated) to
  * argv[1], keeping the order of the rest; stops at "--". */
 void cmd_sub_first(int argc, char **argv, const char *const *with_value);
+/* --quiet (before the command, or a command's own): only errors on stderr from here on
+ * (progress.h, and the log below errors unless SBX_DEBUG is set). */
+void cmd_quiet_set(void);
+/* A note or warning that is not an error, on stderr unless --quiet. */
+void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* o[k] as a string, "" when absent; o keeps it. */
 const char *cmd_json_str(struct json_object *o, const char *k);
-
-#define SBX_VERSION "0.1.0"
 
 #endif

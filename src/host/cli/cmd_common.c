@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sbxd_conn.h"
 #include "policy.h"
+#include "progress.h"
 #include "util.h"
 
 void cmd_usage_error(const char *cmd, const char *msg)
@@ -31,7 +33,7 @@ struct sbxd_conn *cmd_connect(struct sbx_paths *p)
 		json_object_object_add(req, "op", json_object_new_string("status"));
 		if (sbxd_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
 		    json_object_get_boolean(v))
-			fprintf(stderr, "sbx: note: the running daemon is from an older sbx build; "
+			cmd_note("sbx: note: the running daemon is from an older sbx build; "
 				"'sbx daemon stop' restarts it (sandboxes keep running)\n");
 		json_object_put(resp);
 	}
@@ -123,4 +125,22 @@ void cmd_sub_first(int argc, char **argv, const char *const *with_value)
 		if (takes)
 			i++;
 	}
+}
+
+void cmd_quiet_set(void)
+{
+	progress_init(true);
+	if (!getenv("SBX_DEBUG"))
+		log_setup("sbx", LOG_ERR, false);
+}
+
+void cmd_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (progress_quiet())
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 }

@@ -151,7 +151,23 @@ int cmd_complete(struct sbx_paths *p, int argc, char **argv)
 	const struct doc_opt *want = NULL;
 	bool dashdash = false, is_exec;
 
+	/* the options before the command (sbx -q template ...) */
+	while (nw > 1 && w[0][0] == '-') {
+		bool inl;
+		if (!opt_find(cmd_doc_top(), NULL, w[0], &inl))
+			return 0;
+		w++;
+		nw--;
+	}
 	if (nw <= 1) {
+		if (cur[0] == '-') {
+			for (const struct doc_opt *o = cmd_doc_top()->opts; o && o->help; o++) {
+				char buf[64];
+				snprintf(buf, sizeof(buf), "--%s", o->name);
+				say(buf, cur);
+			}
+			return 0;
+		}
 		say_kind(p, "command", 7, cur);
 		return 0;
 	}

@@ -16,11 +16,13 @@
 #include "accel.h"
 #include "idmap.h"
 #include "image.h"
+#include "progress.h"
 #include "util.h"
 
 static bool check(const char *what, bool ok, const char *detail, const char *fix)
 {
-	printf("%-12s %s  %s\n", what, ok ? "ok  " : "FAIL", detail);
+	printf("%-12s %s%s%s  %s\n", what, term_sgr(STDOUT_FILENO, ok ? TERM_GREEN : TERM_RED), ok ? "ok  " : "FAIL",
+	       term_sgr(STDOUT_FILENO, TERM_RESET), detail);
 	if (!ok && fix)
 		printf("%-12s       fix: %s\n", "", fix);
 	return ok;
@@ -67,7 +69,8 @@ static void check_cgroup(void)
 		end[strlen(want)] = '\0';
 	dir = xasprintf("/sys/fs/cgroup%s", path);
 	if (!end || stat(dir, &st) < 0 || st.st_uid != getuid()) {
-		printf("%-12s warn  not delegated to you (%s); per-sandbox limits will need it\n", "cgroup", path);
+		printf("%-12s %swarn%s  not delegated to you (%s); per-sandbox limits will need it\n", "cgroup",
+		       term_sgr(STDOUT_FILENO, TERM_YELLOW), term_sgr(STDOUT_FILENO, TERM_RESET), path);
 		printf("%-12s       fix: run sbx from a systemd-logind session (ssh or a desktop login), not su/sudo\n", "");
 		return;
 	}
@@ -96,15 +99,25 @@ static bool check_user(void)
 			     "(and the same in /etc/sysctl.d/)");
 	}
 	if (getuid() == 0) {
-		check("subids", true, "root: virtiofsd runs as ids 100000-165535, which sbx reserves", NULL);
+		_cleanup_free_ char *d = xasprintf("root: each running sandbox's QEMU and virtiofsd run as ids of "
+						   "their own, from %u-%u, which sbx reserves (%u slots of %u)",
+						   IDMAP_JAIL_BASE, IDMAP_JAIL_BASE + IDMAP_JAIL_ROOT_SLOTS * IDMAP_SLOT_MAX - 1,
+						   IDMAP_JAIL_ROOT_SLOTS, IDMAP_SLOT_MAX);
+		check("subids", true, d, NULL);
 	} else {
 		struct subid_range u, g;
 		_cleanup_free_ char *err = NULL, *d = NULL, *fix = NULL;
 		bool ok = idmap_user_ranges(&u, &g, &err) == 0;
 
-		if (ok) {
-			d = xasprintf("subordinate uids %u-%u, gids %u-%u", u.start, u.start + u.count - 1, g.start,
-				      g.start + g.count - 1);
+		if (ok && MIN(idmap_slot_count(u), idmap_slot_count(g)) == 0) {
+			ok = false;
+			d = xasprintf("subordinate uids %u-%u, gids %u-%u: too few for %u sandboxes of %u ids", u.start,
+				      u.start + u.count - 1, g.start, g.start + g.count - 1, IDMAP_MIN_SLOTS, IDMAP_SLOT_MIN);
+			fix = xstrdup("give yourself 65536 more: sudo usermod --add-subuids N-M --add-subgids N-M $USER");
+		} else if (ok) {
+			unsigned n = MIN(idmap_slot_count(u), idmap_slot_count(g));
+			d = xasprintf("subordinate uids %u-%u, gids %u-%u: %u sandboxes can run at once, each with ids of its own",
+				      u.start, u.start + u.count - 1, g.start, g.start + g.count - 1, n);
 		} else {
 			/* the message ends in "fix: COMMAND" */
 			char *f = strstr(err, " fix: ");

@@ -19,6 +19,7 @@ static const struct doc_opt run_opts[] = {
 	{ NULL, 0, "branch", "B", NULL,
 	  "work in a git worktree of PATH's repository at branch B (made from HEAD when missing), in "
 	  "REPO.sbx/NAME; commits land in the repository at once; sbx rm removes the worktree, not the branch" },
+	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no progress while a template is built on first use" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ NULL },
 };
@@ -51,6 +52,12 @@ static const struct doc_opt exec_opts[] = {
 	{ NULL, 'u', "user", "USER", NULL, "run as USER (default agent; root works)" },
 	{ NULL, 'w', "workdir", "DIR", NULL, "working directory in the sandbox (default: the workspace)" },
 	{ NULL, 'e', "env", "K=V", NULL, "extra environment (repeatable)" },
+	{ NULL, 'h', "help", NULL, NULL, "show this help" },
+	{ NULL },
+};
+
+static const struct doc_opt cp_opts[] = {
+	{ NULL, 'r', "recursive", NULL, NULL, "copy directories and everything in them (also -R)" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ NULL },
 };
@@ -243,7 +250,7 @@ static const struct doc_opt template_opts[] = {
 	{ "build save export import", 'f', "force", NULL, NULL, "build: rebuild even when already built; save, import: "
 	  "replace a template of that name; export: overwrite FILE" },
 	{ "build", 'v', "verbose", NULL, NULL, "build: show the output of every command" },
-	{ "build", 'q', "quiet", NULL, NULL, "build: print errors only" },
+	{ "build", 'q', "quiet", NULL, NULL, "build: print errors only (as sbx -q does)" },
 	{ "ls", 0, "json", NULL, NULL, "ls: print a JSON array" },
 	{ "update", 'n', "dry-run", NULL, NULL, "update: print what would change, write nothing" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
@@ -304,6 +311,34 @@ static const struct cmd_doc docs[] = {
 		.after = "  sbx exec claude-project -- ps aux\n"
 			 "  sbx exec -it claude-project bash\n"
 			 "  sbx exec claude-project -u root apt-get install -y jq\n",
+	},
+	{
+		.name = "cp",
+		.summary = "copy files between the host and a sandbox",
+		.synopsis = "cp [-r] SRC NAME:DEST\n"
+			    "cp [-r] NAME:SRC DEST",
+		.description = "Copy a file, a symlink or (with -r) a directory tree between the host and a sandbox\n"
+			       "(started if stopped), for paths outside the workspace, which the sandbox already\n"
+			       "shares. The sandbox's path is absolute; a host path with a colon is written ./a:b.\n"
+			       "When DEST is an existing directory the copy goes into it, under SRC's name;\n"
+			       "otherwise DEST is the copy's new name, and its directory must exist. Permission\n"
+			       "bits are kept (setuid, setgid and sticky are not); symlinks are copied as links\n"
+			       "and never followed, SRC itself included (like cp -P). Hard links become separate\n"
+			       "files.\n"
+			       "\n"
+			       "Into the sandbox, files are written by root and owned by the user agent; an\n"
+			       "existing directory copied into keeps its owner and mode. Out of the sandbox, what\n"
+			       "the sandbox sends is not trusted: names that are absolute or hold '..', writing\n"
+			       "through a symlink (one the copy made or one already in DEST), device nodes, fifos,\n"
+			       "hard links, more than 16 GiB or a million entries stop the copy with an error; a\n"
+			       "file never replaces a symlink or a directory. What was copied before the error\n"
+			       "stays.\n",
+		.opts = cp_opts,
+		.kinds = "file file",
+		.after_title = "Examples",
+		.after = "  sbx cp ./notes.txt shell-project:/tmp/notes.txt\n"
+			 "  sbx cp -r shell-project:/var/log/apt ./apt-logs\n"
+			 "  sbx cp shell-project:/etc/os-release .\n",
 	},
 	{
 		.name = "stop",
@@ -408,7 +443,12 @@ static const struct cmd_doc docs[] = {
 			       "\n"
 			       "The agents recipe pins Node.js and every agent CLI to exact versions, so that each\n"
 			       "build installs the same software; template update moves the pins to the newest\n"
-			       "releases (SBX_NPM_REGISTRY overrides https://registry.npmjs.org).\n",
+			       "releases (SBX_NPM_REGISTRY overrides https://registry.npmjs.org).\n"
+			       "\n"
+			       "A build reports its steps ([2/4] ...) on stderr. On a terminal, downloads and the\n"
+			       "image get a bar with size, rate and time left, and steps of unknown length a\n"
+			       "spinner with the elapsed time; otherwise each step is one line, without carriage\n"
+			       "returns or escape sequences.\n",
 		.subs = template_subs,
 		.opts = template_opts,
 		.after_title = "Examples",
@@ -470,10 +510,17 @@ static const struct cmd_doc docs[] = {
 	},
 };
 
+static const struct doc_opt top_opts[] = {
+	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no steps, progress bars or notes (before the "
+	  "command: sbx -q template build minimal)" },
+	{ NULL },
+};
+
 static const struct cmd_doc top = {
 	.name = "sbx",
 	.summary = "run AI coding agents in disposable microVMs",
-	.synopsis = "COMMAND [ARGS...]",
+	.synopsis = "[-q|--quiet] COMMAND [ARGS...]",
+	.opts = top_opts,
 	.description =
 		"sbx runs each AI coding agent in its own microVM (QEMU), with the project directory\n"
 		"shared at the same path. The sandbox reaches the network only through sbx's proxy on\n"
@@ -482,7 +529,8 @@ static const struct cmd_doc top = {
 		"Run sbx COMMAND --help (or sbx help COMMAND) for a command's options.\n",
 	.after_title = "Environment",
 	.after = "  SBX_HOME   keep all state (config, state, cache, run) in this directory\n"
-		 "  NO_COLOR   no colour in the output\n"
+		 "  NO_COLOR   no colour in the output when set and not empty (nor is there any when\n"
+		 "             the output is not a terminal or TERM is dumb)\n"
 		 "  SBX_DEBUG  debug logging\n",
 };
 

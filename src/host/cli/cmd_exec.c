@@ -84,7 +84,7 @@ int cmd_exec(struct sbx_paths *p, int argc, char **argv)
 		return 2;
 	}
 	if (tty && !isatty(STDIN_FILENO)) {
-		fprintf(stderr, "sbx exec: -t needs a terminal on stdin; dropping it\n");
+		cmd_note("sbx exec: -t needs a terminal on stdin; dropping it\n");
 		tty = false;
 	}
 	c = cmd_connect(p);

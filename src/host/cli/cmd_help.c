@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "util.h"
+#include "version.h"
 
 #define HELP_WIDTH 80
 #define HELP_LABEL_MAX 22 /* a longer label puts its text on the next line */
@@ -193,6 +194,14 @@ void cmd_help_top(FILE *f)
 	for (size_t i = 0; i < n; i++)
 		if (!d[i].hidden)
 			item_print(f, d[i].name, d[i].summary, 12);
+	if (t->opts && !opt_end(t->opts)) {
+		char label[96];
+		fputs("\nOptions:\n", f);
+		for (const struct doc_opt *o = t->opts; !opt_end(o); o++) {
+			opt_label(o, label, sizeof(label));
+			item_print(f, label, o->help, 16);
+		}
+	}
 	fprintf(f, "\n%s:\n", t->after_title);
 	text_print(f, t->after);
 }
@@ -350,6 +359,14 @@ static void man_top(FILE *f)
 	for (size_t i = 0; i < n; i++)
 		if (!d[i].hidden)
 			roff_item(f, d[i].name, d[i].summary);
+	if (t->opts && !opt_end(t->opts)) {
+		char label[96];
+		fputs(".SH OPTIONS\n", f);
+		for (const struct doc_opt *o = t->opts; !opt_end(o); o++) {
+			opt_label(o, label, sizeof(label));
+			roff_item(f, label, o->help);
+		}
+	}
 	roff_section(f, t->after_title);
 	roff_text(f, t->after);
 	fputs(".SH SEE ALSO\n", f);

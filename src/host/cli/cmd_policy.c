@@ -322,7 +322,7 @@ static int policy_ls(const struct sbx_paths *p, struct popts *o)
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
 	} else if (n == 0) {
-		fprintf(stderr, "(no rules: everything is denied; preset %s)\n", policy_preset(pol) ? policy_preset(pol) : "none");
+		cmd_note("(no rules: everything is denied; preset %s)\n", policy_preset(pol) ? policy_preset(pol) : "none");
 	}
 	policy_free(pol);
 	return 0;
@@ -449,7 +449,7 @@ static int policy_log(const struct sbx_paths *p, struct popts *o)
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
 	} else if (n == 0) {
-		fprintf(stderr, "no network decisions logged yet%s%s\n", sandbox ? " for " : "", sandbox ? sandbox : "");
+		cmd_note("no network decisions logged yet%s%s\n", sandbox ? " for " : "", sandbox ? sandbox : "");
 	} else {
 		printf("%-8s %-20s %-40s %-5s %7s %-24s %s\n", "DECISION", "SANDBOX", "HOST", "PORT", "COUNT", "LAST",
 		       "RULE/REASON");

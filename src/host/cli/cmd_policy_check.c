@@ -156,7 +156,7 @@ int cmd_policy_check(const struct sbx_paths *p, const char *target, const char *
 		if (mapped)
 			printf("note: proxy.resolve maps %s to a fixed address\n", hp);
 		if (!given)
-			fprintf(stderr, "note: no port given, checked 443\n");
+			cmd_note("note: no port given, checked 443\n");
 		settings_free(set);
 		policy_free(pol);
 		return 0;
@@ -169,7 +169,7 @@ int cmd_policy_check(const struct sbx_paths *p, const char *target, const char *
 		printf("deny %s (%s; allow it with: sbx policy allow network %s)\n", hp, d.rule, host);
 denied:
 	if (!given)
-		fprintf(stderr, "note: no port given, checked 443\n");
+		cmd_note("note: no port given, checked 443\n");
 	settings_free(set);
 	policy_free(pol);
 	return 1;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "names.h"
+#include "progress.h"
 #include "review.h"
 #include "review_diff.h"
 #include "spec.h"
@@ -329,11 +330,35 @@ static struct json_object *repos_json(const struct review_repos *r)
 	return a;
 }
 
+/* Escaped text on a terminal, a diff's added and removed lines in colour (progress.h
+ * decides whether there is any). */
+static void print_escaped(const char *e)
+{
+	bool colour = term_colour(STDOUT_FILENO);
+
+	while (*e) {
+		size_t l = strcspn(e, "\n");
+		enum term_style st = TERM_RESET;
+		if (colour && e[0] == '+' && strncmp(e, "+++", 3))
+			st = TERM_GREEN;
+		else if (colour && e[0] == '-' && strncmp(e, "---", 3))
+			st = TERM_RED;
+		else if (colour && !strncmp(e, "@@", 2))
+			st = TERM_DIM;
+		fputs(st != TERM_RESET ? term_sgr(STDOUT_FILENO, st) : "", stdout);
+		fwrite(e, 1, l, stdout);
+		fputs(st != TERM_RESET ? term_sgr(STDOUT_FILENO, TERM_RESET) : "", stdout);
+		e += l;
+		if (*e == '\n')
+			putchar(*e++);
+	}
+}
+
 static void print_content(const char *s, bool tty)
 {
 	if (tty) {
 		_cleanup_free_ char *e = text_escape(s, strlen(s), ESC_KEEP_NL_TAB);
-		fputs(e, stdout);
+		print_escaped(e);
 	} else {
 		fputs(s, stdout);
 	}
@@ -404,8 +429,11 @@ static void print_item(const struct review_diff_item *it, const struct item_view
 	const struct review_entry *any = it->cur ? it->cur : it->old;
 	_cleanup_free_ char *counts = v->diff ? xasprintf(", +%u -%u", v->add, v->del) : NULL;
 
-	printf("%-9s %s  [%s: %s] %s%s\n", status_word(it->changes), v->path, any->rule ? any->rule->kind : "?",
-	       any->rule ? any->rule->what : "?", v->detail, counts ? counts : "");
+	const char *word = status_word(it->changes);
+
+	printf("%s%s%s%*s %s  [%s: %s] %s%s\n", term_sgr(STDOUT_FILENO, TERM_YELLOW), word,
+	       term_sgr(STDOUT_FILENO, TERM_RESET), (int)(9 - MIN(strlen(word), (size_t)9)), "", v->path,
+	       any->rule ? any->rule->kind : "?", any->rule ? any->rule->what : "?", v->detail, counts ? counts : "");
 	if (v->scripts == 1)
 		printf("          package.json \"scripts\" changed: they run on npm install, npm test, npm run ...\n");
 	else if (v->scripts == -1)
@@ -623,7 +651,7 @@ int cmd_review(struct sbx_paths *p, int argc, char **argv)
 	if (broken && optind >= argc)
 		rc = 2; /* reviewing every sandbox, and some cannot be */
 	if (n == 0 && !broken && !o.json)
-		fprintf(stderr, "sbx review: no sandboxes\n");
+		cmd_note("sbx review: no sandboxes\n");
 	if (o.json)
 		arr = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {

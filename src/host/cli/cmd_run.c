@@ -17,6 +17,7 @@
 #include "image.h"
 #include "names.h"
 #include "policy.h"
+#include "progress.h"
 #include "secrets.h"
 #include "spec.h"
 #include "util.h"
@@ -43,9 +44,10 @@ static int ensure_template(struct sbx_paths *p, const char *name)
 	if (template_image(p, name, &img) == 0 && !template_stale(p, name))
 		return 0;
 	if (img) {
-		fprintf(stderr, "sbx: template '%s' was built from an older recipe; rebuilding it (sandboxes made "
-			"from it keep their image)\n", name);
-		if (template_build(p, name, false, true) < 0)
+		if (!progress_quiet())
+			fprintf(stderr, "sbx: template '%s' was built from an older recipe; rebuilding it (sandboxes "
+				"made from it keep their image)\n", name);
+		if (template_build_ex(p, name, false, template_verbosity_default()) < 0)
 			fprintf(stderr, "sbx: rebuilding failed; using the old image\n");
 		return 0;
 	}
@@ -53,8 +55,10 @@ static int ensure_template(struct sbx_paths *p, const char *name)
 		fprintf(stderr, "sbx: unknown template '%s' (see 'sbx template ls')\n", name);
 		return -1;
 	}
-	fprintf(stderr, "sbx: template '%s' is not built yet; building it now (once, takes a few minutes)\n", name);
-	r = template_build(p, name, false, true);
+	if (!progress_quiet())
+		fprintf(stderr, "sbx: template '%s' is not built yet; building it now (once, takes a few minutes)\n",
+			name);
+	r = template_build_ex(p, name, false, template_verbosity_default());
 	if (r < 0) {
 		fprintf(stderr, "sbx: building template '%s' failed: %s\n", name, strerror(-r));
 		return -1;
@@ -115,6 +119,7 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 		o->branch = arg;
 		break;
 	case 'h': o->help = true; break;
+	case 'q': cmd_quiet_set(); break;
 	default:
 		return cmd_usage_error(o->cmd, "unknown option"), 2;
 	}
@@ -134,6 +139,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "branch", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
 	int opt, r, dashdash = argc, npos = 0;
@@ -150,7 +156,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	}
 	/* "-": operands come back in order as option 1, whatever POSIXLY_CORRECT says */
 	optind = 0;
-	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(dashdash, argv, "-dm:t:e:hq", opts, NULL)) != -1) {
 		if (opt == 1) {
 			if (npos == 2)
 				return cmd_usage_error(o->cmd, "only one workspace PATH is supported"), 2;
@@ -335,7 +341,7 @@ static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_
 	}
 	branch_ws_free(&sb->bws);
 	if (sb->root_owned && json_object_object_get_ex(resp, "existed", &ex) && !json_object_get_boolean(ex))
-		fprintf(stderr, "sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
+		cmd_note("sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
 			"to it (chown it, or run sbx as a regular user)\n", o->cmd, sb->ws);
 	json_object_put(resp);
 	*ret_c = c;

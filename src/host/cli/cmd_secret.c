@@ -193,7 +193,7 @@ static int secret_set(const struct sbx_paths *p, const struct sopts *o)
 		goto out;
 	}
 	notice = secrets_backend_notice(p, o->sandbox, o->service);
-	fprintf(stderr, "sbx: %s\n", notice);
+	cmd_note("sbx: %s\n", notice);
 	if (o->sandbox)
 		printf("stored the %s secret for sandbox %s\n", o->service, o->sandbox);
 	else
@@ -232,11 +232,11 @@ static int secret_ls(const struct sbx_paths *p, const struct sopts *o)
 		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(a);
 	} else if (n == 0 && b == SECRETS_BACKEND_NONE) {
-		fprintf(stderr, "no secrets stored (add one with: sbx secret set SERVICE; it goes to %s)\n", where);
+		cmd_note("no secrets stored (add one with: sbx secret set SERVICE; it goes to %s)\n", where);
 	} else if (n == 0) {
-		fprintf(stderr, "no secrets stored in %s (add one with: sbx secret set SERVICE)\n", where);
+		cmd_note("no secrets stored in %s (add one with: sbx secret set SERVICE)\n", where);
 	} else {
-		fprintf(stderr, "secrets kept in %s\n", where);
+		cmd_note("secrets kept in %s\n", where);
 		printf("%-24s %-11s %s\n", "SCOPE", "SERVICE", "PREVIEW");
 		for (size_t i = 0; i < n; i++) {
 			_cleanup_free_ char *scope = v[i].sandbox ? xasprintf("sandbox:%s", v[i].sandbox) : xstrdup("global");

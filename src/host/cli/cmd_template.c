@@ -309,7 +309,7 @@ static int template_import_cmd(struct sbx_paths *p, int argc, char **argv)
 
 static int template_build_cmd(const struct sbx_paths *p, int argc, char **argv)
 {
-	enum template_verbosity v = TEMPLATE_PROGRESS;
+	enum template_verbosity v = template_verbosity_default();
 	bool force = false, any = false;
 
 	for (int i = 2; i < argc; i++) {
@@ -319,6 +319,7 @@ static int template_build_cmd(const struct sbx_paths *p, int argc, char **argv)
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			v = TEMPLATE_VERBOSE;
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+			cmd_quiet_set();
 			v = TEMPLATE_QUIET;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			template_usage(stdout);

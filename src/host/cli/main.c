@@ -6,7 +6,9 @@
 #include "cmd.h"
 #include "cmd_doc.h"
 #include "paths.h"
+#include "progress.h"
 #include "util.h"
+#include "version.h"
 
 static int cmd_help(struct sbx_paths *p, int argc, char **argv);
 static int cmd_version(struct sbx_paths *p, int argc, char **argv);
@@ -29,6 +31,7 @@ static const struct command {
 	{ "ls", cmd_ls, 0 },
 	{ "list", cmd_ls, 0 },
 	{ "exec", cmd_exec, 0 },
+	{ "cp", cmd_cp, 0 },
 	{ "stop", cmd_stop, 0 },
 	{ "rm", cmd_rm, 0 },
 	{ "reset", cmd_reset, 0 },
@@ -131,13 +134,31 @@ static const struct command *command_find(const char *name)
 	return NULL;
 }
 
+/* Options before the command (cmd_doc.c's top page): -q/--quiet. How many words they take. */
+static int global_options(int argc, char **argv)
+{
+	int i = 1;
+
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			cmd_quiet_set();
+		else
+			break;
+	}
+	return i - 1;
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *c;
 	struct sbx_paths p;
-	int rc;
+	int rc, g;
 
 	log_setup("sbx", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, false);
+	progress_init(false);
+	g = global_options(argc, argv);
+	argc -= g;
+	argv += g;
 	if (argc < 2) {
 		cmd_help_top(stderr);
 		return 2;

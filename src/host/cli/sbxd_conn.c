@@ -18,6 +18,7 @@
 
 #include "frame.h"
 #include "mux.h"
+#include "progress.h"
 #include "proto.h"
 #include "sock.h"
 #include "textesc.h"
@@ -26,6 +27,7 @@
 
 #define DAEMON_START_TIMEOUT_MS 15000
 #define EXIT_SBX_ERROR 125
+#define BOOT_SPINNER_AFTER_MS 300
 
 struct sbxd_conn {
 	int fd;
@@ -36,6 +38,10 @@ struct sbxd_conn {
 	bool ready, remote_closed, reset, local_closed;
 	bool have_status, had_error;
 	int status;
+	/* where the session's stdio goes: the terminal's, or sbxd_exec_fds()'s */
+	int in_fd, out_fd;
+	bool fds_mode;      /* out_fd failing resets the session; stderr is escaped */
+	bool out_failed;
 };
 
 /* Error text from sbxd, often the guest's own words (an exec that failed, the console
@@ -44,6 +50,7 @@ static void print_error(const char *msg, size_t len)
 {
 	_cleanup_free_ char *e = text_escape(msg, MIN(len, (size_t)8192), ESC_KEEP_NL_TAB);
 
+	progress_clear(); /* a boot spinner */
 	fprintf(stderr, "sbx: %s\n", e);
 }
 
@@ -91,10 +98,23 @@ static void c_on_data(void *ctx, uint32_t id, uint16_t flags, const uint8_t *dat
 {
 	struct sbxd_conn *c = ctx;
 
-	if (id != c->id)
+	if (id != c->id || c->out_failed)
 		return;
-	/* Blocking write: a slow reader of our stdout slows the guest through credit. */
-	(void)write_all(flags & FRAME_F_STDERR ? STDERR_FILENO : STDOUT_FILENO, data, len);
+	if (c->fds_mode && (flags & FRAME_F_STDERR)) {
+		_cleanup_free_ char *e = text_escape((const char *)data, len, ESC_KEEP_NL_TAB);
+		(void)write_all(STDERR_FILENO, e, strlen(e));
+	} else if (c->fds_mode) {
+		/* the reader is gone (it refused the stream): stop the guest, take no more */
+		if (write_all(c->out_fd, data, len) < 0) {
+			c->out_failed = true;
+			(void)mux_reset(c->mux, id);
+			c->reset = true;
+			return;
+		}
+	} else {
+		/* Blocking write: a slow reader of our stdout slows the guest through credit. */
+		(void)write_all(flags & FRAME_F_STDERR ? STDERR_FILENO : STDOUT_FILENO, data, len);
+	}
 	(void)mux_grant(c->mux, id, (uint32_t)len);
 }
 
@@ -176,6 +196,8 @@ int sbxd_connect(const struct sbx_paths *p, bool autostart, struct sbxd_conn **r
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->mux = mux_new(false, &cli_ops, c);
+	c->in_fd = STDIN_FILENO;
+	c->out_fd = STDOUT_FILENO;
 	*ret = c;
 	return 0;
 }
@@ -317,6 +339,18 @@ static void send_resize(struct sbxd_conn *c)
 		send_op(c, OP_RESIZE, CTRL_ROWS, ws.ws_row, CTRL_COLS, ws.ws_col);
 }
 
+/* A sandbox that is not ready at once is booting: a spinner on a terminal until it is. */
+static void boot_spinner(struct sbxd_conn *c, struct progress **boot, uint64_t t0, const char *label)
+{
+	if (!c->ready && !*boot && now_ms() - t0 >= BOOT_SPINNER_AFTER_MS && progress_mode() == PROGRESS_TTY)
+		*boot = progress_begin(label, 0);
+	if (*boot && c->ready) {
+		progress_drop(*boot);
+		*boot = NULL;
+	}
+	progress_tick(*boot);
+}
+
 int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, bool tty)
 {
 	const char *txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
@@ -326,6 +360,13 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 	int sfd, r;
 	uint8_t *inbuf = xmalloc(FRAME_MAX_PAYLOAD);
 
+	struct json_object *jn;
+	char label[96];
+	struct progress *boot = NULL;
+	uint64_t t0 = now_ms();
+
+	snprintf(label, sizeof(label), "starting %s",
+		 json_object_object_get_ex(req, "name", &jn) ? json_object_get_string(jn) : "the sandbox");
 	r = mux_open(c->mux, txt, strlen(txt), &c->id);
 	json_object_put(req);
 	if (r < 0) {
@@ -352,6 +393,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 			(void)mux_close(c->mux, c->id);
 			c->local_closed = true;
 		}
+		boot_spinner(c, &boot, t0, label);
 		if (c->ready && tty && !raw_set && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 			raw = saved;
 			cfmakeraw(&raw);
@@ -366,8 +408,8 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 		if (r > 0)
 			pfd[0].events |= POLLOUT;
 		if (c->ready && !c->local_closed && stdin_open && r == 0 && mux_credit(c->mux, c->id) > 0)
-			pfd[2].fd = STDIN_FILENO;
-		if (poll(pfd, 3, -1) < 0) {
+			pfd[2].fd = c->in_fd;
+		if (poll(pfd, 3, c->ready ? -1 : PROGRESS_REDRAW_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -390,7 +432,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 		}
 		if (pfd[2].fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) {
 			size_t want = MIN(mux_credit(c->mux, c->id), (size_t)FRAME_MAX_PAYLOAD);
-			ssize_t n = read(STDIN_FILENO, inbuf, want);
+			ssize_t n = read(c->in_fd, inbuf, want);
 			if (n > 0) {
 				(void)mux_write(c->mux, c->id, 0, inbuf, (size_t)n);
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
@@ -410,6 +452,7 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 		(void)mux_close(c->mux, c->id);
 		c->local_closed = true;
 	}
+	progress_drop(boot);
 	(void)c_flush(c);
 	if (raw_set)
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
@@ -419,4 +462,17 @@ int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, 
 	if (c->have_status)
 		return c->status;
 	return EXIT_SBX_ERROR;
+}
+
+int sbxd_exec_fds(struct sbxd_conn *c, struct json_object *req, int in_fd, int out_fd)
+{
+	int r;
+
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->fds_mode = true;
+	r = sbxd_exec(c, req, in_fd >= 0, false);
+	if (c->out_failed)
+		return EXIT_SBX_ERROR;
+	return r;
 }

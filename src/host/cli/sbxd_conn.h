@@ -24,6 +24,11 @@ int sbxd_send_cred_env(struct sbxd_conn *c, char *const *env);
 /* Run an exec session (req: name, argv, env, cwd, user, tty) attached to this
  * terminal. Returns the command's exit status, or 125 when sbx itself failed. */
 int sbxd_exec(struct sbxd_conn *c, struct json_object *req, bool forward_stdin, bool tty);
+/* The same without a terminal, for commands that move data (sbx cp): stdin read from
+ * in_fd (-1: none, closed at once), stdout written to out_fd; the guest's stderr goes to
+ * ours escaped. When writing to out_fd fails (its reader gave up) the session is reset
+ * and the result is 125. */
+int sbxd_exec_fds(struct sbxd_conn *c, struct json_object *req, int in_fd, int out_fd);
 /* Start the daemon detached, if it is not running. */
 int sbxd_spawn(const struct sbx_paths *p);
 

@@ -23,6 +23,7 @@
 #include "secrets.h"
 #include "tlv.h"
 #include "util.h"
+#include "version.h"
 
 #define CLIENTS_MAX 256
 
@@ -249,7 +250,7 @@ static void req_status(struct client *cl)
 	struct json_object *resp = ok_obj();
 
 	json_object_object_add(resp, "pid", json_object_new_int(getpid()));
-	json_object_object_add(resp, "version", json_object_new_string(SBXD_VERSION));
+	json_object_object_add(resp, "version", json_object_new_string(SBX_VERSION));
 	json_object_object_add(resp, "accel", json_object_new_string(cl->d->accel == ACCEL_KVM ? "kvm" : "tcg"));
 	json_object_object_add(resp, "accel_reason", json_object_new_string(cl->d->accel_reason ? cl->d->accel_reason : ""));
 	{

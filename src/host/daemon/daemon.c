@@ -26,6 +26,7 @@
 #include "sock.h"
 #include "sshagent.h"
 #include "util.h"
+#include "version.h"
 
 /* Caller-environment credentials of a sandbox, for the proxy engine. */
 static const char *const *sbxd_cred_env(void *ctx, const char *sandbox)
@@ -112,6 +113,18 @@ static void daemon_fd_limits(struct sbxd *d)
 	d->egress_max = cur > 2 * DAEMON_FD_RESERVE ? (unsigned)MIN(cur - DAEMON_FD_RESERVE, (rlim_t)EGRESS_MAX_TOTAL)
 						    : (unsigned)(cur / 2);
 	log_debug("fd limit %llu: at most %u egress streams", (unsigned long long)cur, d->egress_max);
+}
+
+/* sbxd holds the secrets it injects and the CA key: no core dump of it, and no
+ * ptrace or /proc/PID/mem, environ, maps for processes of the same uid (a VMM broken
+ * out of a sandbox runs as the user when sbx does not run as root). Its children make
+ * themselves dumpable again where newuidmap needs it (idmap_enter); exec does anyway. */
+static void daemon_harden(void)
+{
+	const struct rlimit core = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
+		die("cannot make sbxd undumpable: %m");
 }
 
 /* Exactly one daemon per run dir: the lock is held for the daemon's lifetime. */
@@ -280,6 +293,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
 
 	log_setup("sbxd", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, true);
+	daemon_harden();
 	if (daemon_lock(&d) < 0) {
 		log_info("another sbxd already serves %s", p->run);
 		return 0;
@@ -290,7 +304,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	daemon_listen(&d, pidfile);
 	daemon_start_egress(&d);
 	sandbox_load_all(&d);
-	log_info("sbxd %s ready (pid %d, %s)", SBXD_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
+	log_info("sbxd %s ready (pid %d, %s)", SBX_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
 
 	while (!d.quit) {
 		struct epoll_event evs[32];

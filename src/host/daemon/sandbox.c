@@ -19,6 +19,8 @@
 
 #include "egress_streams.h"
 #include "guestchan.h"
+#include "image.h"
+#include "jail.h"
 #include "names.h"
 #include "proc.h"
 #include "exec_relay.h"
@@ -120,9 +122,9 @@ static int write_vm_json(struct sandbox *sb)
 {
 	_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir);
 	_cleanup_free_ char *txt = xasprintf(
-		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu}\n",
+		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu,\"slot\":%d}\n",
 		(int)sb->procs.qemu_pid, (unsigned long long)sb->procs.qemu_start,
-		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start);
+		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start, sb->procs.slot);
 	return file_write_atomic(path, txt, strlen(txt), 0600);
 }
 
@@ -133,7 +135,7 @@ static int read_vm_json(const char *run_dir, struct vm_procs *ret, char **ret_er
 	_cleanup_free_ char *path = xasprintf("%s/vm.json", run_dir);
 	_cleanup_free_ char *txt = NULL;
 	struct json_object *o, *v;
-	struct vm_procs p = { 0 };
+	struct vm_procs p = { .slot = -1 };
 	int r = file_read_all(path, 4096, &txt, NULL);
 
 	if (r < 0) {
@@ -156,6 +158,9 @@ static int read_vm_json(const char *run_dir, struct vm_procs *ret, char **ret_er
 		p.vfsd_pid = (pid_t)json_object_get_int(v);
 	if (json_object_object_get_ex(o, "vfsd_start", &v))
 		p.vfsd_start = (uint64_t)json_object_get_int64(v);
+	/* a VM from before jail slots holds none; a slot out of range counts as none */
+	if (json_object_object_get_ex(o, "slot", &v) && json_object_is_type(v, json_type_int))
+		p.slot = json_object_get_int(v) >= 0 && json_object_get_int(v) < 65536 ? json_object_get_int(v) : -1;
 	json_object_put(o);
 	if (p.qemu_pid <= 1 || p.vfsd_pid < 0) {
 		if (ret_err)
@@ -205,6 +210,7 @@ static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 	if (sb->procs.vfsd_pid > 0)
 		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
 	memset(&sb->procs, 0, sizeof(sb->procs));
+	sb->procs.slot = -1;
 	rm_rf(sb->run_dir);
 }
 
@@ -461,6 +467,8 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 		return r;
 	}
 	spec->created = (int64_t)time(NULL);
+	free(spec->base);
+	spec->base = xstrdup(base);
 	r = vm_disk_create(base, disk);
 	if (r < 0) {
 		*ret_err = disk_error(dir);
@@ -515,6 +523,31 @@ int sandbox_start(struct sandbox *sb, char **ret_err)
 	return sandbox_launch(sb, ret_err);
 }
 
+/* The disk's backing file: sbx's record of it (the disk header's for sandboxes made
+ * before sbx kept one), which must be an image of the sandbox's template; QEMU gets
+ * it by name, so a header a broken-out VMM rewrote chooses nothing. */
+static int sandbox_disk_base(struct sandbox *sb, const char *disk, char **ret, char **ret_err)
+{
+	_cleanup_free_ char *header = NULL;
+	int r = disk_backing_name(disk, &header);
+	const char *base = sb->spec.base ? sb->spec.base : header;
+
+	if (r < 0 && !sb->spec.base) {
+		*ret_err = xasprintf("cannot read the backing file of %s: %s", disk, strerror(-r));
+		return r;
+	}
+	if (!base || template_base_ok(sb->d->p, sb->spec.template_name, base) < 0) {
+		*ret_err = xasprintf("%s's backing file %s is not an image of template %s; not starting it", disk,
+				     base ? base : "(none)", sb->spec.template_name);
+		return -EPERM;
+	}
+	if (header && strcmp(header, base))
+		log_warn("%s: the header of %s names backing file %s; sbx uses its record, %s", sb->spec.name, disk,
+			 header, base);
+	*ret = xstrdup(base);
+	return 0;
+}
+
 static int sandbox_launch(struct sandbox *sb, char **ret_err)
 {
 	struct kernel_info k = { 0 };
@@ -523,7 +556,8 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	struct vm_config cfg;
 	struct stat st;
 	bool protect_git;
-	struct subid_range uid_range, gid_range;
+	_cleanup_free_ char *runas = NULL, *base = NULL;
+	struct jail_ids jail;
 	int r;
 
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
@@ -549,7 +583,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		protect_git = settings_protect_git(set);
 		settings_free(set);
 	}
-	r = kernel_ensure(sb->d->p, false, &k);
+	r = kernel_ensure(sb->d->p, TEMPLATE_QUIET, &k);
 	if (r < 0) {
 		*ret_err = xasprintf("guest kernel not available (%s); run 'sbx template build minimal'", strerror(-r));
 		return r;
@@ -560,22 +594,30 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		*ret_err = xasprintf("cannot create %s: %s", sb->run_dir, strerror(-r));
 		return r;
 	}
-	if (geteuid() == 0) {
-		uid_range = gid_range = (struct subid_range){ IDMAP_ROOT_BASE, IDMAP_ROOT_COUNT };
-	} else if ((r = idmap_user_ranges(&uid_range, &gid_range, ret_err)) < 0) {
+	if ((r = sandbox_disk_base(sb, disk, &base, ret_err)) < 0) {
 		kernel_info_free(&k);
 		return r;
 	}
+	if ((r = jail_ids_pick(sb->d, sb, &jail, ret_err)) < 0) {
+		kernel_info_free(&k);
+		return r;
+	}
+	/* as root QEMU drops to the slot's ids; otherwise to ns 1 of its namespace, which they are */
+	runas = geteuid() == 0 ? xasprintf("%u:%u", jail.uid.vmm, jail.gid.vmm) : xstrdup("1:1");
 	cfg = (struct vm_config){
 		.protect_git = protect_git,
-		.uid_range = uid_range,
-		.gid_range = gid_range,
+		.uid_range = jail.uid.fs,
+		.gid_range = jail.gid.fs,
+		.vmm_uid = jail.uid.vmm,
+		.vmm_gid = jail.gid.vmm,
 		.git_dir = sb->spec.git_dir,
 		.name = sb->spec.name,
 		.qemu_bin = getenv("SBX_QEMU"),
+		.virtiofsd_bin = getenv("SBX_VIRTIOFSD"),
 		.vmlinux = k.vmlinux,
 		.initramfs = k.initramfs,
 		.disk = disk,
+		.disk_base = base,
 		.workspace = sb->spec.workspace,
 		.run_dir = sb->run_dir,
 		.console_log = console,
@@ -585,13 +627,13 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		.ws_uid = sb->spec.uid,
 		.ws_gid = sb->spec.gid,
 		.extra_cmdline = getenv("SBX_GUEST_CMDLINE"),
-		/* As root, QEMU must not stay root: it drops to nobody once set up. */
-		.runas = geteuid() == 0 && getpwnam("nobody") ? "nobody" : NULL,
+		.runas = runas,
 	};
 	free(sb->error);
 	sb->error = NULL;
 	sb->started_ms = now_ms();
 	r = vm_launch(&cfg, &sb->procs, &why);
+	sb->procs.slot = jail.slot;
 	kernel_info_free(&k);
 	if (r < 0) {
 		*ret_err = why ? TAKE_PTR(why) : xasprintf("cannot launch the VM: %s (see %s)", strerror(-r), console);

@@ -18,8 +18,6 @@
 #include "spec.h"
 #include "vm.h"
 
-#define SBXD_VERSION "0.1.0"
-
 struct guestchan_events;
 struct json_object;
 struct mux;

@@ -59,6 +59,7 @@ void spec_free(struct spec *s)
 	free(s->repo);
 	free(s->git_dir);
 	free(s->git_worktree_id);
+	free(s->base);
 	if (s->env)
 		for (char **e = s->env; *e; e++)
 			free(*e);
@@ -89,6 +90,8 @@ int spec_validate(const struct spec *s, const char **ret_err)
 		return *ret_err = "invalid branch, repo or git_dir", -EINVAL;
 	if (s->git_worktree_id && (!s->branch || !hostgit_id_valid(s->git_worktree_id)))
 		return *ret_err = "invalid git_worktree_id", -EINVAL;
+	if (s->base && !path_ok(s->base))
+		return *ret_err = "invalid base image path", -EINVAL;
 	if (s->cpus < 1 || s->cpus > 64)
 		return *ret_err = "cpus must be between 1 and 64", -EINVAL;
 	if (s->memory_mib < 256 || s->memory_mib > 256 * 1024)
@@ -114,6 +117,8 @@ struct json_object *spec_to_json(const struct spec *s)
 	json_object_object_add(o, "uid", json_object_new_int64(s->uid));
 	json_object_object_add(o, "gid", json_object_new_int64(s->gid));
 	json_object_object_add(o, "created", json_object_new_int64(s->created));
+	if (s->base)
+		json_object_object_add(o, "base", json_object_new_string(s->base));
 	if (s->env)
 		for (char **e = s->env; *e; e++)
 			json_object_array_add(env, json_object_new_string(*e));
@@ -175,6 +180,8 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 	}
 	if (json_get_str(o, "git_worktree_id"))
 		s.git_worktree_id = xstrdup(json_get_str(o, "git_worktree_id"));
+	if (json_get_str(o, "base"))
+		s.base = xstrdup(json_get_str(o, "base"));
 	if (json_object_object_get_ex(o, "env", &env)) {
 		size_t n;
 		if (!json_object_is_type(env, json_type_array) || (n = json_object_array_length(env)) > SPEC_MAX_ENV) {

@@ -30,6 +30,9 @@ struct spec {
 	/* the worktree's own git directory is git_dir/worktrees/ID (recorded when sbx
 	 * made it; NULL in specs of older sbx): host git never asks the worktree */
 	char *git_worktree_id;
+	/* the template image its disk was made over (sbx's record: the disk's own header,
+	 * which a broken-out VMM can rewrite, never chooses it); NULL in older specs */
+	char *base;
 };
 
 void spec_free(struct spec *s);

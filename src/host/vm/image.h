@@ -33,10 +33,10 @@ struct kernel_info {
  * never installed on the host), its vmlinux, and an initramfs built from
  * p->guest_bin (rebuilt when that binary changes). Idempotent, lock-free and
  * fast when everything is present; safe to run from several processes at once.
- * Progress and command output go to stderr only when verbose; a failing
- * command's last output lines are logged as an error.
+ * level is a template_verbosity: steps and bars at PROGRESS, and every command's
+ * output too at VERBOSE; a failing command's last output lines are logged as an error.
  */
-int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *ret);
+int kernel_ensure(const struct sbx_paths *p, int level, struct kernel_info *ret);
 void kernel_info_free(struct kernel_info *k);
 
 /* Modules put in the initramfs (with their dependencies), and where the list goes. */
@@ -83,8 +83,11 @@ void image_strv_free(char **v);
  * signature check, which is slow under TCG. */
 size_t module_strip_sig(const uint8_t *buf, size_t len);
 
-/* Write an initramfs (uncompressed newc) to out_path atomically. */
-int initramfs_build(const char *out_path, const char *guest_bin, const char *modules_dir, const char *release);
+/* Write an initramfs (uncompressed newc) to out_path atomically; pg (progress.h, may be
+ * NULL) learns the bytes of its input files and how many are in. */
+struct progress;
+int initramfs_build(const char *out_path, const char *guest_bin, const char *modules_dir, const char *release,
+		    struct progress *pg);
 
 /*
  * Templates (cache/templates/NAME/, guarded by cache/templates/.NAME.lock):
@@ -107,6 +110,14 @@ bool template_is_recipe(const struct sbx_paths *p, const char *name);
 char *template_dir(const struct sbx_paths *p, const char *name);
 /* Absolute path of the current base image (use it as qcow2 backing file); -ENOENT if not built. */
 int template_image(const struct sbx_paths *p, const char *name, char **ret_path);
+/* 0 when path is an image of template name (CACHE/templates/NAME/base-*.raw, a
+ * regular file, not a symlink), the only backing file a sandbox disk may have;
+ * -EPERM otherwise, -errno when it cannot be looked at. */
+int template_base_ok(const struct sbx_paths *p, const char *name, const char *path);
+/* The backing file the qcow2 disk's header names (*ret NULL: none). The header is
+ * hostile (whatever writes the disk writes it): read bounded, only for comparison
+ * and for disks sbx has no record of; -EBADMSG when it is not a qcow2 header. */
+int disk_backing_name(const char *disk, char **ret);
 /* Built, but from another version of its recipe (or before sbx recorded which):
  * `template build` and the first use rebuild it. */
 bool template_stale(const struct sbx_paths *p, const char *name);
@@ -120,9 +131,11 @@ bool template_stale(const struct sbx_paths *p, const char *name);
  * verbose: every command's output streamed to stderr; else errors only.
  */
 int template_build(const struct sbx_paths *p, const char *name, bool force, bool verbose);
-/* PROGRESS: step lines, and a one-line status of mmdebstrap's output on a TTY. */
+/* PROGRESS: step lines (progress.h), with bars and spinners on a terminal. */
 enum template_verbosity { TEMPLATE_QUIET, TEMPLATE_PROGRESS, TEMPLATE_VERBOSE };
 int template_build_ex(const struct sbx_paths *p, const char *name, bool force, enum template_verbosity v);
+/* QUIET under --quiet (progress.h), else PROGRESS. */
+enum template_verbosity template_verbosity_default(void);
 struct template_meta {
 	char *name;           /* as meta.json says (an archive's suggestion); may be NULL */
 	char *built;          /* ISO 8601 UTC: built, saved or imported */
@@ -159,16 +172,49 @@ int template_names(const struct sbx_paths *p, char ***ret);
 /*
  * Internal to the image modules (image_run.c): run a command, wait for it.
  * Output (stdout+stderr) is streamed to stderr prefixed with "  | " at
- * RUN_STREAM, shown as one updating status line at RUN_STATUS (a TTY), else
- * kept; on failure its last lines are logged. Returns the exit status (0..255),
- * or -EINTR after image_signals_catch() saw SIGINT/SIGTERM (the child was
- * told to stop and was waited for), or -errno.
+ * RUN_STREAM, else kept; on failure its last lines are logged. Returns the exit
+ * status (0..255), or -EINTR after image_signals_catch() saw SIGINT/SIGTERM (the
+ * child was told to stop and was waited for), or -errno.
  */
-enum run_output { RUN_QUIET, RUN_STATUS, RUN_STREAM };
+enum run_output { RUN_QUIET, RUN_STREAM };
 int image_run(const char *const *argv, const char *cwd, enum run_output out);
 /* The same as root of the user namespace ns (idmap.h), NULL: none. */
 struct idmap_ns;
 int image_run_ns(const char *const *argv, const char *cwd, enum run_output out, const struct idmap_ns *ns);
+/* What a caller watches while the command runs (progress): in is the command's stdin
+ * (-1: /dev/null; the caller keeps it, so it can see how far the command read);
+ * on_line gets the start of each output line (up to 511 bytes, raw: sanitise before
+ * showing); on_tick is called at least every PROGRESS_REDRAW_MS. Either may be NULL. */
+struct run_watch {
+	int in;
+	void (*on_line)(void *ctx, const char *line);
+	void (*on_tick)(void *ctx);
+	void *ctx;
+};
+int image_run_watch(const char *const *argv, const char *cwd, enum run_output out, const struct idmap_ns *ns,
+		    const struct run_watch *w);
+/*
+ * A run_watch that drives a bar or spinner (image_progress(); NULL: silent): each output
+ * line becomes its status; lines starting with `notes` ("I: ", mmdebstrap's phases) are
+ * also said on a line of their own when stderr is not a terminal (at most 64). How far
+ * the work is, when `how` says: the blocks fd has allocated (a file being written), the
+ * position of fd (a file the command reads on stdin), or the bytes the command added to
+ * the regular files in dir and its partial/ (a download).
+ */
+enum image_watch_how { WATCH_NONE, WATCH_BLOCKS, WATCH_POS, WATCH_DIR };
+struct image_watch {
+	struct run_watch w;
+	struct progress *pg;
+	const char *notes;
+	unsigned n_notes;
+	enum image_watch_how how;
+	int fd;
+	const char *dir;
+	uint64_t last;   /* when it last measured */
+	uint64_t base;   /* WATCH_DIR: the bytes in dir before the command ran */
+};
+void image_watch_init(struct image_watch *iw, struct progress *pg, enum image_watch_how how, int fd,
+		      const char *dir);
 /* Start argv (found in PATH, then in the sbin directories) in a process group of its
  * own that dies with us, stdin/stdout/stderr on in/out/err (-1: /dev/null), in cwd
  * and as root of ns when given; *ret is its pid, for the caller to wait for. */
@@ -183,7 +229,9 @@ void image_signals_release(void);
 bool image_interrupted(void);
 /* Take an exclusive flock on path (created 0600), waiting; returns the fd. */
 int image_lock(const char *path, bool verbose);
-/* "sbx: ..." on stderr when level >= 1 (template builds, kernel fetch). */
+/* "sbx: ..." on stderr when level >= 1 (template builds, kernel fetch) and not --quiet. */
 void image_say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The bar or spinner for a step at this level (progress.h): NULL below 1. */
+struct progress *image_progress(int level, const char *label, uint64_t total);
 
 #endif

@@ -4,7 +4,9 @@
  * lock, and the "sbx: ..." progress lines. */
 #include "image.h"
 #include "idmap.h"
+#include "progress.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -120,11 +122,11 @@ int image_spawn(const char *const *argv, const char *cwd, int in, int out, int e
 
 struct outbuf {
 	enum run_output mode;
+	const struct run_watch *watch;
 	char line[LINE_MAX_LEN];
 	size_t len;
 	char *tail[TAIL_LINES];
 	size_t ntail;
-	bool status_shown;
 	bool cont;  /* the current line continues an overlong one */
 };
 
@@ -142,17 +144,11 @@ static void out_line(struct outbuf *o)
 		o->ntail--;
 	}
 	o->tail[o->ntail++] = xstrdup(l);
-	if (o->mode == RUN_STREAM) {
+	if (o->mode == RUN_STREAM)
 		dprintf(STDERR_FILENO, "  | %s\n", l);
-	} else if (o->mode == RUN_STATUS && !o->cont) {
-		char s[77];
-		size_t n = 0;
-		for (size_t i = 0; l[i] && n < sizeof(s) - 1; i++)
-			s[n++] = (l[i] >= 0x20 && l[i] < 0x7f) ? l[i] : '?';
-		s[n] = 0;
-		dprintf(STDERR_FILENO, "\r\033[K  %s", s);
-		o->status_shown = true;
-	}
+	/* the start of each line only: an overlong one is not split into fake lines */
+	if (o->watch && o->watch->on_line && !o->cont)
+		o->watch->on_line(o->watch->ctx, l);
 }
 
 static void out_feed(struct outbuf *o, const char *buf, size_t n)
@@ -176,9 +172,8 @@ static void out_done(struct outbuf *o, bool failed, const char *what)
 {
 	if (o->len)
 		out_line(o);
-	if (o->status_shown)
-		dprintf(STDERR_FILENO, "\r\033[K");
 	if (failed && o->mode != RUN_STREAM && o->ntail) {
+		progress_clear();
 		log_err("%s failed; its last output:", what);
 		for (size_t i = 0; i < o->ntail; i++)
 			log_err("  | %s", o->tail[i]);
@@ -199,7 +194,13 @@ int image_run(const char *const *argv, const char *cwd, enum run_output mode)
 
 int image_run_ns(const char *const *argv, const char *cwd, enum run_output mode, const struct idmap_ns *ns)
 {
-	struct outbuf o = { .mode = mode };
+	return image_run_watch(argv, cwd, mode, ns, NULL);
+}
+
+int image_run_watch(const char *const *argv, const char *cwd, enum run_output mode, const struct idmap_ns *ns,
+		    const struct run_watch *w)
+{
+	struct outbuf o = { .mode = mode, .watch = w };
 	_cleanup_close_ int rd = -1;
 	int pfd[2], status = 0, r;
 	uint64_t stop_at = 0;
@@ -211,7 +212,7 @@ int image_run_ns(const char *const *argv, const char *cwd, enum run_output mode,
 		return -EINTR;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	r = image_spawn(argv, cwd, -1, pfd[1], pfd[1], ns, &pid);
+	r = image_spawn(argv, cwd, w ? w->in : -1, pfd[1], pfd[1], ns, &pid);
 	close(pfd[1]);
 	rd = pfd[0];
 	if (r < 0)
@@ -232,11 +233,12 @@ int image_run_ns(const char *const *argv, const char *cwd, enum run_output mode,
 			stop_at = UINT64_MAX;
 		}
 		if (!exited) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
-			if (w == pid)
+			if (waitpid(pid, &status, WNOHANG) == pid)
 				exited = true;
 		}
-		if (rd >= 0 && poll(&pf, 1, exited ? 0 : 200) > 0) {
+		if (w && w->on_tick)
+			w->on_tick(w->ctx);
+		if (rd >= 0 && poll(&pf, 1, exited ? 0 : PROGRESS_REDRAW_MS) > 0) {
 			n = read(rd, buf, sizeof(buf));
 			if (n > 0) {
 				out_feed(&o, buf, (size_t)n);
@@ -273,6 +275,102 @@ int image_run_ns(const char *const *argv, const char *cwd, enum run_output mode,
 		r = 128;
 	out_done(&o, r != 0, argv[0]);
 	return r;
+}
+
+/* ---- watching a command's progress ---- */
+
+#define WATCH_NOTES_MAX 64
+
+/* Printable ASCII of at most len - 1 bytes: a child's line, before it is shown. */
+static void line_clean(char *dst, size_t len, const char *src)
+{
+	size_t n = 0;
+
+	for (; *src && n + 1 < len; src++)
+		dst[n++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+	dst[n] = 0;
+}
+
+static void watch_line(void *ctx, const char *line)
+{
+	struct image_watch *iw = ctx;
+	size_t pl = iw->notes ? strlen(iw->notes) : 0;
+	char clean[160];
+
+	if (!iw->pg)
+		return;
+	if (progress_mode() == PROGRESS_TTY) {
+		progress_status(iw->pg, line);
+	} else if (pl && !strncmp(line, iw->notes, pl) && iw->n_notes < WATCH_NOTES_MAX) {
+		iw->n_notes++;
+		line_clean(clean, sizeof(clean), line + pl);
+		progress_say("  %s", clean);
+	}
+}
+
+/* Bytes of the regular files in dir (one level) and dir/partial (at most 1000 entries each). */
+static uint64_t dir_bytes(const char *dir, bool sub)
+{
+	uint64_t sum = 0;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	while (d && (e = readdir(d)) && n++ < 1000) {
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			sum += (uint64_t)st.st_size;
+		} else if (sub && S_ISDIR(st.st_mode) && !strcmp(e->d_name, "partial")) {
+			_cleanup_free_ char *p = xasprintf("%s/partial", dir);
+			sum += dir_bytes(p, false);
+		}
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+static void watch_tick(void *ctx)
+{
+	struct image_watch *iw = ctx;
+	struct stat st;
+	off_t pos;
+
+	if (!iw->pg || progress_mode() != PROGRESS_TTY || now_ms() - iw->last < PROGRESS_REDRAW_MS)
+		return;
+	iw->last = now_ms();
+	switch (iw->how) {
+	case WATCH_BLOCKS:
+		if (fstat(iw->fd, &st) == 0)
+			progress_set(iw->pg, (uint64_t)st.st_blocks * 512u);
+		break;
+	case WATCH_POS:
+		pos = lseek(iw->fd, 0, SEEK_CUR);
+		if (pos >= 0)
+			progress_set(iw->pg, (uint64_t)pos);
+		break;
+	case WATCH_DIR: {
+		uint64_t b = dir_bytes(iw->dir, true);
+		progress_set(iw->pg, b > iw->base ? b - iw->base : 0);
+		break;
+	}
+	case WATCH_NONE:
+		progress_tick(iw->pg);
+		break;
+	}
+}
+
+void image_watch_init(struct image_watch *iw, struct progress *pg, enum image_watch_how how, int fd,
+		      const char *dir)
+{
+	*iw = (struct image_watch){
+		.w = { .in = how == WATCH_POS ? fd : -1, .on_line = watch_line, .on_tick = watch_tick, .ctx = iw },
+		.pg = pg, .how = how, .fd = fd, .dir = dir,
+	};
+	if (how == WATCH_DIR && pg)
+		iw->base = dir_bytes(dir, true);
 }
 
 int image_run_capture(const char *const *argv, const char *cwd, size_t max, char **ret)
@@ -336,13 +434,21 @@ int image_lock(const char *path, bool verbose)
 /* "sbx: ..." on stderr when level >= 1 (image.h). */
 void image_say(int level, const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
 
 	if (level < 1)
 		return;
 	va_start(ap, fmt);
-	fprintf(stderr, "sbx: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	progress_say("%s", line);
+}
+
+/* Verbose builds stream every command's output, which is their progress: no bars. */
+struct progress *image_progress(int level, const char *label, uint64_t total)
+{
+	if (level != 1 || progress_quiet())
+		return NULL;
+	return progress_begin(label, total);
 }

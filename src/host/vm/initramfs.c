@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "progress.h"
 #include "util.h"
 
 #define CPIO_HDR_LEN 110
@@ -424,7 +425,22 @@ static bool release_ok(const char *release)
 	return release && release[0] && release[0] != '.' && !strchr(release, '/') && strlen(release) < 128;
 }
 
-static int initramfs_write(int fd, const char *guest_bin, const char *modules_dir, const char *release)
+/* Bytes of the files the initramfs takes in: the total of its bar. */
+static uint64_t initramfs_input_bytes(const char *guest_bin, const char *modules_dir, char **paths)
+{
+	struct stat st;
+	uint64_t sum = stat(guest_bin, &st) == 0 ? (uint64_t)st.st_size : 0;
+
+	for (char **m = paths; *m; m++) {
+		_cleanup_free_ char *src = xasprintf("%s/%s", modules_dir, *m);
+		if (stat(src, &st) == 0)
+			sum += (uint64_t)st.st_size;
+	}
+	return sum;
+}
+
+static int initramfs_write(int fd, const char *guest_bin, const char *modules_dir, const char *release,
+			   struct progress *pg)
 {
 	static const char *const mods[] = { INITRAMFS_MODULES, NULL };
 	static const char *const dirs[] = { "dev", "proc", "sys", "run", "newroot", "etc/sbx" };
@@ -433,12 +449,15 @@ static int initramfs_write(int fd, const char *guest_bin, const char *modules_di
 	char **paths = NULL;
 	char *list = NULL;
 	size_t list_len = 0;
+	uint64_t done = 0;
 	FILE *lf;
 	int r;
 
 	r = modules_resolve(modules_dir, mods, &paths);
 	if (r < 0)
 		return r;
+	if (pg)
+		progress_total(pg, initramfs_input_bytes(guest_bin, modules_dir, paths));
 	r = cpio_open(fd, &w);
 	if (r < 0)
 		goto out;
@@ -452,6 +471,11 @@ static int initramfs_write(int fd, const char *guest_bin, const char *modules_di
 		r = cpio_add_node(w, "dev/null", S_IFCHR | 0666, 1, 3);
 	if (r == 0)
 		r = cpio_add_host_file(w, "init", guest_bin, 0755, GUEST_BIN_MAX);
+	if (r == 0 && pg) {
+		struct stat st;
+		done = stat(guest_bin, &st) == 0 ? (uint64_t)st.st_size : 0;
+		progress_set(pg, done);
+	}
 
 	lf = open_memstream(&list, &list_len);
 	if (!lf)
@@ -463,6 +487,11 @@ static int initramfs_write(int fd, const char *guest_bin, const char *modules_di
 		if (r == 0)
 			r = cpio_add_module(w, name, src);
 		fprintf(lf, "/%s\n", name);
+		if (pg) {
+			struct stat st;
+			done += stat(src, &st) == 0 ? (uint64_t)st.st_size : 0;
+			progress_set(pg, done);
+		}
 	}
 	fclose(lf);
 	if (r == 0)
@@ -479,7 +508,8 @@ out:
 	return r;
 }
 
-int initramfs_build(const char *out_path, const char *guest_bin, const char *modules_dir, const char *release)
+int initramfs_build(const char *out_path, const char *guest_bin, const char *modules_dir, const char *release,
+		    struct progress *pg)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
@@ -491,7 +521,7 @@ int initramfs_build(const char *out_path, const char *guest_bin, const char *mod
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
-	r = initramfs_write(fd, guest_bin, modules_dir, release);
+	r = initramfs_write(fd, guest_bin, modules_dir, release, pg);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, out_path) < 0)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* kernel.c: fetch and cache the guest kernel (.deb, never installed), vmlinux, initramfs. */
 #include "image.h"
+#include "progress.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -247,13 +248,47 @@ static void kernel_clean_stale(const char *kdir)
 	closedir(d);
 }
 
-/* apt-get download PKG into dl (as the _apt user unless we are root). */
-static int apt_download(const char *dl, const char *pkg, enum run_output mode, const char *hint)
+/* The size of PKG's candidate .deb from the local package lists (apt-cache show),
+ * or 0 when not known: the total of the download's bar. */
+static uint64_t apt_deb_size(const char *pkg)
+{
+	const char *argv[] = { "apt-cache", "show", "--no-all-versions", pkg, NULL };
+	_cleanup_free_ char *out = NULL;
+	const char *s;
+	char *end;
+	unsigned long long v;
+
+	if (image_run_capture(argv, NULL, 64u << 10, &out) < 0)
+		return 0;
+	s = !strncmp(out, "Size: ", 6) ? out : strstr(out, "\nSize: ");
+	if (!s)
+		return 0;
+	s += s == out ? 6 : 7;
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || (*end != '\n' && *end) || v > (1ull << 34))
+		return 0;
+	return v;
+}
+
+/* apt-get download PKG into dl (as the _apt user unless we are root); a bar of the
+ * bytes in dl when level is 1 and the size is known. */
+static int apt_download(const char *dl, const char *pkg, int level, const char *hint)
 {
 	const char *sandbox = geteuid() == 0 ? "APT::Sandbox::User=root" : "APT::Sandbox::User=_apt";
 	const char *argv[] = { "apt-get", "-q", "-o", sandbox, "download", pkg, NULL };
-	int r = image_run(argv, dl, mode);
+	struct progress *pg = NULL;
+	struct image_watch iw;
+	int r;
 
+	/* apt-get download writes the .deb straight into dl: the bar counts what it adds */
+	if (level == 1 && !progress_quiet())
+		pg = progress_begin("download", apt_deb_size(pkg));
+	image_watch_init(&iw, pg, WATCH_DIR, -1, dl);
+	r = image_run_watch(argv, dl, level >= 2 ? RUN_STREAM : RUN_QUIET, NULL, &iw.w);
+	progress_end(pg, r == 0);
 	if (r > 0) {
 		log_err("apt-get download %s failed%s", pkg, hint);
 		r = -EIO;
@@ -287,21 +322,20 @@ static int kernel_pkg_name(const char *dl, char **ret_pkg)
 }
 
 /* The meta package, then the kernel package it names: *ret_deb, a file in dl. */
-static int kernel_download(const char *dl, bool verbose, char **ret_deb)
+static int kernel_download(const char *dl, int level, char **ret_deb)
 {
-	enum run_output mode = verbose ? RUN_STREAM : RUN_QUIET;
 	_cleanup_free_ char *pkg = NULL, *prefix = NULL;
 	int r;
 
-	image_say(verbose, "downloading %s (apt-get download)", KERNEL_META_PKG);
-	r = apt_download(dl, KERNEL_META_PKG, mode, " (is the package list current? run: apt-get update)");
+	image_say(level, "downloading %s (apt-get download)", KERNEL_META_PKG);
+	r = apt_download(dl, KERNEL_META_PKG, level, " (is the package list current? run: apt-get update)");
 	if (r < 0)
 		return r;
 	r = kernel_pkg_name(dl, &pkg);
 	if (r < 0)
 		return r;
-	image_say(verbose, "downloading %s", pkg);
-	r = apt_download(dl, pkg, mode, "");
+	image_say(level, "downloading %s", pkg);
+	r = apt_download(dl, pkg, level, "");
 	if (r < 0)
 		return r;
 	prefix = xasprintf("%s_", pkg);
@@ -309,15 +343,15 @@ static int kernel_download(const char *dl, bool verbose, char **ret_deb)
 }
 
 /* Unpack the kernel .deb into dl/root (*ret_root) and depmod its one release (*ret_rel). */
-static int kernel_unpack(const char *dl, const char *deb, bool verbose, char **ret_root, char **ret_rel)
+static int kernel_unpack(const char *dl, const char *deb, int level, char **ret_root, char **ret_rel)
 {
-	enum run_output mode = verbose ? RUN_STREAM : RUN_QUIET;
+	enum run_output mode = level >= 2 ? RUN_STREAM : RUN_QUIET;
 	_cleanup_free_ char *path = xasprintf("%s/%s", dl, deb);
 	_cleanup_free_ char *root = xasprintf("%s/root", dl);
 	_cleanup_free_ char *moddir = NULL, *rel = NULL;
 	int r;
 
-	image_say(verbose, "unpacking %s", deb);
+	image_say(level, "unpacking %s", deb);
 	{
 		const char *argv[] = { "dpkg-deb", "-x", path, root, NULL };
 		r = image_run(argv, NULL, mode);
@@ -346,14 +380,14 @@ static int kernel_unpack(const char *dl, const char *deb, bool verbose, char **r
 }
 
 /* Extract vmlinux in root, then make root kdir/REL (an incomplete one there is replaced). */
-static int kernel_place(const char *kdir, const char *root, const char *rel, bool verbose)
+static int kernel_place(const char *kdir, const char *root, const char *rel, int level)
 {
 	_cleanup_free_ char *vmlinuz = xasprintf("%s/boot/vmlinuz-%s", root, rel);
 	_cleanup_free_ char *vmlinux = xasprintf("%s/vmlinux", root);
 	_cleanup_free_ char *final = NULL;
 	int r;
 
-	image_say(verbose, "extracting vmlinux");
+	image_say(level, "extracting vmlinux");
 	r = vmlinux_extract(vmlinuz, vmlinux);
 	if (r < 0) {
 		log_err("cannot extract an uncompressed vmlinux from %s: %s", vmlinuz, strerror(-r));
@@ -376,7 +410,7 @@ static int kernel_place(const char *kdir, const char *root, const char *rel, boo
 }
 
 /* Download the cloud kernel .deb, unpack it, depmod, extract vmlinux; into kdir/REL. */
-static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
+static int kernel_fetch(const char *kdir, int level, char **ret_release)
 {
 	_cleanup_free_ char *dl = xasprintf("%s/dl.XXXXXX", kdir);
 	_cleanup_free_ char *deb = NULL, *root = NULL, *rel = NULL;
@@ -384,18 +418,31 @@ static int kernel_fetch(const char *kdir, bool verbose, char **ret_release)
 
 	if (!mkdtemp(dl))
 		return -errno;
-	r = kernel_download(dl, verbose, &deb);
+	r = kernel_download(dl, level, &deb);
 	if (r == 0)
-		r = kernel_unpack(dl, deb, verbose, &root, &rel);
+		r = kernel_unpack(dl, deb, level, &root, &rel);
 	if (r == 0)
-		r = kernel_place(kdir, root, rel, verbose);
+		r = kernel_place(kdir, root, rel, level);
 	if (r == 0)
 		*ret_release = TAKE_PTR(rel);
 	rm_rf(dl);
 	return r;
 }
 
-int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *ret)
+/* The initramfs for k, with a bar at level 1, and its stamp. */
+static int kernel_initramfs(const struct kernel_info *k, const char *guest_bin, const char *stamp, int level)
+{
+	_cleanup_free_ char *spath = xasprintf("%s.stamp", k->initramfs);
+	struct progress *pg = image_progress(level, "initramfs", 0);
+	int r = initramfs_build(k->initramfs, guest_bin, k->modules_dir, k->release, pg);
+
+	progress_end(pg, r == 0);
+	if (r == 0)
+		r = file_write_atomic(spath, stamp, strlen(stamp), 0644);
+	return r;
+}
+
+int kernel_ensure(const struct sbx_paths *p, int level, struct kernel_info *ret)
 {
 	_cleanup_free_ char *kdir = NULL, *rel = NULL, *stamp = NULL, *lockp = NULL;
 	_cleanup_close_ int lock = -1;
@@ -427,7 +474,7 @@ int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *r
 	if (r < 0)
 		return r;
 	lockp = xasprintf("%s/lock", kdir);
-	lock = image_lock(lockp, verbose);
+	lock = image_lock(lockp, level >= 1);
 	if (lock < 0)
 		return lock;
 	kernel_clean_stale(kdir);
@@ -442,7 +489,7 @@ int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *r
 	}
 	if (!rel) {
 		_cleanup_free_ char *relpath = xasprintf("%s/release", kdir);
-		r = kernel_fetch(kdir, verbose, &rel);
+		r = kernel_fetch(kdir, level, &rel);
 		if (r < 0)
 			return r;
 		kernel_info_fill(&k, kdir, rel);
@@ -451,12 +498,8 @@ int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *r
 			return -EIO;
 		}
 		/* Initramfs first: a published release always has one. */
-		image_say(verbose, "building initramfs for %s", rel);
-		r = initramfs_build(k.initramfs, p->guest_bin, k.modules_dir, rel);
-		if (r == 0) {
-			_cleanup_free_ char *spath = xasprintf("%s.stamp", k.initramfs);
-			r = file_write_atomic(spath, stamp, strlen(stamp), 0644);
-		}
+		image_say(level, "building initramfs for %s", rel);
+		r = kernel_initramfs(&k, p->guest_bin, stamp, level);
 		if (r == 0) {
 			_cleanup_free_ char *line = xasprintf("%s\n", rel);
 			r = file_write_atomic(relpath, line, strlen(line), 0644);
@@ -466,13 +509,10 @@ int kernel_ensure(const struct sbx_paths *p, bool verbose, struct kernel_info *r
 			kernel_info_free(&k);
 			return r;
 		}
-		image_say(verbose, "kernel %s ready in %s", rel, kdir);
+		image_say(level, "kernel %s ready in %s", rel, kdir);
 	} else if (!initramfs_current(&k, stamp)) {
-		_cleanup_free_ char *spath = xasprintf("%s.stamp", k.initramfs);
-		image_say(verbose, "rebuilding initramfs (sbx-guest changed)");
-		r = initramfs_build(k.initramfs, p->guest_bin, k.modules_dir, rel);
-		if (r == 0)
-			r = file_write_atomic(spath, stamp, strlen(stamp), 0644);
+		image_say(level, "rebuilding initramfs (sbx-guest changed)");
+		r = kernel_initramfs(&k, p->guest_bin, stamp, level);
 		if (r < 0) {
 			log_err("cannot build the initramfs: %s", strerror(-r));
 			kernel_info_free(&k);

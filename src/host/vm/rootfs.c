@@ -15,6 +15,7 @@
 
 #include "apt_mirror.h"
 #include "idmap.h"
+#include "progress.h"
 #include "util.h"
 
 /* 'text' for sh, with single quotes escaped. */
@@ -109,6 +110,22 @@ static char *customize_script(const struct recipe *rc, const struct kernel_info 
 	return s;
 }
 
+/* Run argv with a spinner (elapsed time, its last output line) on a terminal; off one,
+ * lines starting with notes ("I: ") each get a line. */
+static int run_spinner(const char *const *argv, const char *cwd, enum run_output out, int level, const char *label,
+		       const char *notes)
+{
+	struct progress *pg = image_progress(level, label, 0);
+	struct image_watch iw;
+	int r;
+
+	image_watch_init(&iw, pg, WATCH_NONE, -1, NULL);
+	iw.notes = notes;
+	r = image_run_watch(argv, cwd, out, NULL, &iw.w);
+	progress_end(pg, r == 0);
+	return r;
+}
+
 /* The recipe's node and npm lines, staged in build/usrlocal before mmdebstrap runs,
  * which copies the tree into /usr/local (as root and as an ordinary user alike). npm
  * runs on the host with its own configuration (registry, proxy, CAs) and
@@ -116,7 +133,7 @@ static char *customize_script(const struct recipe *rc, const struct kernel_info 
  * recipe has neither. */
 static int npm_stage(const struct recipe *rc, const char *build, int level, char **ret_dir, char ***vers, size_t *nv)
 {
-	enum run_output out = level >= 2 ? RUN_STREAM : (level == 1 && isatty(STDERR_FILENO)) ? RUN_STATUS : RUN_QUIET;
+	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
 	_cleanup_free_ char *prefix = xasprintf("%s/usrlocal", build), *dl = xasprintf("%s/npm", build);
 	int r;
 
@@ -136,8 +153,7 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 		DIR *d;
 		struct dirent *e;
 
-		image_say(level, "Node.js %s from the npm registry (%s)", spec + 15, spec);
-		r = image_run(pack, dl, out);
+		r = run_spinner(pack, dl, out, level, "Node.js (npm pack)", NULL);
 		if (r != 0)
 			return r < 0 ? r : -EIO;
 		d = opendir(dl);
@@ -188,8 +204,7 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 		for (size_t i = 0; i < rc->n_npm; i++)
 			argv[n++] = rc->npm[i];
 		argv[n] = NULL;
-		image_say(level, "npm packages: %zu into /usr/local", rc->n_npm);
-		r = image_run(argv, dl, out);
+		r = run_spinner(argv, dl, out, level, "npm install", NULL);
 		if (r != 0)
 			return r < 0 ? r : -EIO;
 		pins_read_installed(prefix, rc->npm, rc->n_npm, vers, nv);
@@ -237,7 +252,7 @@ static int run_mmdebstrap(const struct recipe *rc, const struct kernel_info *k, 
 {
 	struct argv_buf a = { 0 };
 	struct apt_mirrors m = { 0 };
-	enum run_output out = level >= 2 ? RUN_STREAM : (level == 1 && isatty(STDERR_FILENO)) ? RUN_STATUS : RUN_QUIET;
+	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
 	int r;
 
 	argv_add(&a, xstrdup("mmdebstrap"));
@@ -292,13 +307,45 @@ static int run_mmdebstrap(const struct recipe *rc, const struct kernel_info *k, 
 	free(m.main);
 	free(m.security);
 
-	r = image_run((const char *const *)a.v, NULL, out);
+	r = run_spinner((const char *const *)a.v, NULL, out, level, "mmdebstrap", "I: ");
 	argv_free(&a);
 	if (r > 0) {
 		log_err("mmdebstrap failed (exit status %d)", r);
 		r = -EIO;
 	}
 	return r;
+}
+
+/* Bytes of the regular files under dir (not following symlinks or mounts): what
+ * mke2fs -d will copy, for its bar. Unreadable parts count as nothing. */
+static uint64_t tree_bytes(int dfd, unsigned depth)
+{
+	DIR *d = depth < 64 ? dir_from_fd(dfd) : NULL;
+	struct dirent *e;
+	uint64_t sum = 0;
+
+	if (!d) {
+		if (depth >= 64)
+			close(dfd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		struct stat st;
+		int sub;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			sum += (uint64_t)st.st_size;
+		} else if (S_ISDIR(st.st_mode)) {
+			sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				sum += tree_bytes(sub, depth + 1);
+		}
+	}
+	closedir(d);
+	return sum;
 }
 
 /*
@@ -308,10 +355,13 @@ static int run_mmdebstrap(const struct recipe *rc, const struct kernel_info *k, 
  * zeroing either: 2 MiB of overhead instead of 130 MiB. Should discard not
  * work, lazy_itable_init=0 still zeroes the tables here rather than in the guest.
  */
-static int make_ext4(const char *root, const char *img, uint64_t size, const struct idmap_ns *ns, int level)
+static int make_ext4(const char *root, const char *img, uint64_t size, uint64_t data, const struct idmap_ns *ns,
+		     int level)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
 	_cleanup_close_ int fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	struct progress *pg;
+	struct image_watch iw;
 	int r;
 
 	if (fd < 0)
@@ -324,7 +374,11 @@ static int make_ext4(const char *root, const char *img, uint64_t size, const str
 			"-E", "lazy_itable_init=0,lazy_journal_init=1,root_owner=0:0",
 			"-d", root, img, NULL,
 		};
-		r = image_run_ns(argv, NULL, out, ns);
+		/* the bar: blocks the image has allocated, of the tree's bytes */
+		pg = image_progress(level, "ext4 image", data);
+		image_watch_init(&iw, pg, WATCH_BLOCKS, fd, NULL);
+		r = image_run_watch(argv, NULL, out, ns, &iw.w);
+		progress_end(pg, r == 0);
 	}
 	if (r > 0) {
 		log_err("mke2fs failed (exit status %d)", r);
@@ -342,45 +396,63 @@ static int make_ext4(const char *root, const char *img, uint64_t size, const str
  * file capabilities and xattrs; the tree is removed there too (we do not own it).
  */
 static int unpack_and_make(const char *tar, const char *root, const char *img, uint64_t size,
-			   const struct idmap_ns *ns, int level)
+			   const struct idmap_ns *ns, int level, unsigned step, unsigned total)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
+	_cleanup_close_ int in = open(tar, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct progress *pg = NULL;
+	struct image_watch iw;
+	struct stat st;
 	/* device nodes cannot be made in a user namespace, and the guest mounts devtmpfs
 	 * on /dev anyway */
 	const char *untar[] = { "tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--exclude=./dev/*",
-				"-xpf", tar, "-C", root, NULL };
+				"-xpf", "-", "-C", root, NULL };
 	const char *rm[] = { "rm", "-rf", "--one-file-system", "--", root, NULL };
 	int r, q;
 
-	if (mkdir(root, 0700) < 0)
+	/* tar reads the file from our descriptor: its offset is tar's progress */
+	if (in < 0 || fstat(in, &st) < 0 || mkdir(root, 0700) < 0)
 		return -errno;
-	r = image_run_ns(untar, NULL, out, ns);
+	if (level >= 1)
+		progress_step(step, total, "Unpacking the tree (%llu MiB)", (unsigned long long)(st.st_size >> 20));
+	pg = image_progress(level, "unpack", (uint64_t)st.st_size);
+	image_watch_init(&iw, pg, WATCH_POS, in, NULL);
+	r = image_run_watch(untar, NULL, out, ns, &iw.w);
+	progress_end(pg, r == 0);
 	if (r > 0) {
 		log_err("unpacking the tree failed (exit status %d)", r);
 		r = -EIO;
 	}
+	if (r == 0 && level >= 1)
+		progress_step(step + 1, total, "Making the ext4 image (%llu MiB, sparse)", (unsigned long long)(size >> 20));
+	/* the tree is not ours to walk; the tarball is about its size */
 	if (r == 0)
-		r = make_ext4(root, img, size, ns, level);
+		r = make_ext4(root, img, size, (uint64_t)st.st_size, ns, level);
 	q = image_run_ns(rm, NULL, out, ns);
 	if (q != 0)
 		log_err("cannot remove %s", root);
 	return r;
 }
 
+unsigned rootfs_steps(const struct recipe *rc)
+{
+	/* npm, mmdebstrap, (unpack: not root), ext4 image */
+	return (rc->node_major || rc->n_npm ? 1u : 0u) + 2u + (geteuid() == 0 ? 0u : 1u);
+}
+
 /* The steps between a recipe and base.raw, in build (an empty directory). */
 int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const char *build, const char *img,
-		 int level, char ***ret_versions)
+		 int level, unsigned step, char ***ret_versions)
 {
 	char **vers = NULL;
 	size_t nv = 0;
 	_cleanup_free_ char *root = xasprintf("%s/root", build), *tar = xasprintf("%s/root.tar", build);
 	_cleanup_free_ char *usrlocal = NULL;
+	unsigned total = step - 1 + rootfs_steps(rc);
 	struct idmap_ns ns = { 0 };
 	bool as_root = geteuid() == 0;
 	int r;
 
-	image_say(level, "[2/3] installing Debian %s (%s%s%s) with mmdebstrap; this takes a few minutes",
-	    rc->suite, rc->variant, rc->include[0] ? " + " : "", rc->include);
 	if (!as_root) {
 		/* mmdebstrap's user namespace and ours: fail here with the fix, not in mmdebstrap */
 		_cleanup_free_ char *err = NULL;
@@ -393,24 +465,36 @@ int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const cha
 		image_say(level, "not root: building in a user namespace (subordinate uids %u-%u)", ns.uid.e[0].outside,
 		    ns.uid.e[0].outside + ns.uid.e[0].count - 1);
 	}
-	r = npm_stage(rc, build, level, &usrlocal, &vers, &nv);
-	if (r == 0)
-		*ret_versions = TAKE_PTR(vers);
-	image_strv_free(vers);
-	if (r < 0) {
-		log_err("installing Node.js and npm packages failed: %s", strerror(-r));
-		return r;
+	if (rc->node_major || rc->n_npm) {
+		if (level >= 1)
+			progress_step(step++, total, "Node.js %s and %zu npm packages from the npm registry",
+				      rc->node_version[0] ? rc->node_version : "(newest of its major)", rc->n_npm);
+		r = npm_stage(rc, build, level, &usrlocal, &vers, &nv);
+		if (r == 0)
+			*ret_versions = TAKE_PTR(vers);
+		image_strv_free(vers);
+		if (r < 0) {
+			log_err("installing Node.js and npm packages failed: %s", strerror(-r));
+			return r;
+		}
 	}
+	if (level >= 1)
+		progress_step(step++, total, "Installing Debian %s (%s%s%s) with mmdebstrap; this takes a few minutes",
+			      rc->suite, rc->variant, rc->include[0] ? " + " : "", rc->include);
 	r = run_mmdebstrap(rc, k, as_root ? root : tar, as_root, usrlocal, level);
 	if (r < 0)
 		return r;
-
-	image_say(level, "[3/3] making the ext4 image (%llu MiB, sparse)", (unsigned long long)(rc->size >> 20));
-	if (as_root)
-		r = make_ext4(root, img, rc->size, NULL, level);
-	else
-		r = unpack_and_make(tar, root, img, rc->size, &ns, level);
-	if (r < 0)
-		return r;
-	return r;
+	if (!as_root)
+		return unpack_and_make(tar, root, img, rc->size, &ns, level, step, total);
+	if (level >= 1)
+		progress_step(step, total, "Making the ext4 image (%llu MiB, sparse)", (unsigned long long)(rc->size >> 20));
+	{
+		uint64_t data = 0;
+		if (level == 1 && !progress_quiet()) {
+			int dfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (dfd >= 0)
+				data = tree_bytes(dfd, 0);
+		}
+		return make_ext4(root, img, rc->size, data, NULL, level);
+	}
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* template.c: root disk templates: build (rootfs.c does the image), publish, meta.json, image lookup, gc. */
 #include "image.h"
+#include "progress.h"
 #include "recipe.h"
 #include "rootfs.h"
 #include "template_int.h"
@@ -94,6 +95,28 @@ bool template_stale(const struct sbx_paths *p, const char *name)
 	return stale;
 }
 
+int disk_backing_name(const char *disk, char **ret)
+{
+	return qcow2_backing(AT_FDCWD, disk, ret);
+}
+
+int template_base_ok(const struct sbx_paths *p, const char *name, const char *path)
+{
+	_cleanup_free_ char *tdir = NULL;
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	struct stat st;
+
+	if (!p || !recipe_name_ok(name) || !slash)
+		return -EPERM;
+	tdir = template_dir(p, name);
+	if ((size_t)(slash - path) != strlen(tdir) || strncmp(path, tdir, (size_t)(slash - path)) ||
+	    !template_image_name_ok(slash + 1))
+		return -EPERM;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) ? 0 : -EPERM;
+}
+
 struct strset {
 	char **v;
 	size_t n;
@@ -105,6 +128,23 @@ static void strset_free(struct strset *s)
 		free(s->v[i]);
 	free(s->v);
 	*s = (struct strset){ 0 };
+}
+
+/* The base image a sandbox's spec.json records (NULL: none, or unreadable). */
+static char *spec_base(int dfd)
+{
+	_cleanup_close_ int fd = openat(dfd, "spec.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_free_ char *text = NULL;
+	struct json_object *o, *v;
+	char *b = NULL;
+
+	if (fd < 0 || fd_read_all(fd, 1 << 20, &text, NULL) < 0)
+		return NULL;
+	o = json_tokener_parse(text);
+	if (o && json_object_object_get_ex(o, "base", &v) && json_object_is_type(v, json_type_string))
+		b = xstrdup(json_object_get_string(v));
+	json_object_put(o);
+	return b;
 }
 
 /* Backing files of every sandbox disk, including ones being created (disk.qcow2.tmp.PID). */
@@ -130,9 +170,12 @@ static int sandbox_backings(const struct sbx_paths *p, struct strset *ret)
 			continue;
 		while (r == 0 && (de = readdir(dd))) {
 			char *b = NULL;
-			if (strncmp(de->d_name, "disk", 4) || !strstr(de->d_name, ".qcow2"))
+			if (!strcmp(de->d_name, "spec.json"))
+				b = spec_base(dirfd(dd));  /* sbx's record, which sandboxes start with */
+			else if (strncmp(de->d_name, "disk", 4) || !strstr(de->d_name, ".qcow2"))
 				continue;
-			r = qcow2_backing(dirfd(dd), de->d_name, &b);
+			else
+				r = qcow2_backing(dirfd(dd), de->d_name, &b);
 			if (r == 0 && b) {
 				ret->v = realloc(ret->v, (ret->n + 1) * sizeof(char *));
 				if (!ret->v)
@@ -243,8 +286,9 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 		goto out_sig;
 	}
 	/* The kernel first, even for a built template: setup relies on this to fetch it. */
-	image_say(level, "[1/3] guest kernel");
-	r = kernel_ensure(p, level >= 1, &k);
+	if (level >= 1)
+		progress_step(1, 1 + rootfs_steps(&rc), "Guest kernel");
+	r = kernel_ensure(p, level, &k);
 	if (r < 0)
 		goto out_sig;
 	if (!force && template_image(p, name, &existing) == 0) {
@@ -269,7 +313,7 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	}
 	img = xasprintf("%s/base.raw", build);
 
-	r = rootfs_build(&rc, &k, build, img, level, &versions);
+	r = rootfs_build(&rc, &k, build, img, level, 2, &versions);
 	if (r < 0)
 		goto out_clean;
 	if (image_interrupted()) {
@@ -311,6 +355,11 @@ out:
 int template_build(const struct sbx_paths *p, const char *name, bool force, bool verbose)
 {
 	return template_build_ex(p, name, force, verbose ? TEMPLATE_VERBOSE : TEMPLATE_QUIET);
+}
+
+enum template_verbosity template_verbosity_default(void)
+{
+	return progress_quiet() ? TEMPLATE_QUIET : TEMPLATE_PROGRESS;
 }
 
 int template_meta_get(const struct sbx_paths *p, const char *name, struct template_meta *ret)

@@ -29,6 +29,27 @@ static char *dir_resolved(const char *path)
 	return realpath(*d ? d : "/", NULL);
 }
 
+static bool path_in(const char *b, const char *tdir, const char *rtdir)
+{
+	_cleanup_free_ char *prefix = xasprintf("%s/", tdir), *rb = dir_resolved(b);
+
+	return !strncmp(b, prefix, strlen(prefix)) || (rb && rtdir && !strcmp(rb, rtdir));
+}
+
+/* Does the base image the sandbox's spec.json records lie in tdir? (dfd stays open) */
+static bool spec_uses(int dfd, const char *tdir, const char *rtdir)
+{
+	_cleanup_free_ char *specp = xasprintf("/proc/self/fd/%d/spec.json", dfd);
+	struct spec spec = { 0 };
+	bool uses;
+
+	if (spec_load(specp, &spec) < 0)
+		return false; /* the disk's header decides */
+	uses = spec.base && path_in(spec.base, tdir, rtdir);
+	spec_free(&spec);
+	return uses;
+}
+
 /* Does one of dfd's disk*.qcow2 files have its backing file in tdir (resolved: rtdir)? */
 static bool disk_uses(int dfd, const char *tdir, const char *rtdir)
 {
@@ -39,18 +60,15 @@ static bool disk_uses(int dfd, const char *tdir, const char *rtdir)
 	if (!dd)
 		return true; /* cannot tell: assume it does */
 	while (!uses && (de = readdir(dd))) {
-		_cleanup_free_ char *b = NULL, *rb = NULL, *prefix = NULL;
+		_cleanup_free_ char *b = NULL;
 		if (strncmp(de->d_name, "disk", 4) || !strstr(de->d_name, ".qcow2"))
 			continue;
 		if (qcow2_backing(dirfd(dd), de->d_name, &b) < 0) {
 			uses = true; /* unreadable or being written: might */
 			continue;
 		}
-		if (!b)
-			continue;
-		prefix = xasprintf("%s/", tdir);
-		rb = dir_resolved(b);
-		uses = !strncmp(b, prefix, strlen(prefix)) || (rb && rtdir && !strcmp(rb, rtdir));
+		if (b)
+			uses = path_in(b, tdir, rtdir);
 	}
 	closedir(dd);
 	return uses;
@@ -77,7 +95,8 @@ int template_users(const struct sbx_paths *p, const char *name, char ***ret)
 		dfd = openat(dirfd(sd), se->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			continue;
-		if (disk_uses(dfd, tdir, rtdir)) {
+		bool by_spec = spec_uses(dfd, tdir, rtdir);
+		if (disk_uses(dfd, tdir, rtdir) || by_spec) { /* disk_uses closes dfd */
 			v = realloc(v, (n + 2) * sizeof(char *));
 			if (!v)
 				die("out of memory");
@@ -119,10 +138,53 @@ int template_lock(const struct sbx_paths *p, const char *name)
 	return image_lock(lockp, true);
 }
 
+/* "," doubled: a value in qemu's option syntax. */
+static char *opt_escape(const char *s)
+{
+	char *o = xcalloc(2, strlen(s) + 1), *q = o;
+
+	for (; *s; s++) {
+		*q++ = *s;
+		if (*s == ',')
+			*q++ = ',';
+	}
+	return o;
+}
+
+/* The disk's base image as sbx recorded it (spec.json; the header's for older sandboxes),
+ * checked to be an image of the sandbox's template; and the disk's own header must
+ * bring nothing else in: no external data file, no encryption. */
+static int disk_base(const struct sbx_paths *p, const struct spec *spec, const char *disk, char **ret, char **ret_err)
+{
+	_cleanup_free_ char *header = NULL;
+	_cleanup_close_ int fd = open(disk, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	uint8_t h[QCOW2_HEADER_MIN];
+	struct qcow2_info q;
+	ssize_t got = fd >= 0 ? pread(fd, h, sizeof(h), 0) : -1;
+	const char *base;
+
+	if (got < 0 || qcow2_header_parse(h, (size_t)got, &q) < 0 || q.crypt_method ||
+	    (q.incompatible & ~(uint64_t)0x19)) {
+		*ret_err = xasprintf("%s is not a qcow2 disk sbx made (external data file, encryption or a bad header)",
+				     disk);
+		return -EBADMSG;
+	}
+	if (!spec->base && disk_backing_name(disk, &header) < 0)
+		header = NULL;
+	base = spec->base ? spec->base : header;
+	if (!spec->template_name || !base || template_base_ok(p, spec->template_name, base) < 0) {
+		*ret_err = xasprintf("the backing file of %s (%s) is not an image of its template; not saving it", disk,
+				     base ? base : "none");
+		return -EPERM;
+	}
+	*ret = xstrdup(base);
+	return 0;
+}
+
 int template_save(const struct sbx_paths *p, const char *sandbox, const char *name, bool force, char **ret_err)
 {
 	_cleanup_free_ char *sdir = NULL, *disk = NULL, *specp = NULL, *tdir = NULL, *root = NULL;
-	_cleanup_free_ char *stage = NULL, *img = NULL, *built = NULL, *kernel = NULL;
+	_cleanup_free_ char *stage = NULL, *img = NULL, *built = NULL, *kernel = NULL, *base_path = NULL;
 	_cleanup_close_ int lock = -1;
 	struct template_meta base = { 0 }, m = { 0 };
 	struct spec spec = { 0 };
@@ -155,7 +217,12 @@ int template_save(const struct sbx_paths *p, const char *sandbox, const char *na
 		*ret_err = xasprintf("template '%s' exists; -f replaces it (sandboxes made from it keep their image)", name);
 		return -EEXIST;
 	}
-	if (spec_load(specp, &spec) == 0 && spec.template_name && template_meta_get(p, spec.template_name, &base) == 0)
+	r = spec_load(specp, &spec);
+	if (r < 0) {
+		*ret_err = xasprintf("cannot load %s: %s", specp, strerror(-r));
+		return r;
+	}
+	if (spec.template_name && template_meta_get(p, spec.template_name, &base) == 0)
 		kernel = xstrdup(base.kernel_release);
 	root = template_user_root(p);
 	stage = xasprintf("%s/.save-%s.XXXXXX", root, name);
@@ -168,9 +235,18 @@ int template_save(const struct sbx_paths *p, const char *sandbox, const char *na
 	staged = true;
 	image_signals_catch();
 	img = xasprintf("%s/base.raw", stage);
+	r = disk_base(p, &spec, disk, &base_path, ret_err);
+	if (r < 0)
+		goto out;
 	{
-		/* qemu-img takes the image's lock: a VM that still runs the disk makes it fail */
-		const char *argv[] = { "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw", disk, img, NULL };
+		/* The backing file by name (sbx's record), never the header's: a broken-out VMM
+		 * may have rewritten it to name a host file. qemu-img takes the image's lock: a
+		 * VM that still runs the disk makes it fail. */
+		_cleanup_free_ char *ed = opt_escape(disk), *eb = opt_escape(base_path);
+		_cleanup_free_ char *opts = xasprintf("driver=qcow2,file.driver=file,file.filename=%s,"
+						      "backing.driver=raw,backing.file.driver=file,"
+						      "backing.file.filename=%s", ed, eb);
+		const char *argv[] = { "qemu-img", "convert", "-q", "--image-opts", opts, "-O", "raw", img, NULL };
 		r = image_run(argv, NULL, RUN_QUIET);
 		if (r != 0) {
 			r = r < 0 ? r : -EIO;

@@ -3,12 +3,15 @@
 #include "vm.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +21,7 @@
 #include "idmap.h"
 #include "proc.h"
 #include "sock.h"
+#include "vm_error.h"
 #include "util.h"
 #include "wsguard.h"
 
@@ -184,8 +188,20 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	strv_pair(&a, "-chardev", xasprintf("file,id=con,path=%s,append=on", con));
 	strv_pair(&a, "-serial", xstrdup("chardev:con"));
 
-	strv_pair(&a, "-drive",
-		  xasprintf("if=none,id=root,file=%s,format=qcow2,cache=writeback,discard=unmap,aio=threads", disk));
+	if (c->disk_base) {
+		/* The backing file by name, read-only: what the qcow2 header names is never
+		 * opened (a VMM that broke out can rewrite that header). */
+		_cleanup_free_ char *base = qemu_escape(c->disk_base);
+		strv_pair(&a, "-blockdev",
+			  xasprintf("driver=file,node-name=basefile,filename=%s,read-only=on,aio=threads", base));
+		strv_pair(&a, "-blockdev", xstrdup("driver=raw,node-name=base,file=basefile,read-only=on"));
+		strv_pair(&a, "-blockdev",
+			  xasprintf("driver=file,node-name=diskfile,filename=%s,aio=threads,discard=unmap", disk));
+		strv_pair(&a, "-blockdev", xstrdup("driver=qcow2,node-name=root,file=diskfile,backing=base,discard=unmap"));
+	} else {
+		strv_pair(&a, "-drive",
+			  xasprintf("if=none,id=root,file=%s,format=qcow2,cache=writeback,discard=unmap,aio=threads", disk));
+	}
 	strv_pair(&a, "-device", xstrdup("virtio-blk-device,drive=root"));
 
 	strv_pair(&a, "-chardev", xasprintf("socket,id=ctl,fd=%d,server=on,wait=off", ctl_fd));
@@ -324,6 +340,34 @@ static int vfsd_mounts(const struct vfsd_setup *s)
 	return r;
 }
 
+/* What every VMM process gets before it execs and reads a byte of guest input: no
+ * core dumps (guest memory, the workspace's data), no_new_privs (no setuid binary or
+ * file capability can raise it again), no ambient capabilities, and a bounding set
+ * cut to `keep` (a bit mask of CAP_* numbers): what the exec'd program may still hold,
+ * in the user namespace it runs in. */
+static int vmm_lockdown(uint64_t keep)
+{
+	const struct rlimit core = { 0, 0 };
+	_cleanup_free_ char *last = NULL;
+	unsigned long top = 63;
+
+	if (setrlimit(RLIMIT_CORE, &core) < 0)
+		return -errno;
+	if (file_read_all("/proc/sys/kernel/cap_last_cap", 16, &last, NULL) >= 0)
+		top = MIN(strtoul(last, NULL, 10), 63UL);
+	for (unsigned long cap = 0; cap <= top; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static int vfsd_child_setup(void *arg)
 {
 	const struct vfsd_setup *s = arg;
@@ -339,21 +383,36 @@ static int vfsd_child_setup(void *arg)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r = idmap_enter(&s->ns);
-	return r < 0 ? r : vfsd_mounts(s);
+	if (r == 0)
+		r = vfsd_mounts(s);
+	/* virtiofsd needs its capabilities (in its own user namespace) to build its
+	 * sandbox and to serve files as the guest's users: the bounding set stays. */
+	return r < 0 ? r : vmm_lockdown(~0ULL);
 }
 
 struct qemu_setup {
 	bool root;
+	bool jail;              /* an id of its own (vm_config.vmm_uid), dropped to by -runas */
+	struct idmap_ns ns;     /* an ordinary user's jail: the user as ns 0, the id as ns 1 */
 };
 
 static int qemu_child_setup(void *arg)
 {
 	const struct qemu_setup *s = arg;
+	int r;
 
 	/* An empty network namespace: QEMU has no NIC, and gets no way to the network. */
 	if (s->root)
-		return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
-	return idmap_enter_self(CLONE_NEWNET);
+		r = unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+	else if (s->jail)
+		r = idmap_enter(&s->ns) < 0 ? -EPERM : unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+	else
+		r = idmap_enter_self(CLONE_NEWNET);
+	if (r < 0)
+		return r;
+	/* -runas needs setuid/setgid (QEMU gives them up with the id it starts as);
+	 * without it QEMU keeps no capability at all, not even in its own namespace. */
+	return vmm_lockdown(s->root || s->jail ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
 }
 
 /* ---- launch ---- */
@@ -517,15 +576,18 @@ static int qmp_wait_ready(int fd, int timeout_ms)
 int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 {
 	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
-	struct qemu_setup qs = { .root = geteuid() == 0 };
+	struct qemu_setup qs = { .root = geteuid() == 0, .jail = c->vmm_uid != 0 };
 	struct vm_procs p = { 0 };
 	char **argv = NULL;
+	const char *qemu;
 	int keep[3], sv[2], r;
 	size_t nkeep = 0;
 
 	r = vm_config_check(c);
 	if (r < 0)
 		return r;
+	if (qs.jail && !qs.root)
+		idmap_ns_vmm((uint32_t)geteuid(), (uint32_t)getegid(), c->vmm_uid, c->vmm_gid, &qs.ns);
 	r = mkdir_p(c->run_dir, 0700);
 	if (r < 0)
 		return r;
@@ -554,6 +616,8 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 		}
 		if (r < 0) {
 			log_debug("vm %s: starting virtiofsd failed: %s", c->name, strerror(-r));
+			vm_start_error(c->console_log, "virtiofsd", c->virtiofsd_bin ? c->virtiofsd_bin : VM_VIRTIOFSD_DEFAULT,
+					vm_spawn_cause(r), r, ret_err);
 			return r;
 		}
 		p.vfsd_start = proc_start_time(p.vfsd_pid);
@@ -568,6 +632,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	qmp_peer = sv[1];
 
 	r = vm_build_argv_full(c, ctl_fd, vfs_fd, qmp_peer, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, &argv);
+	qemu = c->qemu_bin ? c->qemu_bin : VM_QEMU_DEFAULT;
 	if (r < 0)
 		goto fail;
 	keep[nkeep++] = ctl_fd;
@@ -578,6 +643,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	vm_argv_free(argv);
 	if (r < 0) {
 		log_debug("vm %s: starting qemu failed: %s", c->name, strerror(-r));
+		vm_start_error(c->console_log, "QEMU", qemu, vm_spawn_cause(r), r, ret_err);
 		goto fail;
 	}
 	p.qemu_start = proc_start_time(p.qemu_pid);
@@ -589,6 +655,10 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	if (r < 0) {
 		log_debug("vm %s: qemu did not come up: %s (see %s)", c->name, strerror(-r), c->console_log);
 		r = r == -ETIMEDOUT ? r : -EIO;
+		/* it exited (EOF on QMP) or never answered: by now it has said why, if at all */
+		vm_start_error(c->console_log, "QEMU", qemu,
+				r == -ETIMEDOUT ? "it did not answer on its control socket in time" : "it exited at once",
+				r, ret_err);
 		goto fail;
 	}
 	*ret = p;

@@ -60,6 +60,11 @@ struct vm_config {
 	struct subid_range uid_range, gid_range;
 	const char *extra_cmdline;  /* appended, may be NULL */
 	const char *runas;          /* user QEMU drops to after setup (-runas), NULL: stay */
+	const char *disk_base;      /* the disk's backing file, named to QEMU (never the header's) */
+	/* the sandbox's own QEMU ids (idmap.h, a jail slot; 0: none): as root -runas
+	 * names them; for an ordinary user QEMU starts in a namespace where ns 0 is the
+	 * user and ns 1 these ids, and -runas 1:1 drops to them */
+	uint32_t vmm_uid, vmm_gid;
 	bool protect_git;           /* git hooks/config read-only to the guest (wsguard.h) */
 	const char *git_dir;        /* --branch: the repository's git directory, shared too */
 };
@@ -69,6 +74,7 @@ struct vm_procs {
 	uint64_t qemu_start;
 	pid_t vfsd_pid;             /* 0 without a workspace */
 	uint64_t vfsd_start;
+	int slot;                   /* the jail slot its ids come from (idmap.h); -1: none */
 };
 
 /* qemu-img create -f qcow2 -b BASE -F raw, under a temporary name, fsynced, renamed
