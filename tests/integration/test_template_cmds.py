@@ -371,3 +371,24 @@ def test_reset_removes_saved_templates(fresh, tmp_path):
         assert "mine" not in templates(h)
     finally:
         h.close()
+
+
+def test_save_ignores_a_rewritten_disk_header(saved, tmp_path):
+    """Anything that can write the sandbox's disk (a VMM that broke out) could point its
+    qcow2 header at a host file; save reads the disk with the base image sbx recorded,
+    so the host file never ends up in the template."""
+    h, token = saved
+    secret = tmp_path / "secret.raw"
+    secret.write_bytes(b"TOPSECRET-HOST-FILE\n" * 65536)
+    disk = h.sandbox_dir("src") / "disk.qcow2"
+    subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", str(secret), "-F", "raw", str(disk)],
+                   check=True, capture_output=True)
+    h.ok("template", "save", "-f", "src", "tsaved", timeout=600)
+    img = Path(templates(h)["tsaved"]["image"])
+    with open(img, "rb") as f:
+        head = f.read(4 << 20)
+    assert b"TOPSECRET" not in head
+    # and it is still the sandbox's disk: the file it wrote is there
+    h.ok("run", "-d", "-t", "tsaved", "--name", "again", "shell", h.workspace(), timeout=300)
+    r = h.ok("exec", "again", "cat", "/var/tmp/saved-marker")
+    assert r.out == f"{token}\n", r
