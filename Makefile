@@ -13,7 +13,8 @@ DEB := $(BUILD)/sbx_$(VERSION)_$(DEB_ARCH).deb
 
 # Libraries of the host binary: json-c (state and config files), libidn2 (host
 # names), OpenSSL (TLS interception), c-ares (resolver), ldns (DNS messages) and
-# http-parser (HTTP framing; it has no .pc file), libarchive (the tar format of sbx cp).
+# http-parser (HTTP framing; it has no .pc file), libarchive (the tar format of sbx cp and
+# of template export/import).
 HOST_PKGS := json-c libidn2 openssl libcares ldns libarchive
 HOST_LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HOST_PKGS))
 HOST_LIBS := $(shell $(PKG_CONFIG) --libs $(HOST_PKGS)) -lhttp_parser

@@ -63,10 +63,11 @@ shlibs=$(cd "$tree" && dpkg-shlibdeps -O -edebian/sbx/usr/bin/sbx -edebian/sbx/u
 # from qemu-system-common); qemu-img; mmdebstrap with what its unshare mode uses
 # (newuidmap/newgidmap from uidmap, mount) and the keyring and gpg it checks Debian
 # with; mke2fs; depmod; lz4, xz and zstd (the kernel's modules); git; apt-get
-# download (the kernel). And the CA bundle the proxy checks servers against. tar,
+# download (the kernel); curl (sbx template update asks the npm registry). And the
+# CA bundle the proxy checks servers against. tar,
 # diffutils and dpkg are Essential: never listed.
 runtime="qemu-system-x86, qemu-system-common, qemu-utils, mmdebstrap, debian-archive-keyring, gpg, uidmap, mount"
-runtime+=", e2fsprogs, kmod, lz4, xz-utils, zstd, git, apt, ca-certificates"
+runtime+=", e2fsprogs, kmod, lz4, xz-utils, zstd, git, apt, curl, ca-certificates"
 
 find "$root" -type d -exec chmod 0755 {} +
 size=$(du -s -k --apparent-size "$root/usr" | cut -f1)

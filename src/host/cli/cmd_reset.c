@@ -22,8 +22,8 @@
 
 /* What goes. */
 struct reset_plan {
-	char **sandboxes, **templates, **settings;
-	size_t nsandboxes, ntemplates, nsettings;
+	char **sandboxes, **templates, **saved, **settings; /* saved: state/templates (save, import) */
+	size_t nsandboxes, ntemplates, nsaved, nsettings;
 	bool policy, audit;
 	struct secret_info *secrets;
 	size_t nsecrets;
@@ -50,6 +50,7 @@ static void plan_free(struct reset_plan *pl)
 {
 	strv_free(pl->sandboxes, pl->nsandboxes);
 	strv_free(pl->templates, pl->ntemplates);
+	strv_free(pl->saved, pl->nsaved);
 	strv_free(pl->settings, pl->nsettings);
 	secret_info_free(pl->secrets, pl->nsecrets);
 	free(pl->keep_backend);
@@ -66,7 +67,7 @@ static bool path_exists(const char *dir, const char *name)
  * secrets when they go too. */
 static int plan_make(const struct sbx_paths *p, bool secrets, struct reset_plan *pl)
 {
-	_cleanup_free_ char *tdir = xasprintf("%s/templates", p->cache);
+	_cleanup_free_ char *tdir = xasprintf("%s/templates", p->cache), *sdir = xasprintf("%s/templates", p->state);
 	struct settings *s = NULL;
 	_cleanup_free_ char *err = NULL;
 	struct dirent *de;
@@ -84,6 +85,12 @@ static int plan_make(const struct sbx_paths *p, bool secrets, struct reset_plan 
 		while ((de = readdir(d)))
 			if (de->d_name[0] != '.')
 				strv_add(&pl->templates, &pl->ntemplates, de->d_name);
+		closedir(d);
+	}
+	if ((d = opendir(sdir))) {
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				strv_add(&pl->saved, &pl->nsaved, de->d_name);
 		closedir(d);
 	}
 	if (settings_load_ex(p, &s, &err) == 0) {
@@ -114,7 +121,7 @@ static int plan_make(const struct sbx_paths *p, bool secrets, struct reset_plan 
 
 static bool plan_empty(const struct reset_plan *pl)
 {
-	return !pl->nsandboxes && !pl->ntemplates && !pl->nsettings && !pl->policy && !pl->audit && !pl->nsecrets;
+	return !pl->nsandboxes && !pl->ntemplates && !pl->nsaved && !pl->nsettings && !pl->policy && !pl->audit && !pl->nsecrets;
 }
 
 static void list_print(FILE *f, const char *what, char **v, size_t n)
@@ -132,6 +139,7 @@ static void plan_print(FILE *f, const struct sbx_paths *p, const struct reset_pl
 	fprintf(f, "sbx reset removes:\n");
 	list_print(f, "sandboxes (stopped first, with their disks)", pl->sandboxes, pl->nsandboxes);
 	list_print(f, "templates", pl->templates, pl->ntemplates);
+	list_print(f, "saved templates", pl->saved, pl->nsaved);
 	list_print(f, "settings", pl->settings, pl->nsettings);
 	if (pl->policy)
 		fprintf(f, "  the network policy (%s/policy.json)\n", p->config);
@@ -198,6 +206,12 @@ static int reset_files(struct sbx_paths *p, const struct reset_plan *pl)
 	for (size_t i = 0; i < pl->ntemplates; i++) {
 		_cleanup_free_ char *t = xasprintf("%s/templates/%s", p->cache, pl->templates[i]);
 		_cleanup_free_ char *lock = xasprintf("%s/templates/.%s.lock", p->cache, pl->templates[i]);
+		rc |= remove_reported(t, "template");
+		unlink(lock);
+	}
+	for (size_t i = 0; i < pl->nsaved; i++) {
+		_cleanup_free_ char *t = xasprintf("%s/templates/%s", p->state, pl->saved[i]);
+		_cleanup_free_ char *lock = xasprintf("%s/templates/.%s.lock", p->state, pl->saved[i]);
 		rc |= remove_reported(t, "template");
 		unlink(lock);
 	}

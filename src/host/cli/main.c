@@ -43,7 +43,7 @@ static const struct command {
 	{ "template", cmd_template, 0 },
 	{ "daemon", cmd_daemon, 0 },
 	{ "diagnose", cmd_diagnose, 0 },
-	{ "version", cmd_version, CMD_NO_PATHS },
+	{ "version", cmd_version, 0 }, /* reads the templates' versions */
 	{ "--version", cmd_version, CMD_NO_PATHS },
 	{ "help", cmd_help, CMD_NO_PATHS },
 	{ "--help", cmd_help, CMD_NO_PATHS },
@@ -86,8 +86,11 @@ static int cmd_version(struct sbx_paths *p, int argc, char **argv)
 	/* `sbx --version --help` prints the version, as it always did */
 	if (!strcmp(argv[0], "version") && help_asked(argc, argv))
 		cmd_help_print(stdout, "version");
-	else
+	else {
 		printf("sbx %s\n", SBX_VERSION);
+		if (p)
+			cmd_template_versions(p, stdout);
+	}
 	return 0;
 }
 

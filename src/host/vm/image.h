@@ -97,7 +97,17 @@ int initramfs_build(const char *out_path, const char *guest_bin, const char *mod
  * A rebuild adds a new base-ID.raw and keeps older ones that a sandbox's qcow2
  * overlay still uses as backing file; unused older images are deleted.
  */
-bool template_known(const struct sbx_paths *p, const char *name); /* a recipe exists */
+/*
+ * Saved and imported templates (sbx template save/import) live in
+ * state/templates/NAME/ with the same files (meta.json, base-ID.raw): they are user
+ * data, not a cache. A name is a recipe's (installed or config/recipes/NAME) or
+ * a saved one's, never both: save and import refuse recipe names.
+ */
+bool template_known(const struct sbx_paths *p, const char *name); /* a recipe or a saved template exists */
+/* Built from a recipe (installed or the user's copy). */
+bool template_is_recipe(const struct sbx_paths *p, const char *name);
+/* Where NAME's files are (allocated): cache/templates/NAME or state/templates/NAME. */
+char *template_dir(const struct sbx_paths *p, const char *name);
 /* Absolute path of the current base image (use it as qcow2 backing file); -ENOENT if not built. */
 int template_image(const struct sbx_paths *p, const char *name, char **ret_path);
 /* 0 when path is an image of template name (CACHE/templates/NAME/base-*.raw, a
@@ -127,15 +137,36 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 /* QUIET under --quiet (progress.h), else PROGRESS. */
 enum template_verbosity template_verbosity_default(void);
 struct template_meta {
-	char *built;          /* ISO 8601 UTC */
+	char *name;           /* as meta.json says (an archive's suggestion); may be NULL */
+	char *built;          /* ISO 8601 UTC: built, saved or imported */
 	char *kernel_release; /* whose modules the image carries */
-	char *image;          /* absolute path of the current base image */
+	char *image;          /* absolute path of the current base image (meta.json: its file name) */
 	uint64_t size;        /* apparent size (the guest's disk size) */
 	uint64_t disk_usage;  /* blocks really allocated */
+	char *source;         /* "recipe", "saved", "imported" */
+	char *source_sandbox; /* saved: the sandbox it was saved from (kept through export) */
+	char *base_template;  /* saved: the template that sandbox was made from */
+	char *recipe_sha256;  /* recipe: of the recipe text it was built from */
+	char **versions;      /* "NAME@VERSION" of node and the npm packages in it; NULL-terminated */
 };
 int template_meta_get(const struct sbx_paths *p, const char *name, struct template_meta *ret); /* -ENOENT if not built */
 void template_meta_free(struct template_meta *m);
-/* Names of all recipes, sorted, NULL-terminated; free with image_strv_free(). */
+/* Sandboxes (names, NULL-terminated) whose disk has its backing file in NAME's
+ * directory: they depend on it. A disk that cannot be read counts as depending. */
+int template_users(const struct sbx_paths *p, const char *name, char ***ret);
+/* `sbx template save`: flatten the (stopped) sandbox's disk with qemu-img convert into
+ * a new template NAME in state/templates (force: replace one of that name; sandboxes
+ * made from it keep their image). Refuses recipe names. *ret_err says why on failure. */
+int template_save(const struct sbx_paths *p, const char *sandbox, const char *name, bool force, char **ret_err);
+/* `sbx template rm`: -EBUSY when a sandbox's disk depends on it (template_users). */
+int template_remove(const struct sbx_paths *p, const char *name, char **ret_err);
+/* `sbx template export`: NAME as one zstd-compressed tar (template_archive.h). */
+int template_export(const struct sbx_paths *p, const char *name, const char *file, bool force, char **ret_err);
+/* `sbx template import`: verify the archive in a staging directory, then publish it as
+ * name (NULL: the archive's). *ret_name: the name it got. */
+int template_import(const struct sbx_paths *p, const char *file, const char *name, bool force, char **ret_name,
+		    char **ret_err);
+/* Names of all recipes and saved templates, sorted, NULL-terminated; free with image_strv_free(). */
 int template_names(const struct sbx_paths *p, char ***ret);
 
 /*

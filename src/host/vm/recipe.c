@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* recipe.c: template recipes: the "KEY VALUE" lines of recipes/NAME, parsed and bounded. */
 #include "recipe.h"
+#include "pins.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -117,12 +119,15 @@ int recipe_parse(const char *text, const char *file, struct recipe *ret)
 		} else if (!strcmp(key, "nodocs") && (!strcmp(val, "yes") || !strcmp(val, "no"))) {
 			rc.nodocs = !strcmp(val, "yes");
 		} else if (!strcmp(key, "node")) {
+			/* a major version (the newest of it at build time) or an exact pin */
 			char *end;
 			unsigned long v = strtoul(val, &end, 10);
-			if (*end || v < 18 || v > 99)
+			if (val[0] < '0' || val[0] > '9' || v < 18 || v > 99 || (*end && (*end != '.' || !pin_version_ok(val))))
 				r = -EINVAL;
-			else
+			else {
 				rc.node_major = (unsigned)v;
+				snprintf(rc.node_version, sizeof(rc.node_version), "%s", *end ? val : "");
+			}
 		} else if (!strcmp(key, "npm")) {
 			char *s2 = NULL;
 			for (char *pkg = strtok_r(val, " \t", &s2); pkg && r == 0; pkg = strtok_r(NULL, " \t", &s2)) {
@@ -176,14 +181,37 @@ static void sha256_hex(const char *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+char *recipe_path(const struct sbx_paths *p, const char *name)
+{
+	struct stat st;
+
+	if (!p || !recipe_name_ok(name))
+		return NULL;
+	if (p->config) {
+		char *user = xasprintf("%s/recipes/%s", p->config, name);
+		if (stat(user, &st) == 0 && S_ISREG(st.st_mode))
+			return user;
+		free(user);
+	}
+	if (p->recipes) {
+		char *inst = xasprintf("%s/%s", p->recipes, name);
+		if (stat(inst, &st) == 0 && S_ISREG(st.st_mode))
+			return inst;
+		free(inst);
+	}
+	return NULL;
+}
+
 int recipe_load(const struct sbx_paths *p, const char *name, struct recipe *ret)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
 	int r;
 
-	if (!recipe_name_ok(name) || !p->recipes)
+	if (!p || !recipe_name_ok(name))
 		return -EINVAL;
-	path = xasprintf("%s/%s", p->recipes, name);
+	path = recipe_path(p, name);
+	if (!path)
+		return -ENOENT;
 	r = file_read_all(path, RECIPE_MAX, &text, NULL);
 	if (r < 0)
 		return r;

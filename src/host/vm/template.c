@@ -4,6 +4,7 @@
 #include "progress.h"
 #include "recipe.h"
 #include "rootfs.h"
+#include "template_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,93 +19,56 @@
 
 #define META_MAX (64u << 10)
 
+static bool recipe_exists(const struct sbx_paths *p, const char *name)
+{
+	_cleanup_free_ char *path = recipe_path(p, name);
+
+	return path != NULL;
+}
+
+char *template_dir(const struct sbx_paths *p, const char *name)
+{
+	_cleanup_free_ char *user = NULL;
+
+	if (!p || !recipe_name_ok(name))
+		return NULL;
+	if (recipe_exists(p, name) || !(user = template_user_root(p)))
+		return xasprintf("%s/templates/%s", p->cache, name);
+	return xasprintf("%s/%s", user, name);
+}
+
 bool template_known(const struct sbx_paths *p, const char *name)
 {
-	_cleanup_free_ char *path = NULL;
-	struct stat st;
+	_cleanup_free_ char *tdir = NULL, *meta = NULL;
 
-	if (!p || !p->recipes || !recipe_name_ok(name))
+	if (!p || !recipe_name_ok(name))
 		return false;
-	path = xasprintf("%s/%s", p->recipes, name);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	if (recipe_exists(p, name))
+		return true;
+	tdir = template_dir(p, name);
+	meta = xasprintf("%s/meta.json", tdir);
+	return access(meta, F_OK) == 0;
 }
 
-/* ---- meta.json ---- */
-
-struct meta {
-	char *built;
-	char *kernel_release;
-	char *image;       /* "base-ID.raw" */
-	char *recipe_sha256;   /* NULL: built before sbx recorded it */
-	uint64_t size;
-};
-
-static void meta_free(struct meta *m)
+bool template_is_recipe(const struct sbx_paths *p, const char *name)
 {
-	free(m->built);
-	free(m->kernel_release);
-	free(m->image);
-	free(m->recipe_sha256);
-	*m = (struct meta){ 0 };
-}
-
-static bool image_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 9 && n < 64 && !strncmp(s, "base-", 5) && !strcmp(s + n - 4, ".raw") &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
-}
-
-static int meta_read(const char *tdir, struct meta *ret)
-{
-	_cleanup_free_ char *path = xasprintf("%s/meta.json", tdir);
-	_cleanup_free_ char *text = NULL;
-	struct json_object *o, *v;
-	struct meta m = { 0 };
-	int r;
-
-	r = file_read_all(path, META_MAX, &text, NULL);
-	if (r < 0)
-		return r;
-	o = json_tokener_parse(text);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return -EBADMSG;
-	}
-	if (json_object_object_get_ex(o, "built", &v) && json_object_is_type(v, json_type_string))
-		m.built = xstrdup(json_object_get_string(v));
-	if (json_object_object_get_ex(o, "kernel_release", &v) && json_object_is_type(v, json_type_string))
-		m.kernel_release = xstrdup(json_object_get_string(v));
-	if (json_object_object_get_ex(o, "image", &v) && json_object_is_type(v, json_type_string))
-		m.image = xstrdup(json_object_get_string(v));
-	if (json_object_object_get_ex(o, "recipe_sha256", &v) && json_object_is_type(v, json_type_string))
-		m.recipe_sha256 = xstrdup(json_object_get_string(v));
-	if (json_object_object_get_ex(o, "size", &v) && json_object_is_type(v, json_type_int))
-		m.size = (uint64_t)json_object_get_int64(v);
-	json_object_put(o);
-	if (!m.image || !image_name_ok(m.image)) {
-		meta_free(&m);
-		return -EBADMSG;
-	}
-	*ret = m;
-	return 0;
+	return p && recipe_name_ok(name) && recipe_exists(p, name);
 }
 
 int template_image(const struct sbx_paths *p, const char *name, char **ret_path)
 {
 	_cleanup_free_ char *tdir = NULL, *path = NULL;
-	struct meta m;
+	struct template_meta m = { 0 };
 	int r;
 
 	if (!p || !recipe_name_ok(name) || !ret_path)
 		return -EINVAL;
-	tdir = xasprintf("%s/templates/%s", p->cache, name);
-	r = meta_read(tdir, &m);
+	tdir = template_dir(p, name);
+	r = template_meta_read(tdir, &m);
 	if (r < 0)
 		return r == -EBADMSG ? -ENOENT : r;
 	path = xasprintf("%s/%s", tdir, m.image);
-	meta_free(&m);
+	template_meta_free(&m);
 	if (access(path, R_OK) < 0)
 		return -errno;
 	*ret_path = TAKE_PTR(path);
@@ -115,61 +79,20 @@ bool template_stale(const struct sbx_paths *p, const char *name)
 {
 	_cleanup_free_ char *tdir = NULL;
 	struct recipe rc = { 0 };
-	struct meta m;
+	struct template_meta m = { 0 };
 	bool stale;
 
 	if (!p || !recipe_name_ok(name) || recipe_load(p, name, &rc) < 0)
 		return false;
-	tdir = xasprintf("%s/templates/%s", p->cache, name);
-	if (meta_read(tdir, &m) < 0) {
+	tdir = template_dir(p, name);
+	if (template_meta_read(tdir, &m) < 0) {
 		recipe_free(&rc);
 		return false;   /* not built: not stale */
 	}
 	stale = !m.recipe_sha256 || strcmp(m.recipe_sha256, rc.sha256) != 0;
-	meta_free(&m);
+	template_meta_free(&m);
 	recipe_free(&rc);
 	return stale;
-}
-
-static char *iso_now(void)
-{
-	char buf[32];
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return xstrdup(buf);
-}
-
-/* Backing file named in a qcow2 header: 0 with *ret (NULL if none), or -errno. */
-static int qcow2_backing(int dfd, const char *name, char **ret)
-{
-	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	uint8_t h[20];
-	uint64_t off;
-	uint32_t len;
-	char *b;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4))
-		return -EBADMSG; /* maybe still being written */
-	off = (uint64_t)h[8] << 56 | (uint64_t)h[9] << 48 | (uint64_t)h[10] << 40 | (uint64_t)h[11] << 32 |
-	      (uint64_t)h[12] << 24 | (uint64_t)h[13] << 16 | (uint64_t)h[14] << 8 | h[15];
-	len = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 | h[19];
-	*ret = NULL;
-	if (off == 0 || len == 0)
-		return 0;
-	if (len > 1023)
-		return -EBADMSG;
-	b = xcalloc(1, len + 1);
-	if (pread(fd, b, len, (off_t)off) != (ssize_t)len) {
-		free(b);
-		return -EIO;
-	}
-	*ret = b;
-	return 0;
 }
 
 int disk_backing_name(const char *disk, char **ret)
@@ -185,9 +108,9 @@ int template_base_ok(const struct sbx_paths *p, const char *name, const char *pa
 
 	if (!p || !recipe_name_ok(name) || !slash)
 		return -EPERM;
-	tdir = xasprintf("%s/templates/%s", p->cache, name);
+	tdir = template_dir(p, name);
 	if ((size_t)(slash - path) != strlen(tdir) || strncmp(path, tdir, (size_t)(slash - path)) ||
-	    !image_name_ok(slash + 1))
+	    !template_image_name_ok(slash + 1))
 		return -EPERM;
 	if (lstat(path, &st) < 0)
 		return -errno;
@@ -282,7 +205,7 @@ static void template_gc(const struct sbx_paths *p, const char *tdir, const char 
 	while (d && (de = readdir(d))) {
 		_cleanup_free_ char *path = NULL;
 		bool in_use = false;
-		if (!image_name_ok(de->d_name) || !strcmp(de->d_name, current))
+		if (!template_image_name_ok(de->d_name) || !strcmp(de->d_name, current))
 			continue;
 		path = xasprintf("%s/%s", tdir, de->d_name);
 		for (size_t i = 0; i < used.n && !in_use; i++) {
@@ -297,48 +220,24 @@ static void template_gc(const struct sbx_paths *p, const char *tdir, const char 
 	strset_free(&used);
 }
 
-static int template_publish(const struct sbx_paths *p, const char *name, const char *tdir, const char *img,
-			    const struct kernel_info *k, uint64_t size, const char *recipe_sha256)
+int template_publish(const struct sbx_paths *p, const char *name, const char *tdir, const char *img,
+		     const struct template_meta *in)
 {
-	_cleanup_free_ char *built = iso_now(), *image = NULL, *dest = NULL, *link_tmp = NULL;
-	_cleanup_free_ char *link = NULL, *metap = NULL;
-	struct json_object *o;
-	const char *txt;
-	char id[32];
-	time_t t = time(NULL);
-	struct tm tm;
+	_cleanup_free_ char *image = NULL, *dest = NULL, *link_tmp = NULL, *link = NULL, *metap = NULL, *body = NULL;
+	struct template_meta m = *in;
 	int r;
 
 	r = mkdir_p(tdir, 0700);
 	if (r < 0)
 		return r;
-	gmtime_r(&t, &tm);
-	strftime(id, sizeof(id), "%Y%m%dT%H%M%SZ", &tm);
-	for (int i = 0; i < 100; i++) {
-		free(image);
-		free(dest);
-		image = i ? xasprintf("base-%s-%d.raw", id, i) : xasprintf("base-%s.raw", id);
-		dest = xasprintf("%s/%s", tdir, image);
-		if (access(dest, F_OK) < 0)
-			break;
-	}
+	image = template_image_name_new(tdir);
+	dest = xasprintf("%s/%s", tdir, image);
 	if (chmod(img, 0444) < 0 || rename(img, dest) < 0)
 		return -errno;
-
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(name));
-	json_object_object_add(o, "built", json_object_new_string(built));
-	json_object_object_add(o, "kernel_release", json_object_new_string(k->release));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
-	json_object_object_add(o, "image", json_object_new_string(image));
-	json_object_object_add(o, "recipe_sha256", json_object_new_string(recipe_sha256));
-	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	m.image = image;
+	body = template_meta_json(name, &m);
 	metap = xasprintf("%s/meta.json", tdir);
-	{
-		_cleanup_free_ char *body = xasprintf("%s\n", txt);
-		r = file_write_atomic(metap, body, strlen(body), 0644);
-	}
-	json_object_put(o);
+	r = file_write_atomic(metap, body, strlen(body), 0644);
 	if (r < 0) {
 		unlink(dest);
 		return r;
@@ -360,6 +259,7 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	_cleanup_close_ int lock = -1;
 	struct kernel_info k = { 0 };
 	struct recipe rc = { 0 };
+	char **versions = NULL;
 	uint64_t t0 = now_ms();
 	struct stat st;
 	int r;
@@ -413,14 +313,19 @@ int template_build_ex(const struct sbx_paths *p, const char *name, bool force, e
 	}
 	img = xasprintf("%s/base.raw", build);
 
-	r = rootfs_build(&rc, &k, build, img, level, 2);
+	r = rootfs_build(&rc, &k, build, img, level, 2, &versions);
 	if (r < 0)
 		goto out_clean;
 	if (image_interrupted()) {
 		r = -EINTR;
 		goto out_clean;
 	}
-	r = template_publish(p, name, tdir, img, &k, rc.size, rc.sha256);
+	{
+		_cleanup_free_ char *built = template_iso_now();
+		const struct template_meta m = { .built = built, .kernel_release = k.release, .size = rc.size,
+						 .source = (char *)"recipe", .recipe_sha256 = rc.sha256, .versions = versions };
+		r = template_publish(p, name, tdir, img, &m);
+	}
 	if (r < 0)
 		goto out_clean;
 	if (level >= 1) {
@@ -441,6 +346,7 @@ out_sig:
 		log_err("template build interrupted; nothing was kept");
 	image_signals_release();
 out:
+	image_strv_free(versions);
 	kernel_info_free(&k);
 	recipe_free(&rc);
 	return r;
@@ -456,44 +362,37 @@ enum template_verbosity template_verbosity_default(void)
 	return progress_quiet() ? TEMPLATE_QUIET : TEMPLATE_PROGRESS;
 }
 
-void template_meta_free(struct template_meta *m)
-{
-	if (!m)
-		return;
-	free(m->built);
-	free(m->kernel_release);
-	free(m->image);
-	*m = (struct template_meta){ 0 };
-}
-
 int template_meta_get(const struct sbx_paths *p, const char *name, struct template_meta *ret)
 {
 	_cleanup_free_ char *tdir = NULL, *path = NULL;
-	struct meta m = { 0 };
+	struct template_meta m = { 0 };
 	struct stat st;
 	int r;
 
 	if (!p || !recipe_name_ok(name) || !ret)
 		return -EINVAL;
-	tdir = xasprintf("%s/templates/%s", p->cache, name);
+	tdir = template_dir(p, name);
 	r = template_image(p, name, &path);
 	if (r < 0)
 		return r;
-	r = meta_read(tdir, &m);
+	r = template_meta_read(tdir, &m);
 	if (r < 0)
 		return r == -EBADMSG ? -ENOENT : r;
 	if (stat(path, &st) < 0) {
-		meta_free(&m);
+		template_meta_free(&m);
 		return -errno;
 	}
-	*ret = (struct template_meta){
-		.built = m.built ? TAKE_PTR(m.built) : xstrdup(""),
-		.kernel_release = m.kernel_release ? TAKE_PTR(m.kernel_release) : xstrdup(""),
-		.image = TAKE_PTR(path),
-		.size = (uint64_t)st.st_size,
-		.disk_usage = (uint64_t)st.st_blocks * 512u,
-	};
-	meta_free(&m);
+	free(m.image);
+	m.image = TAKE_PTR(path);
+	if (!m.built)
+		m.built = xstrdup("");
+	if (!m.kernel_release)
+		m.kernel_release = xstrdup("");
+	if (!m.source)
+		m.source = xstrdup("recipe");
+	m.size = (uint64_t)st.st_size;
+	m.disk_usage = (uint64_t)st.st_blocks * 512u;
+	*ret = m;
 	return 0;
 }
 
@@ -502,10 +401,22 @@ static int names_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void names_add(char ***v, size_t *n, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i], name))
+			return;
+	*v = realloc(*v, (*n + 2) * sizeof(char *));
+	if (!*v)
+		die("out of memory");
+	(*v)[(*n)++] = xstrdup(name);
+	(*v)[*n] = NULL;
+}
+
 int template_names(const struct sbx_paths *p, char ***ret)
 {
-	DIR *d;
-	struct dirent *de;
+	_cleanup_free_ char *user_recipes = NULL, *user = NULL;
+	const char *dirs[3];
 	char **v = xcalloc(1, sizeof(char *));
 	size_t n = 0;
 
@@ -513,18 +424,20 @@ int template_names(const struct sbx_paths *p, char ***ret)
 		free(v);
 		return -EINVAL;
 	}
-	d = p->recipes ? opendir(p->recipes) : NULL;
-	while (d && (de = readdir(d))) {
-		if (!template_known(p, de->d_name))
-			continue;
-		v = realloc(v, (n + 2) * sizeof(char *));
-		if (!v)
-			die("out of memory");
-		v[n++] = xstrdup(de->d_name);
-		v[n] = NULL;
+	user_recipes = p->config ? xasprintf("%s/recipes", p->config) : NULL;
+	user = template_user_root(p);
+	dirs[0] = p->recipes;
+	dirs[1] = user_recipes;
+	dirs[2] = user;
+	for (size_t i = 0; i < 3; i++) {
+		DIR *d = dirs[i] ? opendir(dirs[i]) : NULL;
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (template_known(p, de->d_name))
+				names_add(&v, &n, de->d_name);
+		if (d)
+			closedir(d);
 	}
-	if (d)
-		closedir(d);
 	qsort(v, n, sizeof(char *), names_cmp);
 	*ret = v;
 	return 0;
