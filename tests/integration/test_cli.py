@@ -460,7 +460,7 @@ def test_create_with_options_after_agent_and_ls_columns(fresh):
     col = lines[0].index("WORKSPACE")
     for ln in lines[1:]:
         assert ln[col - 2:col] == "  " and ln[col] == "/", (col, lines)
-    for hdr in ("AGENT", "STATUS"):
+    for hdr in ("AGENT", "STATUS", "CPU", "MEM"):
         c = lines[0].index(hdr)
         assert all(ln[c - 2:c] == "  " and ln[c] != " " for ln in lines[1:]), lines
     fresh.ok("rm", name, "short", timeout=180)

@@ -263,6 +263,88 @@ def test_qemu_has_a_root_and_namespaces_of_its_own(box, box2):
     assert os.statvfs(root + files[4]).f_flag & os.ST_RDONLY
 
 
+def _cg_dirs(pid):
+    """The cgroup directories of pid: {hierarchy: path} (v2: {"": path})."""
+    out = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if ctrls == "" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+                out[""] = "/sys/fs/cgroup" + path
+            for c in ("memory", "cpu", "pids"):
+                if c in ctrls.split(","):
+                    out[c] = f"/sys/fs/cgroup/{c}{path}"
+    return out
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def test_each_sandbox_has_a_cgroup_with_limits(box):
+    """QEMU and virtiofsd of a running sandbox share a cgroup of its own whose limits
+    follow its size (memory: RAM + a quarter + 512 MiB; CPU: --cpus cores; pids), shown
+    by sbx ls; where this host gives sbx no cgroup (an ordinary user on cgroup v1, or
+    v2 not delegated) the sandbox runs without and sbxd says why."""
+    qpid, vpid = _procs(box)
+    info = box.home.ls_json()[box.name]
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    if not v2 and os.getuid() != 0:
+        assert info["cgroup"] is None, info
+        log = (box.home.state_dir / "sbxd.log").read_text()
+        assert "sandboxes run without a cgroup" in log and "needs root" in log, log[-2000:]
+        assert box.home.ok("ls").out.split("\n")[1].split()[3:5] == ["-", "-"]
+        return
+    if v2 and info["cgroup"] is None:
+        log = (box.home.state_dir / "sbxd.log").read_text()
+        assert "sandboxes run without a cgroup" in log and "delegated" in log, log[-2000:]
+        return
+    cg = info["cgroup"]
+    mem, cpus = info["memory_mib"], info["cpus"]
+    want = (mem + mem // 4 + 512) << 20
+    assert cg["memory_max"] == want and 0 < cg["memory_bytes"] <= want, cg
+    dirs = _cg_dirs(qpid)
+    for pid in [qpid] + _vfsd_pids(vpid):
+        assert _cg_dirs(pid) == dirs, (pid, _cg_dirs(pid), dirs)
+    assert all(os.path.basename(d).startswith(f"sbx-{box.name}-") for d in dirs.values()), dirs
+    if v2:
+        d = dirs[""]
+        assert int(_read(f"{d}/memory.max")) == want
+        assert _read(f"{d}/cpu.max") == f"{cpus * 100000} 100000"
+        assert _read(f"{d}/pids.max") == "1024"
+    else:
+        assert int(_read(f"{dirs['memory']}/memory.limit_in_bytes")) == want
+        assert int(_read(f"{dirs['cpu']}/cpu.cfs_quota_us")) == cpus * 100000
+        assert int(_read(f"{dirs['cpu']}/cpu.cfs_period_us")) == 100000
+        assert _read(f"{dirs['pids']}/pids.max") == "1024"
+    row = [ln.split() for ln in box.home.ok("ls").out.splitlines() if ln.split()[:1] == [box.name]][0]
+    assert row[3].endswith("s") and row[4].endswith(f"/{want >> 20}M"), row
+    # a guest that allocates past its RAM: the guest's own OOM killer, the VMM lives
+    r = box.exec("python3", "-c", "b = []\nwhile True: b.append(b'\\x01' * (64 << 20))", timeout=300)
+    assert r.rc != 0, r
+    assert pid_alive(qpid) and box.ok("true").rc == 0
+    assert box.home.ls_json()[box.name]["cgroup"]["oom_kills"] == 0
+
+
+def test_cgroup_goes_with_the_vm(box):
+    home = box.home
+    name = "itcg"
+    home.ok("run", "-d", "--name", name, "--cpus", "1", "-m", "512M", "shell", home.workspace("cgws"), timeout=300)
+    try:
+        vj = home.vm_json(name)
+        dirs = _cg_dirs(vj["qemu_pid"])
+        cg = home.ls_json()[name]["cgroup"]
+        if cg is None:
+            return  # no cgroup here: test_each_sandbox_has_a_cgroup_with_limits says why
+        assert cg["memory_max"] == (512 + 128 + 512) << 20, cg
+        home.ok("stop", name, timeout=120)
+        for d in dirs.values():
+            assert not os.path.exists(d), d
+    finally:
+        home.sbx("rm", "-f", name, timeout=120)
+
+
 def test_disk_header_cannot_choose_the_backing_file(box, tmp_path_factory):
     """A VMM that broke out (or anything else that can write the sandbox's disk) could
     rewrite the qcow2 header's backing file name; on the next start QEMU, which opens

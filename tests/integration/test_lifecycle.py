@@ -48,9 +48,9 @@ def test_create_ls_run_stop(sbx):
                              "memory_mib"}
         assert name in sbx.names()
         table = sbx.ok("ls").out.splitlines()
-        assert table[0].split() == ["SANDBOX", "AGENT", "STATUS", "WORKSPACE"], table
+        assert table[0].split() == ["SANDBOX", "AGENT", "STATUS", "CPU", "MEM", "WORKSPACE"], table
         row = [line.split() for line in table[1:] if line.split()[:1] == [name]]
-        assert row and row[0][1:4] == ["shell", "stopped", str(ws.resolve())], table
+        assert row and row[0][1:6] == ["shell", "stopped", "-", "-", str(ws.resolve())], table
         # Files of a created sandbox: spec, disk; no VM yet.
         sd = sbx.sandbox_dir(name)
         spec = json.loads((sd / "spec.json").read_text())

@@ -39,8 +39,30 @@ static char *ls_ports(struct json_object *s)
 	return out;
 }
 
-/* SANDBOX AGENT STATUS WORKSPACE [PORTS], each column as wide as its longest entry (a
- * --branch sandbox's default name is long); PORTS only when some sandbox publishes any. */
+/* CPU time and memory (used/limit) of a running sandbox's VMMs, from its cgroup
+ * (cgroup.h); "-" when it is not running or has no cgroup. */
+static void ls_use(struct json_object *s, char cpu[16], char mem[32])
+{
+	struct json_object *cg, *v;
+	int64_t used = 0, max = 0, usec = 0;
+
+	strcpy(cpu, "-");
+	strcpy(mem, "-");
+	if (!json_object_object_get_ex(s, "cgroup", &cg) || !json_object_is_type(cg, json_type_object))
+		return;
+	if (json_object_object_get_ex(cg, "cpu_usec", &v))
+		usec = json_object_get_int64(v);
+	if (json_object_object_get_ex(cg, "memory_bytes", &v))
+		used = json_object_get_int64(v);
+	if (json_object_object_get_ex(cg, "memory_max", &v))
+		max = json_object_get_int64(v);
+	snprintf(cpu, 16, "%.1fs", (double)usec / 1e6);
+	snprintf(mem, 32, "%lldM/%lldM", (long long)(used >> 20), (long long)(max >> 20));
+}
+
+/* SANDBOX AGENT STATUS CPU MEM WORKSPACE [PORTS], each column as wide as its longest
+ * entry (a --branch sandbox's default name is long); PORTS only when some sandbox
+ * publishes any. */
 static void ls_table(struct json_object *arr)
 {
 	static const char *const keys[] = { "name", "agent", "status", "workspace" };
@@ -56,13 +78,17 @@ static void ls_table(struct json_object *arr)
 	}
 	if (!any_ports)
 		w[3] = 0;   /* last column: not padded */
-	printf("%-*s  %-*s  %-*s  %-*s%s\n", w[0], "SANDBOX", w[1], "AGENT", w[2], "STATUS", w[3], "WORKSPACE",
-	       any_ports ? "  PORTS" : "");
+	printf("%-*s  %-*s  %-*s  %-8s  %-11s  %-*s%s\n", w[0], "SANDBOX", w[1], "AGENT", w[2], "STATUS", "CPU",
+	       "MEM", w[3], "WORKSPACE", any_ports ? "  PORTS" : "");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(arr, i);
 		_cleanup_free_ char *pt = ls_ports(s);
-		printf("%-*s  %-*s  %-*s  %-*s%s%s\n", w[0], cmd_json_str(s, "name"), w[1], cmd_json_str(s, "agent"), w[2],
-		       cmd_json_str(s, "status"), *pt ? w[3] : 0, cmd_json_str(s, "workspace"), *pt ? "  " : "", pt);
+		char cpu[16], mem[32];
+
+		ls_use(s, cpu, mem);
+		printf("%-*s  %-*s  %-*s  %-8s  %-11s  %-*s%s%s\n", w[0], cmd_json_str(s, "name"), w[1],
+		       cmd_json_str(s, "agent"), w[2], cmd_json_str(s, "status"), cpu, mem, *pt ? w[3] : 0,
+		       cmd_json_str(s, "workspace"), *pt ? "  " : "", pt);
 	}
 }
 

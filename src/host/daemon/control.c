@@ -117,6 +117,23 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 	json_object_object_add(o, "created", json_object_new_int64(sb->spec.created));
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
 		json_object_object_add(o, "pid", json_object_new_int(sb->procs.qemu_pid));
+	if (sb->state == SB_RUNNING || sb->state == SB_STARTING) {
+		struct cg_stat st;
+		struct json_object *cg = NULL;
+
+		/* what its VMMs use, and may use (cgroup.h); null: it runs without a cgroup */
+		if (cgroup_stat(&sb->cg, sb->procs.qemu_pid, &st) == 0) {
+			cg = json_object_new_object();
+			json_object_object_add(cg, "version", json_object_new_int(sb->cg.version));
+			json_object_object_add(cg, "memory_bytes", json_object_new_int64((int64_t)st.memory_bytes));
+			json_object_object_add(cg, "memory_max", json_object_new_int64((int64_t)sb->cg.memory_max));
+			json_object_object_add(cg, "cpu_usec", json_object_new_int64((int64_t)st.cpu_usec));
+			json_object_object_add(cg, "oom_kills", json_object_new_int64((int64_t)st.oom_kills));
+		}
+		json_object_object_add(o, "cgroup", cg);
+	}
+	if (sb->error)
+		json_object_object_add(o, "last_error", json_object_new_string(sb->error));
 	json_object_object_add(o, "ports", ports_json(sb, false));
 	return o;
 }

@@ -218,6 +218,7 @@ static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
 	memset(&sb->procs, 0, sizeof(sb->procs));
 	sb->procs.slot = -1;
+	cgroup_remove(&sb->cg);
 	rm_rf(sb->run_dir);
 }
 
@@ -232,7 +233,7 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 		sb->error = xasprintf("%s%s", why, tail);
 	}
 	while ((r = sb->relays))
-		relay_fail(r, booting ? sb->error : why);
+		relay_fail(r, sb->error ? sb->error : why);
 	vm_teardown(sb, 2000);
 	sb->deadline_ms = 0;
 	sandbox_set_state(sb, SB_STOPPED);
@@ -268,6 +269,16 @@ static int chan_connect(struct sandbox *sb)
 
 void sandbox_on_qemu_exit(struct sandbox *sb)
 {
+	struct cg_stat st;
+
+	/* the kernel killed it for its cgroup's memory limit: say so, not "stopped" */
+	if (cgroup_stat(&sb->cg, 0, &st) == 0 && st.oom_kills > 0) {
+		free(sb->error);
+		sb->error = xasprintf("the VM was killed: its QEMU and virtiofsd used their cgroup's memory limit "
+				      "(%llu MiB); give it less memory or more headroom",
+				      (unsigned long long)(sb->cg.memory_max >> 20));
+		log_warn("%s: %s", sb->spec.name, sb->error);
+	}
 	log_info("%s: VM exited", sb->spec.name);
 	sandbox_vm_gone(sb, sb->state == SB_STARTING ? "the VM exited during boot" : "the sandbox stopped");
 }
@@ -352,6 +363,7 @@ static void sandbox_adopt(struct sandbox *sb)
 		return;
 	}
 	sb->procs = p;
+	cgroup_find(p.qemu_pid, &sb->cg);
 	if (watch_qemu(sb) < 0) {
 		sandbox_vm_gone(sb, "cannot watch the VM process");
 		return;
@@ -563,6 +575,23 @@ static int sandbox_disk_base(struct sandbox *sb, const char *disk, char **ret, c
 	return 0;
 }
 
+/* Its cgroup with its limits; without one (none on this host, not delegated) it runs
+ * anyway, and the daemon log says why, once per reason. */
+static void sandbox_cgroup(struct sandbox *sb)
+{
+	static char *said;
+	_cleanup_free_ char *why = NULL;
+
+	cgroup_remove(&sb->cg);
+	if (cgroup_make(sb->spec.name, sb->spec.cpus, sb->spec.memory_mib, &sb->cg, &why) < 0 || !sb->cg.version) {
+		if (why && (!said || strcmp(said, why))) {
+			log_warn("sandboxes run without a cgroup (no memory, CPU or pids limits): %s", why);
+			free(said);
+			said = xstrdup(why);
+		}
+	}
+}
+
 static int sandbox_launch(struct sandbox *sb, char **ret_err)
 {
 	struct kernel_info k = { 0 };
@@ -647,11 +676,14 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	free(sb->error);
 	sb->error = NULL;
 	sb->started_ms = now_ms();
+	sandbox_cgroup(sb);
+	cfg.cgroup_procs = sb->cg.version ? sb->cg.procs : NULL;
 	r = vm_launch(&cfg, &sb->procs, &why);
 	sb->procs.slot = jail.slot;
 	kernel_info_free(&k);
 	if (r < 0) {
 		*ret_err = why ? TAKE_PTR(why) : xasprintf("cannot launch the VM: %s (see %s)", strerror(-r), console);
+		cgroup_remove(&sb->cg);
 		rm_rf(sb->run_dir);
 		return r;
 	}

@@ -16,6 +16,7 @@
 #include "image.h"
 #include "paths.h"
 #include "spec.h"
+#include "cgroup.h"
 #include "vm.h"
 
 struct guestchan_events;
@@ -41,6 +42,7 @@ struct sandbox {
 	char *run_dir;     /* run/vms/NAME */
 	enum sb_state state;
 	struct vm_procs procs;
+	struct sb_cgroup cg;    /* its QEMU's and virtiofsd's, while running (cgroup.h) */
 	struct evsrc qemu_ev;   /* pidfd of qemu; fd -1 when none */
 	struct conn chan;       /* ev.fd -1 when not connected (guestchan.c) */
 	const struct guestchan_events *chan_events;   /* the lifecycle's, for guestchan.c */

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "idmap.h"
 #include "proc.h"
 #include "sock.h"
@@ -257,6 +258,7 @@ struct vfsd_setup {
 	const char *git_dir;
 	struct wsguard git_guard;
 	const char *stage;
+	char *const *cgroup_procs;
 };
 
 /* mkdir -p rel (no leading '/') beneath dirfd; an O_PATH fd of the last directory. */
@@ -383,7 +385,10 @@ static int vfsd_child_setup(void *arg)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	r = idmap_enter(&s->ns);
+	/* its sandbox's cgroup first, as we are (a user's delegated cgroup is the user's) */
+	r = cgroup_join(s->cgroup_procs);
+	if (r == 0)
+		r = idmap_enter(&s->ns);
 	/* virtiofsd makes its own mount, pid and network namespaces (sandbox=namespace) */
 	if (r == 0 && unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
 		r = -errno;
@@ -399,6 +404,7 @@ struct qemu_setup {
 	bool jail;              /* an id of its own (vm_config.vmm_uid), dropped to by -runas */
 	struct idmap_ns ns;     /* an ordinary user's jail: the user as ns 0, the id as ns 1 */
 	struct vmm_jail fs;     /* its root: only the files it opens (vmm_jail.h) */
+	char *const *cgroup_procs;
 };
 
 static int qemu_child_setup(void *arg)
@@ -406,7 +412,11 @@ static int qemu_child_setup(void *arg)
 	const struct qemu_setup *s = arg;
 	int r;
 
-	/* An empty network namespace: QEMU has no NIC, and gets no way to the network. */
+	/* its sandbox's cgroup first, as we are; then an empty network namespace: QEMU
+	 * has no NIC, and gets no way to the network */
+	r = cgroup_join(s->cgroup_procs);
+	if (r < 0)
+		return r;
 	if (s->root)
 		r = unshare(CLONE_NEWNET) < 0 ? -errno : 0;
 	else if (s->jail)
@@ -447,6 +457,7 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 
 	s->root = geteuid() == 0;
 	s->nofile = VM_NOFILE_WANT;
+	s->cgroup_procs = c->cgroup_procs;
 	s->workspace = c->workspace;
 	s->git_dir = c->git_dir;
 	if (c->git_dir) {
@@ -588,7 +599,7 @@ static int qmp_wait_ready(int fd, int timeout_ms)
 int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 {
 	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
-	struct qemu_setup qs = { .root = geteuid() == 0, .jail = c->vmm_uid != 0 };
+	struct qemu_setup qs = { .root = geteuid() == 0, .jail = c->vmm_uid != 0, .cgroup_procs = c->cgroup_procs };
 	struct vm_procs p = { 0 };
 	_cleanup_free_ char *jail_root = NULL;
 	char **argv = NULL;

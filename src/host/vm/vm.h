@@ -61,6 +61,7 @@ struct vm_config {
 	const char *extra_cmdline;  /* appended, may be NULL */
 	const char *runas;          /* user QEMU drops to after setup (-runas), NULL: stay */
 	const char *disk_base;      /* the disk's backing file, named to QEMU (never the header's) */
+	char *const *cgroup_procs;  /* cgroup.procs files QEMU and virtiofsd join first (NULL: none) */
 	/* the sandbox's own QEMU ids (idmap.h, a jail slot; 0: none): as root -runas
 	 * names them; for an ordinary user QEMU starts in a namespace where ns 0 is the
 	 * user and ns 1 these ids, and -runas 1:1 drops to them */
