@@ -117,6 +117,9 @@ def test_vmm_processes_are_locked_down(box):
         assert st["NoNewPrivs"].strip() == "1", (pid, _argv(pid)[0])
         assert _core_limit(pid) == ["0", "0"], (pid, _argv(pid)[0])
         assert int(st["CapAmb"], 16) == 0 and int(st["CapInh"], 16) == 0, (pid, st["CapAmb"], st["CapInh"])
+    with open(f"/proc/{qpid}/limits") as f:
+        nofile = next(l for l in f if l.startswith("Max open files")).split()[3:5]
+    assert nofile == ["1024", "1024"], nofile
     st = _status(qpid)
     bnd = int(st["CapBnd"], 16)
     # only what -runas needs to drop to the sandbox's ids, and then gives up

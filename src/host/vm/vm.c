@@ -434,6 +434,13 @@ static int qemu_child_setup(void *arg)
 	/* -runas needs setuid/setgid (QEMU gives them up with the id it starts as);
 	 * without it QEMU keeps no capability at all, not even in its own namespace. */
 	r = vmm_lockdown(s->root || s->jail ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
+	/* QEMU holds a few dozen fds (disk, sockets, an eventfd per queue), not sbxd's
+	 * raised limit; threads and processes are bounded by its cgroup's pids.max */
+	if (r == 0) {
+		const struct rlimit nofile = { VM_QEMU_NOFILE, VM_QEMU_NOFILE };
+		if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+			r = -errno;
+	}
 	return r == 0 && s->fs.mountpoint ? PROC_SETUP_FORK : r;
 }
 

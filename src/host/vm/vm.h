@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* vm.h: launch and stop one sandbox microVM (QEMU microvm + virtiofsd), detached from the daemon. */
 #ifndef SBX_VM_H
+#define VM_QEMU_NOFILE 1024  /* QEMU's fd limit, soft and hard */
 #define SBX_VM_H
 
 #include <stdbool.h>
