@@ -341,6 +341,20 @@ def test_cgroup_goes_with_the_vm(box):
         if cg is None:
             return  # no cgroup here: test_each_sandbox_has_a_cgroup_with_limits says why
         assert cg["memory_max"] == (512 + 128 + 512) << 20, cg
+        # --cpus 1: a guest kept busy (two spinning processes) stays at one host core
+        busy = home.popen("exec", name, "sh", "-c", "timeout 8 sh -c 'while :; do :; done' & "
+                          "timeout 8 sh -c 'while :; do :; done'; wait",
+                          stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            time.sleep(2)
+            c0, t0 = home.ls_json()[name]["cgroup"]["cpu_usec"], time.monotonic()
+            time.sleep(4)
+            c1, t1 = home.ls_json()[name]["cgroup"]["cpu_usec"], time.monotonic()
+        finally:
+            busy.wait(timeout=60)
+        cores = (c1 - c0) / 1e6 / (t1 - t0)
+        print(f"--cpus 1 busy guest: {cores:.2f} host cores")
+        assert 0.5 < cores <= 1.15, cores
         home.ok("stop", name, timeout=120)
         for d in dirs.values():
             assert not os.path.exists(d), d
