@@ -583,7 +583,9 @@ static void sandbox_cgroup(struct sandbox *sb)
 	_cleanup_free_ char *why = NULL;
 
 	cgroup_remove(&sb->cg);
-	if (cgroup_make(sb->spec.name, sb->spec.cpus, sb->spec.memory_mib, &sb->cg, &why) < 0 || !sb->cg.version) {
+	if (cgroup_make(sb->spec.name, sb->spec.cpus, sb->spec.memory_mib,
+			sb->d->accel == ACCEL_TCG ? CG_TCG_EXTRA_MIB : 0, &sb->cg, &why) < 0 ||
+	    !sb->cg.version) {
 		if (why && (!said || strcmp(said, why))) {
 			log_warn("sandboxes run without a cgroup (no memory, CPU or pids limits): %s", why);
 			free(said);

@@ -17,9 +17,9 @@
 
 static const char *const v1_ctrl[CG_FILES_MAX] = { "memory", "cpu", "pids" };
 
-uint64_t cgroup_memory_for(unsigned mem_mib)
+uint64_t cgroup_memory_for(unsigned mem_mib, unsigned extra_mib)
 {
-	return ((uint64_t)mem_mib + mem_mib / 4 + 512) << 20;
+	return ((uint64_t)mem_mib + mem_mib / 4 + 512 + extra_mib) << 20;
 }
 
 static int put(const char *dir, const char *file, const char *text)
@@ -150,9 +150,10 @@ static int make_dir(const char *dir)
 	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-int cgroup_make(const char *name, unsigned cpus, unsigned mem_mib, struct sb_cgroup *ret, char **ret_why)
+int cgroup_make(const char *name, unsigned cpus, unsigned mem_mib, unsigned extra_mib, struct sb_cgroup *ret,
+		char **ret_why)
 {
-	struct sb_cgroup cg = { .memory_max = cgroup_memory_for(mem_mib) };
+	struct sb_cgroup cg = { .memory_max = cgroup_memory_for(mem_mib, extra_mib) };
 	char leafname[96], num[64];
 	int r = 0;
 

@@ -32,12 +32,15 @@ struct cg_stat {
 	uint64_t oom_kills;
 };
 
-/* The memory limit for a guest of mem_mib: RAM + a quarter + 512 MiB (QEMU's code
- * cache under TCG, virtiofsd, thread stacks). Pure. */
-uint64_t cgroup_memory_for(unsigned mem_mib);
+/* The memory limit for a guest of mem_mib: RAM + a quarter + 512 MiB (virtiofsd,
+ * thread stacks, page cache) + extra_mib (under TCG 1024: QEMU's translated-code
+ * cache, which grows to 1 GiB while the guest runs). Pure. */
+#define CG_TCG_EXTRA_MIB 1024
+uint64_t cgroup_memory_for(unsigned mem_mib, unsigned extra_mib);
 /* Make NAME's cgroup with its limits; version 0 and *ret_why (once per reason) when
  * none can be had. 0, or -errno when one should have been made but failed. */
-int cgroup_make(const char *name, unsigned cpus, unsigned mem_mib, struct sb_cgroup *ret, char **ret_why);
+int cgroup_make(const char *name, unsigned cpus, unsigned mem_mib, unsigned extra_mib, struct sb_cgroup *ret,
+		char **ret_why);
 /* A running sandbox's cgroup found again after sbxd restarted, from its QEMU's
  * /proc/PID/cgroup (version 0 if it is in none of sbx's). */
 void cgroup_find(pid_t pid, struct sb_cgroup *ret);
