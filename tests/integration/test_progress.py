@@ -267,7 +267,10 @@ def test_quiet_in_help_and_completion(home):
     assert "-q, --quiet" in home.ok("run", "--help", timeout=30).out
     assert home.ok("__complete", "-", timeout=30).out.split() == ["--quiet"]
     assert home.ok("__complete", "-q", "temp", timeout=30).out.split() == ["template"]
-    assert home.ok("__complete", "--quiet", "template", "", timeout=30).out.split() == ["build", "ls"]
+    # the global option is skipped: the same words as without it
+    assert home.ok("__complete", "--quiet", "template", "", timeout=30).out.split() == \
+        home.ok("__complete", "template", "", timeout=30).out.split()
+    assert {"build", "ls"} <= set(home.ok("__complete", "-q", "template", "", timeout=30).out.split())
     man = home.ok("__man", timeout=30).out
     assert ".SH OPTIONS" in man and "quiet" in man
 
