@@ -4,7 +4,8 @@
 
 Saved and imported templates live in each home's own state/templates, never in the
 shared cache, so these tests never touch the shared templates (minimal is only read:
-exported and used as a base). The agents template is never built here; update runs
+exported and used as a base). The agents template is never built in the home that
+updates it (its cache is its own and empty); update runs
 against a fake npm registry on loopback (SBX_NPM_REGISTRY).
 """
 
@@ -283,8 +284,21 @@ def registry():
     r.close()
 
 
-def test_update_pins_from_fake_registry(fresh, registry):
-    h = fresh
+@pytest.fixture
+def bare_home():
+    """A home whose cache is its own and empty: no template is built in it, whatever the
+    shared cache holds (a machine that once built agents has it there)."""
+    h = new_home("upd")
+    try:
+        (h.home / "cache").unlink()
+        (h.home / "cache" / "templates").mkdir(parents=True, mode=0o700)
+        yield h
+    finally:
+        h.close()
+
+
+def test_update_pins_from_fake_registry(bare_home, registry):
+    h = bare_home
     env = {"SBX_NPM_REGISTRY": registry.url, **NO_PROXY}
     shipped = (REPO / "recipes" / "agents").read_text()
     user = h.home / "config" / "recipes" / "agents"
