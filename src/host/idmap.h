@@ -39,7 +39,7 @@ struct subid_range {
  * another sandbox's. A pool of ids (sbx as root: IDMAP_JAIL_BASE, reserved; an
  * ordinary user: the subordinate ids) is cut into equal slots of at most 65536 ids,
  * at least IDMAP_MIN_SLOTS of them (a user's usual 65536 subids: 8 slots of 8192).
- * Slot k's last id is QEMU's (it drops to it with -runas); the ids before it are
+ * Slot k's last id is QEMU's (sbx switches to it before exec); the ids before it are
  * virtiofsd's namespace (its root, the first, is virtiofsd itself; guest id i is
  * start + i), so the guest's files never carry QEMU's id.
  */
@@ -100,8 +100,8 @@ struct idmap_ns {
  * when we are root. Pure but for geteuid(). */
 int idmap_ns_make(uint32_t ws_uid, uint32_t host_uid, struct subid_range urange, uint32_t ws_gid, uint32_t host_gid,
 		  struct subid_range grange, struct idmap_ns *ret);
-/* QEMU's namespace for an ordinary user: ns 0 is the user (QEMU opens its files and
- * /dev/kvm as the user), ns 1 is the slot's QEMU id, which -runas 1:1 drops to. */
+/* QEMU's namespace for an ordinary user: ns 0 is the user (sbx builds the jail
+ * there), ns 1 is the slot's QEMU id, which sbx switches to before exec. */
 void idmap_ns_vmm(uint32_t host_uid, uint32_t host_gid, uint32_t vmm_uid, uint32_t vmm_gid, struct idmap_ns *ret);
 /* In a child after fork (plain syscalls; forks helpers): unshare a user namespace
  * with ns's maps and become its root with no supplementary groups, keeping full

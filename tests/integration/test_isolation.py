@@ -48,15 +48,14 @@ def test_qemu_seccomp_filter(box):
     assert opts[0] == "on"
     for o in ("obsolete=deny", "spawn=deny", "resourcecontrol=deny"):
         assert o in opts, opts
-    # QEMU drops to its sandbox's own ids after setup (-runas: the setuid QEMU makes
-    # then needs the filter's elevateprivileges=allow; NoNewPrivs and an empty
-    # capability set leave it nothing to elevate to afterwards)
-    runas = argv[argv.index("-runas") + 1]
-    if os.getuid() == 0:
-        uid, gid = (int(x) for x in runas.split(":"))
-        assert uid >= JAIL_BASE and gid >= JAIL_BASE, runas
-    else:
-        assert runas == "1:1", argv  # ns 1 of its user namespace: the slot's id
+    # QEMU starts as its sandbox's own ids (sbx switched before exec), so nothing in
+    # it may change ids: elevateprivileges=deny always, and no -runas
+    assert "elevateprivileges=deny" in opts, opts
+    assert "-runas" not in argv, argv
+    # its disks and console come as fds sbx opened (fd sets); it never opens them by path
+    fdsets = [argv[i + 1] for i, a in enumerate(argv) if a == "-add-fd"]
+    assert len(fdsets) == 3, argv
+    assert "/dev/fdset/" in " ".join(argv) and "disk.qcow2" not in " ".join(argv), argv
     # Seccomp mode 2 (filter) is on for the running process.
     assert _status(qpid)["Seccomp"].strip() == "2"
 
@@ -103,14 +102,13 @@ def _core_limit(pid):
     return line.split()[4:6]
 
 
-CAP_SETGID, CAP_SETUID = 6, 7
 JAIL_BASE = 1000000000  # idmap.h IDMAP_JAIL_BASE: the ids sbx reserves as root
 
 
 def test_vmm_processes_are_locked_down(box):
     """Before either VMM reads guest input: no core dumps, no_new_privs, no ambient or
-    inheritable capabilities; QEMU's bounding set holds only what -runas needs to drop
-    to the sandbox's own ids, and its permitted and effective sets are empty after it."""
+    inheritable capabilities; QEMU's bounding, permitted and effective sets are empty
+    (it starts as the sandbox's own ids: sbx switched to them before exec)."""
     qpid, vpid = _procs(box)
     for pid in [qpid] + _vfsd_pids(vpid):
         st = _status(pid)
@@ -122,8 +120,7 @@ def test_vmm_processes_are_locked_down(box):
     assert nofile == ["1024", "1024"], nofile
     st = _status(qpid)
     bnd = int(st["CapBnd"], 16)
-    # only what -runas needs to drop to the sandbox's ids, and then gives up
-    assert bnd == (1 << CAP_SETUID) | (1 << CAP_SETGID), hex(bnd)
+    assert bnd == 0, hex(bnd)
     assert int(st["CapPrm"], 16) == 0 and int(st["CapEff"], 16) == 0, (st["CapPrm"], st["CapEff"])
 
 
@@ -226,8 +223,9 @@ def _top(path):
 def test_qemu_has_a_root_and_namespaces_of_its_own(box, box2):
     """Each QEMU runs in new mount, pid, IPC, UTS and cgroup namespaces (differing from
     sbxd's and from each other), as pid 1 of its pid namespace, pivot_root'ed into a
-    tmpfs that holds /usr, four /dev nodes and exactly the files it opens at their host
-    paths: no /proc, no /home, no sbxd socket, no other sandbox's disk."""
+    tmpfs that holds /usr, four /dev nodes and exactly the files it opens by path (its
+    kernel and initramfs) at their host paths: no /proc, no /home, no sbxd socket, not
+    even its own disk (an fd), no other sandbox's disk."""
     qa, _ = _procs(box)
     vj = box2.vm_json("itjail2")
     qb = vj["qemu_pid"]
@@ -245,9 +243,7 @@ def test_qemu_has_a_root_and_namespaces_of_its_own(box, box2):
         assert os.readlink(f"/proc/{vpids[-1]}/ns/{ns}") != d, ns
     root = f"/proc/{qa}/root"
     argv = _argv(qa)
-    files = [argv[argv.index("-kernel") + 1], argv[argv.index("-initrd") + 1],
-             str(box.home.sandbox_dir(box.name) / "disk.qcow2"), str(box.home.sandbox_dir(box.name) / "console.log")]
-    files.append(re.search(r"node-name=basefile,filename=(\S+?),read-only=on", " ".join(argv)).group(1))
+    files = [argv[argv.index("-kernel") + 1], argv[argv.index("-initrd") + 1]]
     allowed = {"usr", "dev", "bin", "sbin", "lib", "lib32", "lib64", "libx32"} | {_top(f) for f in files}
     entries = set(os.listdir(root))
     assert entries <= allowed and "usr" in entries and "dev" in entries, entries
@@ -257,13 +253,15 @@ def test_qemu_has_a_root_and_namespaces_of_its_own(box, box2):
         assert os.path.isfile(root + f), f
     # what it must not see
     other = box2.sandbox_dir("itjail2") / "disk.qcow2"
-    for path in ("/proc/self", "/etc/passwd", str(other), str(box.home.run_dir / "sbxd.sock"), os.path.expanduser("~")):
+    own = box.home.sandbox_dir(box.name)
+    for path in ("/proc/self", "/etc/passwd", str(other), str(own / "disk.qcow2"), str(own / "console.log"),
+                 str(box.home.run_dir / "sbxd.sock"), os.path.expanduser("~")):
         assert not os.path.exists(root + path) or path == "/" , path
-    # read-only where it only reads: /usr, the kernel, the base image
+    # read-only: /usr, the kernel, the initramfs
     st = os.statvfs(root + "/usr")
     assert st.f_flag & os.ST_RDONLY, "usr writable"
     assert os.statvfs(root + files[0]).f_flag & os.ST_RDONLY
-    assert os.statvfs(root + files[4]).f_flag & os.ST_RDONLY
+    assert os.statvfs(root + files[1]).f_flag & os.ST_RDONLY
 
 
 def _cg_dirs(pid):
@@ -367,9 +365,9 @@ def test_cgroup_goes_with_the_vm(box):
 
 def test_disk_header_cannot_choose_the_backing_file(box, tmp_path_factory):
     """A VMM that broke out (or anything else that can write the sandbox's disk) could
-    rewrite the qcow2 header's backing file name; on the next start QEMU, which opens
-    its files before it drops its ids, would open that file (as the user, or as root)
-    and the guest would read it as its disk. sbx names the backing file itself."""
+    rewrite the qcow2 header's backing file name; on the next start QEMU would open that
+    file and the guest would read it as its disk. sbx opens the backing file it recorded
+    and hands QEMU the fd."""
     home = box.home
     name = "itbacking"
     secret_dir = tmp_path_factory.mktemp("secret")
@@ -384,9 +382,10 @@ def test_disk_header_cannot_choose_the_backing_file(box, tmp_path_factory):
         r = home.sbx("exec", name, "true", timeout=300)
         assert r.rc == 0, r
         vj = home.vm_json(name)
-        fds = os.listdir(f"/proc/{vj['qemu_pid']}/fd")
-        opened = {os.readlink(f"/proc/{vj['qemu_pid']}/fd/{fd}") for fd in fds}
-        assert str(secret) not in opened, opened
+        if os.getuid() == 0:
+            fds = os.listdir(f"/proc/{vj['qemu_pid']}/fd")
+            opened = {os.readlink(f"/proc/{vj['qemu_pid']}/fd/{fd}") for fd in fds}
+            assert str(secret) not in opened, opened
         r = home.sbx("exec", "-u", "root", name, "sh", "-c", "head -c 2M /dev/vda | grep -c TOPSECRET || true", timeout=120)
         assert r.out.strip() in ("", "0"), r
         log = (home.state_dir / "sbxd.log").read_text()
@@ -408,11 +407,25 @@ def test_guest_has_own_root_disk_overlay(box):
     qpid, _ = _procs(box)
     argv = " ".join(_argv(qpid))
     disk = box.home.sandbox_dir(box.name) / "disk.qcow2"
-    assert f"node-name=diskfile,filename={disk}," in argv, argv
-    # the backing file is named by sbx, read-only, and is the template's image
+
+    # QEMU opened neither by path: sbx handed it fds (-add-fd, /dev/fdset/N)
+    assert "node-name=diskfile,filename=/dev/fdset/1," in argv, argv
+    assert "node-name=basefile,filename=/dev/fdset/2,read-only=on" in argv, argv
+    # the backing file is the one sbx names, read-only, and is the template's image
     assert "driver=qcow2,node-name=root,file=diskfile,backing=base" in argv, argv
-    m = re.search(r"node-name=basefile,filename=(\S+?),read-only=on", argv)
-    assert m and "/templates/minimal/base-" in m.group(1), argv
+    if os.getuid() != 0:
+        # QEMU runs under an id of its own, not the user's: its fd table is not ours to read
+        with pytest.raises(PermissionError):
+            os.listdir(f"/proc/{qpid}/fd")
+    else:
+        fds = {}
+        for fd in os.listdir(f"/proc/{qpid}/fd"):
+            with open(f"/proc/{qpid}/fdinfo/{fd}") as f:
+                flags = int(next(l for l in f if l.startswith("flags:")).split()[1], 8)
+            fds.setdefault(os.readlink(f"/proc/{qpid}/fd/{fd}"), set()).add(flags & 3)
+        assert fds.get(str(disk)) == {os.O_RDWR}, fds
+        bases = [p for p in fds if "/templates/minimal/base-" in p]
+        assert len(bases) == 1 and fds[bases[0]] == {os.O_RDONLY}, fds
     # The template base image is read-only on the host.
     base = [p for p in (box.home.home / "cache" / "templates" / "minimal").glob("base-*.raw")]
     assert base, "no base image"

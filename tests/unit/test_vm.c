@@ -87,20 +87,6 @@ static void test_cmdline(void)
 	CHECK(s == NULL);
 }
 
-static void test_argv_runas(void)
-{
-	struct vm_config c = base_config();
-	char **a = NULL;
-
-	c.runas = "nobody";
-	CHECK_EQ(vm_build_argv(&c, 7, 9, &a), 0);
-	CHECK(argv_opt(a, "-runas", "nobody") != NULL);
-	/* the setuid() of the drop must not hit the filter */
-	CHECK(argv_opt(a, "-sandbox", "on,obsolete=deny,spawn=deny,resourcecontrol=deny") != NULL);
-	CHECK(argv_opt(a, "-sandbox", "on,obsolete=deny,elevateprivileges") == NULL);
-	vm_argv_free(a);
-}
-
 static void test_argv(void)
 {
 	struct vm_config c = base_config();
@@ -396,7 +382,6 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_cmdline();
 	test_argv();
-	test_argv_runas();
 	test_accel();
 	test_parse_stat();
 	test_sock();

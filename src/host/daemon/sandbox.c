@@ -602,7 +602,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	struct vm_config cfg;
 	struct stat st;
 	bool protect_git;
-	_cleanup_free_ char *runas = NULL, *base = NULL;
+	_cleanup_free_ char *base = NULL;
 	struct jail_ids jail;
 	int r;
 
@@ -648,8 +648,6 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		kernel_info_free(&k);
 		return r;
 	}
-	/* as root QEMU drops to the slot's ids; otherwise to ns 1 of its namespace, which they are */
-	runas = geteuid() == 0 ? xasprintf("%u:%u", jail.uid.vmm, jail.gid.vmm) : xstrdup("1:1");
 	cfg = (struct vm_config){
 		.protect_git = protect_git,
 		.uid_range = jail.uid.fs,
@@ -673,7 +671,6 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		.ws_uid = sb->spec.uid,
 		.ws_gid = sb->spec.gid,
 		.extra_cmdline = getenv("SBX_GUEST_CMDLINE"),
-		.runas = runas,
 	};
 	free(sb->error);
 	sb->error = NULL;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -129,9 +130,30 @@ int vm_build_cmdline(const struct vm_config *c, unsigned tsc_khz, char **ret)
 	return 0;
 }
 
-static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd, int qmp_fd, unsigned tsc_khz,
+/* What sbxd opened for QEMU and passes on (-1: none). disk, base and con are
+ * handed over as fd sets (-add-fd, /dev/fdset/N): QEMU, which runs under its
+ * sandbox's own ids, never opens them by path. */
+struct vm_fds {
+	int ctl, vfs, qmp, disk, base, con;
+};
+
+#define VM_FDSET_DISK 1
+#define VM_FDSET_BASE 2
+#define VM_FDSET_CON 3
+
+/* A file QEMU opens: /dev/fdset/SET when we hold an fd for it, else its path (escaped). */
+static char *qemu_file(struct strv *a, int fd, int set, const char *path)
+{
+	if (fd < 0)
+		return qemu_escape(path);
+	strv_pair(a, "-add-fd", xasprintf("fd=%d,set=%d", fd, set));
+	return xasprintf("/dev/fdset/%d", set);
+}
+
+static int vm_build_argv_full(const struct vm_config *c, const struct vm_fds *fds, unsigned tsc_khz,
 			      char ***ret_argv)
 {
+	const int ctl_fd = fds->ctl, vfs_fd = fds->vfs, qmp_fd = fds->qmp;
 	struct strv a = { 0 };
 	_cleanup_free_ char *cmdline = NULL, *disk = NULL, *con = NULL, *name = NULL;
 	int r;
@@ -144,8 +166,6 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	r = vm_build_cmdline(c, tsc_khz, &cmdline);
 	if (r < 0)
 		return r;
-	disk = qemu_escape(c->disk);
-	con = qemu_escape(c->console_log);
 
 	strv_push(&a, xstrdup(c->qemu_bin ? c->qemu_bin : VM_QEMU_DEFAULT));
 	name = qemu_escape(c->name);
@@ -154,15 +174,10 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	strv_push(&a, xstrdup("-no-user-config"));
 	strv_pair(&a, "-display", xstrdup("none"));
 	strv_push(&a, xstrdup("-no-reboot"));
-	if (c->runas) {
-		/* QEMU opens every file and device first, then drops to this user. The
-		 * filter's elevateprivileges=deny would kill that setuid() itself; once QEMU
-		 * runs unprivileged there is nothing left to elevate to. */
-		strv_pair(&a, "-runas", xstrdup(c->runas));
-		strv_pair(&a, "-sandbox", xstrdup("on,obsolete=deny,spawn=deny,resourcecontrol=deny"));
-	} else {
-		strv_pair(&a, "-sandbox", xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
-	}
+	/* QEMU starts as the ids it keeps (sbx switched to them), so no setuid of its own */
+	strv_pair(&a, "-sandbox", xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+	disk = qemu_file(&a, fds->disk, VM_FDSET_DISK, c->disk);
+	con = qemu_file(&a, fds->con, VM_FDSET_CON, c->console_log);
 	if (c->accel == ACCEL_KVM) {
 		strv_push(&a, xstrdup("-enable-kvm"));
 		strv_pair(&a, "-cpu", xstrdup("host"));
@@ -193,7 +208,7 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 	if (c->disk_base) {
 		/* The backing file by name, read-only: what the qcow2 header names is never
 		 * opened (a VMM that broke out can rewrite that header). */
-		_cleanup_free_ char *base = qemu_escape(c->disk_base);
+		_cleanup_free_ char *base = qemu_file(&a, fds->base, VM_FDSET_BASE, c->disk_base);
 		strv_pair(&a, "-blockdev",
 			  xasprintf("driver=file,node-name=basefile,filename=%s,read-only=on,aio=threads", base));
 		strv_pair(&a, "-blockdev", xstrdup("driver=raw,node-name=base,file=basefile,read-only=on"));
@@ -226,7 +241,9 @@ static int vm_build_argv_full(const struct vm_config *c, int ctl_fd, int vfs_fd,
 
 int vm_build_argv(const struct vm_config *c, int ctl_fd, int vfs_fd, char ***ret_argv)
 {
-	return vm_build_argv_full(c, ctl_fd, vfs_fd, -1, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, ret_argv);
+	const struct vm_fds fds = { .ctl = ctl_fd, .vfs = vfs_fd, .qmp = -1, .disk = -1, .base = -1, .con = -1 };
+
+	return vm_build_argv_full(c, &fds, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, ret_argv);
 }
 
 /* virtiofsd's -o values: ',' separates options, '\\' escapes. */
@@ -401,11 +418,27 @@ static int vfsd_child_setup(void *arg)
 
 struct qemu_setup {
 	bool root;
-	bool jail;              /* an id of its own (vm_config.vmm_uid), dropped to by -runas */
+	bool jail;              /* an id of its own (vm_config.vmm_uid), switched to before exec */
 	struct idmap_ns ns;     /* an ordinary user's jail: the user as ns 0, the id as ns 1 */
 	struct vmm_jail fs;     /* its root: only the files it opens (vmm_jail.h) */
 	char *const *cgroup_procs;
+	uid_t uid;              /* jail: the ids QEMU runs as (in its namespace) */
+	gid_t gid;
+	bool keep_groups;       /* an ordinary user's QEMU with KVM: /dev/kvm is the user's group's */
+	gid_t kvm_gid;          /* as root with KVM: /dev/kvm's group, QEMU's only other group; 0: none */
 };
+
+/* Become the sandbox's own ids for good: the bounding set is already empty, and
+ * leaving uid 0 (of the host, or of QEMU's namespace) clears the permitted and
+ * effective sets, so QEMU starts with no capability and no way back. */
+static int qemu_drop_ids(const struct qemu_setup *s)
+{
+	if (!s->keep_groups && setgroups(s->kvm_gid ? 1 : 0, &s->kvm_gid) < 0)
+		return -errno;
+	if (setresgid(s->gid, s->gid, s->gid) < 0 || setresuid(s->uid, s->uid, s->uid) < 0)
+		return -errno;
+	return 0;
+}
 
 static int qemu_child_setup(void *arg)
 {
@@ -431,9 +464,10 @@ static int qemu_child_setup(void *arg)
 	}
 	if (r < 0)
 		return r;
-	/* -runas needs setuid/setgid (QEMU gives them up with the id it starts as);
-	 * without it QEMU keeps no capability at all, not even in its own namespace. */
-	r = vmm_lockdown(s->root || s->jail ? (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) : 0);
+	/* no capability at all, bounding set included, not even in its own namespace */
+	r = vmm_lockdown(0);
+	if (r == 0 && s->jail)
+		r = qemu_drop_ids(s);
 	/* QEMU holds a few dozen fds (disk, sockets, an eventfd per queue), not sbxd's
 	 * raised limit; threads and processes are bounded by its cgroup's pids.max */
 	if (r == 0) {
@@ -603,22 +637,67 @@ static int qmp_wait_ready(int fd, int timeout_ms)
 	}
 }
 
+/* QEMU reads its kernel and initramfs by path under its own ids: they must be
+ * readable by others (neither is a secret: a Debian kernel and sbx's init). We make
+ * them so if we own them; otherwise say which file and how to fix it. */
+static int vmm_readable(const char *path, char **ret_err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if ((st.st_mode & S_IROTH) || (st.st_uid == geteuid() && chmod(path, (st.st_mode & 07777) | 0444) == 0))
+		return 0;
+	*ret_err = xasprintf("QEMU runs under the sandbox's own ids and cannot read %s (mode %04o); fix: chmod a+r %s",
+			     path, (unsigned)(st.st_mode & 07777), path);
+	return -EACCES;
+}
+
+/* The ids QEMU switches to and the groups it keeps (qemu_setup). */
+static int qemu_ids(const struct vm_config *c, struct qemu_setup *qs, char **ret_err)
+{
+	struct stat st;
+	int r;
+
+	if ((r = vmm_readable(c->vmlinux, ret_err)) < 0 || (r = vmm_readable(c->initramfs, ret_err)) < 0)
+		return r;
+	if (qs->root) {
+		qs->uid = c->vmm_uid;
+		qs->gid = c->vmm_gid;
+		/* /dev/kvm is root:kvm 0660 on Debian: its group, and no other */
+		if (c->accel == ACCEL_KVM && stat("/dev/kvm", &st) == 0 && !(st.st_mode & S_IROTH))
+			qs->kvm_gid = st.st_gid;
+		return 0;
+	}
+	/* ns 1 of a namespace where ns 0 is us (idmap.h); with KVM it keeps our groups:
+	 * the kvm group is not mapped there, so it cannot be named alone */
+	idmap_ns_vmm((uint32_t)geteuid(), (uint32_t)getegid(), c->vmm_uid, c->vmm_gid, &qs->ns);
+	qs->uid = 1;
+	qs->gid = 1;
+	qs->keep_groups = c->accel == ACCEL_KVM;
+	return 0;
+}
+
 int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 {
-	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1;
+	_cleanup_close_ int log_fd = -1, ctl_fd = -1, vfs_listen = -1, vfs_fd = -1, qmp_fd = -1, qmp_peer = -1,
+			    disk_fd = -1, base_fd = -1, con_fd = -1;
 	struct qemu_setup qs = { .root = geteuid() == 0, .jail = c->vmm_uid != 0, .cgroup_procs = c->cgroup_procs };
 	struct vm_procs p = { 0 };
 	_cleanup_free_ char *jail_root = NULL;
 	char **argv = NULL;
 	const char *qemu;
-	int keep[3], sv[2], r;
+	int keep[6], sv[2], r;
 	size_t nkeep = 0;
 
 	r = vm_config_check(c);
 	if (r < 0)
 		return r;
-	if (qs.jail && !qs.root)
-		idmap_ns_vmm((uint32_t)geteuid(), (uint32_t)getegid(), c->vmm_uid, c->vmm_gid, &qs.ns);
+	if (qs.jail) {
+		r = qemu_ids(c, &qs, ret_err);
+		if (r < 0)
+			return r;
+	}
 	r = mkdir_p(c->run_dir, 0700);
 	if (r == 0 && c->disk_base) {
 		/* QEMU's root (vmm_jail.h) is mounted on run_dir/root in its own namespace */
@@ -629,9 +708,10 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 			.mountpoint = jail_root,
 			.exe = c->qemu_bin ? c->qemu_bin : VM_QEMU_DEFAULT,
 			.kvm = c->accel == ACCEL_KVM,
-			.files = { c->vmlinux, c->initramfs, c->disk_base, c->disk, c->console_log },
-			.rw = { false, false, false, true, true },
-			.n = 5,
+			/* QEMU reads these by path (its disks and console come as fds) */
+			.files = { c->vmlinux, c->initramfs },
+			.rw = { false, false },
+			.n = 2,
 		};
 	}
 	if (r < 0)
@@ -639,6 +719,15 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log_fd < 0)
 		return -errno;
+
+	if (qs.jail) {
+		/* opened here, as us: QEMU's own ids could not, and never see the paths */
+		disk_fd = open(c->disk, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		base_fd = c->disk_base ? open(c->disk_base, O_RDONLY | O_CLOEXEC) : -1;
+		con_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 3);
+		if (disk_fd < 0 || (c->disk_base && base_fd < 0) || con_fd < 0)
+			return -errno;
+	}
 
 	r = sock_listen_at(c->run_dir, VM_CTL_SOCK, 4, 0600, &ctl_fd);
 	if (r < 0)
@@ -676,7 +765,12 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	qmp_fd = sv[0];
 	qmp_peer = sv[1];
 
-	r = vm_build_argv_full(c, ctl_fd, vfs_fd, qmp_peer, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, &argv);
+	{
+		const struct vm_fds fds = {
+			.ctl = ctl_fd, .vfs = vfs_fd, .qmp = qmp_peer, .disk = disk_fd, .base = base_fd, .con = con_fd,
+		};
+		r = vm_build_argv_full(c, &fds, c->accel == ACCEL_TCG ? host_tsc_khz() : 0, &argv);
+	}
 	qemu = c->qemu_bin ? c->qemu_bin : VM_QEMU_DEFAULT;
 	if (r < 0)
 		goto fail;
@@ -684,6 +778,12 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	keep[nkeep++] = qmp_peer;
 	if (vfs_fd >= 0)
 		keep[nkeep++] = vfs_fd;
+	if (disk_fd >= 0)
+		keep[nkeep++] = disk_fd;
+	if (base_fd >= 0)
+		keep[nkeep++] = base_fd;
+	if (con_fd >= 0)
+		keep[nkeep++] = con_fd;
 	r = proc_spawn_detached(argv, log_fd, keep, nkeep, qemu_child_setup, &qs, &p.qemu_pid);
 	vm_argv_free(argv);
 	if (r < 0) {
@@ -695,6 +795,9 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	/* Only QEMU holds these now. */
 	qmp_peer = close_fd(qmp_peer);
 	vfs_fd = close_fd(vfs_fd);
+	disk_fd = close_fd(disk_fd);
+	base_fd = close_fd(base_fd);
+	con_fd = close_fd(con_fd);
 
 	r = qmp_wait_ready(qmp_fd, VM_START_TIMEOUT_MS);
 	if (r < 0) {

@@ -60,12 +60,12 @@ struct vm_config {
 	 * the user's subordinate ids otherwise */
 	struct subid_range uid_range, gid_range;
 	const char *extra_cmdline;  /* appended, may be NULL */
-	const char *runas;          /* user QEMU drops to after setup (-runas), NULL: stay */
 	const char *disk_base;      /* the disk's backing file, named to QEMU (never the header's) */
 	char *const *cgroup_procs;  /* cgroup.procs files QEMU and virtiofsd join first (NULL: none) */
-	/* the sandbox's own QEMU ids (idmap.h, a jail slot; 0: none): as root -runas
-	 * names them; for an ordinary user QEMU starts in a namespace where ns 0 is the
-	 * user and ns 1 these ids, and -runas 1:1 drops to them */
+	/* the sandbox's own QEMU ids (idmap.h, a jail slot; 0: none): sbx switches to
+	 * them before it execs QEMU (as root directly; for an ordinary user QEMU starts
+	 * in a namespace where ns 0 is the user and ns 1 these ids), after it opened
+	 * QEMU's disks and console for it (-add-fd) */
 	uint32_t vmm_uid, vmm_gid;
 	bool protect_git;           /* git hooks/config read-only to the guest (wsguard.h) */
 	const char *git_dir;        /* --branch: the repository's git directory, shared too */
