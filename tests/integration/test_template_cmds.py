@@ -22,9 +22,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, new_home
+from conftest import REPO, SBX_BIN, new_home
 
 NO_PROXY = {"no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+
+
+def shipped_recipe(name):
+    """The recipe sbx ships: the source tree's, or the installed one next to the sbx
+    under test (the user pass runs an installed sbx from a copy without recipes/)."""
+    src = REPO / "recipes" / name
+    if src.exists():
+        return src
+    return SBX_BIN.parent.parent / "share" / "sbx" / "recipes" / name
 
 
 def templates(h):
@@ -300,7 +309,8 @@ def bare_home():
 def test_update_pins_from_fake_registry(bare_home, registry):
     h = bare_home
     env = {"SBX_NPM_REGISTRY": registry.url, **NO_PROXY}
-    shipped = (REPO / "recipes" / "agents").read_text()
+    recipe = shipped_recipe("agents")
+    shipped = recipe.read_text()
     user = h.home / "config" / "recipes" / "agents"
 
     # the shipped recipe pins node and every CLI exactly
@@ -335,7 +345,7 @@ def test_update_pins_from_fake_registry(bare_home, registry):
     # everything else kept byte for byte; the shipped recipe untouched
     assert [l for l in text.splitlines() if not l.startswith(("node ", "npm "))] == \
         [l for l in shipped.splitlines() if not l.startswith(("node ", "npm "))]
-    assert (REPO / "recipes" / "agents").read_text() == shipped
+    assert recipe.read_text() == shipped
     assert any(p.startswith("/@anthropic-ai/claude-code/latest") for p in registry.paths), registry.paths
 
     # sbx version and template ls read the user's recipe (agents is not built here)
