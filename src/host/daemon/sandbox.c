@@ -222,6 +222,21 @@ static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 	rm_rf(sb->run_dir);
 }
 
+/* The time its VM last stopped, in spec.json: what `sbx prune` ages it by. */
+static void sandbox_record_stop(struct sandbox *sb)
+{
+	_cleanup_free_ char *specp = xasprintf("%s/spec.json", sb->dir);
+	int64_t was = sb->spec.stopped;
+	int r;
+
+	sb->spec.stopped = (int64_t)time(NULL);
+	r = spec_save(&sb->spec, specp);
+	if (r < 0) {
+		sb->spec.stopped = was;
+		log_warn("%s: cannot record its stop time in %s: %s", sb->spec.name, specp, strerror(-r));
+	}
+}
+
 /* Everything that depends on a live VM goes away; the sandbox is stopped. */
 static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 {
@@ -236,6 +251,8 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 		relay_fail(r, sb->error ? sb->error : why);
 	vm_teardown(sb, 2000);
 	sb->deadline_ms = 0;
+	if (!sb->dead)
+		sandbox_record_stop(sb);
 	sandbox_set_state(sb, SB_STOPPED);
 }
 
