@@ -19,6 +19,7 @@
 
 #include "egress_streams.h"
 #include "guestchan.h"
+#include "idle.h"
 #include "image.h"
 #include "jail.h"
 #include "names.h"
@@ -270,6 +271,7 @@ static void sandbox_on_guest_ready(struct sandbox *sb)
 	sb->deadline_ms = 0;
 	free(sb->error);
 	sb->error = NULL;
+	idle_start(sb, now_ms());
 	sandbox_set_state(sb, SB_RUNNING);
 }
 
@@ -339,6 +341,12 @@ void sandbox_tick(struct sandbox *sb, uint64_t now)
 	if (sb->state == SB_STOPPING && sb->deadline_ms && now > sb->deadline_ms) {
 		log_warn("%s: guest did not power off in time; killing the VM", sb->spec.name);
 		sandbox_vm_gone(sb, "the sandbox stopped");
+		return;
+	}
+	if (sb->state == SB_RUNNING && idle_due(sb, now, sb->d->idle_stop_ms)) {
+		log_info("%s: idle for %llu s (sandbox.idleStop); stopping it", sb->spec.name,
+			 (unsigned long long)((now - sb->last_active_ms) / 1000));
+		(void)sandbox_stop(sb);
 		return;
 	}
 	/* Lost the channel while QEMU lives (should not happen): reconnect. */
