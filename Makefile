@@ -14,7 +14,8 @@ DEB := $(BUILD)/sbx_$(VERSION)_$(DEB_ARCH).deb
 # Libraries of the host binary: json-c (state and config files), libidn2 (host
 # names), OpenSSL (TLS interception), c-ares (resolver), ldns (DNS messages) and
 # http-parser (HTTP framing; it has no .pc file), libarchive (the tar format of sbx cp and
-# of template export/import).
+# of template export/import: sbx loads it when used, src/host/archive_dl.c, so it is
+# not linked into sbx; the unit tests link it).
 HOST_PKGS := json-c libidn2 openssl libcares ldns libarchive
 HOST_LIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HOST_PKGS))
 HOST_LIBS := $(shell $(PKG_CONFIG) --libs $(HOST_PKGS)) -lhttp_parser
@@ -71,7 +72,7 @@ $(BUILD)/gobj/%.o: src/%.c
 	$(CC) $(CFLAGS_GUEST) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/sbx: $(HOST_OBJ) $(COMMON_OBJ) $(KEYRING_DYNLIST)
-	$(CC) -o $@ $(HOST_OBJ) $(COMMON_OBJ) $(LDFLAGS_HOST) $(LDFLAGS_SBX) $(HOST_LIBS)
+	$(CC) -o $@ $(HOST_OBJ) $(COMMON_OBJ) $(LDFLAGS_HOST) $(LDFLAGS_SBX) $(filter-out -larchive,$(HOST_LIBS))
 
 # position-independent (not PIE) for the shared object
 $(KEYRING_OBJ): $(KEYRING_SRC)

@@ -68,6 +68,9 @@ shlibs=$(cd "$tree" && dpkg-shlibdeps -O -edebian/sbx/usr/bin/sbx -edebian/sbx/u
 # diffutils and dpkg are Essential: never listed.
 runtime="qemu-system-x86, qemu-system-common, qemu-utils, mmdebstrap, debian-archive-keyring, gpg, uidmap, mount"
 runtime+=", e2fsprogs, kmod, lz4, xz-utils, zstd, git, apt, curl, ca-certificates"
+# libarchive is loaded by sbx cp and template export/import only (src/host/archive_dl.c),
+# so dpkg-shlibdeps does not see it.
+runtime+=", libarchive13"
 
 find "$root" -type d -exec chmod 0755 {} +
 size=$(du -s -k --apparent-size "$root/usr" | cut -f1)

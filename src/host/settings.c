@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "duration.h"
 #include "netaddr.h"
 #include "util.h"
 
@@ -24,7 +25,7 @@
 #define CA_FILE_MAX (4u << 20)
 
 enum {
-	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K_SECRETS, K_GITRO, K__N
+	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K_SECRETS, K_GITRO, K_IDLE, K__N
 };
 
 static const struct settings_key keys[K__N] = {
@@ -42,6 +43,10 @@ static const struct settings_key keys[K__N] = {
 	[K_GITRO] = { "workspace.protectGit", "true",
 		      "serve the workspace's git hooks and config (which git on the host runs and obeys) "
 		      "read-only to sandboxes: true|false" },
+	[K_IDLE] = { "sandbox.idleStop", SETTINGS_IDLE_STOP_DEFAULT,
+		     "stop a running sandbox after this long with no exec session, no egress and no busy CPU "
+		     "(the next exec or run starts it again; sandboxes publishing ports are kept): minutes, "
+		     "or N with s, m, h or d, or off" },
 };
 
 struct resolve_entry {
@@ -348,6 +353,26 @@ static int ca_validate(const char *value, char **ret_norm, char **ret_err)
 	return 0;
 }
 
+/* "off", or a duration (a bare number is minutes), stored as duration_format() writes it. */
+static int idle_parse(const char *value, char **ret_norm, char **ret_err)
+{
+	const char *err = NULL;
+	char t[DURATION_TEXT_MAX];
+	uint64_t secs;
+
+	if (!strcmp(value, "off")) {
+		*ret_norm = xstrdup(value);
+		return 0;
+	}
+	if (duration_parse(value, 60, &secs, &err) < 0 || !secs) {
+		*ret_err = xasprintf("'%s': %s", value, err ? err : "zero; to turn idle stops off: off");
+		return -EINVAL;
+	}
+	duration_format(secs, t, sizeof(t));
+	*ret_norm = xstrdup(t);
+	return 0;
+}
+
 static int one_of(const char *value, const char *const *allowed, char **ret_norm, char **ret_err)
 {
 	for (const char *const *a = allowed; *a; a++)
@@ -410,6 +435,8 @@ static int validate_idx(int k, const char *value, bool at_load, char **ret_norm,
 		return one_of(value, secrets, ret_norm, ret_err);
 	case K_GITRO:
 		return one_of(value, boolean, ret_norm, ret_err);
+	case K_IDLE:
+		return idle_parse(value, ret_norm, ret_err);
 	}
 	return -ENOENT;
 }
@@ -665,4 +692,15 @@ bool settings_agent_forwarding(const struct settings *s)
 {
 	const char *v = settings_get_or_default(s, "ssh.agentForwardingEnabled");
 	return !v || strcmp(v, "false") != 0;
+}
+
+uint64_t settings_idle_stop_s(const struct settings *s)
+{
+	const char *v = settings_get_or_default(s, "sandbox.idleStop");
+	const char *err;
+	uint64_t secs;
+
+	if (!v || !strcmp(v, "off") || duration_parse(v, 60, &secs, &err) < 0)
+		return 0;
+	return secs;
 }

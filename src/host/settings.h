@@ -20,9 +20,20 @@
  *   ssh.agentForwardingEnabled "true" | "false" (default true)
  *   vm.accel                   "auto" | "kvm" | "tcg" (default auto)
  *   secrets.backend            "auto" | "secret-service" | "file" (default auto; see secrets.h)
+ *   workspace.protectGit       "true" | "false" (default true)
+ *   sandbox.idleStop           "off" | a duration ("30m", "2h", "90s"; a bare number is
+ *                              minutes) (default SETTINGS_IDLE_STOP_DEFAULT)
  * The file is 0600 and written atomically under config/settings.lock.
  */
 struct settings;
+
+/* Under TCG an idle 1 GiB sandbox holds 200-450 MiB of host memory (minimal, agents;
+ * docs/idle-memory.md), and a stopped one starts again in 1.5-3 s, paid once by the
+ * next exec or run after the pause; a
+ * sandbox working for its user has an exec session (the agent), egress or a busy CPU,
+ * and one publishing ports is never stopped. Half an hour of none of these is a user
+ * who walked away. */
+#define SETTINGS_IDLE_STOP_DEFAULT "30m"
 
 struct settings_key {
 	const char *key;
@@ -65,6 +76,8 @@ bool settings_resolve_has_name(const struct settings *s, const char *host);
 int settings_dns_servers(const struct settings *s, char **ret_csv);
 /* ssh.agentForwardingEnabled (default true). */
 bool settings_agent_forwarding(const struct settings *s);
+/* sandbox.idleStop in seconds; 0: off. */
+uint64_t settings_idle_stop_s(const struct settings *s);
 /* workspace.protectGit (true unless set to false). */
 bool settings_protect_git(const struct settings *s);
 

@@ -178,6 +178,8 @@ for i, s in enumerate(("Example.COM.", "Bücher.example", "0x7f.1", "2130706433"
 add("fuzz_names", "name", b"\x01my sandbox/../x")
 add("fuzz_names", "size", b"\x022GiB")
 add("fuzz_names", "env", b"\x05FOO_1=bar")
+for i, t in enumerate(["7d", "12h", "30m", "90s", "2w", "0", "30", "off", "1x", "999999999999w"]):
+    add("fuzz_duration", "d-%d" % i, bytes([i % 3]) + t.encode())
 
 # ---- policy rules: rule \0 destination [\t port] \0 ... ----
 for i, (flags, rule, dests) in enumerate((

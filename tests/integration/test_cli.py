@@ -20,6 +20,7 @@ HELP_COMMANDS = [
     ["cp"],
     ["stop"],
     ["rm"],
+    ["prune"],
     ["ports"],
     ["daemon"],
     ["daemon", "start"],
@@ -56,7 +57,7 @@ def test_help(fresh, cmd):
 
 def test_help_lists_commands(fresh):
     out = fresh.ok("--help", timeout=30).out
-    for c in ("run", "create", "ls", "exec", "cp", "stop", "rm", "ports", "reset", "policy", "secret", "settings",
+    for c in ("run", "create", "ls", "exec", "cp", "stop", "rm", "prune", "ports", "reset", "policy", "secret", "settings",
               "review", "daemon", "template", "diagnose", "version"):
         assert re.search(rf"\b{c}\b", out), f"{c} missing from sbx --help:\n{out}"
 

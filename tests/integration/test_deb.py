@@ -55,7 +55,7 @@ EXPECTED = [
 ]
 # Depends that come from the programs sbx runs, and some dpkg-shlibdeps must find
 RUNTIME_DEPENDS = ["qemu-system-x86", "qemu-system-common", "qemu-utils", "mmdebstrap", "uidmap", "e2fsprogs",
-                   "git", "ca-certificates"]
+                   "git", "ca-certificates", "libarchive13"]
 LIB_DEPENDS = ["libc6", "libjson-c5", "libssl3", "libsecret-1-0"]
 
 

@@ -53,6 +53,23 @@ static int val(const char *key, const char *value, const char *want_norm)
 	return r;
 }
 
+/* sandbox.idleStop: off, or a duration (bare = minutes), stored normalised. */
+static void test_idle_stop(void)
+{
+	CHECK_EQ(val("sandbox.idleStop", "off", "off"), 0);
+	CHECK_EQ(val("sandbox.idleStop", "30", "30m"), 0);
+	CHECK_EQ(val("sandbox.idleStop", "90", "90m"), 0);
+	CHECK_EQ(val("sandbox.idleStop", "120", "2h"), 0);
+	CHECK_EQ(val("sandbox.idleStop", "3s", "3s"), 0);
+	CHECK_EQ(val("sandbox.idleStop", "1d", "1d"), 0);
+	CHECK(val("sandbox.idleStop", "0", NULL) == -EINVAL);
+	CHECK(val("sandbox.idleStop", "0s", NULL) == -EINVAL);
+	CHECK(val("sandbox.idleStop", "on", NULL) == -EINVAL);
+	CHECK(val("sandbox.idleStop", "-5", NULL) == -EINVAL);
+	CHECK(val("sandbox.idleStop", "5 m", NULL) == -EINVAL);
+	CHECK_EQ(settings_idle_stop_s(NULL), 30 * 60);   /* the default */
+}
+
 static void test_validate(void)
 {
 	static const struct {
@@ -285,6 +302,7 @@ int main(void)
 		CHECK(k[i].key && k[i].desc);
 	setup();
 	test_validate();
+	test_idle_stop();
 	test_ca();
 	test_store();
 	teardown();

@@ -102,7 +102,7 @@ static void test_argv(void)
 	CHECK(argv_opt(a, "-display", "none") != NULL);
 	CHECK(argv_opt(a, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") != NULL);
 	CHECK(argv_opt(a, "-runas", "") == NULL);
-	CHECK(argv_opt(a, "-accel", "tcg,thread=multi") != NULL);
+	CHECK(argv_opt(a, "-accel", "tcg,thread=multi,tb-size=128") != NULL);
 	CHECK(argv_find(a, "-enable-kvm") < 0);
 	CHECK(argv_opt(a, "-cpu", "max") != NULL);   /* AVX2 for agent CLIs under TCG */
 	CHECK(argv_opt(a, "-smp", "2") != NULL);

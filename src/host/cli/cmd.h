@@ -21,6 +21,9 @@ int cmd_exec(struct sbx_paths *p, int argc, char **argv);
 int cmd_cp(struct sbx_paths *p, int argc, char **argv);
 int cmd_stop(struct sbx_paths *p, int argc, char **argv);
 int cmd_rm(struct sbx_paths *p, int argc, char **argv);
+/* `sbx prune [--older-than AGE] [-f] [-n]` (cmd_prune.c): 0 done or nothing to prune, 1 refused
+ * at the prompt or a removal failed, 2 usage (also: no terminal and neither -f nor -n). */
+int cmd_prune(struct sbx_paths *p, int argc, char **argv);
 /* `sbx ports NAME [--publish SPEC]... [--unpublish SPEC]... [--json]` (cmd_ports.c). */
 int cmd_ports(struct sbx_paths *p, int argc, char **argv);
 /* `sbx reset [-f] [--secrets]`: 0 done or nothing to do, 1 refused at the prompt or a

@@ -96,6 +96,15 @@ static const struct doc_opt stop_opts[] = {
 	{ NULL },
 };
 
+static const struct doc_opt prune_opts[] = {
+	{ NULL, 0, "older-than", "AGE", NULL,
+	  "only sandboxes stopped at least AGE ago: N followed by s, m, h, d or w (default 7d; 0 = every stopped one)" },
+	{ NULL, 'f', "force", NULL, NULL, "do not ask (needed without a terminal)" },
+	{ NULL, 'n', "dry-run", NULL, NULL, "list what would be removed, remove nothing" },
+	{ NULL, 'h', "help", NULL, NULL, "show this help" },
+	{ NULL },
+};
+
 static const struct doc_opt rm_opts[] = {
 	{ NULL, 'f', "force", NULL, NULL, "stop running sandboxes first; remove a worktree with uncommitted changes" },
 	{ NULL, 0, "all", NULL, NULL, "every sandbox" },
@@ -400,6 +409,22 @@ static const struct cmd_doc docs[] = {
 			       "branch stays).\n",
 		.opts = rm_opts,
 		.kinds = "sandbox...",
+	},
+	{
+		.name = "prune",
+		.summary = "remove sandboxes stopped for a while",
+		.synopsis = "prune [--older-than AGE] [-f] [-n]",
+		.description = "Remove the sandboxes that have been stopped for AGE or longer (default 7d), as sbx\n"
+			       "rm does: their disks, and the git worktree of a --branch sandbox (its branch stays).\n"
+			       "A sandbox's age counts from when it last stopped, or from its creation if it never\n"
+			       "ran. Running sandboxes are never pruned, nor is a --branch worktree with uncommitted\n"
+			       "changes (sbx rm -f removes one). It lists what goes and asks first; without a\n"
+			       "terminal it needs -f.\n",
+		.opts = prune_opts,
+		.after_title = "Exit status",
+		.after = "  0  done, or nothing to prune\n"
+			 "  1  refused at the prompt, or a sandbox could not be removed\n"
+			 "  2  usage error, or no terminal to ask and no -f\n",
 	},
 	{
 		.name = "ports",

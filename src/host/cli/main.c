@@ -34,6 +34,7 @@ static const struct command {
 	{ "cp", cmd_cp, 0 },
 	{ "stop", cmd_stop, 0 },
 	{ "rm", cmd_rm, 0 },
+	{ "prune", cmd_prune, 0 },
 	{ "ports", cmd_ports, 0 },
 	{ "reset", cmd_reset, 0 },
 	{ "policy", cmd_policy, 0 },

@@ -115,6 +115,8 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 	json_object_object_add(o, "cpus", json_object_new_int(sb->spec.cpus));
 	json_object_object_add(o, "memory_mib", json_object_new_int(sb->spec.memory_mib));
 	json_object_object_add(o, "created", json_object_new_int64(sb->spec.created));
+	if (sb->spec.stopped)
+		json_object_object_add(o, "stopped", json_object_new_int64(sb->spec.stopped));
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING)
 		json_object_object_add(o, "pid", json_object_new_int(sb->procs.qemu_pid));
 	if (sb->state == SB_RUNNING || sb->state == SB_STARTING) {

@@ -24,6 +24,7 @@
 #include "heap.h"
 #include "ports.h"
 #include "sandbox.h"
+#include "settings.h"
 #include "sock.h"
 #include "sshagent.h"
 #include "util.h"
@@ -216,12 +217,31 @@ static void daemon_on_signal(struct sbxd *d, struct evsrc *ev)
 			d->quit = true;
 }
 
+/* sandbox.idleStop, read again when settings.json changed (looked at once a second);
+ * a file that does not load keeps the last value (sbx settings set validates). */
+static void daemon_settings_tick(struct sbxd *d, uint64_t now)
+{
+	struct settings *s;
+
+	if (d->settings_check_ms && now - d->settings_check_ms < 1000)
+		return;
+	d->settings_check_ms = now;
+	if (d->settings && !settings_stale(d->p, d->settings))
+		return;
+	if (settings_load(d->p, &s) < 0)
+		return;
+	settings_free(d->settings);
+	d->settings = s;
+	d->idle_stop_ms = settings_idle_stop_s(s) * 1000;
+}
+
 static void daemon_on_timer(struct sbxd *d, struct evsrc *ev)
 {
 	uint64_t ticks, now = now_ms();
 
 	(void)!read(ev->fd, &ticks, sizeof(ticks));
 	ev_listen_tick(d->epfd, &d->listen, now);
+	daemon_settings_tick(d, now);
 	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
 		if (!sb->dead)
 			sandbox_tick(sb, now);
@@ -288,6 +308,8 @@ static void daemon_shutdown(struct sbxd *d, const char *pidfile)
 		cl->dead = true;
 	reap_dead(d);
 	sandbox_broken_free_all(d);
+	settings_free(d->settings);
+	d->settings = NULL;
 	unlink(pidfile);
 	unlink(sockp);
 }

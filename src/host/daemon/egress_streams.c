@@ -27,6 +27,7 @@
 
 #include "audit.h"
 #include "daemon.h"
+#include "idle.h"
 #include "mux.h"
 #include "proto.h"
 #include "proxy.h"
@@ -187,6 +188,7 @@ static void egress_add(struct sandbox *sb, struct egress *e)
 	sb->egresses = e;
 	sb->egress_n++;
 	sb->d->egress_n++;
+	idle_touch(sb, now_ms());
 	mux_set_user(sb->chan.mux, e->id, e);
 }
 

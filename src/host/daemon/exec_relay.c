@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "idle.h"
 #include "mux.h"
 #include "names.h"
 #include "proto.h"
@@ -138,6 +139,7 @@ void relay_new(struct client *cl, uint32_t cid, struct sandbox *sb, struct json_
 	r->req = req;
 	r->next = sb->relays;
 	sb->relays = r;
+	idle_touch(sb, now_ms());
 	mux_set_user(cl->c.mux, cid, r);
 	if (sb->state == SB_RUNNING)
 		relay_open_guest(r);

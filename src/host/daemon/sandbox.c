@@ -19,6 +19,7 @@
 
 #include "egress_streams.h"
 #include "guestchan.h"
+#include "idle.h"
 #include "image.h"
 #include "jail.h"
 #include "names.h"
@@ -222,6 +223,21 @@ static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 	rm_rf(sb->run_dir);
 }
 
+/* The time its VM last stopped, in spec.json: what `sbx prune` ages it by. */
+static void sandbox_record_stop(struct sandbox *sb)
+{
+	_cleanup_free_ char *specp = xasprintf("%s/spec.json", sb->dir);
+	int64_t was = sb->spec.stopped;
+	int r;
+
+	sb->spec.stopped = (int64_t)time(NULL);
+	r = spec_save(&sb->spec, specp);
+	if (r < 0) {
+		sb->spec.stopped = was;
+		log_warn("%s: cannot record its stop time in %s: %s", sb->spec.name, specp, strerror(-r));
+	}
+}
+
 /* Everything that depends on a live VM goes away; the sandbox is stopped. */
 static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 {
@@ -236,6 +252,8 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 		relay_fail(r, sb->error ? sb->error : why);
 	vm_teardown(sb, 2000);
 	sb->deadline_ms = 0;
+	if (!sb->dead)
+		sandbox_record_stop(sb);
 	sandbox_set_state(sb, SB_STOPPED);
 }
 
@@ -253,6 +271,7 @@ static void sandbox_on_guest_ready(struct sandbox *sb)
 	sb->deadline_ms = 0;
 	free(sb->error);
 	sb->error = NULL;
+	idle_start(sb, now_ms());
 	sandbox_set_state(sb, SB_RUNNING);
 }
 
@@ -322,6 +341,12 @@ void sandbox_tick(struct sandbox *sb, uint64_t now)
 	if (sb->state == SB_STOPPING && sb->deadline_ms && now > sb->deadline_ms) {
 		log_warn("%s: guest did not power off in time; killing the VM", sb->spec.name);
 		sandbox_vm_gone(sb, "the sandbox stopped");
+		return;
+	}
+	if (sb->state == SB_RUNNING && idle_due(sb, now, sb->d->idle_stop_ms)) {
+		log_info("%s: idle for %llu s (sandbox.idleStop); stopping it", sb->spec.name,
+			 (unsigned long long)((now - sb->last_active_ms) / 1000));
+		(void)sandbox_stop(sb);
 		return;
 	}
 	/* Lost the channel while QEMU lives (should not happen): reconnect. */

@@ -20,6 +20,7 @@
 #include "vm.h"
 
 struct guestchan_events;
+struct settings;
 struct json_object;
 struct mux;
 struct sbxd;
@@ -50,6 +51,8 @@ struct sandbox {
 	uint64_t started_ms;
 	uint64_t last_console_check_s;
 	uint64_t relaunch_ms;   /* no HELLO by then: relaunch once (0 = watchdog off) */
+	uint64_t last_active_ms;        /* idle.c: last exec session, egress stream or busy CPU */
+	uint64_t cpu_sample_ms, cpu_sample_usec;        /* idle.c: the last CPU sample */
 	bool relaunched;        /* this start already used its relaunch */
 	struct relay *relays;
 	char *error;            /* why the last start failed */
@@ -117,6 +120,9 @@ struct sbxd {
 	char *accel_reason;
 	unsigned boot_timeout_ms;
 	uint64_t heap_trim_ms;        /* last heap_trim_tick() check */
+	uint64_t settings_check_ms;   /* last look at settings.json for idle_stop_ms */
+	struct settings *settings;    /* as loaded then (NULL: none yet) */
+	uint64_t idle_stop_ms;        /* sandbox.idleStop; 0: off */
 	struct proxy *proxy;          /* egress engine */
 	struct ca *ca;                /* sbx's CA (NULL: interception disabled, see log) */
 	struct audit *audit;          /* audit log writer for the SSH agent filter */

@@ -117,6 +117,8 @@ struct json_object *spec_to_json(const struct spec *s)
 	json_object_object_add(o, "uid", json_object_new_int64(s->uid));
 	json_object_object_add(o, "gid", json_object_new_int64(s->gid));
 	json_object_object_add(o, "created", json_object_new_int64(s->created));
+	if (s->stopped)
+		json_object_object_add(o, "stopped", json_object_new_int64(s->stopped));
 	if (s->base)
 		json_object_object_add(o, "base", json_object_new_string(s->base));
 	if (s->env)
@@ -182,7 +184,7 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 	struct json_object *env;
 	const char *name = json_get_str(o, "name"), *agent = json_get_str(o, "agent"), *tmpl = json_get_str(o, "template"),
 		   *ws = json_get_str(o, "workspace");
-	int64_t cpus, mem, uid, gid, created = 0;
+	int64_t cpus, mem, uid, gid, created = 0, stopped = 0;
 	int r;
 
 	if (!json_object_is_type(o, json_type_object))
@@ -193,6 +195,7 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 	    !jint(o, "uid", 0, 0xfffffffe, &uid) || !jint(o, "gid", 0, 0xfffffffe, &gid))
 		return *ret_err = "spec has bad cpus, memory_mib, uid or gid", -EINVAL;
 	(void)jint(o, "created", 0, INT64_MAX, &created);
+	(void)jint(o, "stopped", 0, INT64_MAX, &stopped);
 	s.name = xstrdup(name);
 	s.agent = xstrdup(agent);
 	s.template_name = xstrdup(tmpl);
@@ -202,6 +205,7 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 	s.uid = (uid_t)uid;
 	s.gid = (gid_t)gid;
 	s.created = created;
+	s.stopped = stopped;
 	if (json_get_str(o, "branch") || json_get_str(o, "repo") || json_get_str(o, "git_dir")) {
 		const char *b = json_get_str(o, "branch"), *rp = json_get_str(o, "repo"), *gd = json_get_str(o, "git_dir");
 		s.branch = b ? xstrdup(b) : NULL;

@@ -23,6 +23,8 @@ struct spec {
 	uid_t uid;         /* of user "agent" in the guest */
 	gid_t gid;
 	int64_t created;   /* unix seconds */
+	int64_t stopped;   /* unix seconds of the last stop of its VM; 0: never stopped
+			    * (or stopped by an sbx older than this field) */
 	char **env;        /* NULL-terminated "K=V" list given at create */
 	/* --branch (all NULL without): the workspace is a worktree of repo at branch;
 	 * git_dir (the repository's git directory) is shared with the VM too */
