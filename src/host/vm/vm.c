@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@
  * commits 6731 / 6985 / 7486 / 9178, a node loop 952 / 940 / 1436 / 1468. 128 is the
  * smallest that did not slow the guest; 64 slowed git and node, 32 everything. */
 #define VM_TCG_TB_MIB 128u
+#define VM_NOFILE_WARN 65536u   /* below this, a node_modules can exhaust virtiofsd's fds */
 
 static const char vm_cmdline_base[] =
 	"console=ttyS0 quiet panic=-1 no_timer_check mitigations=off audit=0 apparmor=0 security=none "
@@ -406,10 +408,17 @@ static int vfsd_child_setup(void *arg)
 	/* virtiofsd holds an O_PATH fd per inode the guest knows; raise the limit while
 	 * we still may (the hard limit only as real root). */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t hard = rl.rlim_max;
+
 		if (s->root && rl.rlim_max < s->nofile)
 			rl.rlim_max = s->nofile;
 		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		/* root without CAP_SYS_RESOURCE may not raise the hard limit: the soft one
+		 * still goes up to it (vfsd_nofile_check warned) */
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && rl.rlim_max != hard) {
+			rl.rlim_max = rl.rlim_cur = hard;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
 	}
 	/* its sandbox's cgroup first, as we are (a user's delegated cgroup is the user's) */
 	r = cgroup_join(s->cgroup_procs);
@@ -496,6 +505,38 @@ static int close_fd(int fd)
 	return -1;
 }
 
+static bool have_cap_sys_resource(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective & CAP_TO_MASK(CAP_SYS_RESOURCE);
+}
+
+/* virtiofsd keeps an O_PATH fd for every inode the guest holds (in its dentry
+ * cache, not only open files): past its RLIMIT_NOFILE, creating or opening files in
+ * the workspace fails in the guest with EMFILE. Say so when the limit it will get
+ * is low (seen: a root without CAP_SYS_RESOURCE and a hard limit of 20000 failed
+ * `tar -x` of 20000 files). */
+static void vfsd_nofile_check(const struct vm_config *c, const struct vfsd_setup *s)
+{
+	struct rlimit rl;
+	rlim_t eff;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	eff = rl.rlim_max;
+	if (s->root && eff < s->nofile && have_cap_sys_resource())
+		eff = s->nofile;
+	if (eff < VM_NOFILE_WARN)
+		log_warn("vm %s: virtiofsd may keep only %llu files open (the hard RLIMIT_NOFILE; raising it "
+			 "needs CAP_SYS_RESOURCE): once the guest knows more files of the workspace than that, "
+			 "creating or opening files there fails with \"Too many open files\"",
+			 c->name, (unsigned long long)eff);
+}
+
 static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid, char **ret_err)
 {
 	_cleanup_free_ struct vfsd_setup *s = xcalloc(1, sizeof(*s));
@@ -546,6 +587,7 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 		if (v > 0 && v < s->nofile)
 			s->nofile = v;
 	}
+	vfsd_nofile_check(c, s);
 	/* as root the agent's ids keep their numbers; otherwise they are ours */
 	r = idmap_ns_make(c->ws_uid, s->root ? c->ws_uid : (uint32_t)geteuid(), c->uid_range, c->ws_gid,
 			  s->root ? c->ws_gid : (uint32_t)getegid(), c->gid_range, &s->ns);
