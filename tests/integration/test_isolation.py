@@ -118,6 +118,9 @@ def test_vmm_processes_are_locked_down(box):
     with open(f"/proc/{qpid}/limits") as f:
         nofile = next(l for l in f if l.startswith("Max open files")).split()[3:5]
     assert nofile == ["1024", "1024"], nofile
+    with open(f"/proc/{qpid}/limits") as f:
+        nproc = next(l for l in f if l.startswith("Max processes")).split()[2:4]
+    assert nproc == ["1024", "1024"], nproc
     st = _status(qpid)
     bnd = int(st["CapBnd"], 16)
     assert bnd == 0, hex(bnd)

@@ -487,10 +487,13 @@ static int qemu_child_setup(void *arg)
 	if (r == 0 && s->jail)
 		r = qemu_drop_ids(s);
 	/* QEMU holds a few dozen fds (disk, sockets, an eventfd per queue), not sbxd's
-	 * raised limit; threads and processes are bounded by its cgroup's pids.max */
+	 * raised limit; threads and processes are bounded by its cgroup's pids.max and,
+	 * where it has an id of its own (which nothing else counts against), by
+	 * RLIMIT_NPROC too, which holds without a cgroup */
 	if (r == 0) {
 		const struct rlimit nofile = { VM_QEMU_NOFILE, VM_QEMU_NOFILE };
-		if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+		const struct rlimit nproc = { VM_QEMU_NPROC, VM_QEMU_NPROC };
+		if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || (s->jail && setrlimit(RLIMIT_NPROC, &nproc) < 0))
 			r = -errno;
 	}
 	return r == 0 && s->fs.mountpoint ? PROC_SETUP_FORK : r;

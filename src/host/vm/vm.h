@@ -2,6 +2,7 @@
 /* vm.h: launch and stop one sandbox microVM (QEMU microvm + virtiofsd), detached from the daemon. */
 #ifndef SBX_VM_H
 #define VM_QEMU_NOFILE 1024  /* QEMU's fd limit, soft and hard */
+#define VM_QEMU_NPROC 1024   /* QEMU's thread limit (its own id's), soft and hard */
 #define SBX_VM_H
 
 #include <stdbool.h>
