@@ -2,12 +2,13 @@
 # test_isolation.py: how the host processes of a running sandbox are confined (QEMU, virtiofsd).
 import os
 import re
+import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import pid_alive
+from conftest import pid_alive, wait_until
 
 
 def _status(pid):
@@ -366,6 +367,43 @@ def test_cgroup_goes_with_the_vm(box):
             assert not os.path.exists(d), d
     finally:
         home.sbx("rm", "-f", name, timeout=120)
+
+
+def test_cgroup_of_a_vm_that_died_unwatched_is_removed(fresh):
+    """A VM whose QEMU and virtiofsd ended while no sbxd ran leaves an empty cgroup
+    behind; the next sbxd removes it (and never one whose sbxd still lives)."""
+    h = fresh
+    name = "itcgdead"
+    h.ok("run", "-d", "--name", name, "shell", h.workspace("cgdeadws"), timeout=300)
+    vj = h.vm_json(name)
+    if h.ls_json()[name]["cgroup"] is None:
+        # no cgroup here (an ordinary user on cgroup v1): test_each_sandbox_has_a_cgroup_with_limits says why
+        assert os.getuid() != 0
+        return
+    dirs = [d for d in _cg_dirs(vj["qemu_pid"]).values() if os.path.basename(d).startswith("sbx-")]
+    assert dirs, _cg_dirs(vj["qemu_pid"])
+    dpid = h.daemon_pid()
+    os.kill(dpid, signal.SIGKILL)
+    assert wait_until(lambda: not pid_alive(dpid), 10)
+    pids = {int(p) for d in dirs for p in _read(f"{d}/cgroup.procs").split()}
+    assert vj["qemu_pid"] in pids and vj["vfsd_pid"] in pids, pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    # gone and reaped (a zombie still holds its cgroup)
+    assert wait_until(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30), \
+        [open(f"/proc/{p}/stat").read() for p in pids if os.path.exists(f"/proc/{p}")]
+    # empty now, and still there: nothing watched the VM go
+    assert all(not _read(f"{d}/cgroup.procs") for d in dirs), dirs
+    assert all(os.path.isdir(d) for d in dirs), dirs
+    h.ok("ls", timeout=60)  # starts sbxd
+    assert h.status(name) == "stopped"
+    for d in dirs:
+        assert not os.path.exists(d), d
+    assert "removed" in (h.state_dir / "sbxd.log").read_text()
+    # and it runs again with a new one
+    h.ok("exec", name, "true", timeout=300)
+    assert h.ls_json()[name]["cgroup"] is not None
+    h.ok("rm", "-f", name, timeout=120)
 
 
 def test_disk_header_cannot_choose_the_backing_file(box, tmp_path_factory):

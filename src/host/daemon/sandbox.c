@@ -476,6 +476,11 @@ int sandbox_load_all(struct sbxd *d)
 		sandbox_adopt(sb);
 	}
 	closedir(dir);
+	{
+		unsigned gone = cgroup_sweep();
+		if (gone)
+			log_info("removed %u cgroup%s of VMs that ended while no sbxd ran", gone, gone == 1 ? "" : "s");
+	}
 	return 0;
 }
 

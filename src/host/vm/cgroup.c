@@ -2,8 +2,10 @@
 /* cgroup.c: a cgroup per running sandbox with its limits, v2 or v1 (cgroup.h). */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,4 +320,60 @@ void cgroup_remove(struct sb_cgroup *cg)
 		if (cg->dir[i] && rmdir(cg->dir[i]) < 0 && errno != ENOENT)
 			log_debug("cgroup %s not removed: %m", cg->dir[i]);
 	cgroup_free(cg);
+}
+
+/* Under parent, remove each empty sbx-NAME-HEX whose sbxd (pid HEX) is gone. A
+ * cgroup with processes in it cannot be removed (EBUSY), so a running VM's stays. */
+static unsigned sweep_dir(const char *parent)
+{
+	DIR *dir = opendir(parent);
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		const char *dash = strrchr(de->d_name, '-');
+		char *end = NULL;
+		unsigned long pid;
+
+		if (de->d_type != DT_DIR || strncmp(de->d_name, "sbx-", 4) || !dash || dash == de->d_name + 3)
+			continue;
+		errno = 0;
+		pid = strtoul(dash + 1, &end, 16);
+		if (errno || !end || *end || pid == 0 || pid > INT32_MAX)
+			continue;
+		/* its sbxd (or whatever took its pid) lives: may be about to fill it */
+		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", parent, de->d_name);
+		if (rmdir(path) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+unsigned cgroup_sweep(void)
+{
+	unsigned n = 0;
+
+	if (access(CG_FS "/cgroup.controllers", F_OK) == 0) {
+		char *why = NULL;
+		const char *parent = v2_parent(&why);
+
+		free(why);
+		return parent ? sweep_dir(parent) : 0;
+	}
+	if (geteuid() != 0)
+		return 0;
+	for (int i = 0; i < CG_FILES_MAX; i++) {
+		_cleanup_free_ char *self = self_path(v1_ctrl[i]), *parent = NULL;
+
+		if (!self)
+			continue;
+		parent = xasprintf(CG_FS "/%s%s", v1_ctrl[i], self);
+		n += sweep_dir(parent);
+	}
+	return n;
 }

@@ -52,5 +52,8 @@ int cgroup_stat(const struct sb_cgroup *cg, pid_t pid, struct cg_stat *ret);
 /* Remove it (it must be empty: after its processes exited) and free the paths. */
 void cgroup_remove(struct sb_cgroup *cg);
 void cgroup_free(struct sb_cgroup *cg);
+/* At sbxd's start: remove the empty cgroups of VMs that ended while no sbxd watched
+ * them (their sbxd, named in the directory, is gone). How many went. */
+unsigned cgroup_sweep(void);
 
 #endif
