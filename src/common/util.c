@@ -148,10 +148,13 @@ int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len)
 		if (len == cap) {
 			if (cap >= max + 1)
 				return -EFBIG;
+			char *bigger;
+
 			cap = MIN(cap * 2, max + 1);
-			buf = realloc(buf, cap + 1);
-			if (!buf)
-				return -ENOMEM;
+			bigger = realloc(buf, cap + 1);
+			if (!bigger)
+				return -ENOMEM;   /* buf is still ours, and freed */
+			buf = bigger;
 		}
 		n = read_full(fd, buf + len, cap - len);
 		if (n < 0)

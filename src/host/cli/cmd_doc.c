@@ -24,7 +24,7 @@ static const struct doc_opt run_opts[] = {
 	  "repeatable; see sbx ports)" },
 	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no progress while a template is built on first use" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const char run_description[] =
@@ -53,7 +53,7 @@ static const struct doc_opt ports_opts[] = {
 	{ NULL, 0, "unpublish", "SPEC", NULL, "stop publishing SPEC, or every port published at HOSTPORT (repeatable)" },
 	{ NULL, 0, "json", NULL, NULL, "machine-readable array" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const char ports_description[] =
@@ -71,7 +71,7 @@ static const struct doc_opt ls_opts[] = {
 	{ NULL, 0, "json", NULL, NULL, "machine-readable array" },
 	{ NULL, 'q', "quiet", NULL, NULL, "names only" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt exec_opts[] = {
@@ -81,19 +81,19 @@ static const struct doc_opt exec_opts[] = {
 	{ NULL, 'w', "workdir", "DIR", NULL, "working directory in the sandbox (default: the workspace)" },
 	{ NULL, 'e', "env", "K=V", NULL, "extra environment (repeatable)" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt cp_opts[] = {
 	{ NULL, 'r', "recursive", NULL, NULL, "copy directories and everything in them (also -R)" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt stop_opts[] = {
 	{ NULL, 0, "all", NULL, NULL, "every sandbox" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt prune_opts[] = {
@@ -102,21 +102,21 @@ static const struct doc_opt prune_opts[] = {
 	{ NULL, 'f', "force", NULL, NULL, "do not ask (needed without a terminal)" },
 	{ NULL, 'n', "dry-run", NULL, NULL, "list what would be removed, remove nothing" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt rm_opts[] = {
 	{ NULL, 'f', "force", NULL, NULL, "stop running sandboxes first; remove a worktree with uncommitted changes" },
 	{ NULL, 0, "all", NULL, NULL, "every sandbox" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt reset_opts[] = {
 	{ NULL, 'f', "force", NULL, NULL, "do not ask (needed without a terminal)" },
 	{ NULL, 0, "secrets", NULL, NULL, "remove the stored secrets too" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_sub policy_subs[] = {
@@ -138,7 +138,7 @@ static const struct doc_sub policy_subs[] = {
 	{ "import", "FILE", "file", "make the policy what FILE says (- reads standard input): every line is checked "
 	  "first, and a bad one is named as FILE:LINE with nothing changed; the changes are shown as a diff and "
 	  "applied only when accepted (asks on a terminal; without one, only with -y)" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt policy_opts[] = {
@@ -152,7 +152,7 @@ static const struct doc_opt policy_opts[] = {
 	{ "import", 0, "merge", NULL, NULL, "import: add the file's rules, keep the others" },
 	{ "import", 'y', "yes", NULL, NULL, "import: accept the changes without asking (after showing them)" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const char policy_description[] =
@@ -189,7 +189,7 @@ static const struct doc_sub secret_subs[] = {
 	{ "ls", "", "", "list stored secrets: SCOPE SERVICE PREVIEW (never the value), and where they are kept (the "
 	  "setting secrets.backend: the Secret Service or a 0600 file)" },
 	{ "rm", "SERVICE", "service", "remove a stored secret" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt secret_opts[] = {
@@ -198,7 +198,7 @@ static const struct doc_opt secret_opts[] = {
 	  "set, rm: the secret of that sandbox only, which wins over the global one" },
 	{ "ls", 0, "json", NULL, NULL, "ls: print JSON" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const char secret_description[] =
@@ -228,13 +228,13 @@ static const struct doc_sub settings_subs[] = {
 	{ "get", "KEY", "setting", "print a key's value (or its default)" },
 	{ "set", "KEY VALUE", "setting", "set a key" },
 	{ "unset", "KEY", "setting", "back to the default" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt settings_opts[] = {
 	{ "ls", 0, "json", NULL, NULL, "ls: print JSON" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static size_t settings_list(size_t i, struct doc_item *ret)
@@ -264,7 +264,7 @@ static const struct doc_opt review_opts[] = {
 	{ NULL, 0, "json", NULL, NULL, "machine-readable array, one object per sandbox" },
 	{ NULL, 0, "accept", NULL, NULL, "take the workspace's current state as the new baseline (look first)" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const char review_description[] =
@@ -295,7 +295,7 @@ static const struct doc_sub template_subs[] = {
 	  "sandboxes are named)" },
 	{ "update", "NAME", "template", "ask the npm registry for the newest Node.js (same major version) and agent "
 	  "CLI releases and pin them in your copy of the recipe; prints old -> new" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt template_opts[] = {
@@ -306,19 +306,19 @@ static const struct doc_opt template_opts[] = {
 	{ "ls", 0, "json", NULL, NULL, "ls: print a JSON array" },
 	{ "update", 'n', "dry-run", NULL, NULL, "update: print what would change, write nothing" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_sub daemon_subs[] = {
 	{ "start", "", "", "start it (no-op when running)" },
 	{ "stop", "", "", "stop it; running sandboxes keep running and are re-adopted" },
 	{ "status", "", "", "say whether it runs (exit 3 when not)" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct doc_opt help_only[] = {
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct cmd_doc docs[] = {
@@ -598,7 +598,7 @@ static const struct cmd_doc docs[] = {
 static const struct doc_opt top_opts[] = {
 	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no steps, progress bars or notes (before the "
 	  "command: sbx -q template build minimal)" },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct cmd_doc top = {
