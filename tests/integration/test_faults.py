@@ -2,6 +2,7 @@
 # test_faults.py: guests that never come up or die in boot, QEMU that fails to start, a flooding exec,
 # sbxd killed with SIGKILL in the middle of a guest's download.
 import http.server
+import glob
 import os
 import pathlib
 import shlex
@@ -28,6 +29,25 @@ def _assert_nothing_running(h, name):
         assert not pid_alive(vj.get("qemu_pid", 0), vj.get("qemu_start"))
         assert not pid_alive(vj.get("vfsd_pid", 0), vj.get("vfsd_start"))
     assert h.status(name) == "stopped", h.ls_json()
+    # nor its cgroup (a VMM that failed at start is reaped a moment after it is killed)
+    dpid = h.daemon_pid()
+    if dpid:
+        left = [d for d in _our_cgroup_parents() for d in glob.glob(f"{d}/sbx-{name}-{dpid:x}")]
+        assert not left, left
+
+
+def _our_cgroup_parents():
+    """Where sbxd (started from this process's cgroup) makes the sandboxes' cgroups."""
+    out = []
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if ctrls == "" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+                out.append("/sys/fs/cgroup/sbx.slice" if os.getuid() == 0 else "/sys/fs/cgroup" + path)
+            for c in ("memory", "cpu", "pids"):
+                if c in ctrls.split(","):
+                    out.append(f"/sys/fs/cgroup/{c}{path}".rstrip("/"))
+    return out
 
 
 def test_guest_that_never_comes_up(fresh):

@@ -314,11 +314,24 @@ void cgroup_free(struct sb_cgroup *cg)
 	*cg = (struct sb_cgroup){ 0 };
 }
 
+/* A VMM killed a moment ago may not be reaped yet (QEMU is pid 1 of its own pid
+ * namespace, reaped by its parent), and its cgroup is busy until then: wait that
+ * out, briefly. What is still busy after it the next sbxd removes (cgroup_sweep). */
+#define CG_RMDIR_TRIES 50
+#define CG_RMDIR_WAIT_US 10000
+
 void cgroup_remove(struct sb_cgroup *cg)
 {
-	for (int i = 0; i < CG_FILES_MAX; i++)
-		if (cg->dir[i] && rmdir(cg->dir[i]) < 0 && errno != ENOENT)
-			log_debug("cgroup %s not removed: %m", cg->dir[i]);
+	for (int i = 0; i < CG_FILES_MAX; i++) {
+		int tries = 0, r;
+
+		if (!cg->dir[i])
+			continue;
+		while ((r = rmdir(cg->dir[i]) < 0 ? -errno : 0) == -EBUSY && ++tries < CG_RMDIR_TRIES)
+			usleep(CG_RMDIR_WAIT_US);
+		if (r < 0 && r != -ENOENT)
+			log_warn("cgroup %s not removed: %s", cg->dir[i], strerror(-r));
+	}
 	cgroup_free(cg);
 }
 

@@ -33,9 +33,10 @@ struct cg_stat {
 };
 
 /* The memory limit for a guest of mem_mib: RAM + a quarter + 512 MiB (virtiofsd,
- * thread stacks, page cache) + extra_mib (under TCG 1024: QEMU's translated-code
- * cache, which grows to 1 GiB while the guest runs). Pure. */
-#define CG_TCG_EXTRA_MIB 1024
+ * thread stacks, page cache) + extra_mib (under TCG CG_TCG_EXTRA_MIB: QEMU's
+ * translated-code cache, capped at VM_TCG_TB_MIB = 128 MiB, and TCG's tables around
+ * it; it was 1024 while QEMU's default 1 GiB cache grew unbounded). Pure. */
+#define CG_TCG_EXTRA_MIB 256
 uint64_t cgroup_memory_for(unsigned mem_mib, unsigned extra_mib);
 /* Make NAME's cgroup with its limits; version 0 and *ret_why (once per reason) when
  * none can be had. 0, or -errno when one should have been made but failed. */
