@@ -26,9 +26,13 @@ static bool idle_cpu_busy(struct sandbox *sb, uint64_t now, bool due)
 
 	if (now - sb->cpu_sample_ms < (due ? 1000u : IDLE_CPU_SAMPLE_MS))
 		return false;
-	if (cgroup_stat(&sb->cg, sb->procs.qemu_pid, &st) < 0 || !st.cpu_usec) {
+	/* no cgroup (cgroup v1 as a user, or v2 not delegated): QEMU's own CPU time,
+	 * which is the guest's (virtiofsd idles when the guest does) */
+	if (cgroup_stat(&sb->cg, sb->procs.qemu_pid, &st) < 0)
+		st.cpu_usec = cgroup_proc_cpu_usec(sb->procs.qemu_pid);
+	if (!st.cpu_usec) {
 		sb->cpu_sample_ms = now;
-		return false;   /* no cgroup (not delegated): activity is sessions and egress only */
+		return false;   /* unreadable: activity is sessions and egress only */
 	}
 	if (sb->cpu_sample_ms && st.cpu_usec >= sb->cpu_sample_usec)
 		/* usec per ms is per mille of one CPU */

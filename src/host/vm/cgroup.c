@@ -269,8 +269,7 @@ int cgroup_join(char *const procs[])
 	return 0;
 }
 
-/* utime + stime of pid, in microseconds. */
-static uint64_t proc_cpu_usec(pid_t pid)
+uint64_t cgroup_proc_cpu_usec(pid_t pid)
 {
 	char path[32];
 	_cleanup_free_ char *text = NULL;
@@ -299,7 +298,7 @@ int cgroup_stat(const struct sb_cgroup *cg, pid_t pid, struct cg_stat *ret)
 	if (cg->version == 1) {
 		(void)get_u64(cg->dir[0], "memory.usage_in_bytes", NULL, &ret->memory_bytes);
 		(void)get_u64(cg->dir[0], "memory.oom_control", "oom_kill", &ret->oom_kills);
-		ret->cpu_usec = proc_cpu_usec(pid);
+		ret->cpu_usec = cgroup_proc_cpu_usec(pid);
 		return 0;
 	}
 	return -ENOENT;

@@ -50,6 +50,9 @@ int cgroup_join(char *const procs[]);
 /* Its use now: memory from the cgroup, CPU from it (v2) or from pid's /proc (v1:
  * the cpu hierarchy counts none; pid 0: none); -ENOENT without a cgroup. */
 int cgroup_stat(const struct sb_cgroup *cg, pid_t pid, struct cg_stat *ret);
+/* utime + stime of pid (its threads included) from /proc, in microseconds; 0 if
+ * unreadable. Where there is no cgroup, QEMU's is the guest's CPU use. */
+uint64_t cgroup_proc_cpu_usec(pid_t pid);
 /* Remove it (it must be empty: after its processes exited) and free the paths. */
 void cgroup_remove(struct sb_cgroup *cg);
 void cgroup_free(struct sb_cgroup *cg);
