@@ -344,3 +344,19 @@ def test_stop_is_graceful_and_leaves_no_process(fresh):
     assert cp.returncode == 0, cp.stdout + cp.stderr
     r = fresh.sbx("exec", "gstop", "stat", "-c", "%s", "/home/agent/blob", timeout=300)
     assert r.rc == 0 and r.out.strip() == "20000000", r
+
+
+def test_daemon_stop_returns_once_the_daemon_is_gone(fresh):
+    """`sbx daemon stop` returns only when the old sbxd has exited (its socket closed
+    first), so the next command starts a fresh daemon instead of reaching the one
+    that is going ("lost the connection to sbxd: Broken pipe")."""
+    for _ in range(5):
+        fresh.ok("ls", timeout=60)
+        old = fresh.daemon_pid()
+        assert old and pid_alive(old)
+        assert fresh.ok("daemon", "stop", timeout=60).out.startswith("sbxd stopped")
+        assert not pid_alive(old), old
+        assert not (fresh.run_dir / "sbxd.sock").exists()
+        r = fresh.sbx("ls", timeout=60)
+        assert r.rc == 0 and "Broken pipe" not in r.err, r
+

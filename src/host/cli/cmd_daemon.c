@@ -5,12 +5,29 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "sbxd_conn.h"
 #include "daemon.h"
 #include "util.h"
+
+#define DAEMON_STOP_WAIT_MS 30000
+
+/* The pid in sbxd's pid file; 0 when there is none or it is not a pid. */
+static pid_t daemon_pid(const char *pidfile)
+{
+	_cleanup_free_ char *text = NULL;
+	char *end = NULL;
+	long v;
+
+	if (file_read_all(pidfile, 32, &text, NULL) < 0)
+		return 0;
+	v = strtol(text, &end, 10);
+	return v > 0 && v < INT32_MAX && end != text && (*end == '\n' || !*end) ? (pid_t)v : 0;
+}
 
 int cmd_daemon_status(struct sbx_paths *p, bool quiet)
 {
@@ -68,11 +85,15 @@ int cmd_daemon(struct sbx_paths *p, int argc, char **argv)
 		struct json_object *req;
 		_cleanup_free_ char *pidfile = xasprintf("%s/sbxd.pid", p->run);
 		uint64_t deadline;
+		pid_t pid;
+		uint64_t start;
 
 		if (sbxd_connect(p, false, &c) < 0) {
 			printf("sbxd is not running\n");
 			return 0;
 		}
+		pid = daemon_pid(pidfile);
+		start = pid > 0 ? proc_start_time(pid) : 0;
 		req = json_object_new_object();
 		json_object_object_add(req, "op", json_object_new_string("shutdown"));
 		if (sbxd_call(c, req, NULL) < 0) {
@@ -80,10 +101,16 @@ int cmd_daemon(struct sbx_paths *p, int argc, char **argv)
 			return 1;
 		}
 		sbxd_conn_free(c);
-		/* Wait until it is gone, so a following start gets a fresh daemon. */
-		deadline = now_ms() + 5000;
-		while (access(pidfile, F_OK) == 0 && now_ms() < deadline)
+		/* Wait until it is gone (its lock with it), so a following command gets a
+		 * fresh daemon rather than the one that is going. */
+		deadline = now_ms() + DAEMON_STOP_WAIT_MS;
+		while ((access(pidfile, F_OK) == 0 || (start && proc_alive(pid, start))) && now_ms() < deadline)
 			usleep(10000);
+		if (access(pidfile, F_OK) == 0 || (start && proc_alive(pid, start))) {
+			fprintf(stderr, "sbx: sbxd (pid %d) is still stopping after %d s (see %s/sbxd.log)\n", (int)pid,
+				DAEMON_STOP_WAIT_MS / 1000, p->state);
+			return 1;
+		}
 		printf("sbxd stopped (running sandboxes keep running)\n");
 		return 0;
 	}

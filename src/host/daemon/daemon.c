@@ -303,6 +303,13 @@ static void daemon_shutdown(struct sbxd *d, const char *pidfile)
 	_cleanup_free_ char *sockp = xasprintf("%s/sbxd.sock", d->p->run);
 
 	log_info("sbxd stopping; running sandboxes keep running");
+	/* no new client from here on: one that connected now would reach a daemon that
+	 * never answers (a CLI that saw the pid file go starts a new one) */
+	unlink(sockp);
+	if (d->listen.ev.fd >= 0) {
+		close(d->listen.ev.fd);
+		d->listen.ev.fd = -1;
+	}
 	flush_all(d);
 	for (struct client *cl = d->clients; cl; cl = cl->next)
 		cl->dead = true;
@@ -311,7 +318,6 @@ static void daemon_shutdown(struct sbxd *d, const char *pidfile)
 	settings_free(d->settings);
 	d->settings = NULL;
 	unlink(pidfile);
-	unlink(sockp);
 }
 
 int daemon_main(struct sbx_paths *p, bool foreground)
