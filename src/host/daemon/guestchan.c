@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -129,7 +130,7 @@ static void put_sentinels(struct sandbox *sb, struct tlv_writer *w)
 	}
 }
 
-static void chan_send_config(struct sandbox *sb)
+void guestchan_configure(struct sandbox *sb)
 {
 	uint8_t *buf = xmalloc(FRAME_MAX_CTRL);
 	struct tlv_writer w;
@@ -146,14 +147,22 @@ static void chan_send_config(struct sandbox *sb)
 	tlv_put_u32(&w, CTRL_OP, OP_CONFIG);
 	tlv_put_str(&w, CFG_HOSTNAME, sb->spec.name);
 	tlv_put_str(&w, CFG_WORKSPACE, sb->spec.workspace);
-	if (sb->spec.git_dir) {
-		/* --branch: the share holds the worktree and the git directory */
+	if (sb->spec.git_dir || sb->staged) {
+		/* --branch, or a claimed pool VM: the share is a stage that holds the
+		 * workspace (and the git directory) at their paths */
 		tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.workspace);
-		tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.git_dir);
+		if (sb->spec.git_dir)
+			tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.git_dir);
 	}
 	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
 	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
 	tlv_put(&w, CFG_TIME_NS, t8, 8);
+	{
+		uint8_t seed[32];
+		if (getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed))
+			tlv_put(&w, CFG_SEED, seed, sizeof(seed));
+		explicit_bzero(seed, sizeof(seed));
+	}
 	n_cas = put_host_cas(&w);
 	if (sb->d->ca) {
 		const char *pem = ca_cert_pem(sb->d->ca);
@@ -214,6 +223,13 @@ static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
 	}
 	log_debug("%s: guest hello (uptime %u ms)", sb->spec.name, up);
 	sb->relaunch_ms = 0;   /* alive: the boot watchdog is done */
+	if (sb->pooled) {
+		/* a warm pool VM: configured (named, given its workspace) only when claimed */
+		sb->deadline_ms = 0;
+		if (sb->chan_events->pool_ready)
+			sb->chan_events->pool_ready(sb);
+		return;
+	}
 	if (sb->state == SB_RUNNING) {
 		/* The guest restarted the session on its own (it saw a violation): answer
 		 * with our HELLO and configure it again once it answers. */
@@ -222,7 +238,7 @@ static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
 		chan_restart_session(sb);
 		return;
 	}
-	chan_send_config(sb);
+	guestchan_configure(sb);
 }
 
 static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
@@ -269,6 +285,10 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 /* Guest-opened streams (even ids) are egress: proxy, tproxy, dns. */
 static int ch_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 {
+	struct sandbox *sb = ctx;
+
+	if (sb->pooled)
+		return -EPERM;   /* unclaimed: no egress of any kind */
 	return egress_open(ctx, id, args, len);
 }
 

@@ -286,8 +286,22 @@ struct vfsd_setup {
 	const char *git_dir;
 	struct wsguard git_guard;
 	const char *stage;
+	bool pool;              /* an empty stage, shared so that binds added at claim reach virtiofsd */
 	char *const *cgroup_procs;
 };
+
+/* Where virtiofsd's stage is mounted in its own namespace: an empty directory every
+ * host has (covered there by a tmpfs, never touched on the host). */
+static const char *stage_dir(void)
+{
+	static const char *const stages[] = { "/mnt", "/media", "/srv", "/opt" };
+	struct stat st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
+		if (lstat(stages[i], &st) == 0 && S_ISDIR(st.st_mode))
+			return stages[i];
+	return NULL;
+}
 
 /* mkdir -p rel (no leading '/') beneath dirfd; an O_PATH fd of the last directory. */
 static int mkdir_beneath(int dirfd, const char *rel)
@@ -359,9 +373,17 @@ static int vfsd_mounts(const struct vfsd_setup *s)
 {
 	int r;
 
-	if (!s->guard.n && !s->git_dir)
+	if (!s->guard.n && !s->git_dir && !s->pool)
 		return 0;
 	r = wsguard_unshare();
+	if (r == 0 && s->pool) {
+		/* virtiofsd's own namespace (sandbox=namespace) is made a slave of this one:
+		 * binds that vm_stage_attach() adds under a shared stage show there too */
+		if (mount("sbx-share", s->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0 ||
+		    mount(NULL, s->stage, NULL, MS_SHARED, NULL) < 0)
+			r = -errno;
+		return r;
+	}
 	if (r == 0)
 		r = wsguard_apply(s->workspace, &s->guard);
 	if (r == 0 && s->git_dir)
@@ -554,17 +576,13 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 	s->cgroup_procs = c->cgroup_procs;
 	s->workspace = c->workspace;
 	s->git_dir = c->git_dir;
-	if (c->git_dir) {
-		static const char *const stages[] = { "/mnt", "/media", "/srv", "/opt" };
-		struct stat st;
-
-		for (size_t i = 0; i < ARRAY_SIZE(stages) && !s->stage; i++)
-			if (lstat(stages[i], &st) == 0 && S_ISDIR(st.st_mode))
-				s->stage = stages[i];
+	s->pool = c->pool_stage;
+	if (c->git_dir || c->pool_stage) {
+		s->stage = stage_dir();
 		if (!s->stage)
 			return -ENOENT;
 	}
-	if (c->protect_git) {
+	if (c->protect_git && c->workspace) {
 		_cleanup_free_ char *warn = NULL, *gwarn = NULL, *err = NULL;
 		r = c->git_dir ? wsguard_plan_worktree(c->workspace, c->git_dir, c->ws_uid, c->ws_gid, &s->guard, &warn,
 						       &err)
@@ -787,7 +805,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	if (r < 0)
 		return r;
 
-	if (c->workspace) {
+	if (c->workspace || c->pool_stage) {
 		r = sock_listen_at(c->run_dir, VM_VFS_SOCK, 1, 0600, &vfs_listen);
 		if (r < 0)
 			return r;
@@ -868,6 +886,122 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 
 fail:
 	(void)vm_kill(&p, 1000);
+	return r;
+}
+
+/* ---- claim of a pool VM: the workspace into virtiofsd's stage ---- */
+
+struct stage_attach {
+	int userns, mntns;              /* virtiofsd's, opened by the parent */
+	const char *paths[2];           /* workspace, git directory (may be NULL) */
+	const struct wsguard *guards[2];
+};
+
+/* In a forked child (system calls only). virtiofsd's namespace (sandbox=namespace) has
+ * the stage as its root, and no host path is visible there: the trees are cloned
+ * first, in a mount namespace of our own owned by virtiofsd's user namespace (so the
+ * clones may be attached in its mount namespace), then attached beneath its root, and
+ * the git guards bound over them there. */
+static int stage_attach_child(const struct stage_attach *a)
+{
+	int tree[2] = { -1, -1 }, root, r = 0;
+
+	umask(022);   /* the stage's directories: searchable, as stage_build's */
+	if (setns(a->userns, CLONE_NEWUSER) < 0)
+		return -errno;
+	/* become the namespace's root (an unprivileged host id): its files are ours */
+	(void)setgroups(0, NULL);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -errno;
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	for (int i = 0; i < 2 && a->paths[i]; i++) {
+		int src = open(a->paths[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (src < 0)
+			return -errno;
+		tree[i] = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+		close(src);
+		if (tree[i] < 0)
+			return -errno;
+	}
+	if (setns(a->mntns, CLONE_NEWNS) < 0)
+		return -errno;
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	for (int i = 0; i < 2 && a->paths[i] && r == 0; i++) {
+		int dst = mkdir_beneath(root, a->paths[i] + 1);
+
+		if (dst < 0) {
+			r = dst;
+			break;
+		}
+		if (move_mount(tree[i], "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			r = -errno;
+		close(dst);
+		if (r == 0 && a->guards[i] && a->guards[i]->n)
+			r = wsguard_apply(a->paths[i], a->guards[i]);
+	}
+	close(root);
+	return r;
+}
+
+int vm_stage_attach(const struct vm_procs *p, const char *workspace, const char *git_dir, uid_t ws_uid,
+		    gid_t ws_gid, bool protect_git, char **ret_err)
+{
+	_cleanup_free_ char *warn = NULL, *gwarn = NULL, *err = NULL, *up = NULL, *mp = NULL;
+	_cleanup_free_ struct wsguard *guard = xcalloc(2, sizeof(*guard)); /* 128 KiB each */
+	struct wsguard *git_guard = guard + 1;
+	struct stage_attach a = { .userns = -1, .mntns = -1, .paths = { workspace, git_dir } };
+	pid_t pid;
+	int st, r = 0;
+
+	if (!path_ok(workspace) || (git_dir && !path_ok(git_dir)))
+		return -EINVAL;
+	if (protect_git) {
+		r = git_dir ? wsguard_plan_worktree(workspace, git_dir, ws_uid, ws_gid, guard, &warn, &err)
+			    : wsguard_plan(workspace, ws_uid, ws_gid, guard, &warn, &err);
+		if (r == 0 && git_dir)
+			r = wsguard_plan_gitdir(git_dir, ws_uid, ws_gid, git_guard, &gwarn, &err);
+		if (r < 0) {
+			*ret_err = xasprintf("git metadata cannot be protected: %s", err ? err : strerror(-r));
+			return r;
+		}
+		if (warn || gwarn)
+			log_warn("git metadata of %s: %s%s", workspace, warn ? warn : "", gwarn ? gwarn : "");
+		a.guards[0] = guard;
+		a.guards[1] = git_guard;
+	}
+	/* the pid must still be that virtiofsd: a recycled pid is never entered */
+	up = xasprintf("/proc/%d/ns/user", (int)p->vfsd_pid);
+	mp = xasprintf("/proc/%d/ns/mnt", (int)p->vfsd_pid);
+	a.userns = open(up, O_RDONLY | O_CLOEXEC);
+	a.mntns = open(mp, O_RDONLY | O_CLOEXEC);
+	if (a.userns < 0 || a.mntns < 0 || p->vfsd_pid <= 0 || !proc_alive(p->vfsd_pid, p->vfsd_start)) {
+		r = a.userns < 0 || a.mntns < 0 ? -errno : -ESRCH;
+		*ret_err = xasprintf("the pool VM's virtiofsd is gone (%s)", strerror(-r));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		*ret_err = xasprintf("fork: %s", strerror(-r));
+		goto out;
+	}
+	if (pid == 0)
+		_exit(-stage_attach_child(&a) & 0xff);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		r = WIFEXITED(st) ? -WEXITSTATUS(st) : -EIO;
+		*ret_err = xasprintf("cannot attach the workspace to the pool VM: %s", strerror(-r));
+	}
+out:
+	if (a.userns >= 0)
+		close(a.userns);
+	if (a.mntns >= 0)
+		close(a.mntns);
 	return r;
 }
 
