@@ -681,6 +681,7 @@ int sandbox_claim(struct sandbox *pv, struct spec *spec, struct sandbox **ret)
 	memset(spec, 0, sizeof(*spec));
 	pv->pooled = false;
 	pv->staged = true;
+	(void)cgroup_set_low_priority(&pv->cg, false);
 	pv->claim_config = true;
 	pv->started_ms = now_ms();
 	pv->deadline_ms = now_ms() + d->boot_timeout_ms;
@@ -889,6 +890,8 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	sb->error = NULL;
 	sb->started_ms = now_ms();
 	sandbox_cgroup(sb);
+	if (sb->pooled)
+		(void)cgroup_set_low_priority(&sb->cg, true);   /* before its processes join */
 	cfg.cgroup_procs = sb->cg.version ? sb->cg.procs : NULL;
 	r = vm_launch(&cfg, &sb->procs, &why);
 	sb->procs.slot = jail.slot;
@@ -908,10 +911,14 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		sandbox_vm_gone(sb, *ret_err);
 		return r;
 	}
-	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
+	/* a pool VM boots at the lowest CPU priority: more time, and no relaunch (a
+	 * failed pool boot is discarded and retried by pool.c) */
+	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms * (sb->pooled ? 3 : 1);
 	/* Watchdog for a boot that hangs early: a third of the boot timeout, only when
 	 * that leaves time for a second boot (not with the short timeouts of tests). */
-	sb->relaunch_ms = !sb->relaunched && sb->d->boot_timeout_ms >= 30000 ? now_ms() + sb->d->boot_timeout_ms / 3 : 0;
+	sb->relaunch_ms = !sb->pooled && !sb->relaunched && sb->d->boot_timeout_ms >= 30000
+				  ? now_ms() + sb->d->boot_timeout_ms / 3
+				  : 0;
 	if (watch_qemu(sb) < 0 || chan_connect(sb) < 0) {
 		*ret_err = xstrdup("cannot attach to the new VM");
 		sandbox_vm_gone(sb, "cannot attach to the new VM");

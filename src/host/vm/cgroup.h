@@ -49,6 +49,9 @@ int cgroup_join(char *const procs[]);
 /* Its use now: memory from the cgroup, CPU from it (v2) or from pid's /proc (v1:
  * the cpu hierarchy counts none; pid 0: none); -ENOENT without a cgroup. */
 int cgroup_stat(const struct sb_cgroup *cg, pid_t pid, struct cg_stat *ret);
+/* CPU share against the other sandboxes: low (v2 cpu.weight 1, v1 cpu.shares 2), for
+ * a warm pool VM, so that its boot yields to every sandbox in use; or the default. */
+int cgroup_set_low_priority(const struct sb_cgroup *cg, bool low);
 /* Remove it (it must be empty: after its processes exited) and free the paths. */
 void cgroup_remove(struct sb_cgroup *cg);
 void cgroup_free(struct sb_cgroup *cg);
