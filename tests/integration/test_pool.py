@@ -2,11 +2,12 @@
 # test_pool.py: the warm pool (docs/warm-pool.md): a new sandbox claims a booted VM,
 # which then looks like a freshly booted one (workspace at its path, hostname,
 # machine-id, empty /tmp), and the pool refills.
+import json
 import re
 
 import pytest
 
-from conftest import new_home, wait_until
+from conftest import new_home, pid_alive, wait_until
 
 BOOT_S = 300
 
@@ -92,3 +93,19 @@ def test_pool_off(sbx_bin, sbx):
         assert not list((h.run_dir / "pool").glob("*"))
     finally:
         h.close()
+
+
+def test_daemon_stop_discards_pool_vms(pooled):
+    h = pooled
+    h.ok("daemon", "start", timeout=60)
+    assert wait_until(lambda: pool_booted(h) >= 1, BOOT_S, interval=0.5), h.diag()
+    recs = [json.loads(p.read_text()) for p in (h.run_dir / "pool").glob("*/vm.json")]
+    assert len(recs) == 1, recs
+    qemu = (recs[0]["qemu_pid"], recs[0]["qemu_start"])
+    h.ok("daemon", "stop", timeout=120)
+    assert wait_until(lambda: not pid_alive(*qemu), 30), "the pool VM outlived sbxd"
+    assert not list((h.run_dir / "pool").glob("*")) and not list((h.state_dir / "pool").glob("*"))
+    # the next sbxd boots a new one; nothing of the old is listed
+    h.ok("daemon", "start", timeout=60)
+    assert wait_until(lambda: pool_booted(h) >= 2, BOOT_S, interval=0.5), h.diag()
+    assert h.names() == []
