@@ -3,6 +3,7 @@
 # which then looks like a freshly booted one (workspace at its path, hostname,
 # machine-id, empty /tmp), and the pool refills.
 import json
+import os
 import re
 
 import pytest
@@ -109,3 +110,23 @@ def test_daemon_stop_discards_pool_vms(pooled):
     h.ok("daemon", "start", timeout=60)
     assert wait_until(lambda: pool_booted(h) >= 2, BOOT_S, interval=0.5), h.diag()
     assert h.names() == []
+
+
+def test_failed_claim_falls_back_to_a_boot(pooled):
+    """A claim that fails (here: git metadata that cannot be guarded, a hard-linked
+    .git/config) discards that pool VM and creates the sandbox as without a pool: the
+    user gets the boot's own error, the sandbox's files stay, and the pool refills."""
+    h = pooled
+    h.ok("daemon", "start", timeout=60)
+    assert wait_until(lambda: pool_booted(h) >= 1, BOOT_S, interval=0.5), h.diag()
+    ws = h.workspace()
+    (ws / ".git").mkdir()
+    (ws / ".git" / "config").write_text("[core]\n")
+    os.link(ws / ".git" / "config", ws / "config-link")
+    r = h.sbx("run", "--name", "pf", "shell", ws, "--", "true", timeout=BOOT_S)
+    assert r.rc != 0 and "git metadata cannot be protected" in r.err, r
+    assert "pf: pool VM not claimed" in daemon_log(h), h.diag()
+    # the discarded pool VM's cleanup must not take the new sandbox's directory
+    assert wait_until(lambda: pool_booted(h) >= 2, BOOT_S, interval=0.5), h.diag()
+    assert (h.sandbox_dir("pf") / "spec.json").exists()
+    assert h.names() == ["pf"]

@@ -631,6 +631,7 @@ int sandbox_claim(struct sandbox *pv, struct spec *spec, struct sandbox **ret)
 	_cleanup_free_ char *dir = xasprintf("%s/%s", d->p->sandboxes, spec->name);
 	_cleanup_free_ char *run_dir = xasprintf("%s/%s", d->p->vms, spec->name);
 	_cleanup_free_ char *specp = xasprintf("%s/spec.json", dir), *err = NULL;
+	_cleanup_free_ char *pool_dir = xstrdup(pv->dir);
 	bool protect_git = true;
 	uint64_t t0 = now_ms();
 	int r;
@@ -696,8 +697,11 @@ int sandbox_claim(struct sandbox *pv, struct spec *spec, struct sandbox **ret)
 
 undo_dir:
 	/* its files went with the name: the pool VM is discarded with them, and the
-	 * caller makes the directory afresh */
+	 * caller makes the directory afresh (which pool.c, freeing this VM, must not
+	 * remove: it gets its old path back) */
 	rm_rf(dir);
+	free(pv->dir);
+	pv->dir = TAKE_PTR(pool_dir);
 discard:
 	vm_teardown(pv, 1000);
 	pv->dead = true;
