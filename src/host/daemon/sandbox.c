@@ -31,6 +31,7 @@
 #include "secrets.h"
 #include "settings.h"
 #include "util.h"
+#include "vm_stage.h"
 
 #define STOP_TIMEOUT_MS 20000
 

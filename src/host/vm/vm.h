@@ -98,12 +98,6 @@ int vm_build_cmdline(const struct vm_config *c, unsigned tsc_khz, char **ret);
  * (malloc'd, may stay NULL): why, when the workspace's git metadata cannot be
  * protected (wsguard.h). */
 int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err);
-/* Claim of a pool VM: bind the workspace (and git_dir, may be NULL) at their absolute
- * paths into the stage its virtiofsd serves, git guards first (protect_git), from a
- * child that enters virtiofsd's user and mount namespaces. *ret_err: why (malloc'd). */
-int vm_stage_attach(const struct vm_procs *p, const char *workspace, const char *git_dir, uid_t ws_uid,
-		    gid_t ws_gid, bool protect_git, char **ret_err);
-
 /* Terminate QEMU, then virtiofsd (SIGTERM, grace_ms, SIGKILL). 0 when both are gone. */
 int vm_kill(const struct vm_procs *p, int grace_ms);
 
