@@ -617,6 +617,7 @@ int sandbox_pool_boot(struct sbxd *d, struct spec *spec, char **ret_err, struct 
 	r = sandbox_launch(sb, ret_err);
 	if (r < 0) {
 		rm_rf(sb->dir);
+		sb->pool_ready = true;   /* the caller counts this failure, not pool.c's sweep */
 		sb->dead = true;
 		return r;
 	}
