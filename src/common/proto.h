@@ -73,6 +73,9 @@ enum {
 	 * directory): SBX_WS_TAG then holds a tree of these host paths, each to be bound
 	 * at the same path; CFG_WORKSPACE is one of them */
 	CFG_SHARE_PATH = 18,
+	/* 32 bytes from the host's getrandom, credited to the guest's entropy pool before
+	 * anything else is applied (a warm pool VM booted long before its claim) */
+	CFG_SEED = 19,
 };
 
 /* Exit status for exec failures inside the guest, as shells use them. */

@@ -85,6 +85,12 @@ int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 			c->ssh_agent = v == 1;
 			break;
 		}
+		case CFG_SEED:
+			if (vlen != CFG_SEED_LEN)
+				return -EPROTO;
+			memcpy(c->seed, val, CFG_SEED_LEN);
+			c->has_seed = true;
+			break;
 		case CFG_TIME_NS:
 			if (vlen != 8)
 				return -EPROTO;

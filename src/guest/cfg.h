@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define CFG_ENV_MAX 4096u
+#define CFG_SEED_LEN 32u
 
 /* What one OP_CONFIG said; every string is owned (cfg_done frees them). */
 struct cfg {
@@ -22,6 +23,8 @@ struct cfg {
 	bool ssh_agent;
 	char *share[4];
 	size_t share_n;
+	uint8_t seed[CFG_SEED_LEN];
+	bool has_seed;
 };
 
 /* Add data's TLVs to *c (a later value of the same tag replaces an earlier one; env

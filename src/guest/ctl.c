@@ -12,6 +12,7 @@
 #include "dockerd.h"
 #include "egress.h"
 #include "guest.h"
+#include "identity.h"
 #include "mounts.h"
 #include "mux.h"
 #include "power.h"
@@ -144,6 +145,9 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		(void)ctl_send(g, 0, OP_ERROR, "sbx-guest: malformed OP_CONFIG");
 		return;
 	}
+	if (c.has_seed && (r = identity_seed(c.seed, sizeof(c.seed))) < 0)
+		log_warn("seed: %s", strerror(-r));
+	explicit_bzero(c.seed, sizeof(c.seed));
 	if (c.has_time) {
 		struct timespec ts = { .tv_sec = (time_t)(c.time_ns / 1000000000u),
 				       .tv_nsec = (long)(c.time_ns % 1000000000u) };
@@ -155,6 +159,8 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			msg_add(msg, "invalid hostname");
 		else if ((r = hostname_apply(c.hostname)) < 0)
 			msg_add(msg, "hostname %s: %s", c.hostname, strerror(-r));
+		else if ((r = identity_apply(c.hostname)) < 0)
+			msg_add(msg, "machine-id: %s", strerror(-r));
 	}
 	if (c.has_uid || c.has_gid) {
 		_cleanup_free_ char *err = NULL;

@@ -31,6 +31,18 @@ bool trust_pem_valid(const char *pem)
 	return true;
 }
 
+/* A warm pool VM is configured twice (at its boot, then at its claim): write only
+ * what changed, each unchanged write would cost an fsync. */
+static int write_changed(const char *path, const char *data, size_t len)
+{
+	_cleanup_free_ char *old = NULL;
+	size_t old_len = 0;
+
+	if (file_read_all(path, BUNDLE_MAX, &old, &old_len) >= 0 && old_len == len && !memcmp(old, data, len))
+		return 0;
+	return file_write_atomic(path, data, len, 0644);
+}
+
 int trust_apply(const char *const *pems, size_t n)
 {
 	_cleanup_free_ char *base = NULL;
@@ -66,7 +78,7 @@ int trust_apply(const char *const *pems, size_t n)
 		{
 			_cleanup_free_ char *path = xasprintf(LOCAL_DIR "/sbx-%zu.crt", i);
 			(void)mkdir_p(LOCAL_DIR, 0755);
-			(void)file_write_atomic(path, pems[i], l, 0644);
+			(void)write_changed(path, pems[i], l);
 		}
 	}
 	bundle = xmalloc(base_len + extra_len + 2);
@@ -74,8 +86,8 @@ int trust_apply(const char *const *pems, size_t n)
 	if (base_len && base[base_len - 1] != '\n')
 		bundle[base_len++] = '\n';
 	memcpy(bundle + base_len, extra, extra_len);
-	r = file_write_atomic(EXTRA, extra, extra_len, 0644);
+	r = write_changed(EXTRA, extra, extra_len);
 	if (r == 0)
-		r = file_write_atomic(BUNDLE, bundle, base_len + extra_len, 0644);
+		r = write_changed(BUNDLE, bundle, base_len + extra_len);
 	return r;
 }

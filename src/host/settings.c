@@ -25,7 +25,7 @@
 #define CA_FILE_MAX (4u << 20)
 
 enum {
-	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K_SECRETS, K_GITRO, K_IDLE, K__N
+	K_RESOLVE, K_DNS, K_CA, K_INSPECT, K_AGENT, K_ACCEL, K_SECRETS, K_GITRO, K_IDLE, K_POOL, K__N
 };
 
 static const struct settings_key keys[K__N] = {
@@ -47,6 +47,9 @@ static const struct settings_key keys[K__N] = {
 		     "stop a running sandbox after this long with no exec session, no egress and no busy CPU "
 		     "(the next exec or run starts it again; sandboxes publishing ports are kept): minutes, "
 		     "or N with s, m, h or d, or off" },
+	[K_POOL] = { "pool.size", "1",
+		     "booted, unclaimed VMs sbxd keeps ready for new sandboxes of the default template "
+		     "(docs/warm-pool.md): 0-" SBX_STR(SETTINGS_POOL_MAX) ", 0 turns the pool off" },
 };
 
 struct resolve_entry {
@@ -437,6 +440,16 @@ static int validate_idx(int k, const char *value, bool at_load, char **ret_norm,
 		return one_of(value, boolean, ret_norm, ret_err);
 	case K_IDLE:
 		return idle_parse(value, ret_norm, ret_err);
+	case K_POOL: {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+		if (!*value || *end || value[0] == '-' || v > SETTINGS_POOL_MAX) {
+			*ret_err = xasprintf("'%s': a number of VMs, 0-%u", value, SETTINGS_POOL_MAX);
+			return -EINVAL;
+		}
+		*ret_norm = xasprintf("%lu", v);
+		return 0;
+	}
 	}
 	return -ENOENT;
 }
@@ -692,6 +705,14 @@ bool settings_agent_forwarding(const struct settings *s)
 {
 	const char *v = settings_get_or_default(s, "ssh.agentForwardingEnabled");
 	return !v || strcmp(v, "false") != 0;
+}
+
+unsigned settings_pool_size(const struct settings *s)
+{
+	const char *v = settings_get_or_default(s, "pool.size");
+	unsigned long n = v ? strtoul(v, NULL, 10) : 1;
+
+	return n > SETTINGS_POOL_MAX ? SETTINGS_POOL_MAX : (unsigned)n;
 }
 
 uint64_t settings_idle_stop_s(const struct settings *s)

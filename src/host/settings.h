@@ -23,6 +23,7 @@
  *   workspace.protectGit       "true" | "false" (default true)
  *   sandbox.idleStop           "off" | a duration ("30m", "2h", "90s"; a bare number is
  *                              minutes) (default SETTINGS_IDLE_STOP_DEFAULT)
+ *   pool.size                  0-SETTINGS_POOL_MAX warm pool VMs (default 1; docs/warm-pool.md)
  * The file is 0600 and written atomically under config/settings.lock.
  */
 struct settings;
@@ -34,6 +35,9 @@ struct settings;
  * and one publishing ports is never stopped. Half an hour of none of these is a user
  * who walked away. */
 #define SETTINGS_IDLE_STOP_DEFAULT "30m"
+#define SETTINGS_POOL_MAX 8
+#define SBX_STR_(x) #x
+#define SBX_STR(x) SBX_STR_(x)
 
 struct settings_key {
 	const char *key;
@@ -78,6 +82,7 @@ int settings_dns_servers(const struct settings *s, char **ret_csv);
 bool settings_agent_forwarding(const struct settings *s);
 /* sandbox.idleStop in seconds; 0: off. */
 uint64_t settings_idle_stop_s(const struct settings *s);
+unsigned settings_pool_size(const struct settings *s);
 /* workspace.protectGit (true unless set to false). */
 bool settings_protect_git(const struct settings *s);
 

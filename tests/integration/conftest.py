@@ -159,7 +159,7 @@ class Result:
 class SbxHome:
     """A private SBX_HOME with helpers around build/sbx."""
 
-    def __init__(self, label="it", policy="balanced", tmp_base=None):
+    def __init__(self, label="it", policy="balanced", tmp_base=None, pool=0):
         self.base = Path(tempfile.mkdtemp(prefix=f"sbx{label}-", dir=tmp_base or TMP_BASE))
         # Workspaces live under base: virtiofsd may run as an unprivileged uid
         # and must be able to walk down to them.
@@ -175,6 +175,10 @@ class SbxHome:
         self.env.pop("SBX_TEST_CACHE", None)
         self._ws_count = 0
         self.closed = False
+        # The warm pool (docs/warm-pool.md) is off unless a test asks for it: a pool
+        # VM per test home would double the boots of the whole suite.
+        subprocess.run([str(SBX_BIN), "settings", "set", "pool.size", str(pool)], env=self.env,
+                       check=True, stdout=subprocess.DEVNULL, timeout=30)
         if policy:
             # sbx run/create refuse to start before a network policy is chosen.
             subprocess.run([str(SBX_BIN), "policy", "init", policy], env=self.env, check=True,
@@ -281,7 +285,7 @@ class SbxHome:
     def recorded_pids(self):
         """(pid, start) of every process sbx recorded for this home."""
         out = []
-        for vj in (self.run_dir / "vms").glob("*/vm.json"):
+        for vj in [*(self.run_dir / "vms").glob("*/vm.json"), *(self.run_dir / "pool").glob("*/vm.json")]:
             try:
                 d = json.loads(vj.read_text())
             except (OSError, ValueError):
@@ -357,8 +361,8 @@ class SbxHome:
 _homes = []
 
 
-def new_home(label="it", policy="balanced", tmp_base=None):
-    h = SbxHome(label, policy=policy, tmp_base=tmp_base)
+def new_home(label="it", policy="balanced", tmp_base=None, pool=0):
+    h = SbxHome(label, policy=policy, tmp_base=tmp_base, pool=pool)
     _homes.append(h)
     return h
 

@@ -35,6 +35,12 @@ static void test_full_message(void)
 	tlv_put_u32(&w, CFG_SSH_AGENT, 1);
 	tlv_put_str(&w, CFG_SHARE_PATH, "/home/u/proj");
 	tlv_put_str(&w, CFG_SHARE_PATH, "/home/u/.git");
+	{
+		uint8_t seed[CFG_SEED_LEN];
+		for (size_t i = 0; i < sizeof(seed); i++)
+			seed[i] = (uint8_t)i;
+		tlv_put(&w, CFG_SEED, seed, sizeof(seed));
+	}
 	tlv_put_str(&w, 999, "unknown tags are skipped");
 	CHECK_EQ(parse(&w, &c), 0);
 	CHECK_STR(c.hostname, "box-1"); /* the later value wins */
@@ -49,6 +55,7 @@ static void test_full_message(void)
 	CHECK(c.ssh_agent);
 	CHECK_EQ(c.share_n, 2);
 	CHECK_STR(c.share[1], "/home/u/.git");
+	CHECK(c.has_seed && c.seed[0] == 0 && c.seed[CFG_SEED_LEN - 1] == CFG_SEED_LEN - 1);
 	cfg_done(&c);
 }
 
@@ -92,6 +99,14 @@ static void test_malformed(void)
 	tlv_writer_init(&w, buf, sizeof(buf));
 	tlv_put(&w, CFG_TIME_NS, three, sizeof(three));
 	CHECK_EQ(parse(&w, &c), -EPROTO);
+	cfg_done(&c);
+
+	/* the seed is exactly CFG_SEED_LEN bytes */
+	c = (struct cfg){ 0 };
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put(&w, CFG_SEED, three, sizeof(three));
+	CHECK_EQ(parse(&w, &c), -EPROTO);
+	CHECK(!c.has_seed);
 	cfg_done(&c);
 
 	/* a string with a NUL inside */

@@ -70,6 +70,20 @@ static void test_idle_stop(void)
 	CHECK_EQ(settings_idle_stop_s(NULL), 30 * 60);   /* the default */
 }
 
+/* pool.size: 0 to SETTINGS_POOL_MAX VMs, stored as a plain number. */
+static void test_pool_size(void)
+{
+	CHECK_EQ(val("pool.size", "0", "0"), 0);
+	CHECK_EQ(val("pool.size", "1", "1"), 0);
+	CHECK_EQ(val("pool.size", "08", "8"), 0);
+	CHECK(val("pool.size", "9", NULL) == -EINVAL);
+	CHECK(val("pool.size", "-1", NULL) == -EINVAL);
+	CHECK(val("pool.size", "", NULL) == -EINVAL);
+	CHECK(val("pool.size", "1x", NULL) == -EINVAL);
+	CHECK(val("pool.size", "99999999999999999999", NULL) == -EINVAL);
+	CHECK_EQ(settings_pool_size(NULL), 1);   /* the default */
+}
+
 static void test_validate(void)
 {
 	static const struct {
@@ -303,6 +317,7 @@ int main(void)
 	setup();
 	test_validate();
 	test_idle_stop();
+	test_pool_size();
 	test_ca();
 	test_store();
 	teardown();

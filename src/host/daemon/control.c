@@ -215,6 +215,7 @@ static void req_create(struct client *cl, struct json_object *req)
 		}
 	}
 	take_cred_env(cl, sb, req);
+	sandbox_claim_configure(sb);   /* a claimed pool VM: configured with this caller's credentials */
 	resp = ok_obj();
 	json_object_object_add(resp, "existed", json_object_new_boolean(0));
 	json_object_object_add(resp, "sandbox", sandbox_json(sb));

@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "pool.h"
 #include "conn.h"
 #include "control.h"
 #include "egress_streams.h"
@@ -65,6 +66,9 @@ static void flush_all(struct sbxd *d)
 	for (struct client *cl = d->clients; cl; cl = cl->next)
 		if (!cl->dead && conn_flush(d->epfd, &cl->c) < 0)
 			cl->dead = true;
+	for (struct sandbox *sb = d->pool; sb; sb = sb->next)
+		if (sb->chan.ev.fd >= 0 && conn_flush(d->epfd, &sb->chan) < 0)
+			sb->chan.eof = true;
 	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next) {
 		if (sb->chan.ev.fd < 0)
 			continue;
@@ -245,6 +249,10 @@ static void daemon_on_timer(struct sbxd *d, struct evsrc *ev)
 	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next)
 		if (!sb->dead)
 			sandbox_tick(sb, now);
+	for (struct sandbox *sb = d->pool; sb; sb = sb->next)
+		if (!sb->dead)
+			sandbox_tick(sb, now);
+	pool_tick(d, now);
 	if (d->proxy)
 		proxy_tick(d->proxy);
 	heap_trim_tick(&d->heap_trim_ms, now);
@@ -336,6 +344,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	daemon_fd_limits(&d);
 	daemon_listen(&d, pidfile);
 	daemon_start_egress(&d);
+	pool_discard_stale(&d);
 	sandbox_load_all(&d);
 	log_info("sbxd %s ready (pid %d, %s)", SBX_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
 
@@ -352,6 +361,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 		ports_reap(&d);
 		reap_dead(&d);
 	}
+	pool_shutdown(&d);
 	daemon_shutdown(&d, pidfile);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -129,7 +130,9 @@ static void put_sentinels(struct sandbox *sb, struct tlv_writer *w)
 	}
 }
 
-static void chan_send_config(struct sandbox *sb)
+/* full: everything; else what a warm pool VM may have before it is anyone's (the
+ * agent's ids, the CAs, the clock): no name, workspace, environment or agent. */
+static void chan_send_config(struct sandbox *sb, bool full)
 {
 	uint8_t *buf = xmalloc(FRAME_MAX_CTRL);
 	struct tlv_writer w;
@@ -144,16 +147,26 @@ static void chan_send_config(struct sandbox *sb)
 		t8[i] = (uint8_t)(ns >> (8 * i));
 	tlv_writer_init(&w, buf, FRAME_MAX_CTRL);
 	tlv_put_u32(&w, CTRL_OP, OP_CONFIG);
-	tlv_put_str(&w, CFG_HOSTNAME, sb->spec.name);
-	tlv_put_str(&w, CFG_WORKSPACE, sb->spec.workspace);
-	if (sb->spec.git_dir) {
-		/* --branch: the share holds the worktree and the git directory */
+	if (full) {
+		tlv_put_str(&w, CFG_HOSTNAME, sb->spec.name);
+		tlv_put_str(&w, CFG_WORKSPACE, sb->spec.workspace);
+	}
+	if (full && (sb->spec.git_dir || sb->staged)) {
+		/* --branch, or a claimed pool VM: the share is a stage that holds the
+		 * workspace (and the git directory) at their paths */
 		tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.workspace);
-		tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.git_dir);
+		if (sb->spec.git_dir)
+			tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.git_dir);
 	}
 	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
 	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
 	tlv_put(&w, CFG_TIME_NS, t8, 8);
+	{
+		uint8_t seed[32];
+		if (getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed))
+			tlv_put(&w, CFG_SEED, seed, sizeof(seed));
+		explicit_bzero(seed, sizeof(seed));
+	}
 	n_cas = put_host_cas(&w);
 	if (sb->d->ca) {
 		const char *pem = ca_cert_pem(sb->d->ca);
@@ -164,6 +177,8 @@ static void chan_send_config(struct sandbox *sb)
 		tlv_put_str(&w, CFG_ENV, "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/sbx-extra.pem");
 		tlv_put_str(&w, CFG_ENV, "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt");
 	}
+	if (!full)
+		goto send;
 	put_sentinels(sb, &w);
 	{
 		/* SSH agent forwarding: when enabled and the caller had an agent. */
@@ -177,11 +192,17 @@ static void chan_send_config(struct sandbox *sb)
 	if (sb->spec.env)
 		for (char **e = sb->spec.env; *e; e++)
 			tlv_put_str(&w, CFG_ENV, *e);
+send:
 	if (w.err == 0)
 		(void)mux_send_ctrl(sb->chan.mux, 0, buf, w.len);
 	else
 		log_err("%s: configuration too large for one frame", sb->spec.name);
 	free(buf);
+}
+
+void guestchan_configure(struct sandbox *sb)
+{
+	chan_send_config(sb, !sb->pooled);
 }
 
 void guestchan_drop(struct sandbox *sb)
@@ -214,6 +235,12 @@ static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
 	}
 	log_debug("%s: guest hello (uptime %u ms)", sb->spec.name, up);
 	sb->relaunch_ms = 0;   /* alive: the boot watchdog is done */
+	if (sb->pooled) {
+		/* a warm pool VM: only what is no one's yet; named and given its workspace
+		 * when claimed (its READY makes it ready for a claim) */
+		chan_send_config(sb, false);
+		return;
+	}
 	if (sb->state == SB_RUNNING) {
 		/* The guest restarted the session on its own (it saw a violation): answer
 		 * with our HELLO and configure it again once it answers. */
@@ -222,7 +249,7 @@ static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
 		chan_restart_session(sb);
 		return;
 	}
-	chan_send_config(sb);
+	guestchan_configure(sb);
 }
 
 static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
@@ -251,7 +278,12 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 		else if (tag == CTRL_MSG && !msg)
 			(void)tlv_str(v, vlen, &msg);
 	}
-	if (op == OP_READY) {
+	if (op == OP_READY && sb->pooled) {
+		if (!sb->pool_ready && sb->chan_events->pool_ready) {
+			sb->deadline_ms = 0;
+			sb->chan_events->pool_ready(sb);
+		}
+	} else if (op == OP_READY) {
 		if (sb->state == SB_STARTING) {
 			sb->chan_events->ready(sb);
 			for (struct relay *r = sb->relays; r; r = r->next)
@@ -269,6 +301,10 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 /* Guest-opened streams (even ids) are egress: proxy, tproxy, dns. */
 static int ch_on_open(void *ctx, uint32_t id, const uint8_t *args, size_t len)
 {
+	struct sandbox *sb = ctx;
+
+	if (sb->pooled)
+		return -EPERM;   /* unclaimed: no egress of any kind */
 	return egress_open(ctx, id, args, len);
 }
 

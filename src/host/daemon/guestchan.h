@@ -16,6 +16,8 @@ struct sandbox;
 struct guestchan_events {
 	void (*ready)(struct sandbox *sb);
 	void (*failed)(struct sandbox *sb, char *why);
+	/* a warm pool VM (sb->pooled) said HELLO: it is booted; nothing is sent to it */
+	void (*pool_ready)(struct sandbox *sb);
 };
 
 /* Connect to the VM's channel socket and say HELLO; the guest answers once it runs. */
@@ -24,6 +26,9 @@ int guestchan_connect(struct sandbox *sb, const struct guestchan_events *events)
 void guestchan_drop(struct sandbox *sb);
 /* The channel's fd is readable (EV_CHAN): read within the loop's budget. */
 void guestchan_on_event(struct sandbox *sb, uint32_t events);
+/* Send OP_CONFIG: the name, workspace, users, environment, CA, seed (at HELLO, and
+ * for a claimed pool VM at its claim). */
+void guestchan_configure(struct sandbox *sb);
 /* Ask the guest to power off (OP_POWEROFF). */
 void guestchan_poweroff(struct sandbox *sb);
 

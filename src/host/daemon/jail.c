@@ -45,11 +45,25 @@ static int root_slot_free(const struct jail_ids *j, char **ret_err)
 	return 0;
 }
 
+/* The slots the VMs of list hold, in used[n]; how many. */
+static unsigned slots_mark(const struct sandbox *list, const struct sandbox *self, unsigned n, bool *used)
+{
+	unsigned live = 0;
+
+	for (const struct sandbox *sb = list; sb; sb = sb->next) {
+		if (sb == self || sb->procs.qemu_pid <= 0 || sb->procs.slot < 0 || (unsigned)sb->procs.slot >= n)
+			continue;
+		used[sb->procs.slot] = true;
+		live++;
+	}
+	return live;
+}
+
 int jail_ids_pick(struct sbxd *d, const struct sandbox *self, struct jail_ids *ret, char **ret_err)
 {
 	struct subid_range up = { IDMAP_JAIL_BASE, IDMAP_JAIL_ROOT_SLOTS * IDMAP_SLOT_MAX }, gp = up;
 	bool used[JAIL_SLOTS_SEEN] = { false };
-	unsigned n, live = 0;
+	unsigned n, live;
 	int r;
 
 	if (geteuid() != 0 && (r = idmap_user_ranges(&up, &gp, ret_err)) < 0)
@@ -63,12 +77,8 @@ int jail_ids_pick(struct sbxd *d, const struct sandbox *self, struct jail_ids *r
 		return -ENOSPC;
 	}
 	n = MIN(n, JAIL_SLOTS_SEEN);
-	for (struct sandbox *sb = d->sandboxes; sb; sb = sb->next) {
-		if (sb == self || sb->procs.qemu_pid <= 0 || sb->procs.slot < 0 || (unsigned)sb->procs.slot >= n)
-			continue;
-		used[sb->procs.slot] = true;
-		live++;
-	}
+	/* pool VMs hold their slots as sandboxes do (docs/warm-pool.md) */
+	live = slots_mark(d->sandboxes, self, n, used) + slots_mark(d->pool, self, n, used);
 	for (unsigned k = 0; k < n; k++) {
 		struct jail_ids j = { .slot = (int)k };
 

@@ -23,6 +23,7 @@
 #include "image.h"
 #include "jail.h"
 #include "names.h"
+#include "pool.h"
 #include "ports.h"
 #include "proc.h"
 #include "exec_relay.h"
@@ -30,6 +31,7 @@
 #include "secrets.h"
 #include "settings.h"
 #include "util.h"
+#include "vm_stage.h"
 
 #define STOP_TIMEOUT_MS 20000
 
@@ -125,9 +127,10 @@ static int write_vm_json(struct sandbox *sb)
 {
 	_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir);
 	_cleanup_free_ char *txt = xasprintf(
-		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu,\"slot\":%d}\n",
+		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu,\"slot\":%d%s}\n",
 		(int)sb->procs.qemu_pid, (unsigned long long)sb->procs.qemu_start,
-		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start, sb->procs.slot);
+		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start, sb->procs.slot,
+		sb->staged ? ",\"staged\":true" : "");
 	return file_write_atomic(path, txt, strlen(txt), 0600);
 }
 
@@ -219,6 +222,7 @@ static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 		(void)proc_terminate(sb->procs.vfsd_pid, sb->procs.vfsd_start, 1000);
 	memset(&sb->procs, 0, sizeof(sb->procs));
 	sb->procs.slot = -1;
+	sb->staged = false;
 	cgroup_remove(&sb->cg);
 	rm_rf(sb->run_dir);
 }
@@ -252,6 +256,12 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 		relay_fail(r, sb->error ? sb->error : why);
 	vm_teardown(sb, 2000);
 	sb->deadline_ms = 0;
+	if (sb->pooled) {
+		/* a pool VM is not kept stopped: pool.c removes its files and frees it */
+		sb->state = SB_STOPPED;
+		sb->dead = true;
+		return;
+	}
 	if (!sb->dead)
 		sandbox_record_stop(sb);
 	sandbox_set_state(sb, SB_STOPPED);
@@ -280,9 +290,22 @@ static const struct guestchan_events sandbox_chan_events = {
 	.failed = sandbox_fail_start,
 };
 
+static void sandbox_on_pool_ready(struct sandbox *sb)
+{
+	log_info("%s: pool VM booted in %llu ms", sb->spec.name, (unsigned long long)(now_ms() - sb->started_ms));
+	sb->pool_ready = true;
+	sb->d->pool_failures = 0;
+}
+
+static const struct guestchan_events pool_chan_events = {
+	.ready = sandbox_on_guest_ready,
+	.failed = sandbox_fail_start,
+	.pool_ready = sandbox_on_pool_ready,
+};
+
 static int chan_connect(struct sandbox *sb)
 {
-	return guestchan_connect(sb, &sandbox_chan_events);
+	return guestchan_connect(sb, sb->pooled ? &pool_chan_events : &sandbox_chan_events);
 }
 
 
@@ -388,6 +411,11 @@ static void sandbox_adopt(struct sandbox *sb)
 		return;
 	}
 	sb->procs = p;
+	{
+		/* a claimed pool VM's virtiofsd serves a stage until it stops */
+		_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir), *txt = NULL;
+		sb->staged = file_read_all(path, 4096, &txt, NULL) >= 0 && strstr(txt, "\"staged\":true");
+	}
 	cgroup_find(p.qemu_pid, &sb->cg);
 	if (watch_qemu(sb) < 0) {
 		sandbox_vm_gone(sb, "cannot watch the VM process");
@@ -510,6 +538,11 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 					   : "unknown template");
 		return r;
 	}
+	{
+		struct sandbox *pv = pool_take(d, spec, base);
+		if (pv && sandbox_claim(pv, spec, ret) == 0)
+			return 0;
+	}
 	if (mkdir(dir, 0700) < 0) {
 		r = -errno;
 		*ret_err = r == -EEXIST ? xstrdup("a sandbox directory of that name already exists")
@@ -542,6 +575,162 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 }
 
 static int sandbox_launch(struct sandbox *sb, char **ret_err);
+
+int sandbox_pool_boot(struct sbxd *d, struct spec *spec, char **ret_err, struct sandbox **ret)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/pool/%s", d->p->state, spec->name);
+	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir);
+	_cleanup_free_ char *pooldir = xasprintf("%s/pool", d->p->state);
+	_cleanup_free_ char *base = NULL;
+	struct sandbox *sb;
+	int r;
+
+	r = template_image(d->p, spec->template_name, &base);
+	if (r < 0) {
+		*ret_err = xstrdup("the template is not built");
+		return r;
+	}
+	(void)mkdir(pooldir, 0700);
+	if (mkdir(dir, 0700) < 0) {
+		r = -errno;
+		*ret_err = xasprintf("cannot create %s: %s", dir, strerror(-r));
+		return r;
+	}
+	r = vm_disk_create(base, disk);
+	if (r < 0) {
+		*ret_err = disk_error(dir);
+		rm_rf(dir);
+		return r;
+	}
+	free(spec->base);
+	spec->base = TAKE_PTR(base);
+	sb = sandbox_alloc(d, spec);
+	/* off the sandboxes' list (sandbox_alloc put it first), onto the pool's */
+	d->sandboxes = sb->next;
+	sb->next = d->pool;
+	d->pool = sb;
+	free(sb->dir);
+	free(sb->run_dir);
+	sb->dir = TAKE_PTR(dir);
+	sb->run_dir = xasprintf("%s/pool/%s", d->p->run, sb->spec.name);
+	sb->pooled = true;
+	r = sandbox_launch(sb, ret_err);
+	if (r < 0) {
+		rm_rf(sb->dir);
+		sb->pool_ready = true;   /* the caller counts this failure, not pool.c's sweep */
+		sb->dead = true;
+		return r;
+	}
+	*ret = sb;
+	return 0;
+}
+
+/* Make a ready pool VM the new sandbox of spec (docs/warm-pool.md, "Claim"). On
+ * failure the pool VM is discarded with its files; the caller boots as without one. */
+int sandbox_claim(struct sandbox *pv, struct spec *spec, struct sandbox **ret)
+{
+	struct sbxd *d = pv->d;
+	_cleanup_free_ char *dir = xasprintf("%s/%s", d->p->sandboxes, spec->name);
+	_cleanup_free_ char *run_dir = xasprintf("%s/%s", d->p->vms, spec->name);
+	_cleanup_free_ char *specp = xasprintf("%s/spec.json", dir), *err = NULL;
+	_cleanup_free_ char *pool_dir = xstrdup(pv->dir);
+	bool protect_git = true;
+	uint64_t t0 = now_ms();
+	int r;
+
+	{
+		struct settings *set = NULL;
+		if (settings_load(d->p, &set) == 0)
+			protect_git = settings_protect_git(set);
+		settings_free(set);
+	}
+	if (rename(pv->dir, dir) < 0) {
+		log_warn("%s: pool VM not claimed: rename %s: %m", spec->name, pv->dir);
+		goto discard;
+	}
+	free(pv->dir);
+	pv->dir = xstrdup(dir);
+	spec->created = (int64_t)time(NULL);
+	free(spec->base);
+	spec->base = xstrdup(pv->spec.base);
+	r = spec_save(spec, specp);
+	if (r < 0) {
+		log_warn("%s: pool VM not claimed: cannot write %s: %s", spec->name, specp, strerror(-r));
+		goto undo_dir;
+	}
+	r = vm_stage_attach(&pv->procs, spec->workspace, spec->git_dir, spec->uid, spec->gid, protect_git, &err);
+	if (r < 0) {
+		log_warn("%s: pool VM not claimed: %s", spec->name, err ? err : strerror(-r));
+		goto undo_dir;
+	}
+	if (mkdir_p(d->p->vms, 0700) < 0 || rename(pv->run_dir, run_dir) < 0) {
+		log_warn("%s: pool VM not claimed: rename %s: %m", spec->name, pv->run_dir);
+		goto undo_dir;
+	}
+	free(pv->run_dir);
+	pv->run_dir = xstrdup(run_dir);
+	log_info("%s: claimed pool VM %s in %llu ms (workspace %s)", spec->name, pv->spec.name,
+		 (unsigned long long)(now_ms() - t0), spec->workspace);
+	/* off the pool's list, onto the sandboxes' */
+	for (struct sandbox **pp = &d->pool; *pp; pp = &(*pp)->next)
+		if (*pp == pv) {
+			*pp = pv->next;
+			break;
+		}
+	pv->next = d->sandboxes;
+	d->sandboxes = pv;
+	spec_free(&pv->spec);
+	pv->spec = *spec;
+	memset(spec, 0, sizeof(*spec));
+	pv->pooled = false;
+	pv->staged = true;
+	(void)cgroup_set_low_priority(&pv->cg, false);
+	pv->claim_config = true;
+	pv->started_ms = now_ms();
+	pv->deadline_ms = now_ms() + d->boot_timeout_ms;
+	pv->chan_events = &sandbox_chan_events;
+	if (write_vm_json(pv) < 0)
+		log_warn("%s: cannot rewrite %s/vm.json", pv->spec.name, pv->run_dir);
+	r = review_baseline_take(pv->dir, pv->spec.workspace, pv->spec.git_dir, NULL);
+	if (r < 0)
+		log_warn("%s: no review baseline (%s)", pv->spec.name, strerror(-r));
+	*ret = pv;
+	return 0;
+
+undo_dir:
+	/* its files went with the name: the pool VM is discarded with them, and the
+	 * caller makes the directory afresh (which pool.c, freeing this VM, must not
+	 * remove: it gets its old path back) */
+	rm_rf(dir);
+	free(pv->dir);
+	pv->dir = TAKE_PTR(pool_dir);
+discard:
+	vm_teardown(pv, 1000);
+	pv->dead = true;
+	return -EAGAIN;
+}
+
+void sandbox_pool_discard(struct sandbox *sb, const char *why)
+{
+	log_info("%s: pool VM discarded (%s)", sb->spec.name, why);
+	vm_teardown(sb, 1000);
+	rm_rf(sb->dir);
+	sb->pool_ready = true;   /* not a failed boot */
+	sb->dead = true;
+}
+
+int sandbox_vm_record_read(const char *run_dir, struct vm_procs *ret)
+{
+	return read_vm_json(run_dir, ret, NULL);
+}
+
+void sandbox_claim_configure(struct sandbox *sb)
+{
+	if (!sb->claim_config)
+		return;
+	sb->claim_config = false;
+	guestchan_configure(sb);
+}
 
 /* Under TCG a rare early-boot hang leaves a VM that never says HELLO. Kill it and
  * boot once more, within the same overall boot deadline; clients waiting for the start
@@ -642,7 +831,7 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		*ret_err = xstrdup("the sandbox is stopping; try again in a moment");
 		return -EBUSY;
 	}
-	if (stat(sb->spec.workspace, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (!sb->pooled && (stat(sb->spec.workspace, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		*ret_err = xasprintf("workspace %s is missing or not a directory", sb->spec.workspace);
 		return -ENOENT;
 	}
@@ -692,7 +881,8 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		.initramfs = k.initramfs,
 		.disk = disk,
 		.disk_base = base,
-		.workspace = sb->spec.workspace,
+		.workspace = sb->pooled ? NULL : sb->spec.workspace,
+		.pool_stage = sb->pooled,
 		.run_dir = sb->run_dir,
 		.console_log = console,
 		.cpus = sb->spec.cpus,
@@ -706,6 +896,8 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 	sb->error = NULL;
 	sb->started_ms = now_ms();
 	sandbox_cgroup(sb);
+	if (sb->pooled)
+		(void)cgroup_set_low_priority(&sb->cg, true);   /* before its processes join */
 	cfg.cgroup_procs = sb->cg.version ? sb->cg.procs : NULL;
 	r = vm_launch(&cfg, &sb->procs, &why);
 	sb->procs.slot = jail.slot;
@@ -725,10 +917,14 @@ static int sandbox_launch(struct sandbox *sb, char **ret_err)
 		sandbox_vm_gone(sb, *ret_err);
 		return r;
 	}
-	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms;
+	/* a pool VM boots at the lowest CPU priority: more time, and no relaunch (a
+	 * failed pool boot is discarded and retried by pool.c) */
+	sb->deadline_ms = now_ms() + sb->d->boot_timeout_ms * (sb->pooled ? 3 : 1);
 	/* Watchdog for a boot that hangs early: a third of the boot timeout, only when
 	 * that leaves time for a second boot (not with the short timeouts of tests). */
-	sb->relaunch_ms = !sb->relaunched && sb->d->boot_timeout_ms >= 30000 ? now_ms() + sb->d->boot_timeout_ms / 3 : 0;
+	sb->relaunch_ms = !sb->pooled && !sb->relaunched && sb->d->boot_timeout_ms >= 30000
+				  ? now_ms() + sb->d->boot_timeout_ms / 3
+				  : 0;
 	if (watch_qemu(sb) < 0 || chan_connect(sb) < 0) {
 		*ret_err = xstrdup("cannot attach to the new VM");
 		sandbox_vm_gone(sb, "cannot attach to the new VM");

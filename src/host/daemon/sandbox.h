@@ -19,6 +19,19 @@ void sandbox_broken_free_all(struct sbxd *d);
 int sandbox_load_all(struct sbxd *d);
 int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct sandbox **ret);
 int sandbox_start(struct sandbox *sb, char **ret_err);
+/* Warm pool (docs/warm-pool.md). Boot a pool VM of spec (taken; its name is the pool
+ * VM's) into d->pool. */
+int sandbox_pool_boot(struct sbxd *d, struct spec *spec, char **ret_err, struct sandbox **ret);
+/* Make ready pool VM pv the new sandbox of spec (taken on success): its files move to
+ * the sandbox's name, the workspace is attached; OP_CONFIG waits for
+ * sandbox_claim_configure(), called once the creating client's credentials are in.
+ * Failure: pv is discarded, -EAGAIN (an ordinary create follows). */
+int sandbox_claim(struct sandbox *pv, struct spec *spec, struct sandbox **ret);
+void sandbox_claim_configure(struct sandbox *sb);
+/* Kill a pool VM and remove its files; pool.c frees it. */
+void sandbox_pool_discard(struct sandbox *sb, const char *why);
+/* run_dir/vm.json: the processes of a VM (-ENOENT: none recorded). */
+int sandbox_vm_record_read(const char *run_dir, struct vm_procs *ret);
 int sandbox_stop(struct sandbox *sb);
 int sandbox_remove(struct sandbox *sb, bool force, char **ret_err);
 const char *sandbox_state_name(enum sb_state s);

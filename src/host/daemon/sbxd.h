@@ -71,6 +71,12 @@ struct sandbox {
 	unsigned port_conn_n;                   /* <= PORTS_CONN_MAX */
 	bool ports_tx_waiting;                  /* some wait for room in the channel's output */
 	bool dead;              /* removed; freed at the end of the loop turn */
+	/* warm pool (pool.c, docs/warm-pool.md): on sbxd.pool, not sbxd.sandboxes, never
+	 * sent OP_CONFIG and refused every stream until claimed */
+	bool pooled;
+	bool pool_ready;        /* its guest said HELLO */
+	bool claim_config;      /* claimed: OP_CONFIG goes out once the create's caller is known */
+	bool staged;            /* this boot's virtiofsd serves a stage (a claimed pool VM) */
 };
 
 /* One exec session: a client stream relayed to a guest stream. */
@@ -114,6 +120,12 @@ struct sbxd {
 	struct evsrc signal_ev, timer_ev;
 	int lock_fd;
 	struct sandbox *sandboxes;
+	struct sandbox *pool;         /* warm pool VMs (pool.c), booting or ready */
+	unsigned pool_size;           /* pool.size */
+	unsigned pool_seq;            /* pool VM names */
+	uint64_t pool_retry_ms;       /* after a failed pool boot: not before then */
+	unsigned pool_failures;       /* consecutive */
+	uint64_t pool_check_ms;       /* last pool_tick() look */
 	struct broken_sandbox *broken; /* found at start-up; see struct broken_sandbox */
 	struct client *clients;
 	enum accel accel;

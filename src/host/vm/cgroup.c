@@ -152,6 +152,15 @@ static int make_dir(const char *dir)
 	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
+int cgroup_set_low_priority(const struct sb_cgroup *cg, bool low)
+{
+	if (cg->version == 2)
+		return put(cg->dir[0], "cpu.weight", low ? "1" : "100");
+	if (cg->version == 1)
+		return put(cg->dir[1], "cpu.shares", low ? "2" : "1024");
+	return -ENOENT;
+}
+
 int cgroup_make(const char *name, unsigned cpus, unsigned mem_mib, unsigned extra_mib, struct sb_cgroup *ret,
 		char **ret_why)
 {

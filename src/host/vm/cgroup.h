@@ -53,6 +53,9 @@ int cgroup_stat(const struct sb_cgroup *cg, pid_t pid, struct cg_stat *ret);
 /* utime + stime of pid (its threads included) from /proc, in microseconds; 0 if
  * unreadable. Where there is no cgroup, QEMU's is the guest's CPU use. */
 uint64_t cgroup_proc_cpu_usec(pid_t pid);
+/* CPU share against the other sandboxes: low (v2 cpu.weight 1, v1 cpu.shares 2), for
+ * a warm pool VM, so that its boot yields to every sandbox in use; or the default. */
+int cgroup_set_low_priority(const struct sb_cgroup *cg, bool low);
 /* Remove it (it must be empty: after its processes exited) and free the paths. */
 void cgroup_remove(struct sb_cgroup *cg);
 void cgroup_free(struct sb_cgroup *cg);

@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "sock.h"
 #include "vm_error.h"
+#include "vm_stage.h"
 #include "vmm_jail.h"
 #include "util.h"
 #include "wsguard.h"
@@ -286,38 +287,21 @@ struct vfsd_setup {
 	const char *git_dir;
 	struct wsguard git_guard;
 	const char *stage;
+	bool pool;              /* an empty stage, shared so that binds added at claim reach virtiofsd */
 	char *const *cgroup_procs;
 };
 
-/* mkdir -p rel (no leading '/') beneath dirfd; an O_PATH fd of the last directory. */
-static int mkdir_beneath(int dirfd, const char *rel)
+/* Where virtiofsd's stage is mounted in its own namespace: an empty directory every
+ * host has (covered there by a tmpfs, never touched on the host). */
+static const char *stage_dir(void)
 {
-	char comp[256];
-	int cur = dup(dirfd);
+	static const char *const stages[] = { "/mnt", "/media", "/srv", "/opt" };
+	struct stat st;
 
-	while (cur >= 0 && *rel) {
-		size_t n = strcspn(rel, "/");
-		int next;
-
-		if (n >= sizeof(comp)) {
-			close(cur);
-			return -ENAMETOOLONG;
-		}
-		memcpy(comp, rel, n);
-		comp[n] = '\0';
-		rel += n;
-		rel += *rel == '/';
-		if (!n)
-			continue;
-		if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
-			close(cur);
-			return -errno;
-		}
-		next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(cur);
-		cur = next;
-	}
-	return cur < 0 ? -errno : cur;
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
+		if (lstat(stages[i], &st) == 0 && S_ISDIR(st.st_mode))
+			return stages[i];
+	return NULL;
 }
 
 /* Build the stage: the sources are opened before the tmpfs covers anything. */
@@ -336,7 +320,7 @@ static int stage_build(const struct vfsd_setup *s)
 	if (r == 0 && (root = open(s->stage, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = -errno;
 	for (int i = 0; i < 2 && r == 0; i++) {
-		int dst = mkdir_beneath(root, paths[i] + 1);
+		int dst = vm_mkdir_beneath(root, paths[i] + 1);
 
 		if (dst < 0) {
 			r = dst;
@@ -359,9 +343,17 @@ static int vfsd_mounts(const struct vfsd_setup *s)
 {
 	int r;
 
-	if (!s->guard.n && !s->git_dir)
+	if (!s->guard.n && !s->git_dir && !s->pool)
 		return 0;
 	r = wsguard_unshare();
+	if (r == 0 && s->pool) {
+		/* virtiofsd's own namespace (sandbox=namespace) is made a slave of this one:
+		 * binds that vm_stage_attach() adds under a shared stage show there too */
+		if (mount("sbx-share", s->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0 ||
+		    mount(NULL, s->stage, NULL, MS_SHARED, NULL) < 0)
+			r = -errno;
+		return r;
+	}
 	if (r == 0)
 		r = wsguard_apply(s->workspace, &s->guard);
 	if (r == 0 && s->git_dir)
@@ -554,17 +546,13 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 	s->cgroup_procs = c->cgroup_procs;
 	s->workspace = c->workspace;
 	s->git_dir = c->git_dir;
-	if (c->git_dir) {
-		static const char *const stages[] = { "/mnt", "/media", "/srv", "/opt" };
-		struct stat st;
-
-		for (size_t i = 0; i < ARRAY_SIZE(stages) && !s->stage; i++)
-			if (lstat(stages[i], &st) == 0 && S_ISDIR(st.st_mode))
-				s->stage = stages[i];
+	s->pool = c->pool_stage;
+	if (c->git_dir || c->pool_stage) {
+		s->stage = stage_dir();
 		if (!s->stage)
 			return -ENOENT;
 	}
-	if (c->protect_git) {
+	if (c->protect_git && c->workspace) {
 		_cleanup_free_ char *warn = NULL, *gwarn = NULL, *err = NULL;
 		r = c->git_dir ? wsguard_plan_worktree(c->workspace, c->git_dir, c->ws_uid, c->ws_gid, &s->guard, &warn,
 						       &err)
@@ -787,7 +775,7 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	if (r < 0)
 		return r;
 
-	if (c->workspace) {
+	if (c->workspace || c->pool_stage) {
 		r = sock_listen_at(c->run_dir, VM_VFS_SOCK, 1, 0600, &vfs_listen);
 		if (r < 0)
 			return r;

@@ -70,6 +70,9 @@ struct vm_config {
 	uint32_t vmm_uid, vmm_gid;
 	bool protect_git;           /* git hooks/config read-only to the guest (wsguard.h) */
 	const char *git_dir;        /* --branch: the repository's git directory, shared too */
+	/* a warm pool VM (docs/warm-pool.md): workspace NULL, virtiofsd serves an empty
+	 * stage that vm_stage_attach() fills at claim */
+	bool pool_stage;
 };
 
 struct vm_procs {
