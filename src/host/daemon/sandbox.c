@@ -2,6 +2,7 @@
 /* sandbox.c: sbxd's per-sandbox lifecycle: create, start, adopt, stop, remove, and the
  * VM's processes and state files; the guest channel is guestchan.c's. */
 #include "sandbox.h"
+#include "sandbox_int.h"
 
 #include <dirent.h>
 #include <pwd.h>
@@ -31,7 +32,6 @@
 #include "secrets.h"
 #include "settings.h"
 #include "util.h"
-#include "vm_stage.h"
 
 #define STOP_TIMEOUT_MS 20000
 
@@ -56,7 +56,7 @@ struct sandbox *sandbox_find(struct sbxd *d, const char *name)
 	return NULL;
 }
 
-static struct sandbox *sandbox_alloc(struct sbxd *d, struct spec *spec)
+struct sandbox *sandbox_alloc(struct sbxd *d, struct spec *spec)
 {
 	struct sandbox *sb = xcalloc(1, sizeof(*sb));
 
@@ -88,93 +88,6 @@ void sandbox_free(struct sandbox *sb)
 	free(sb->run_dir);
 	free(sb->error);
 	free(sb);
-}
-
-/* The last lines of the console log, for error messages. */
-static char *console_tail(struct sandbox *sb, int lines)
-{
-	_cleanup_free_ char *path = xasprintf("%s/console.log", sb->dir);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char buf[4096];
-	off_t end;
-	ssize_t n;
-	char *p;
-
-	if (fd < 0)
-		return xstrdup("(no console output)");
-	end = lseek(fd, 0, SEEK_END);
-	n = pread(fd, buf, sizeof(buf) - 1, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0);
-	if (n <= 0)
-		return xstrdup("(no console output)");
-	buf[n] = 0;
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] != '\n' && buf[i] != '\t' && ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f))
-			buf[i] = ' ';
-	while (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	p = buf + n;
-	while (p > buf && lines > 0) {
-		p--;
-		if (*p == '\n')
-			lines--;
-	}
-	if (*p == '\n')
-		p++;
-	return xasprintf("\n--- last console lines (%s/console.log) ---\n%s", sb->dir, p);
-}
-
-static int write_vm_json(struct sandbox *sb)
-{
-	_cleanup_free_ char *path = xasprintf("%s/vm.json", sb->run_dir);
-	_cleanup_free_ char *txt = xasprintf(
-		"{\"qemu_pid\":%d,\"qemu_start\":%llu,\"vfsd_pid\":%d,\"vfsd_start\":%llu,\"slot\":%d%s}\n",
-		(int)sb->procs.qemu_pid, (unsigned long long)sb->procs.qemu_start,
-		(int)sb->procs.vfsd_pid, (unsigned long long)sb->procs.vfsd_start, sb->procs.slot,
-		sb->staged ? ",\"staged\":true" : "");
-	return file_write_atomic(path, txt, strlen(txt), 0600);
-}
-
-/* -ENOENT: no VM recorded; other errors: a record that cannot be read or makes no sense
- * (*ret_err, when given, names the file). */
-static int read_vm_json(const char *run_dir, struct vm_procs *ret, char **ret_err)
-{
-	_cleanup_free_ char *path = xasprintf("%s/vm.json", run_dir);
-	_cleanup_free_ char *txt = NULL;
-	struct json_object *o, *v;
-	struct vm_procs p = { .slot = -1 };
-	int r = file_read_all(path, 4096, &txt, NULL);
-
-	if (r < 0) {
-		if (r != -ENOENT && ret_err)
-			*ret_err = xasprintf("cannot read %s: %s", path, strerror(-r));
-		return r;
-	}
-	o = json_tokener_parse(txt);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		if (ret_err)
-			*ret_err = xasprintf("%s is not valid JSON", path);
-		return -EINVAL;
-	}
-	if (json_object_object_get_ex(o, "qemu_pid", &v))
-		p.qemu_pid = (pid_t)json_object_get_int(v);
-	if (json_object_object_get_ex(o, "qemu_start", &v))
-		p.qemu_start = (uint64_t)json_object_get_int64(v);
-	if (json_object_object_get_ex(o, "vfsd_pid", &v))
-		p.vfsd_pid = (pid_t)json_object_get_int(v);
-	if (json_object_object_get_ex(o, "vfsd_start", &v))
-		p.vfsd_start = (uint64_t)json_object_get_int64(v);
-	/* a VM from before jail slots holds none; a slot out of range counts as none */
-	if (json_object_object_get_ex(o, "slot", &v) && json_object_is_type(v, json_type_int))
-		p.slot = json_object_get_int(v) >= 0 && json_object_get_int(v) < 65536 ? json_object_get_int(v) : -1;
-	json_object_put(o);
-	if (p.qemu_pid <= 1 || p.vfsd_pid < 0) {
-		if (ret_err)
-			*ret_err = xasprintf("%s does not name the VM's processes", path);
-		return -EINVAL;
-	}
-	*ret = p;
-	return 0;
 }
 
 void sandbox_take_cred_env(struct sandbox *sb, struct json_object *req, bool have_cred, char ***cred_env)
@@ -209,7 +122,7 @@ static void sandbox_set_state(struct sandbox *sb, enum sb_state st)
 }
 
 /* The channel, QEMU (given qemu_grace_ms to exit) and virtiofsd gone, run/ removed. */
-static void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
+void vm_teardown(struct sandbox *sb, int qemu_grace_ms)
 {
 	guestchan_drop(sb);
 	ev_del(sb->d->epfd, &sb->qemu_ev);
@@ -267,7 +180,7 @@ static void sandbox_vm_gone(struct sandbox *sb, const char *why)
 	sandbox_set_state(sb, SB_STOPPED);
 }
 
-static void sandbox_fail_start(struct sandbox *sb, char *error /* taken */)
+void sandbox_fail_start(struct sandbox *sb, char *error /* taken */)
 {
 	free(sb->error);
 	sb->error = error;
@@ -275,7 +188,7 @@ static void sandbox_fail_start(struct sandbox *sb, char *error /* taken */)
 	sandbox_vm_gone(sb, "the sandbox failed to start");
 }
 
-static void sandbox_on_guest_ready(struct sandbox *sb)
+void sandbox_on_guest_ready(struct sandbox *sb)
 {
 	log_info("%s: ready in %llu ms", sb->spec.name, (unsigned long long)(now_ms() - sb->started_ms));
 	sb->deadline_ms = 0;
@@ -285,27 +198,14 @@ static void sandbox_on_guest_ready(struct sandbox *sb)
 	sandbox_set_state(sb, SB_RUNNING);
 }
 
-static const struct guestchan_events sandbox_chan_events = {
+const struct guestchan_events sandbox_chan_events = {
 	.ready = sandbox_on_guest_ready,
 	.failed = sandbox_fail_start,
-};
-
-static void sandbox_on_pool_ready(struct sandbox *sb)
-{
-	log_info("%s: pool VM booted in %llu ms", sb->spec.name, (unsigned long long)(now_ms() - sb->started_ms));
-	sb->pool_ready = true;
-	sb->d->pool_failures = 0;
-}
-
-static const struct guestchan_events pool_chan_events = {
-	.ready = sandbox_on_guest_ready,
-	.failed = sandbox_fail_start,
-	.pool_ready = sandbox_on_pool_ready,
 };
 
 static int chan_connect(struct sandbox *sb)
 {
-	return guestchan_connect(sb, sb->pooled ? &pool_chan_events : &sandbox_chan_events);
+	return guestchan_connect(sb, sb->pooled ? &sandbox_pool_chan_events : &sandbox_chan_events);
 }
 
 
@@ -514,7 +414,7 @@ int sandbox_load_all(struct sbxd *d)
 
 /* qemu-img reports on the daemon's log, not to us: when its create failed, say whether
  * the file system is (nearly) full, the usual reason. */
-static char *disk_error(const char *dir)
+char *disk_error(const char *dir)
 {
 	struct statvfs sv;
 
@@ -574,162 +474,10 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 	return 0;
 }
 
-static int sandbox_launch(struct sandbox *sb, char **ret_err);
-
-int sandbox_pool_boot(struct sbxd *d, struct spec *spec, char **ret_err, struct sandbox **ret)
-{
-	_cleanup_free_ char *dir = xasprintf("%s/pool/%s", d->p->state, spec->name);
-	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir);
-	_cleanup_free_ char *pooldir = xasprintf("%s/pool", d->p->state);
-	_cleanup_free_ char *base = NULL;
-	struct sandbox *sb;
-	int r;
-
-	r = template_image(d->p, spec->template_name, &base);
-	if (r < 0) {
-		*ret_err = xstrdup("the template is not built");
-		return r;
-	}
-	(void)mkdir(pooldir, 0700);
-	if (mkdir(dir, 0700) < 0) {
-		r = -errno;
-		*ret_err = xasprintf("cannot create %s: %s", dir, strerror(-r));
-		return r;
-	}
-	r = vm_disk_create(base, disk);
-	if (r < 0) {
-		*ret_err = disk_error(dir);
-		rm_rf(dir);
-		return r;
-	}
-	free(spec->base);
-	spec->base = TAKE_PTR(base);
-	sb = sandbox_alloc(d, spec);
-	/* off the sandboxes' list (sandbox_alloc put it first), onto the pool's */
-	d->sandboxes = sb->next;
-	sb->next = d->pool;
-	d->pool = sb;
-	free(sb->dir);
-	free(sb->run_dir);
-	sb->dir = TAKE_PTR(dir);
-	sb->run_dir = xasprintf("%s/pool/%s", d->p->run, sb->spec.name);
-	sb->pooled = true;
-	r = sandbox_launch(sb, ret_err);
-	if (r < 0) {
-		rm_rf(sb->dir);
-		sb->pool_ready = true;   /* the caller counts this failure, not pool.c's sweep */
-		sb->dead = true;
-		return r;
-	}
-	*ret = sb;
-	return 0;
-}
-
-/* Make a ready pool VM the new sandbox of spec (docs/warm-pool.md, "Claim"). On
- * failure the pool VM is discarded with its files; the caller boots as without one. */
-int sandbox_claim(struct sandbox *pv, struct spec *spec, struct sandbox **ret)
-{
-	struct sbxd *d = pv->d;
-	_cleanup_free_ char *dir = xasprintf("%s/%s", d->p->sandboxes, spec->name);
-	_cleanup_free_ char *run_dir = xasprintf("%s/%s", d->p->vms, spec->name);
-	_cleanup_free_ char *specp = xasprintf("%s/spec.json", dir), *err = NULL;
-	_cleanup_free_ char *pool_dir = xstrdup(pv->dir);
-	bool protect_git = true;
-	uint64_t t0 = now_ms();
-	int r;
-
-	{
-		struct settings *set = NULL;
-		if (settings_load(d->p, &set) == 0)
-			protect_git = settings_protect_git(set);
-		settings_free(set);
-	}
-	if (rename(pv->dir, dir) < 0) {
-		log_warn("%s: pool VM not claimed: rename %s: %m", spec->name, pv->dir);
-		goto discard;
-	}
-	free(pv->dir);
-	pv->dir = xstrdup(dir);
-	spec->created = (int64_t)time(NULL);
-	free(spec->base);
-	spec->base = xstrdup(pv->spec.base);
-	r = spec_save(spec, specp);
-	if (r < 0) {
-		log_warn("%s: pool VM not claimed: cannot write %s: %s", spec->name, specp, strerror(-r));
-		goto undo_dir;
-	}
-	r = vm_stage_attach(&pv->procs, spec->workspace, spec->git_dir, spec->uid, spec->gid, protect_git, &err);
-	if (r < 0) {
-		log_warn("%s: pool VM not claimed: %s", spec->name, err ? err : strerror(-r));
-		goto undo_dir;
-	}
-	if (mkdir_p(d->p->vms, 0700) < 0 || rename(pv->run_dir, run_dir) < 0) {
-		log_warn("%s: pool VM not claimed: rename %s: %m", spec->name, pv->run_dir);
-		goto undo_dir;
-	}
-	free(pv->run_dir);
-	pv->run_dir = xstrdup(run_dir);
-	log_info("%s: claimed pool VM %s in %llu ms (workspace %s)", spec->name, pv->spec.name,
-		 (unsigned long long)(now_ms() - t0), spec->workspace);
-	/* off the pool's list, onto the sandboxes' */
-	for (struct sandbox **pp = &d->pool; *pp; pp = &(*pp)->next)
-		if (*pp == pv) {
-			*pp = pv->next;
-			break;
-		}
-	pv->next = d->sandboxes;
-	d->sandboxes = pv;
-	spec_free(&pv->spec);
-	pv->spec = *spec;
-	memset(spec, 0, sizeof(*spec));
-	pv->pooled = false;
-	pv->staged = true;
-	(void)cgroup_set_low_priority(&pv->cg, false);
-	pv->claim_config = true;
-	pv->started_ms = now_ms();
-	pv->deadline_ms = now_ms() + d->boot_timeout_ms;
-	pv->chan_events = &sandbox_chan_events;
-	if (write_vm_json(pv) < 0)
-		log_warn("%s: cannot rewrite %s/vm.json", pv->spec.name, pv->run_dir);
-	r = review_baseline_take(pv->dir, pv->spec.workspace, pv->spec.git_dir, NULL);
-	if (r < 0)
-		log_warn("%s: no review baseline (%s)", pv->spec.name, strerror(-r));
-	*ret = pv;
-	return 0;
-
-undo_dir:
-	/* its files went with the name: the pool VM is discarded with them, and the
-	 * caller makes the directory afresh (which pool.c, freeing this VM, must not
-	 * remove: it gets its old path back) */
-	rm_rf(dir);
-	free(pv->dir);
-	pv->dir = TAKE_PTR(pool_dir);
-discard:
-	vm_teardown(pv, 1000);
-	pv->dead = true;
-	return -EAGAIN;
-}
-
-void sandbox_pool_discard(struct sandbox *sb, const char *why)
-{
-	log_info("%s: pool VM discarded (%s)", sb->spec.name, why);
-	vm_teardown(sb, 1000);
-	rm_rf(sb->dir);
-	sb->pool_ready = true;   /* not a failed boot */
-	sb->dead = true;
-}
 
 int sandbox_vm_record_read(const char *run_dir, struct vm_procs *ret)
 {
 	return read_vm_json(run_dir, ret, NULL);
-}
-
-void sandbox_claim_configure(struct sandbox *sb)
-{
-	if (!sb->claim_config)
-		return;
-	sb->claim_config = false;
-	guestchan_configure(sb);
 }
 
 /* Under TCG a rare early-boot hang leaves a VM that never says HELLO. Kill it and
@@ -813,7 +561,7 @@ static void sandbox_cgroup(struct sandbox *sb)
 	}
 }
 
-static int sandbox_launch(struct sandbox *sb, char **ret_err)
+int sandbox_launch(struct sandbox *sb, char **ret_err)
 {
 	struct kernel_info k = { 0 };
 	_cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", sb->dir);

@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "sock.h"
 #include "vm_error.h"
+#include "vm_int.h"
 #include "vm_stage.h"
 #include "vmm_jail.h"
 #include "util.h"
@@ -32,7 +33,6 @@
 
 #define VM_QEMU_DEFAULT "qemu-system-x86_64"
 #define VM_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"
-#define VM_QMP_MAX 65536
 #define VM_NOFILE_WANT 1048576u
 /* TCG's translation cache, MiB (-accel tcg,tb-size=). QEMU 7.2's default is 1 GiB, and
  * every page of it once written stays resident. Measured on 2 cores, 1 GiB guests,
@@ -108,17 +108,17 @@ static char *qemu_escape(const char *s)
 	return out;
 }
 
-static bool path_ok(const char *p)
+bool vm_path_ok(const char *p)
 {
 	return p && p[0] == '/' && !strchr(p, '\n');
 }
 
 static int vm_config_check(const struct vm_config *c)
 {
-	if (!c->name || !path_ok(c->vmlinux) || !path_ok(c->initramfs) || !path_ok(c->disk) ||
-	    !path_ok(c->console_log) || !c->run_dir)
+	if (!c->name || !vm_path_ok(c->vmlinux) || !vm_path_ok(c->initramfs) || !vm_path_ok(c->disk) ||
+	    !vm_path_ok(c->console_log) || !c->run_dir)
 		return -EINVAL;
-	if (c->workspace && !path_ok(c->workspace))
+	if (c->workspace && !vm_path_ok(c->workspace))
 		return -EINVAL;
 	if (c->cpus < 1 || c->cpus > 64 || c->mem_mib < 64 || c->mem_mib > 1024 * 1024)
 		return -EINVAL;
@@ -604,81 +604,6 @@ static int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_
 	return proc_spawn_detached(argv, log_fd, &listen_fd, 1, vfsd_child_setup, s, ret_pid);
 }
 
-/* Read one '\n'-terminated line into buf (QMP lines), waiting until deadline. */
-static int qmp_read_line(int fd, char *buf, size_t size, size_t *len, uint64_t deadline, char **ret_line)
-{
-	for (;;) {
-		char *nl = memchr(buf, '\n', *len);
-		int64_t left;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-		int r;
-
-		if (nl) {
-			*nl = '\0';
-			*ret_line = buf;
-			return (int)(nl - buf) + 1;
-		}
-		if (*len + 1 >= size)
-			return -EMSGSIZE;
-		left = (int64_t)(deadline - now_ms());
-		if (left <= 0)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)left);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r <= 0)
-			continue;
-		n = read(fd, buf + *len, size - 1 - *len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
-		*len += (size_t)n;
-		buf[*len] = '\0';
-	}
-}
-
-static void qmp_consume(char *buf, size_t *len, int used)
-{
-	memmove(buf, buf + used, *len - (size_t)used);
-	*len -= (size_t)used;
-}
-
-/* QEMU answers a QMP command only from its main loop, after every device was
- * realized: that is "started". EOF means it exited (bad option, device error). */
-static int qmp_wait_ready(int fd, int timeout_ms)
-{
-	_cleanup_free_ char *buf = xmalloc(VM_QMP_MAX);
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-	static const char cmd[] = "{\"execute\":\"qmp_capabilities\"}\n";
-	size_t len = 0;
-	char *line;
-	int r;
-
-	r = qmp_read_line(fd, buf, VM_QMP_MAX, &len, deadline, &line);
-	if (r < 0)
-		return r;
-	if (!strstr(line, "\"QMP\""))
-		return -EPROTO;
-	qmp_consume(buf, &len, r);
-	r = write_all(fd, cmd, sizeof(cmd) - 1);
-	if (r < 0)
-		return r;
-	for (;;) {
-		r = qmp_read_line(fd, buf, VM_QMP_MAX, &len, deadline, &line);
-		if (r < 0)
-			return r;
-		if (strstr(line, "\"return\""))
-			return 0;
-		if (strstr(line, "\"error\""))
-			return -EPROTO;
-		qmp_consume(buf, &len, r); /* an event; keep reading */
-	}
-}
-
 /* QEMU reads its kernel and initramfs by path under its own ids: they must be
  * readable by others (neither is a secret: a Debian kernel and sbx's init). We make
  * them so if we own them; otherwise say which file and how to fix it. */
@@ -872,67 +797,4 @@ int vm_kill(const struct vm_procs *p, int grace_ms)
 			r = q;
 	}
 	return r;
-}
-
-/* ---- disk ---- */
-
-static int run_wait(char *const argv[])
-{
-	int st, nul;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (nul >= 0) {
-			dup2(nul, STDIN_FILENO);
-			dup2(nul, STDOUT_FILENO);
-			dup2(nul, STDERR_FILENO);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	if (!WIFEXITED(st))
-		return -EIO;
-	return WEXITSTATUS(st) == 127 ? -ENOENT : WEXITSTATUS(st) ? -EIO : 0;
-}
-
-int vm_disk_create(const char *base_raw, const char *overlay_qcow2)
-{
-	_cleanup_free_ char *tmp = NULL, *dir = NULL;
-	_cleanup_close_ int fd = -1, dfd = -1;
-	char *slash;
-	int r;
-
-	if (!path_ok(base_raw) || !path_ok(overlay_qcow2))
-		return -EINVAL;
-	tmp = xasprintf("%s.tmp.%d", overlay_qcow2, (int)getpid());
-	char *argv[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f", (char *)"qcow2",
-			 (char *)"-b", (char *)base_raw, (char *)"-F", (char *)"raw", tmp, NULL };
-
-	(void)unlink(tmp);
-	r = run_wait(argv);
-	if (r < 0) {
-		(void)unlink(tmp);
-		log_debug("qemu-img create %s failed: %s", tmp, strerror(-r));
-		return r;
-	}
-	fd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fchmod(fd, 0600) < 0 || fsync(fd) < 0 || rename(tmp, overlay_qcow2) < 0) {
-		r = -errno;
-		(void)unlink(tmp);
-		return r;
-	}
-	dir = xstrdup(overlay_qcow2);
-	slash = strrchr(dir, '/');
-	slash[slash == dir ? 1 : 0] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
-	return 0;
 }
