@@ -5,10 +5,11 @@
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
-from conftest import new_home, pid_alive, wait_until
+from conftest import chown_to_agent, new_home, pid_alive, wait_until
 
 BOOT_S = 300
 
@@ -130,3 +131,59 @@ def test_failed_claim_falls_back_to_a_boot(pooled):
     assert wait_until(lambda: pool_booted(h) >= 2, BOOT_S, interval=0.5), h.diag()
     assert (h.sandbox_dir("pf") / "spec.json").exists()
     assert h.names() == ["pf"]
+
+
+def git(ws, *args):
+    return subprocess.run(["git", "-c", "safe.directory=*", "-C", str(ws), *args], check=True,
+                          capture_output=True, text=True, env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1"))
+
+
+def test_branch_sandbox_claims_and_commits_land(pooled):
+    """--branch takes a pool VM too: the stage gets the worktree and the repository's
+    git directory at their paths, and a commit in the guest lands in the repository."""
+    h = pooled
+    ws = h.workspace("proj")
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "config", "user.email", "agent@example.com")
+    git(ws, "config", "user.name", "Agent")
+    (ws / "README").write_text("main tree\n")
+    git(ws, "add", "README")
+    git(ws, "commit", "-qm", "init")
+    chown_to_agent(ws)
+    h.ok("daemon", "start", timeout=60)
+    assert wait_until(lambda: pool_booted(h) >= 1, BOOT_S, interval=0.5), h.diag()
+    wt = f"{ws}.sbx/pbr"
+    r = h.ok("run", "--branch", "feat", "--name", "pbr", "shell", ws, "--", "sh", "-c",
+             f"cd {wt} && cat README && git rev-parse --abbrev-ref HEAD && ls -A {ws} && "
+             "echo P > p.txt && git add p.txt && git commit -qm 'from the pool'", timeout=BOOT_S)
+    assert claimed(h, "pbr"), h.diag()
+    assert r.out.split() == ["main", "tree", "feat", ".git"], r   # no main working tree
+    assert git(ws, "log", "--format=%s", "-1", "feat").stdout.strip() == "from the pool"
+    # its git directory is guarded as for a booted --branch sandbox
+    r = h.sbx("exec", "-u", "root", "pbr", "touch", f"{ws}/.git/hooks/planted", timeout=60)
+    assert r.rc != 0 and not (ws / ".git" / "hooks" / "planted").exists(), r
+
+
+def test_pool_follows_the_sandboxes_made_and_shows_in_ls(pooled):
+    """The pool keeps VMs of the kinds of sandbox made last (template, cpus, memory,
+    agent ids): after a sandbox of another size, the next one of that size claims;
+    `sbx create` of a hit says that the sandbox runs; `sbx ls` lists the pool."""
+    h = pooled
+    h.ok("daemon", "start", timeout=60)
+    assert wait_until(lambda: pool_booted(h) >= 1, BOOT_S, interval=0.5), h.diag()
+    ls = h.ok("ls", timeout=60).out
+    assert re.search(r"warm pool.*\n\s+pool-\S+\s+minimal\s+ready", ls), ls
+    assert h.names() == []   # ls -q: sandboxes only
+
+    h.ok("run", "--name", "m1", "--memory", "768M", "shell", h.workspace(), "--", "true", timeout=BOOT_S)
+    assert not claimed(h, "m1"), "a 768 MiB sandbox took a 1 GiB pool VM"
+    # now both kinds are kept: the 1 GiB one still there, a 768 MiB one booted
+    assert wait_until(lambda: pool_booted(h) >= 2, BOOT_S, interval=0.5), h.diag()
+    r = h.ok("create", "--name", "m2", "--memory", "768M", "shell", h.workspace(), timeout=BOOT_S)
+    assert claimed(h, "m2"), h.diag()
+    assert "took a warm pool VM, so it runs already" in r.err, r
+    assert h.ls_json()["m2"]["status"] in ("starting", "running")
+    assert h.ok("exec", "m2", "sh", "-c", "free -m | awk '/Mem:/{print $2}'", timeout=60).out.strip() != ""
+    # and the 1 GiB one is still served
+    r = h.ok("run", "--name", "m3", "shell", h.workspace(), "--", "true", timeout=BOOT_S)
+    assert claimed(h, "m3"), h.diag()

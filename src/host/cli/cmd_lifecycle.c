@@ -92,6 +92,28 @@ static void ls_table(struct json_object *arr)
 	}
 }
 
+/* The warm pool's VMs (docs/warm-pool.md) under the table: they are no one's sandbox
+ * yet, but they cost memory, so the user sees them. */
+static void ls_pool(struct json_object *resp)
+{
+	struct json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(resp, "pool", &arr) || !json_object_is_type(arr, json_type_array) ||
+	    !(n = json_object_array_length(arr)))
+		return;
+	printf("\nwarm pool (sbx settings set pool.size N; 0 turns it off):\n");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *s = json_object_array_get_idx(arr, i), *v;
+		char mem[32] = "-";
+
+		if (json_object_object_get_ex(s, "memory_bytes", &v))
+			snprintf(mem, sizeof(mem), "%lldM", (long long)(json_object_get_int64(v) >> 20));
+		printf("  %-24s  %-12s  %-8s  %s\n", cmd_json_str(s, "name"), cmd_json_str(s, "template"),
+		       cmd_json_str(s, "status"), mem);
+	}
+}
+
 int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -138,6 +160,7 @@ int cmd_ls(struct sbx_paths *p, int argc, char **argv)
 			printf("%s\n", cmd_json_str(json_object_array_get_idx(arr, i), "name"));
 	} else {
 		ls_table(arr);
+		ls_pool(resp);
 	}
 	/* A sandbox whose state files do not load is listed; the exit status says so. */
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {

@@ -368,6 +368,11 @@ static int run_create(struct sbx_paths *p, const struct run_opts *o, struct run_
 	if (sb->root_owned && json_object_object_get_ex(resp, "existed", &ex) && !json_object_get_boolean(ex))
 		cmd_note("sbx %s: note: %s is owned by root; the agent runs as uid 1000 and cannot write "
 			"to it (chown it, or run sbx as a regular user)\n", o->cmd, sb->ws);
+	if (o->create_only && json_object_object_get_ex(resp, "sandbox", &ex) &&
+	    strcmp(cmd_json_str(ex, "status"), "stopped"))
+		/* a warm pool VM was ready: the new sandbox is one already (docs/warm-pool.md) */
+		cmd_note("sbx create: %s took a warm pool VM, so it runs already (sbx stop %s stops it)\n",
+			 sb->spec.name, sb->spec.name);
 	json_object_put(resp);
 	*ret_c = c;
 	return 0;

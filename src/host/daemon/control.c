@@ -20,6 +20,7 @@
 #include "proto.h"
 #include "exec_relay.h"
 #include "ports.h"
+#include "pool.h"
 #include "sandbox.h"
 #include "secrets.h"
 #include "tlv.h"
@@ -361,6 +362,7 @@ static void req_ls(struct client *cl)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(resp, "sandboxes", arr);
+	json_object_object_add(resp, "pool", pool_json(cl->d));
 	client_reply(cl, resp);
 }
 

@@ -346,6 +346,7 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 	daemon_start_egress(&d);
 	pool_discard_stale(&d);
 	sandbox_load_all(&d);
+	pool_seed(&d);
 	log_info("sbxd %s ready (pid %d, %s)", SBX_VERSION, (int)getpid(), d.accel == ACCEL_KVM ? "kvm" : "tcg");
 
 	while (!d.quit) {

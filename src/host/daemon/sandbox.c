@@ -439,7 +439,10 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 		return r;
 	}
 	{
-		struct sandbox *pv = pool_take(d, spec, base);
+		struct sandbox *pv;
+
+		pool_note(d, spec, (int64_t)time(NULL));
+		pv = pool_take(d, spec, base);
 		if (pv && sandbox_claim(pv, spec, ret) == 0)
 			return 0;
 	}

@@ -113,6 +113,9 @@ struct broken_sandbox {
 	struct broken_sandbox *next;
 };
 
+/* Warm pool VMs are kept for this many kinds of sandbox at most (pool.c). */
+#define POOL_SHAPES_MAX 2
+
 struct sbxd {
 	struct sbx_paths *p;
 	int epfd;
@@ -126,6 +129,16 @@ struct sbxd {
 	uint64_t pool_retry_ms;       /* after a failed pool boot: not before then */
 	unsigned pool_failures;       /* consecutive */
 	uint64_t pool_check_ms;       /* last pool_tick() look */
+	/* what new sandboxes were made of lately, most recent first: the pool keeps
+	 * pool.size VMs of each (pool.c) */
+	struct pool_shape {
+		char *template_name;
+		unsigned cpus, memory_mib;
+		uid_t uid;
+		gid_t gid;
+		int64_t used;         /* unix seconds */
+	} pool_shapes[POOL_SHAPES_MAX];
+	unsigned pool_nshapes;
 	struct broken_sandbox *broken; /* found at start-up; see struct broken_sandbox */
 	struct client *clients;
 	enum accel accel;
