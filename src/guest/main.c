@@ -141,6 +141,22 @@ static void guest_loop(struct guest *g)
 	}
 }
 
+/* sbx.poolprobe=URL (tests only, set through SBX_GUEST_CMDLINE): a URL of plain
+ * characters, or none. */
+static char *pool_probe_url(const char *cmdline)
+{
+	const char *p = strstr(cmdline, "sbx.poolprobe=");
+	size_t n;
+
+	if (!p || (p != cmdline && p[-1] != ' '))
+		return NULL;
+	p += strlen("sbx.poolprobe=");
+	n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:/._-");
+	if (n == 0 || n > 200 || (p[n] && p[n] != ' ' && p[n] != '\n') || strncmp(p, "http://", 7))
+		return NULL;
+	return xasprintf("%.*s", (int)n, p);
+}
+
 int main(int argc, char **argv)
 {
 	struct guest g = { .epfd = -1, .ssh_agent = { .fd = -1, .kind = WATCH_SSH_AGENT_LISTEN } };
@@ -190,6 +206,7 @@ int main(int argc, char **argv)
 		guest_poweroff(&g, "setup failed");
 	}
 	egress_init(&g, !(cmdline && cmdline_has(cmdline, "sbx.noegress=1")));
+	g.pool_probe = cmdline ? pool_probe_url(cmdline) : NULL;
 	log_debug("up after %llu ms", (unsigned long long)uptime_ms());
 	guest_loop(&g);
 	return 0;

@@ -2,14 +2,17 @@
 # test_pool.py: the warm pool (docs/warm-pool.md): a new sandbox claims a booted VM,
 # which then looks like a freshly booted one (workspace at its path, hostname,
 # machine-id, empty /tmp), and the pool refills.
+import http.server
 import json
 import os
 import re
+import socketserver
 import subprocess
+import threading
 
 import pytest
 
-from conftest import chown_to_agent, new_home, pid_alive, wait_until
+from conftest import chown_to_agent, http_reply, new_home, pid_alive, wait_until
 
 BOOT_S = 300
 
@@ -187,3 +190,51 @@ def test_pool_follows_the_sandboxes_made_and_shows_in_ls(pooled):
     # and the 1 GiB one is still served
     r = h.ok("run", "--name", "m3", "shell", h.workspace(), "--", "true", timeout=BOOT_S)
     assert claimed(h, "m3"), h.diag()
+
+
+class _Seen(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.seen.append(self.path)
+        http_reply(self, b"upstream\n")
+
+    def log_message(self, *a):
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def test_unclaimed_pool_vm_gets_no_network(sbx_bin, sbx):
+    """A pool VM is no one's yet: every egress stream it opens is refused, whatever
+    the policy. Its guest (sbx.poolprobe, a test switch) fetches an allowed URL through
+    the proxy and directly; both fail and the upstream sees nothing. The same VM,
+    claimed, reaches that URL: the refusal is the pool's, not the policy's."""
+    srv = _Server(("127.0.0.1", 0), _Seen)
+    srv.seen = []
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    h = new_home("poolnet", pool=1)
+    try:
+        h.env["SBX_GUEST_CMDLINE"] = "sbx.poolprobe=http://good.test/probe"
+        h.ok("policy", "allow", "network", "good.test")
+        h.ok("settings", "set", "proxy.resolve", f"good.test:80=127.0.0.1:{srv.server_address[1]}")
+        h.ok("daemon", "start", timeout=60)
+
+        def probes():
+            out = []
+            for p in (h.state_dir / "pool").glob("*/console.log"):
+                out += re.findall(r"SBX-POOL-PROBE (\w+) rc=(\d+)", p.read_text(errors="replace"))
+            return out
+
+        assert wait_until(lambda: len(probes()) >= 2, BOOT_S, interval=0.5), h.diag()
+        res = dict(probes())
+        assert set(res) == {"proxy", "direct"} and all(rc != "0" for rc in res.values()), res
+        assert srv.seen == [], srv.seen
+        ws = h.workspace()
+        r = h.ok("run", "--name", "pn", "shell", ws, "--", "curl", "-sS", "-m", "20", "http://good.test/after",
+                 timeout=BOOT_S)
+        assert claimed(h, "pn"), h.diag()
+        assert "upstream" in r.out and srv.seen == ["/after"], (r, srv.seen)
+    finally:
+        h.close()
+        srv.shutdown()
