@@ -24,6 +24,7 @@
 #include "idmap.h"
 #include "proc.h"
 #include "sock.h"
+#include "vm_bootfiles.h"
 #include "vm_error.h"
 #include "vmm_jail.h"
 #include "util.h"
@@ -743,7 +744,8 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 			    disk_fd = -1, base_fd = -1, con_fd = -1;
 	struct qemu_setup qs = { .root = geteuid() == 0, .jail = c->vmm_uid != 0, .cgroup_procs = c->cgroup_procs };
 	struct vm_procs p = { 0 };
-	_cleanup_free_ char *jail_root = NULL;
+	_cleanup_free_ char *jail_root = NULL, *boot_vmlinux = NULL, *boot_initrd = NULL;
+	struct vm_config boot_cfg;
 	char **argv = NULL;
 	const char *qemu;
 	int keep[6], sv[2], r;
@@ -752,6 +754,18 @@ int vm_launch(const struct vm_config *c, struct vm_procs *ret, char **ret_err)
 	r = vm_config_check(c);
 	if (r < 0)
 		return r;
+	/* QEMU reaches run_dir's files through its jail's binds, or as us */
+	if ((!qs.jail || c->disk_base) && mkdir_p(c->run_dir, 0700) == 0) {
+		if (vm_bootfile_copy(c->run_dir, VM_BOOT_VMLINUX, c->vmlinux, &boot_vmlinux) < 0 ||
+		    vm_bootfile_copy(c->run_dir, VM_BOOT_INITRD, c->initramfs, &boot_initrd) < 0) {
+			log_debug("vm %s: no copies of the kernel and initramfs; QEMU maps the cache's", c->name);
+		} else {
+			boot_cfg = *c;
+			boot_cfg.vmlinux = boot_vmlinux;
+			boot_cfg.initramfs = boot_initrd;
+			c = &boot_cfg;
+		}
+	}
 	if (qs.jail) {
 		r = qemu_ids(c, &qs, ret_err);
 		if (r < 0)
