@@ -532,3 +532,16 @@ def test_qemu_lets_go_of_the_kernel_it_booted(box):
         assert rss < 1024, rss
     # the guest booted from them all the same
     assert box.ok("cat", "/proc/cmdline").out.startswith("console=")
+
+
+def test_tcg_guest_loads_processes_at_fixed_addresses(box):
+    """Under TCG the guest boots with norandmaps (QEMU keys translated code by virtual
+    address: randomized processes were translated again at every start); under KVM it
+    keeps ASLR."""
+    qpid, _ = _procs(box)
+    tcg = "tcg" in " ".join(_argv(qpid))
+    r = box.ok("sh", "-c", "cat /proc/sys/kernel/randomize_va_space; "
+               "for i in 1 2; do grep -m1 'libc.so' /proc/self/maps | cut -d- -f1; done")
+    knob, a, b = r.out.split()
+    assert knob == ("0" if tcg else "2"), r
+    assert (a == b) == tcg, r
