@@ -506,3 +506,42 @@ def test_guest_returns_freed_memory(box):
             break
         time.sleep(0.5)
     assert memfd_rss_mib() < peak - 150, (peak, memfd_rss_mib())
+
+
+def test_qemu_lets_go_of_the_kernel_it_booted(box):
+    """QEMU keeps its -kernel and -initrd files mapped for the VM's life (to load them
+    again on a reset, which sbx never does): it gets per-VM copies, and once the guest is
+    up their blocks are punched out, so the kernel image (48 MiB) leaves QEMU's resident
+    set (src/host/vm/vm_bootfiles.h)."""
+    box.ok("true")
+    qpid, _ = _procs(box)
+    argv = _argv(qpid)
+    vm_dir = box.home.vm_dir(box.name)
+    for opt, name in (("-kernel", "boot-vmlinux"), ("-initrd", "boot-initrd")):
+        assert argv[argv.index(opt) + 1] == str(vm_dir / name), argv
+        st = os.stat(vm_dir / name)
+        assert st.st_size > 1 << 20 and st.st_blocks * 512 <= 64 << 10, (name, st)  # a partial tail block
+    if os.geteuid() == 0:  # a user's QEMU runs under ids whose smaps are not ours to read
+        rss, cur = 0, False
+        with open(f"/proc/{qpid}/smaps") as f:
+            for line in f:
+                if line[:1] in "0123456789abcdef" and "-" in line.split()[0]:
+                    cur = str(vm_dir) in line or "/kernel/" in line
+                elif cur and line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+        assert rss < 1024, rss
+    # the guest booted from them all the same
+    assert box.ok("cat", "/proc/cmdline").out.startswith("console=")
+
+
+def test_tcg_guest_loads_processes_at_fixed_addresses(box):
+    """Under TCG the guest boots with norandmaps (QEMU keys translated code by virtual
+    address: randomized processes were translated again at every start); under KVM it
+    keeps ASLR."""
+    qpid, _ = _procs(box)
+    tcg = "tcg" in " ".join(_argv(qpid))
+    r = box.ok("sh", "-c", "cat /proc/sys/kernel/randomize_va_space; "
+               "for i in 1 2; do grep -m1 'libc.so' /proc/self/maps | cut -d- -f1; done")
+    knob, a, b = r.out.split()
+    assert knob == ("0" if tcg else "2"), r
+    assert (a == b) == tcg, r

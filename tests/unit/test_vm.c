@@ -64,12 +64,14 @@ static void test_cmdline(void)
 	CHECK(strstr(s, " rdinit=/init") != NULL);
 	CHECK(strstr(s, " pci=off") != NULL);
 	CHECK(strstr(s, " tsc_early_khz=2596122 tsc=reliable") != NULL);
+	CHECK(strstr(s, " norandmaps") != NULL); /* TCG: translated blocks reused across processes */
 	free(s);
 
 	c.accel = ACCEL_KVM;
 	c.extra_cmdline = "sbx.ws=/home/u/proj";
 	CHECK_EQ(vm_build_cmdline(&c, 2596122, &s), 0);
 	CHECK(strstr(s, "tsc_early_khz") == NULL);
+	CHECK(strstr(s, "norandmaps") == NULL);
 	CHECK(strlen(s) > 20 && !strcmp(s + strlen(s) - 20, " sbx.ws=/home/u/proj"));
 	free(s);
 

@@ -32,6 +32,7 @@
 #include "secrets.h"
 #include "settings.h"
 #include "util.h"
+#include "vm_bootfiles.h"
 
 #define STOP_TIMEOUT_MS 20000
 
@@ -190,7 +191,12 @@ void sandbox_fail_start(struct sandbox *sb, char *error /* taken */)
 
 void sandbox_on_guest_ready(struct sandbox *sb)
 {
+	int r;
+
 	log_info("%s: ready in %llu ms", sb->spec.name, (unsigned long long)(now_ms() - sb->started_ms));
+	/* QEMU read its kernel and initramfs long ago: their pages leave it (vm_bootfiles.h) */
+	if ((r = vm_bootfiles_release(sb->run_dir)) < 0)
+		log_warn("%s: cannot empty QEMU's copies of the kernel and initramfs: %s", sb->spec.name, strerror(-r));
 	sb->deadline_ms = 0;
 	free(sb->error);
 	sb->error = NULL;
