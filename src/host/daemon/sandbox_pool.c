@@ -15,11 +15,18 @@
 #include "review.h"
 #include "settings.h"
 #include "util.h"
+#include "vm_bootfiles.h"
 #include "vm_stage.h"
 
 static void sandbox_on_pool_ready(struct sandbox *sb)
 {
+	int r;
+
 	log_info("%s: pool VM booted in %llu ms", sb->spec.name, (unsigned long long)(now_ms() - sb->started_ms));
+	/* a waiting pool VM need not hold its kernel either (vm_bootfiles.h); the claim's
+	 * READY releases them again, which is harmless */
+	if ((r = vm_bootfiles_release(sb->run_dir)) < 0)
+		log_warn("%s: cannot empty QEMU's copies of the kernel and initramfs: %s", sb->spec.name, strerror(-r));
 	sb->pool_ready = true;
 	sb->d->pool_failures = 0;
 }
