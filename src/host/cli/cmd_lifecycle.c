@@ -63,6 +63,14 @@ static void ls_use(struct json_object *s, char cpu[16], char mem[32])
 /* SANDBOX AGENT STATUS CPU MEM WORKSPACE [PORTS], each column as wide as its longest
  * entry (a --branch sandbox's default name is long); PORTS only when some sandbox
  * publishes any. */
+/* The workspace column: its path, "PATH [sync]" in sync mode (docs/workspace-sync.md). */
+static char *ls_ws(struct json_object *s)
+{
+	const char *m = cmd_json_str(s, "workspace_mode");
+
+	return xasprintf("%s%s", cmd_json_str(s, "workspace"), !strcmp(m, "sync") ? " [sync]" : "");
+}
+
 static void ls_table(struct json_object *arr)
 {
 	static const char *const keys[] = { "name", "agent", "status", "workspace" };
@@ -72,9 +80,11 @@ static void ls_table(struct json_object *arr)
 
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *pt = ls_ports(json_object_array_get_idx(arr, i));
+		_cleanup_free_ char *ws = ls_ws(json_object_array_get_idx(arr, i));
 		any_ports |= *pt != 0;
-		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+		for (size_t k = 0; k < ARRAY_SIZE(keys) - 1; k++)
 			w[k] = MAX(w[k], (int)strlen(cmd_json_str(json_object_array_get_idx(arr, i), keys[k])));
+		w[3] = MAX(w[3], (int)strlen(ws));
 	}
 	if (!any_ports)
 		w[3] = 0;   /* last column: not padded */
@@ -82,13 +92,13 @@ static void ls_table(struct json_object *arr)
 	       "MEM", w[3], "WORKSPACE", any_ports ? "  PORTS" : "");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(arr, i);
-		_cleanup_free_ char *pt = ls_ports(s);
+		_cleanup_free_ char *pt = ls_ports(s), *ws = ls_ws(s);
 		char cpu[16], mem[32];
 
 		ls_use(s, cpu, mem);
 		printf("%-*s  %-*s  %-*s  %-8s  %-11s  %-*s%s%s\n", w[0], cmd_json_str(s, "name"), w[1],
 		       cmd_json_str(s, "agent"), w[2], cmd_json_str(s, "status"), cpu, mem, *pt ? w[3] : 0,
-		       cmd_json_str(s, "workspace"), *pt ? "  " : "", pt);
+		       ws, *pt ? "  " : "", pt);
 	}
 }
 

@@ -72,6 +72,7 @@ struct run_opts {
 	const char *cmd;   /* "run" or "create" */
 	bool create_only, detach, help;
 	const char *name, *tmpl, *branch;
+	bool ws_sync;      /* --workspace-mode sync */
 	unsigned cpus, mem;
 	char **env;        /* the -e values */
 	int nenv;
@@ -133,6 +134,12 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 		o->nports++;
 		break;
 	}
+	case 'W':
+		if (spec_ws_mode_parse(arg, &o->ws_sync) < 0) {
+			fprintf(stderr, "sbx %s: --workspace-mode '%s': unknown mode (want share or sync)\n", o->cmd, arg);
+			return 2;
+		}
+		break;
 	case 'h': o->help = true; break;
 	case 'q': cmd_quiet_set(); break;
 	default:
@@ -154,6 +161,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "branch", required_argument, NULL, 'b' },
 		{ "publish", required_argument, NULL, 'p' },
+		{ "workspace-mode", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
@@ -247,6 +255,7 @@ static int run_spec_make(const struct run_opts *o, struct run_sandbox *sb)
 	spec->workspace = xstrdup(sb->ws);
 	spec->cpus = o->cpus;
 	spec->memory_mib = o->mem;
+	spec->ws_sync = o->ws_sync;
 	run_owner(sb);
 	spec->env = xcalloc((size_t)o->nenv + 1, sizeof(char *));
 	for (int i = 0; i < o->nenv; i++)

@@ -108,6 +108,7 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 	json_object_object_add(o, "agent", json_object_new_string(sb->spec.agent));
 	json_object_object_add(o, "status", json_object_new_string(sandbox_state_name(sb->state)));
 	json_object_object_add(o, "workspace", json_object_new_string(sb->spec.workspace));
+	json_object_object_add(o, "workspace_mode", json_object_new_string(spec_ws_mode_name(&sb->spec)));
 	if (sb->spec.branch) {
 		json_object_object_add(o, "branch", json_object_new_string(sb->spec.branch));
 		json_object_object_add(o, "repo", json_object_new_string(sb->spec.repo));

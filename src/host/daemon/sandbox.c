@@ -448,7 +448,7 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 		struct sandbox *pv;
 
 		pool_note(d, spec, (int64_t)time(NULL));
-		pv = pool_take(d, spec, base);
+		pv = spec->ws_sync ? NULL : pool_take(d, spec, base);  /* a pool VM mounts the share */
 		if (pv && sandbox_claim(pv, spec, ret) == 0)
 			return 0;
 	}
