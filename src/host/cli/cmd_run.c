@@ -436,8 +436,11 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		printf("%s\n", sb.spec.name);
 	else if (rc == 0 && o.detach)
 		rc = run_start(c, sb.spec.name);
-	else if (rc == 0)
+	else if (rc == 0) {
 		rc = run_attach(c, &o, sb.spec.name);
+		if (sb.spec.ws_sync && cmd_sync_barrier(c, o.cmd, sb.spec.name) < 0 && rc == 0)
+			rc = 125;
+	}
 	sbxd_conn_free(c);
 	spec_free(&sb.spec);
 	return rc;

@@ -32,6 +32,7 @@
 #include "secrets.h"
 #include "settings.h"
 #include "util.h"
+#include "wsync_host.h"
 #include "vm_bootfiles.h"
 
 #define STOP_TIMEOUT_MS 20000
@@ -252,6 +253,7 @@ void sandbox_tick(struct sandbox *sb, uint64_t now)
 {
 	egress_tick(sb, now);
 	ports_tick(sb, now);
+	wsync_host_tick(sb, now);
 	if ((sb->state == SB_RUNNING || sb->state == SB_STARTING) && now / 1000 != sb->last_console_check_s) {
 		sb->last_console_check_s = now / 1000;
 		console_bound(sb);
