@@ -67,6 +67,7 @@ static void __attribute__((noreturn)) engine_child(int lroot, int sroot, int sta
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	(void)prctl(PR_SET_NAME, "sbx-wsync");
 	if (dup2(lroot, 3) < 0 || dup2(sroot, 4) < 0 || dup2(statedir, 5) < 0 || dup2(sock, 6) < 0)
 		_exit(1);
 	(void)syscall(SYS_close_range, 7u, ~0u, 0u);
