@@ -27,7 +27,7 @@
 #define SAVE_EVERY_MS 2000u
 #define MSG_MAX (64u * 1024u)
 #define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | \
-		    IN_MODIFY | IN_DONT_FOLLOW | IN_ONLYDIR | IN_EXCL_UNLINK)
+		    IN_MODIFY | IN_ONLYDIR | IN_EXCL_UNLINK)   /* no IN_DONT_FOLLOW: the path is /proc/self/fd/N of a directory opened O_NOFOLLOW */
 
 static void send_msg(struct wsync *w, const uint8_t *buf, size_t len)
 {

@@ -30,7 +30,7 @@
 #define WD_BUCKETS 4096u
 #define DEPTH_MAX 128
 #define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | \
-		    IN_MODIFY | IN_DONT_FOLLOW | IN_ONLYDIR | IN_EXCL_UNLINK)
+		    IN_MODIFY | IN_ONLYDIR | IN_EXCL_UNLINK)   /* no IN_DONT_FOLLOW: the path is /proc/self/fd/N of a directory opened O_NOFOLLOW */
 #define READ_BUDGET 16   /* inotify reads per wake-up */
 
 struct wd_ent {
