@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -198,12 +197,15 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 		if (out < 0)
 			return -errno;
 		while (r == 0 && off < st.st_size) {
-			ssize_t n = sendfile(out, in, &off, (size_t)MIN(st.st_size - off, (off_t)1 << 30));
+			static char cbuf[256 * 1024];   /* not sendfile: the share is uncached (direct I/O) */
+			ssize_t n = read(in, cbuf, sizeof(cbuf));
 
 			if (n < 0)
-				r = -errno;
+				r = errno == EINTR ? 0 : -errno;
 			else if (n == 0)
 				r = -EAGAIN;   /* it shrank meanwhile */
+			else if ((r = write_all(out, cbuf, (size_t)n)) == 0)
+				off += n;
 		}
 		if (r == 0 && fchmod(out, src->st.mode) < 0)
 			r = -errno;
@@ -316,6 +318,7 @@ static int propagate(struct wsync *w, const char *rel, struct side sd[2], int fr
 	struct side *src = &sd[from], *dst = &sd[1 - from];
 	int r;
 
+	log_debug("wsync: %s %c -> %c (%c)", rel, from == SIDE_L ? 'L' : 'S', from == SIDE_L ? 'S' : 'L', src->st.type ? src->st.type : '-');
 	if (dst->pfd < 0)
 		return -ENOENT;   /* its parent is not there (yet): the parent's pass decides */
 	if (src->st.type == 0) {
@@ -413,6 +416,14 @@ static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 	name = slash ? slash + 1 : rel;
 	sd[SIDE_L].pfd = wsync_open_dir(w->lroot, parent);
 	sd[SIDE_S].pfd = wsync_open_dir(w->sroot, parent);
+	/* a parent that is missing (or not a directory, or a symlink) means "nothing
+	 * here"; any other failure decides nothing */
+	for (int i = 0; i < 2; i++)
+		if (sd[i].pfd < 0 && sd[i].pfd != -ENOENT && sd[i].pfd != -ENOTDIR && sd[i].pfd != -ELOOP) {
+			r = sd[i].pfd;
+			log_warn("wsync: %s: open %s: %s", rel, i == SIDE_L ? "local" : "share", strerror(-r));
+			goto out;
+		}
 	if ((r = state_at(sd[SIDE_L].pfd, name, &sd[SIDE_L].st)) < 0 ||
 	    (r = state_at(sd[SIDE_S].pfd, name, &sd[SIDE_S].st)) < 0)
 		goto out;

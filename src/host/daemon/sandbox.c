@@ -628,6 +628,7 @@ int sandbox_launch(struct sandbox *sb, char **ret_err)
 	}
 	cfg = (struct vm_config){
 		.protect_git = protect_git,
+		.share_uncached = sb->spec.ws_sync,
 		.uid_range = jail.uid.fs,
 		.gid_range = jail.gid.fs,
 		.vmm_uid = jail.uid.vmm,
