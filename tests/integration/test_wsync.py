@@ -221,7 +221,7 @@ def test_same_file_changed_on_both_sides_keeps_both(sbox):
     chown_to_agent(f)
     assert wait_until(lambda: sbox.home.sbx("exec", sbox.name, "cat", f).out == "base\n", 10)
     # hold the engine so that both changes happen before it looks
-    p = sbox.home.popen("exec", "-u", "root", sbox.name, "sh", "-c",
+    p = sbox.home.popen("exec", "-i", "-u", "root", sbox.name, "sh", "-c",
                         f"pid=$({ENGINE_PID}); [ -n \"$pid\" ] || exit 3; kill -STOP $pid; "
                         f"runuser -u agent -- sh -c 'printf guest > {f}'; echo held; read x; kill -CONT $pid",
                         stdin=subprocess.PIPE)
