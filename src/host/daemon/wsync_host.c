@@ -32,6 +32,8 @@
 #define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | \
 		    IN_MODIFY | IN_ONLYDIR | IN_EXCL_UNLINK)   /* no IN_DONT_FOLLOW: the path is /proc/self/fd/N of a directory opened O_NOFOLLOW */
 #define READ_BUDGET 16   /* inotify reads per wake-up */
+#define LOG_WINDOW_MS 10000u
+#define LOG_MAX 20u
 
 struct wd_ent {
 	int wd;
@@ -53,6 +55,8 @@ struct wsync_host {
 	bool have_state;
 	char *recent[WSYNC_HOST_RECENT];
 	unsigned nrecent;      /* total; recent[] is a ring */
+	uint64_t log_window_ms;  /* a guest cannot flood sbxd's log: LOG_MAX events per window */
+	unsigned logged, unlogged;
 	/* the paths of one batch */
 	uint8_t *buf;
 	struct tlv_writer w;
@@ -361,8 +365,18 @@ void wsync_host_on_msg(struct sandbox *sb, const uint8_t *data, size_t len)
 
 		gmtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		log_warn("%s: workspace sync: %s %s: %s", sb->spec.name,
-			 m->kind == WSEV_CONFLICT ? "conflict at" : "not synced:", p, t);
+		if (now_ms() >= h->log_window_ms + LOG_WINDOW_MS) {
+			if (h->unlogged)
+				log_warn("%s: workspace sync: %u more events not logged (see sbx sync status)",
+					 sb->spec.name, h->unlogged);
+			h->log_window_ms = now_ms();
+			h->logged = h->unlogged = 0;
+		}
+		if (h->logged++ < LOG_MAX)
+			log_warn("%s: workspace sync: %s %s: %s", sb->spec.name,
+				 m->kind == WSEV_CONFLICT ? "conflict at" : "not synced:", p, t);
+		else
+			h->unlogged++;
 		recent_add(h, xasprintf("%s %s %s: %s", stamp, m->kind == WSEV_CONFLICT ? "conflict" : "not-synced", p, t));
 		goto out;
 	}
