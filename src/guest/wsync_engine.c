@@ -188,6 +188,7 @@ static void process_dirty(struct wsync *w)
 		own[i] = xstrdup(keys[i]);
 	free(keys);
 	wmap_clear(&w->dirty, NULL);
+	wsync_parents_drop(w);   /* what changed since the last pass may be a directory */
 	/* sorted: a directory comes before what is in it */
 	for (size_t i = 0; i < n; i++) {
 		(void)wsync_path(w, own[i], false);

@@ -72,7 +72,13 @@ struct wsync {
 	uint64_t first_dirty_ms, last_dirty_ms, saved_ms, next_scan_ms;
 	uint32_t conflicts;
 	time_t last_sync;
+	/* the parent directories last opened on both sides (siblings come one after the
+	 * other: on the uncached share each open is a round trip per component); dropped
+	 * at every pass and whenever the engine changes a directory */
+	char *pc_rel;
+	int pc_l, pc_s;
 };
+void wsync_parents_drop(struct wsync *w);
 
 /* wsync_tree.c */
 /* Bring rel ("" = the root) to one state on both sides; deep: also every entry below

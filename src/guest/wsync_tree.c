@@ -227,6 +227,41 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 
 static int sync_one(struct wsync *w, const char *rel, int depth, bool deep);
 
+void wsync_parents_drop(struct wsync *w)
+{
+	if (!w->pc_rel)
+		return;
+	free(w->pc_rel);
+	w->pc_rel = NULL;
+	if (w->pc_l >= 0)
+		close(w->pc_l);
+	if (w->pc_s >= 0)
+		close(w->pc_s);
+}
+
+static int dup_or_err(int fd)
+{
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return r < 0 ? -errno : r;
+}
+
+/* The parent rel on both sides, each fd the caller's to close (or -errno). */
+static void parents_open(struct wsync *w, const char *parent, int *ret_l, int *ret_s)
+{
+	if (!w->pc_rel || strcmp(w->pc_rel, parent)) {
+		wsync_parents_drop(w);
+		w->pc_l = wsync_open_dir(w->lroot, parent);
+		w->pc_s = wsync_open_dir(w->sroot, parent);
+		w->pc_rel = xstrdup(parent);
+	}
+	*ret_l = dup_or_err(w->pc_l);
+	*ret_s = dup_or_err(w->pc_s);
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -321,6 +356,8 @@ static int propagate(struct wsync *w, const char *rel, struct side sd[2], int fr
 	log_debug("wsync: %s %c -> %c (%c)", rel, from == SIDE_L ? 'L' : 'S', from == SIDE_L ? 'S' : 'L', src->st.type ? src->st.type : '-');
 	if (dst->pfd < 0)
 		return -ENOENT;   /* its parent is not there (yet): the parent's pass decides */
+	if (src->st.type == 'd' || dst->st.type == 'd')
+		wsync_parents_drop(w);   /* a directory is made or removed below */
 	if (src->st.type == 0) {
 		r = remove_entry(w, rel, sd, from, name, depth);
 		if (r == -ENOTEMPTY) {
@@ -376,6 +413,7 @@ static int conflict(struct wsync *w, const char *rel, struct side sd[2], const c
 		    fstatat(sd[SIDE_S].pfd, cname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			break;
 	}
+	wsync_parents_drop(w);
 	if (renameat(sd[SIDE_L].pfd, name, sd[SIDE_L].pfd, cname) < 0)
 		return -errno;
 	w->conflicts++;
@@ -414,8 +452,7 @@ static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 	slash = strrchr(rel, '/');
 	parent = slash ? strndup(rel, (size_t)(slash - rel)) : xstrdup("");
 	name = slash ? slash + 1 : rel;
-	sd[SIDE_L].pfd = wsync_open_dir(w->lroot, parent);
-	sd[SIDE_S].pfd = wsync_open_dir(w->sroot, parent);
+	parents_open(w, parent, &sd[SIDE_L].pfd, &sd[SIDE_S].pfd);
 	/* a parent that is missing (or not a directory, or a symlink) means "nothing
 	 * here"; any other failure decides nothing */
 	for (int i = 0; i < 2; i++)
@@ -487,6 +524,7 @@ int wsync_full_scan(struct wsync *w)
 	int r;
 
 	w->gen++;
+	wsync_parents_drop(w);
 	r = sync_one(w, "", 0, true);
 	if (r == 0) {
 		/* what neither side has any more */

@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define SYNC_TIMEOUT_S_DEFAULT 60
+#define BARRIER_TIMEOUT_S 300   /* exec, cp, run, stop, rm: a large tree's first copy takes a while */
 
 static int64_t jint(struct json_object *o, const char *k)
 {
@@ -55,7 +56,7 @@ static int sync_request(struct sbxd_conn *c, const char *cmd, const char *name, 
 
 int cmd_sync_barrier(struct sbxd_conn *c, const char *cmd, const char *name)
 {
-	return sync_request(c, cmd, name, true, SYNC_TIMEOUT_S_DEFAULT, NULL);
+	return sync_request(c, cmd, name, true, BARRIER_TIMEOUT_S, NULL);
 }
 
 static void status_print(const char *name, struct json_object *resp)
