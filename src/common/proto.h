@@ -68,6 +68,7 @@ enum ctrl_op {
 enum { WSEV_CONFLICT = 1, WSEV_NOT_SYNCED = 2 };
 #define WS_PATH_MAX 4096u     /* bytes of one relative path, either way */
 #define WS_PATHS_PER_MSG 256u /* WS_PATH entries in one OP_WSYNC */
+#define WSYNC_OWN_PREFIX ".sbx-wsync."  /* the engine's temporary names: never synced */
 enum {
 	CTRL_MSG = 2,       /* str */
 	CTRL_ROWS = 3,      /* u32 */

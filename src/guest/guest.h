@@ -68,6 +68,7 @@ struct guest {
 	struct watch wsync;
 	pid_t wsync_pid;
 	bool wsync_ready_wait;   /* OP_READY waits for the engine's first comparison */
+	struct wsync_q *wsync_q; /* wsync.c: host messages the busy engine did not take yet */
 };
 
 #endif

@@ -35,6 +35,18 @@
 #define WSYNC_STATE WSYNC_DIR "/engine"  /* the engine's own files */
 #define WSYNC_STOP_MS 15000u             /* its last pass at power off */
 #define WSYNC_MSG_MAX (64u * 1024u)
+/* Host messages held while the engine is busy: paths beyond WSYNC_Q_PATHS are dropped
+ * for one full comparison (WS_RESCAN); a request with WS_SEQ is always kept (the host
+ * sends one per waiting client, up to WSYNC_Q_MAX). */
+#define WSYNC_Q_PATHS 64u
+#define WSYNC_Q_MAX 1024u
+
+struct wsync_q {
+	uint8_t *msg[WSYNC_Q_MAX];
+	size_t len[WSYNC_Q_MAX];
+	size_t head, n;
+	bool rescan;
+};
 
 static void sysctl_at_least(const char *path, unsigned long want)
 {
@@ -77,7 +89,7 @@ static void __attribute__((noreturn)) engine_child(int lroot, int sroot, int sta
 	}
 	/* the agent (same uid) may not ptrace it nor reach the share through /proc/PID/fd */
 	(void)prctl(PR_SET_DUMPABLE, 0);
-	umask(022);
+	umask(0);   /* files are created with the mode they are copied with: one round trip less */
 	_exit(wsync_engine_run(3, 4, 5, 6));
 }
 
@@ -156,9 +168,14 @@ static void engine_gone(struct guest *g, const char *why)
 	}
 }
 
+static void queue_flush(struct guest *g);
+
 void wsync_on_event(struct guest *g, uint32_t events)
 {
 	static uint8_t buf[WSYNC_MSG_MAX];
+
+	if ((events & EPOLLOUT) && g->wsync_q)
+		queue_flush(g);
 
 	for (int i = 0; i < 64; i++) {
 		ssize_t n = recv(g->wsync.fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -187,14 +204,75 @@ void wsync_on_event(struct guest *g, uint32_t events)
 	}
 }
 
+static bool has_seq(const uint8_t *data, size_t len)
+{
+	struct tlv_reader rd;
+	const uint8_t *v;
+	uint32_t vlen, seq = 0;
+	uint16_t tag;
+
+	tlv_reader_init(&rd, data, len);
+	while (tlv_next(&rd, &tag, &v, &vlen) > 0)
+		if (tag == WS_SEQ && tlv_u32(v, vlen, &seq) == 0 && seq)
+			return true;
+	return false;
+}
+
+/* Hand the held messages to the engine while it takes them; then a rescan if paths
+ * were dropped. */
+static void queue_flush(struct guest *g)
+{
+	struct wsync_q *q = g->wsync_q;
+
+	while (q->n) {
+		size_t i = q->head;
+
+		if (send(g->wsync.fd, q->msg[i], q->len[i], MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("wsync: to the engine: %m");
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+		}
+		free(q->msg[i]);
+		q->head = (i + 1) % WSYNC_Q_MAX;
+		q->n--;
+	}
+	if (!q->n && q->rescan) {
+		uint8_t buf[32];
+		struct tlv_writer w;
+
+		tlv_writer_init(&w, buf, sizeof(buf));
+		tlv_put_u32(&w, CTRL_OP, OP_WSYNC);
+		tlv_put_u32(&w, WS_RESCAN, 1);
+		if (send(g->wsync.fd, buf, w.len, MSG_DONTWAIT | MSG_NOSIGNAL) == 0 || errno != EAGAIN)
+			q->rescan = false;
+	}
+	(void)watch_set(g, &g->wsync, EPOLLIN | (q->n || q->rescan ? EPOLLOUT : 0));
+}
+
 void wsync_from_host(struct guest *g, const uint8_t *data, size_t len)
 {
+	struct wsync_q *q;
+
 	if (g->wsync.fd < 0) {
 		(void)ctl_send(g, 0, OP_ERROR, "sbx-guest: no workspace sync engine runs");
 		return;
 	}
-	if (send(g->wsync.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		log_warn("wsync: to the engine: %m");
+	if (!g->wsync_q)
+		g->wsync_q = xcalloc(1, sizeof(*g->wsync_q));
+	q = g->wsync_q;
+	if (!q->n && !q->rescan && send(g->wsync.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) == 0)
+		return;
+	if (q->n < WSYNC_Q_MAX && (has_seq(data, len) || q->n < WSYNC_Q_PATHS)) {
+		size_t i = (q->head + q->n) % WSYNC_Q_MAX;
+		q->msg[i] = xmalloc(len);
+		memcpy(q->msg[i], data, len);
+		q->len[i] = len;
+		q->n++;
+	} else {
+		q->rescan = true;   /* its paths are dropped: the engine compares everything */
+	}
+	queue_flush(g);
 }
 
 bool wsync_child_exited(struct guest *g, pid_t pid, int wstatus)

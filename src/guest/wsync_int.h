@@ -10,8 +10,10 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Names the engine makes for itself (temporary copies): never synchronised. */
-#define WSYNC_OWN_PREFIX ".sbx-wsync."
+#include "proto.h"
+
+/* Names the engine makes for itself (temporary copies; proto.h's WSYNC_OWN_PREFIX)
+ * are never synchronised. */
 #define WSYNC_CONFLICT_TAG ".sbx-conflict-guest-"
 #define WSYNC_DEPTH_MAX 128
 #define WSYNC_WATCH_MAX 65536u   /* inotify watches on the local tree */

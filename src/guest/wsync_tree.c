@@ -193,7 +193,7 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 			return -errno;
 		if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != src->st.size)
 			return -EAGAIN;
-		out = openat(dst->pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		out = openat(dst->pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, src->st.mode & 0777);
 		if (out < 0)
 			return -errno;
 		while (r == 0 && off < st.st_size) {
@@ -207,8 +207,8 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 			else if ((r = write_all(out, cbuf, (size_t)n)) == 0)
 				off += n;
 		}
-		if (r == 0 && fchmod(out, src->st.mode) < 0)
-			r = -errno;
+		if (r == 0 && (src->st.mode & 07000) && fchmod(out, src->st.mode) < 0)
+			r = -errno;   /* setuid, setgid, sticky: not given at creation */
 		if (r == 0 && futimens(out, ts) < 0)
 			r = -errno;
 		if (close(out) < 0 && r == 0)

@@ -61,6 +61,7 @@ struct wsync_host {
 	uint8_t *buf;
 	struct tlv_writer w;
 	unsigned npaths;
+	char *last_path;       /* the batch's last path: a file's burst of events is sent once */
 };
 
 static struct wd_ent **wd_find(struct wsync_host *h, int wd)
@@ -77,6 +78,8 @@ static void batch_begin(struct wsync_host *h)
 	tlv_writer_init(&h->w, h->buf, FRAME_MAX_CTRL);
 	tlv_put_u32(&h->w, CTRL_OP, OP_WSYNC);
 	h->npaths = 0;
+	free(h->last_path);
+	h->last_path = NULL;
 }
 
 static void batch_send(struct wsync_host *h)
@@ -98,12 +101,18 @@ static void batch_add(struct wsync_host *h, const char *rel)
 {
 	size_t n = strlen(rel);
 
-	if (!wsync_rel_ok(rel, n))
+	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+
+	if (!wsync_rel_ok(rel, n) || (h->last_path && !strcmp(h->last_path, rel)))
 		return;
+	if (!strncmp(base, WSYNC_OWN_PREFIX, strlen(WSYNC_OWN_PREFIX)))
+		return;   /* the engine's own temporary copies */
 	if (h->npaths >= WS_PATHS_PER_MSG || h->w.len + n + 64 > FRAME_MAX_CTRL)
 		batch_send(h);
 	tlv_put_str(&h->w, WS_PATH, rel);
 	h->npaths++;
+	free(h->last_path);
+	h->last_path = xstrdup(rel);
 }
 
 /* Watch rel and the directories below it; every step beneath the workspace's dirfd,
@@ -230,6 +239,7 @@ void wsync_host_stop(struct sandbox *sb)
 	for (unsigned i = 0; i < WSYNC_HOST_RECENT; i++)
 		free(h->recent[i]);
 	free(h->buf);
+	free(h->last_path);
 	free(h);
 	sb->ws = NULL;
 }
