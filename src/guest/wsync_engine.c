@@ -22,7 +22,8 @@
 
 #define QUIET_MS 150u         /* a burst of changes is taken once it pauses this long */
 #define MAX_WAIT_MS 700u      /* ... or after this long anyway */
-#define SCAN_EVERY_MS 60000u  /* a full comparison as a fallback */
+#define SCAN_EVERY_MS 300000u /* a full comparison as a fallback (on the uncached share it
+				* costs ~5 ms per path under TCG and holds up flushes meanwhile) */
 #define SCAN_FULL_MS 10000u   /* ... more often when the watches ran out */
 #define SAVE_EVERY_MS 2000u
 #define MSG_MAX (64u * 1024u)
