@@ -501,7 +501,7 @@ static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 	} else {
 		r = propagate(w, rel, sd, ld ? SIDE_L : SIDE_S, name, depth);
 	}
-	if (r == -EROFS || r == -EACCES || r == -EPERM) {
+	if (r == -EROFS || r == -EACCES || r == -EPERM || r == -EBUSY) {   /* EBUSY: a read-only bind (wsguard) renamed over */
 		_cleanup_free_ char *why = xasprintf("%s refused the change: %s", ld ? "the share" : "the local copy",
 						     strerror(-r));
 		not_synced(w, rel, &sd[ld ? SIDE_L : SIDE_S].st, why);

@@ -296,3 +296,31 @@ def test_rm_after_guest_write_keeps_it_on_host(fresh):
         p.stdout.close()
         p.stderr.close()
     assert (b.ws / "late.txt").read_text() == "unsynced"
+
+
+def test_protected_git_paths_are_not_written_back(fresh):
+    """wsguard's read-only .git/hooks and .git/config hold in sync mode: the guest's copy
+    may change, the host's does not, and the refusal is reported, not a crash."""
+    ws = fresh.workspace("wsgit")
+    git = ["git", "-c", "safe.directory=*", "-C", str(ws)]
+    subprocess.run(git + ["init", "-q", "-b", "main"], check=True, capture_output=True)
+    subprocess.run(["rm", "-rf", str(ws / ".git" / "hooks")], check=True)
+    subprocess.run(["chown", "-R", f"{os.stat(ws).st_uid}:{os.stat(ws).st_gid}", str(ws)], check=True)
+    config = (ws / ".git" / "config").read_text()
+    name = f"wsgit-{secrets.token_hex(3)}"
+    fresh.ok("run", "-d", "--workspace-mode", "sync", "--name", name, "shell", ws, timeout=300)
+    r = fresh.sbx("exec", name, "sh", "-c",
+                  f"cd {ws} && mkdir -p .git/hooks && echo 'touch /tmp/pwned' > .git/hooks/post-checkout && "
+                  "chmod +x .git/hooks/post-checkout && echo '[core] fsmonitor = evil' >> .git/config && "
+                  "echo ok > fine.txt")
+    assert r.rc == 0, (r, fresh.diag())
+    assert (ws / "fine.txt").read_text() == "ok\n"
+    assert not (ws / ".git" / "hooks" / "post-checkout").exists()
+    assert (ws / ".git" / "config").read_text() == config
+    st = json.loads(fresh.ok("sync", "status", name, "--json").out)["sync"]
+    assert st["errors"] >= 1, st
+    assert any("not-synced" in x and ".git/hooks/post-checkout" in x for x in st["recent"]), st
+    assert any("not-synced" in x and ".git/config" in x for x in st["recent"]), st
+    # the engine still runs: a later change reaches the host
+    fresh.ok("exec", name, "sh", "-c", f"echo again > {ws}/later.txt")
+    assert (ws / "later.txt").read_text() == "again\n"
