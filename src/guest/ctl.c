@@ -188,6 +188,8 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			msg_add(msg, "hostname %s: %s", c.hostname, strerror(-r));
 		else if ((r = identity_apply(c.hostname)) < 0)
 			msg_add(msg, "machine-id: %s", strerror(-r));
+		if (g->fail_config)
+			msg_add(msg, "refused, as sbx.failconfig=1 on the kernel command line asks (a test switch)");
 	}
 	if (c.has_uid || c.has_gid) {
 		_cleanup_free_ char *err = NULL;
@@ -202,10 +204,10 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		bool listed = c.share_n == 0, paths_ok = true;
 
 		for (size_t i = 0; i < c.share_n; i++) {
-			paths_ok &= cfg_workspace_valid(c.share[i]);
+			paths_ok &= workspace_path_valid(c.share[i]);
 			listed |= !strcmp(c.share[i], c.workspace);
 		}
-		if (!cfg_workspace_valid(c.workspace) || !paths_ok || !listed) {
+		if (!workspace_path_valid(c.workspace) || !paths_ok || !listed) {
 			msg_add(msg, "invalid workspace path");
 		} else if (c.share_n && (r = mounts_share_paths(c.share, c.share_n)) < 0) {
 			msg_add(msg, "mount workspace %s: %s", c.workspace, strerror(-r));
