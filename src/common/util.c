@@ -343,3 +343,26 @@ DIR *dir_from_fd(int fd)
 	}
 	return d;
 }
+
+bool workspace_path_valid(const char *p)
+{
+	static const char *const forbidden[] = { "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
+						 "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var" };
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || n >= 4096)
+		return false;
+	for (const char *c = p + 1; *c;) {
+		size_t l = strcspn(c, "/");
+
+		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false; /* "//", "/./", "/../" or a trailing slash */
+		c += l;
+		if (*c == '/' && *++c == 0)
+			return false;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
+		if (!strcmp(p, forbidden[i]))
+			return false;
+	return strncmp(p, "/proc/", 6) && strncmp(p, "/sys/", 5) && strncmp(p, "/dev/", 5);
+}

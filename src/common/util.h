@@ -53,6 +53,12 @@ int file_lock(const char *path, int how);
 /* fdopendir() that owns fd: on failure fd is closed (errno kept); fd < 0 gives NULL. */
 DIR *dir_from_fd(int fd);
 /* mkdir -p; existing directories are fine. */
+/* A workspace (or share) path the guest may mount over, at the same path as on the
+ * host: absolute, normalised (no "//", ".", ".." or trailing slash), under 4096
+ * bytes, and not a system directory of the VM ("/", /etc, /usr, ...) nor anything
+ * under /proc, /sys or /dev. The guest refuses others; the CLI says so first. */
+bool workspace_path_valid(const char *p);
+
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a directory tree without following symlinks or crossing file systems. */
 int rm_rf(const char *path);

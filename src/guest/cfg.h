@@ -37,9 +37,5 @@ void cfg_done(struct cfg *c);
 
 /* A host name the guest accepts: 1-63 of [A-Za-z0-9._-], not starting with - or . */
 bool cfg_hostname_valid(const char *h);
-/* A workspace (or share) path the guest may mount over: absolute, normalised (no
- * "//", ".", ".." or trailing slash), under 4096 bytes, and not a system directory
- * ("/", /etc, /usr, ...) nor anything under /proc, /sys or /dev. */
-bool cfg_workspace_valid(const char *p);
 
 #endif

@@ -184,16 +184,16 @@ static void test_workspace_valid(void)
 	char long_path[4200];
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
-		CHECK(cfg_workspace_valid(good[i]));
+		CHECK(workspace_path_valid(good[i]));
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		if (cfg_workspace_valid(bad[i]))
+		if (workspace_path_valid(bad[i]))
 			fprintf(stderr, "accepted: %s\n", bad[i]);
-		CHECK(!cfg_workspace_valid(bad[i]));
+		CHECK(!workspace_path_valid(bad[i]));
 	}
 	long_path[0] = '/';
 	memset(long_path + 1, 'a', sizeof(long_path) - 2);
 	long_path[sizeof(long_path) - 1] = 0;
-	CHECK(!cfg_workspace_valid(long_path));
+	CHECK(!workspace_path_valid(long_path));
 }
 
 int main(void)

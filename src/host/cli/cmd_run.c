@@ -194,7 +194,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* PATH must be a directory, and not the whole file system. */
+/* PATH must be a directory, and one the VM can mount at the same path. */
 static int run_workspace(const struct run_opts *o, struct run_sandbox *sb)
 {
 	if (!realpath(o->path, sb->ws) || stat(sb->ws, &sb->st) < 0 || !S_ISDIR(sb->st.st_mode)) {
@@ -203,6 +203,15 @@ static int run_workspace(const struct run_opts *o, struct run_sandbox *sb)
 	}
 	if (!strcmp(sb->ws, "/")) {
 		fprintf(stderr, "sbx %s: refusing to share the whole file system; pick a project directory\n", o->cmd);
+		return 2;
+	}
+	/* the VM mounts it at the same path, which it cannot do over its own /etc or /usr */
+	if (!workspace_path_valid(sb->ws)) {
+		fprintf(stderr,
+			"sbx %s: %s cannot be a workspace: it is a system directory of the VM too (/bin, /boot, /etc, "
+			"/home, /lib, /run, /usr, /var, or under /dev, /proc, /sys), and the workspace is mounted at "
+			"the same path there; pick a project directory\n",
+			o->cmd, sb->ws);
 		return 2;
 	}
 	return 0;
