@@ -14,6 +14,7 @@
 
 #include "proc.h"
 #include "util.h"
+#include "vm_int.h"
 #include "wsguard.h"
 
 /* mkdir -p rel (no leading '/') beneath dirfd; an O_PATH fd of the last directory. */
@@ -61,8 +62,15 @@ struct stage_attach {
 static int stage_attach_child(const struct stage_attach *a)
 {
 	int tree[2] = { -1, -1 }, root, r = 0;
+	/* as root, cloned before we become virtiofsd's id, who may not search the
+	 * directories above the workspace (a 0700 /root or mktemp -d) */
+	bool early = geteuid() == 0;
 
 	umask(022);   /* the stage's directories: searchable, as stage_build's */
+	for (int i = 0; i < 2 && a->paths[i] && r == 0; i++)
+		r = early ? vm_share_clone(a->paths[i], &tree[i]) : 0;
+	if (r < 0)
+		return r;
 	if (setns(a->userns, CLONE_NEWUSER) < 0)
 		return -errno;
 	/* become the namespace's root (an unprivileged host id): its files are ours */
@@ -71,16 +79,10 @@ static int stage_attach_child(const struct stage_attach *a)
 		return -errno;
 	if (unshare(CLONE_NEWNS) < 0)
 		return -errno;
-	for (int i = 0; i < 2 && a->paths[i]; i++) {
-		int src = open(a->paths[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (src < 0)
-			return -errno;
-		tree[i] = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-		close(src);
-		if (tree[i] < 0)
-			return -errno;
-	}
+	for (int i = 0; i < 2 && a->paths[i] && r == 0; i++)
+		r = early ? 0 : vm_share_clone(a->paths[i], &tree[i]);
+	if (r < 0)
+		return r;
 	if (setns(a->mntns, CLONE_NEWNS) < 0)
 		return -errno;
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);

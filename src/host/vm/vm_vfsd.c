@@ -3,7 +3,9 @@
  * guards, the --branch and warm pool stages), its user namespace and its start. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,11 @@ struct vfsd_setup {
 	struct wsguard git_guard;
 	const char *stage;
 	bool pool;              /* an empty stage, shared so that binds added at claim reach virtiofsd */
+	/* As root the workspace is served from the stage too, so that virtiofsd (an id of
+	 * its own) need not search the directories above it: the trees are cloned as root
+	 * before the user namespace, and the workspace (no --branch) is the stage itself. */
+	bool clone_early;
+	char at[2][PATH_MAX];   /* where the workspace and the git directory are in the stage */
 	char *const *cgroup_procs;
 };
 
@@ -72,46 +79,78 @@ static const char *stage_dir(void)
 	return NULL;
 }
 
-/* Build the stage: the sources are opened before the tmpfs covers anything. */
-static int stage_build(const struct vfsd_setup *s)
+int vm_share_open(const char *path)
 {
-	const char *paths[2] = { s->workspace, s->git_dir };
-	int src[2] = { -1, -1 }, root = -1, r = 0;
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 
-	for (int i = 0; i < 2 && r == 0; i++) {
-		src[i] = open(paths[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (src[i] < 0)
-			r = -errno;
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int vm_share_clone(const char *path, int *tree)
+{
+	int src = vm_share_open(path);
+
+	if (src < 0)
+		return src;
+	*tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	close(src);
+	return *tree < 0 ? -errno : 0;
+}
+
+/* The workspace's and the git directory's trees, for the stage. */
+static int share_trees(const struct vfsd_setup *s, int tree[2])
+{
+	int r = vm_share_clone(s->workspace, &tree[0]);
+
+	return r == 0 && s->git_dir ? vm_share_clone(s->git_dir, &tree[1]) : r;
+}
+
+/* Attach the trees: the workspace alone is the stage; with a git directory the stage is
+ * a tmpfs holding both at their host paths (and nothing else). Then the guards, in place. */
+static int stage_build(const struct vfsd_setup *s, const int tree[2])
+{
+	int root, r = 0;
+
+	if (!s->git_dir) {
+		if (move_mount(tree[0], "", AT_FDCWD, s->stage, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -errno;
+		return wsguard_apply(s->at[0], &s->guard);
 	}
-	if (r == 0 && mount("sbx-share", s->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
-		r = -errno;
-	if (r == 0 && (root = open(s->stage, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		r = -errno;
+	if (mount("sbx-share", s->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		return -errno;
+	root = open(s->stage, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
 	for (int i = 0; i < 2 && r == 0; i++) {
-		int dst = vm_mkdir_beneath(root, paths[i] + 1);
+		int dst = vm_mkdir_beneath(root, (i ? s->git_dir : s->workspace) + 1);
 
 		if (dst < 0) {
 			r = dst;
 			break;
 		}
-		/* recursive: the read-only binds of the guards come along */
-		r = wsguard_bind(src[i], dst, NULL, true);
+		if (move_mount(tree[i], "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			r = -errno;
 		close(dst);
 	}
-	for (int i = 0; i < 2; i++)
-		if (src[i] >= 0)
-			close(src[i]);
-	if (root >= 0)
-		close(root);
+	close(root);
+	if (r == 0)
+		r = wsguard_apply(s->at[0], &s->guard);
+	if (r == 0)
+		r = wsguard_apply(s->at[1], &s->git_guard);
 	return r;
 }
 
-/* virtiofsd's mount namespace: the guards, then (for --branch) the stage. */
-static int vfsd_mounts(const struct vfsd_setup *s)
+/* virtiofsd's mount namespace: the guards, and the stage where there is one. tree:
+ * the early clones (as root), or -1. */
+static int vfsd_mounts(const struct vfsd_setup *s, int tree[2])
 {
 	int r;
 
-	if (!s->guard.n && !s->git_dir && !s->pool)
+	if (!s->guard.n && !s->stage)
 		return 0;
 	r = wsguard_unshare();
 	if (r == 0 && s->pool) {
@@ -122,20 +161,21 @@ static int vfsd_mounts(const struct vfsd_setup *s)
 			r = -errno;
 		return r;
 	}
-	if (r == 0)
-		r = wsguard_apply(s->workspace, &s->guard);
-	if (r == 0 && s->git_dir)
-		r = wsguard_apply(s->git_dir, &s->git_guard);
-	if (r == 0 && s->git_dir)
-		r = stage_build(s);
-	return r;
+	if (r < 0)
+		return r;
+	if (!s->stage)   /* an ordinary user's workspace, served where it is */
+		return wsguard_apply(s->workspace, &s->guard);
+	/* an ordinary user's --branch: the paths are the user's to walk, from here */
+	if (tree[0] < 0 && (r = share_trees(s, tree)) < 0)
+		return r;
+	return stage_build(s, tree);
 }
 
 static int vfsd_child_setup(void *arg)
 {
 	const struct vfsd_setup *s = arg;
 	struct rlimit rl;
-	int r;
+	int tree[2] = { -1, -1 }, r;
 
 	/* virtiofsd holds an O_PATH fd per inode the guest knows; raise the limit while
 	 * we still may (the hard limit only as real root). */
@@ -154,13 +194,16 @@ static int vfsd_child_setup(void *arg)
 	}
 	/* its sandbox's cgroup first, as we are (a user's delegated cgroup is the user's) */
 	r = cgroup_join(s->cgroup_procs);
+	/* as root, while we may still search every directory (exec closes the trees) */
+	if (r == 0 && s->clone_early)
+		r = share_trees(s, tree);
 	if (r == 0)
 		r = idmap_enter(&s->ns);
 	/* virtiofsd makes its own mount, pid and network namespaces (sandbox=namespace) */
 	if (r == 0 && unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
 		r = -errno;
 	if (r == 0)
-		r = vfsd_mounts(s);
+		r = vfsd_mounts(s, tree);
 	/* virtiofsd needs its capabilities (in its own user namespace) to build its
 	 * sandbox and to serve files as the guest's users: the bounding set stays. */
 	return r < 0 ? r : vmm_lockdown(~0ULL);
@@ -198,6 +241,36 @@ static void vfsd_nofile_check(const struct vm_config *c, const struct vfsd_setup
 			 c->name, (unsigned long long)eff);
 }
 
+/* The shared directories can be opened as the child will (no symbolic link on their
+ * paths), and their places in the stage fit; otherwise *ret_err says which and why. */
+static int vfsd_share_check(const struct vm_config *c, struct vfsd_setup *s, char **ret_err)
+{
+	const char *paths[2] = { c->workspace, c->git_dir };
+
+	for (int i = 0; i < 2 && paths[i]; i++) {
+		const char *what = i ? "its git directory" : "the workspace";
+		int fd = vm_share_open(paths[i]);
+		int n;
+
+		if (fd < 0) {
+			*ret_err = xasprintf("%s %s cannot be shared: %s", what, paths[i],
+					     fd == -ELOOP ? "a directory on its path is now a symbolic link, which sbx "
+							    "does not follow (it resolved the path at create)"
+					     : fd == -ENOENT ? "it no longer exists"
+					     : fd == -ENOTDIR ? "it is no longer a directory"
+					     : strerror(-fd));
+			return fd;
+		}
+		close(fd);
+		n = s->stage ? snprintf(s->at[i], sizeof(s->at[i]), "%s%s", s->stage, c->git_dir ? paths[i] : "") : 0;
+		if (n < 0 || (size_t)n >= sizeof(s->at[i])) {
+			*ret_err = xasprintf("%s %s cannot be shared: its path is too long", what, paths[i]);
+			return -ENAMETOOLONG;
+		}
+	}
+	return 0;
+}
+
 int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid, char **ret_err)
 {
 	_cleanup_free_ struct vfsd_setup *s = xcalloc(1, sizeof(*s));
@@ -213,11 +286,14 @@ int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_
 	s->workspace = c->workspace;
 	s->git_dir = c->git_dir;
 	s->pool = c->pool_stage;
-	if (c->git_dir || c->pool_stage) {
+	s->clone_early = s->root && c->workspace && !c->pool_stage;
+	if (c->git_dir || c->pool_stage || s->clone_early) {
 		s->stage = stage_dir();
 		if (!s->stage)
 			return -ENOENT;
 	}
+	if (c->workspace && (r = vfsd_share_check(c, s, ret_err)) < 0)
+		return r;
 	if (c->protect_git && c->workspace) {
 		_cleanup_free_ char *warn = NULL, *gwarn = NULL, *err = NULL;
 		r = c->git_dir ? wsguard_plan_worktree(c->workspace, c->git_dir, c->ws_uid, c->ws_gid, &s->guard, &warn,
