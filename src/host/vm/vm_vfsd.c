@@ -46,6 +46,9 @@ static char *fuse_opt_escape(const char *prefix, const char *s)
 
 /* ---- child set-up (runs after fork: plain syscalls only) ---- */
 
+/* Where a failed set-up stopped (proc_setup_step), for vfsd_spawn's message. */
+enum { VFSD_STEP_NS = 1, VFSD_STEP_SHARE = 2 };
+
 struct vfsd_setup {
 	bool root;
 	struct idmap_ns ns;     /* virtiofsd's user namespace */
@@ -195,15 +198,19 @@ static int vfsd_child_setup(void *arg)
 	/* its sandbox's cgroup first, as we are (a user's delegated cgroup is the user's) */
 	r = cgroup_join(s->cgroup_procs);
 	/* as root, while we may still search every directory (exec closes the trees) */
+	proc_setup_step(VFSD_STEP_SHARE);
 	if (r == 0 && s->clone_early)
 		r = share_trees(s, tree);
+	proc_setup_step(VFSD_STEP_NS);
 	if (r == 0)
 		r = idmap_enter(&s->ns);
 	/* virtiofsd makes its own mount, pid and network namespaces (sandbox=namespace) */
 	if (r == 0 && unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
 		r = -errno;
+	proc_setup_step(VFSD_STEP_SHARE);
 	if (r == 0)
 		r = vfsd_mounts(s, tree);
+	proc_setup_step(VFSD_STEP_NS);
 	/* virtiofsd needs its capabilities (in its own user namespace) to build its
 	 * sandbox and to serve files as the guest's users: the bounding set stays. */
 	return r < 0 ? r : vmm_lockdown(~0ULL);
@@ -278,7 +285,7 @@ int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_
 	char *argv[16];
 	char fdarg[32], nofile[48];
 	size_t n = 0;
-	int r;
+	int r, step;
 
 	s->root = geteuid() == 0;
 	s->nofile = VM_NOFILE_WANT;
@@ -343,5 +350,15 @@ int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_
 	argv[n++] = (char *)"-o";
 	argv[n++] = (char *)"log_level=warn";
 	argv[n] = NULL;
-	return proc_spawn_detached(argv, log_fd, &listen_fd, 1, vfsd_child_setup, s, ret_pid);
+	r = proc_spawn_detached_step(argv, log_fd, &listen_fd, 1, vfsd_child_setup, s, ret_pid, &step);
+	if (r < 0 && step == VFSD_STEP_SHARE)
+		*ret_err = xasprintf("virtiofsd (%s) did not start: the workspace %s%s%s could not be mounted in its "
+				     "namespace: %s\nfix: %s", argv[0], c->workspace, c->git_dir ? " or " : "",
+				     c->git_dir ? c->git_dir : "", strerror(-r),
+				     r == -EACCES && !s->root
+					     ? "virtiofsd runs as an id of its own, which must be able to search every "
+					       "directory above the workspace: make them searchable for others "
+					       "(chmod o+x), or keep the project under your home directory"
+					     : "run `sbx diagnose`; sbxd's log says more");
+	return r;
 }
