@@ -76,6 +76,9 @@ enum {
 	/* 32 bytes from the host's getrandom, credited to the guest's entropy pool before
 	 * anything else is applied (a warm pool VM booted long before its claim) */
 	CFG_SEED = 19,
+	/* str, repeated (at most LOCAL_DIRS_MAX): a directory of the workspace, relative
+	 * (local_dir_valid), that lives on the guest's own disk instead (sbx run --local) */
+	CFG_LOCAL_DIR = 21,
 };
 
 /* Exit status for exec failures inside the guest, as shells use them. */

@@ -15,6 +15,8 @@ void cfg_done(struct cfg *c)
 	free(c->workspace);
 	for (size_t i = 0; i < c->share_n; i++)
 		free(c->share[i]);
+	for (size_t i = 0; i < c->local_n; i++)
+		free(c->local[i]);
 	for (size_t i = 0; i < c->env_n; i++)
 		free(c->env[i]);
 	free(c->env);
@@ -76,6 +78,15 @@ int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 			if (c->share_n >= ARRAY_SIZE(c->share) || tlv_str(val, vlen, &s) < 0)
 				return -EPROTO;
 			c->share[c->share_n++] = s;
+			break;
+		case CFG_LOCAL_DIR:
+			if (c->local_n >= ARRAY_SIZE(c->local) || tlv_str(val, vlen, &s) < 0)
+				return -EPROTO;
+			if (!local_dir_valid(s)) {
+				free(s);
+				return -EPROTO;
+			}
+			c->local[c->local_n++] = s;
 			break;
 		case CFG_SSH_AGENT: {
 			uint32_t v;

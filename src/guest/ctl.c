@@ -14,6 +14,7 @@
 #include "egress.h"
 #include "guest.h"
 #include "identity.h"
+#include "localdir.h"
 #include "mounts.h"
 #include "mux.h"
 #include "power.h"
@@ -216,6 +217,14 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		} else {
 			free(g->workspace);
 			g->workspace = TAKE_PTR(c.workspace);
+			for (size_t i = 0; i < c.local_n; i++) {
+				uid_t lu = c.has_uid ? c.uid : 0;
+				gid_t lg = c.has_gid ? c.gid : lu;
+
+				if ((r = localdir_mount(g->workspace, c.local[i], lu, lg)) < 0)
+					msg_add(msg, "--local %s: %s%s", c.local[i], strerror(-r),
+						r == -ELOOP ? " (a symbolic link in the workspace; sbx follows none)" : "");
+			}
 		}
 	}
 	/* Owned by the agent user when there is one, else root only. */

@@ -22,6 +22,10 @@ static const struct doc_opt run_opts[] = {
 	{ NULL, 'p', "publish", "[ADDR:]HOSTPORT:GUESTPORT", NULL,
 	  "make the sandbox's port GUESTPORT reachable on this host at ADDR:HOSTPORT (ADDR default 127.0.0.1; "
 	  "repeatable; see sbx ports)" },
+	{ NULL, 0, "local", "DIR", NULL,
+	  "keep the workspace's DIR (relative, e.g. node_modules or target) on the VM's own disk: VM-disk "
+	  "speed, kept across stop/start, removed with the sandbox, not shared (the host sees an empty "
+	  "directory there); set at create (repeatable, at most 16)" },
 	{ NULL, 'q', "quiet", NULL, NULL, "only errors on stderr: no progress while a template is built on first use" },
 	{ NULL, 'h', "help", NULL, NULL, "show this help" },
 	{ 0 },

@@ -75,6 +75,8 @@ struct run_opts {
 	unsigned cpus, mem;
 	char **env;        /* the -e values */
 	int nenv;
+	char *local[LOCAL_DIRS_MAX];   /* the --local values */
+	int nlocal;
 	struct portspec ports[PORTSPEC_MAX];   /* the -p values */
 	size_t nports;
 	const char *agent;
@@ -116,6 +118,14 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 			return cmd_usage_error(o->cmd, "--env wants KEY=VALUE"), 2;
 		o->env[o->nenv++] = arg;
 		break;
+	case 'L':
+		if (o->nlocal >= LOCAL_DIRS_MAX)
+			return cmd_usage_error(o->cmd, "at most 16 --local directories"), 2;
+		if (!local_dir_valid(arg))
+			return cmd_usage_error(o->cmd, "--local wants a directory of the workspace, relative to it "
+						       "(node_modules, build/out), not in .git, without . or .."), 2;
+		o->local[o->nlocal++] = arg;
+		break;
 	case 'b':
 		if (!branch_name_valid(arg))
 			return cmd_usage_error(o->cmd, "--branch wants a branch name git accepts"), 2;
@@ -154,6 +164,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "branch", required_argument, NULL, 'b' },
 		{ "publish", required_argument, NULL, 'p' },
+		{ "local", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
@@ -260,6 +271,11 @@ static int run_spec_make(const struct run_opts *o, struct run_sandbox *sb)
 	spec->env = xcalloc((size_t)o->nenv + 1, sizeof(char *));
 	for (int i = 0; i < o->nenv; i++)
 		spec->env[i] = xstrdup(o->env[i]);
+	if (o->nlocal) {
+		spec->local = xcalloc((size_t)o->nlocal + 1, sizeof(char *));
+		for (int i = 0; i < o->nlocal; i++)
+			spec->local[i] = xstrdup(o->local[i]);
+	}
 	memcpy(spec->ports, o->ports, o->nports * sizeof(o->ports[0]));
 	spec->n_ports = o->nports;
 	if (spec_validate(spec, &err) < 0) {

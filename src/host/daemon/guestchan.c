@@ -151,6 +151,8 @@ static void chan_send_config(struct sandbox *sb, bool full)
 		tlv_put_str(&w, CFG_HOSTNAME, sb->spec.name);
 		tlv_put_str(&w, CFG_WORKSPACE, sb->spec.workspace);
 	}
+	for (char **l = sb->spec.local; full && l && *l; l++)
+		tlv_put_str(&w, CFG_LOCAL_DIR, *l);
 	if (full && (sb->spec.git_dir || sb->staged)) {
 		/* --branch, or a claimed pool VM: the share is a stage that holds the
 		 * workspace (and the git directory) at their paths */
