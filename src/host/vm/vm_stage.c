@@ -48,6 +48,18 @@ int vm_mkdir_beneath(int dirfd, const char *rel)
 	return cur < 0 ? -errno : cur;
 }
 
+int vm_attach_beneath(int root, const char *path, int tree)
+{
+	int dst = vm_mkdir_beneath(root, path + 1), r = 0;
+
+	if (dst < 0)
+		return dst;
+	if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = -errno;
+	close(dst);
+	return r;
+}
+
 struct stage_attach {
 	int userns, mntns;              /* virtiofsd's, opened by the parent */
 	const char *paths[2];           /* workspace, git directory (may be NULL) */
@@ -89,15 +101,7 @@ static int stage_attach_child(const struct stage_attach *a)
 	if (root < 0)
 		return -errno;
 	for (int i = 0; i < 2 && a->paths[i] && r == 0; i++) {
-		int dst = vm_mkdir_beneath(root, a->paths[i] + 1);
-
-		if (dst < 0) {
-			r = dst;
-			break;
-		}
-		if (move_mount(tree[i], "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			r = -errno;
-		close(dst);
+		r = vm_attach_beneath(root, a->paths[i], tree[i]);
 		if (r == 0 && a->guards[i] && a->guards[i]->n)
 			r = wsguard_apply(a->paths[i], a->guards[i]);
 	}

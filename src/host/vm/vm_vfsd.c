@@ -128,17 +128,8 @@ static int stage_build(const struct vfsd_setup *s, const int tree[2])
 	root = open(s->stage, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -errno;
-	for (int i = 0; i < 2 && r == 0; i++) {
-		int dst = vm_mkdir_beneath(root, (i ? s->git_dir : s->workspace) + 1);
-
-		if (dst < 0) {
-			r = dst;
-			break;
-		}
-		if (move_mount(tree[i], "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			r = -errno;
-		close(dst);
-	}
+	for (int i = 0; i < 2 && r == 0; i++)
+		r = vm_attach_beneath(root, i ? s->git_dir : s->workspace, tree[i]);
 	close(root);
 	if (r == 0)
 		r = wsguard_apply(s->at[0], &s->guard);
