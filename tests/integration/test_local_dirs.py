@@ -66,3 +66,23 @@ def test_symlink_in_place_of_a_local_dir_is_not_followed(fresh):
     pid = fresh.daemon_pid()
     assert pid, "sbxd died"
     assert os.readlink(ws / "node_modules") == "/etc"
+
+
+def test_local_dir_in_a_claimed_pool_vm(sbx_bin, sbx):
+    """A warm pool VM's workspace is a stage bound in at claim: --local works there too."""
+    import re
+    from conftest import new_home, wait_until
+    h = new_home("locpool", pool=1)
+    try:
+        h.ok("daemon", "start", timeout=60)
+        assert wait_until(lambda: re.search(r"pool-\S+\s+minimal\s+ready", h.sbx("ls").out), BOOT_S, interval=1), \
+            h.diag()
+        ws = h.workspace()
+        r = h.sbx("run", "--name", "lp", "--local", "node_modules", "shell", ws, "--", "sh", "-c",
+                  f"echo x > {ws}/node_modules/f && echo y > {ws}/g && grep -c ' {ws}/node_modules ' /proc/mounts",
+                  timeout=BOOT_S)
+        assert r.rc == 0 and r.out.strip() == "1", (r, h.diag())
+        assert "lp: claimed pool VM " in (h.state_dir / "sbxd.log").read_text(errors="replace")
+        assert list((ws / "node_modules").iterdir()) == [] and (ws / "g").read_text() == "y\n"
+    finally:
+        h.close()
