@@ -19,14 +19,6 @@ int qmp_wait_ready(int fd, int timeout_ms);
 /* QEMU reads kernel and initramfs by path under its own ids: make path readable by
  * others if we own it, else -EACCES with *ret_err naming the chmod that fixes it. */
 int vmm_readable(const char *path, char **ret_err);
-/* What every VMM process gets before it execs: no core dumps, no_new_privs, no ambient
- * capabilities, a bounding set cut to `keep` (a mask of CAP_* numbers). */
-int vmm_lockdown(uint64_t keep);
-/* An O_PATH fd of a directory to share: an absolute path with no symbolic link anywhere
- * on it (sbx resolved it once, at create; one made since is not followed), or -errno. */
-int vm_share_open(const char *path);
-/* A detached copy (open_tree) of the directory at path, with what is mounted beneath it. */
-int vm_share_clone(const char *path, int *tree);
 /* Start the sandbox's virtiofsd on listen_fd (vm_vfsd.c); *ret_err says why not, where
  * more than an errno can. */
 int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_pid, char **ret_err);

@@ -7,7 +7,9 @@
 #include <grp.h>
 #include <sched.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +48,28 @@ int vm_mkdir_beneath(int dirfd, const char *rel)
 		cur = next;
 	}
 	return cur < 0 ? -errno : cur;
+}
+
+int vm_share_open(const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int vm_share_clone(const char *path, int *tree)
+{
+	int src = vm_share_open(path);
+
+	if (src < 0)
+		return src;
+	*tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	close(src);
+	return *tree < 0 ? -errno : 0;
 }
 
 int vm_attach_beneath(int root, const char *path, int tree)

@@ -22,6 +22,7 @@
 #include "vm.h"
 #include "vm_int.h"
 #include "vm_stage.h"
+#include "vmm_jail.h"
 #include "util.h"
 #include "wsguard.h"
 
@@ -80,28 +81,6 @@ static const char *stage_dir(void)
 		if (lstat(stages[i], &st) == 0 && S_ISDIR(st.st_mode))
 			return stages[i];
 	return NULL;
-}
-
-int vm_share_open(const char *path)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
-}
-
-int vm_share_clone(const char *path, int *tree)
-{
-	int src = vm_share_open(path);
-
-	if (src < 0)
-		return src;
-	*tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-	close(src);
-	return *tree < 0 ? -errno : 0;
 }
 
 /* The workspace's and the git directory's trees, for the stage. */
