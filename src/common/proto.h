@@ -94,6 +94,9 @@ enum {
 	/* u32 1: --workspace-mode sync: the share goes to a hidden place and the workspace
 	 * is a copy on the guest's disk kept in step with it (docs/workspace-sync.md) */
 	CFG_WS_SYNC = 20,
+	/* str, repeated (at most LOCAL_DIRS_MAX): a directory of the workspace, relative
+	 * (local_dir_valid), that lives on the guest's own disk instead (sbx run --local) */
+	CFG_LOCAL_DIR = 21,
 	WS_PATH = 30,       /* str */
 	WS_RESCAN = 31,     /* u32 */
 	WS_SEQ = 32,        /* u32 */

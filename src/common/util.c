@@ -343,3 +343,48 @@ DIR *dir_from_fd(int fd)
 	}
 	return d;
 }
+
+bool workspace_path_valid(const char *p)
+{
+	static const char *const forbidden[] = { "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
+						 "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var" };
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || n >= 4096)
+		return false;
+	for (const char *c = p + 1; *c;) {
+		size_t l = strcspn(c, "/");
+
+		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false; /* "//", "/./", "/../" or a trailing slash */
+		c += l;
+		if (*c == '/' && *++c == 0)
+			return false;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
+		if (!strcmp(p, forbidden[i]))
+			return false;
+	return strncmp(p, "/proc/", 6) && strncmp(p, "/sys/", 5) && strncmp(p, "/dev/", 5);
+}
+
+bool local_dir_valid(const char *rel)
+{
+	size_t n = rel ? strlen(rel) : 0;
+
+	if (n == 0 || n > LOCAL_DIR_LEN_MAX || rel[0] == '/' || rel[n - 1] == '/')
+		return false;
+	for (const char *c = rel; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	for (const char *c = rel; *c;) {
+		size_t l = strcspn(c, "/");
+
+		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (c == rel && l == 4 && !strncmp(c, ".git", 4))
+			return false;
+		c += l;
+		c += *c == '/';
+	}
+	return true;
+}

@@ -53,6 +53,18 @@ int file_lock(const char *path, int how);
 /* fdopendir() that owns fd: on failure fd is closed (errno kept); fd < 0 gives NULL. */
 DIR *dir_from_fd(int fd);
 /* mkdir -p; existing directories are fine. */
+/* A workspace (or share) path the guest may mount over, at the same path as on the
+ * host: absolute, normalised (no "//", ".", ".." or trailing slash), under 4096
+ * bytes, and not a system directory of the VM ("/", /etc, /usr, ...) nor anything
+ * under /proc, /sys or /dev. The guest refuses others; the CLI says so first. */
+bool workspace_path_valid(const char *p);
+/* A directory of the workspace kept on the VM's own disk (sbx run --local): relative,
+ * 1-255 bytes of printable characters, normalised (no "", ".", ".." component, no
+ * leading or trailing slash), and not in .git (the git guards own it). */
+#define LOCAL_DIRS_MAX 16
+#define LOCAL_DIR_LEN_MAX 255
+bool local_dir_valid(const char *rel);
+
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a directory tree without following symlinks or crossing file systems. */
 int rm_rf(const char *path);

@@ -15,6 +15,8 @@ void cfg_done(struct cfg *c)
 	free(c->workspace);
 	for (size_t i = 0; i < c->share_n; i++)
 		free(c->share[i]);
+	for (size_t i = 0; i < c->local_n; i++)
+		free(c->local[i]);
 	for (size_t i = 0; i < c->env_n; i++)
 		free(c->env[i]);
 	free(c->env);
@@ -77,6 +79,15 @@ int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 				return -EPROTO;
 			c->share[c->share_n++] = s;
 			break;
+		case CFG_LOCAL_DIR:
+			if (c->local_n >= ARRAY_SIZE(c->local) || tlv_str(val, vlen, &s) < 0)
+				return -EPROTO;
+			if (!local_dir_valid(s)) {
+				free(s);
+				return -EPROTO;
+			}
+			c->local[c->local_n++] = s;
+			break;
 		case CFG_SSH_AGENT: {
 			uint32_t v;
 
@@ -123,27 +134,4 @@ bool cfg_hostname_valid(const char *h)
 		      *h == '-' || *h == '.' || *h == '_'))
 			return false;
 	return true;
-}
-
-bool cfg_workspace_valid(const char *p)
-{
-	static const char *const forbidden[] = { "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
-						 "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var" };
-	size_t n = strlen(p);
-
-	if (p[0] != '/' || n >= 4096)
-		return false;
-	for (const char *c = p + 1; *c;) {
-		size_t l = strcspn(c, "/");
-
-		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
-			return false; /* "//", "/./", "/../" or a trailing slash */
-		c += l;
-		if (*c == '/' && *++c == 0)
-			return false;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++)
-		if (!strcmp(p, forbidden[i]))
-			return false;
-	return strncmp(p, "/proc/", 6) && strncmp(p, "/sys/", 5) && strncmp(p, "/dev/", 5);
 }

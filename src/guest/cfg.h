@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 #define CFG_ENV_MAX 4096u
 #define CFG_SEED_LEN 32u
 
@@ -23,6 +25,8 @@ struct cfg {
 	bool ssh_agent;
 	char *share[4];
 	size_t share_n;
+	char *local[LOCAL_DIRS_MAX];   /* sbx run --local: workspace dirs on the VM disk */
+	size_t local_n;
 	uint8_t seed[CFG_SEED_LEN];
 	bool has_seed;
 	bool ws_sync;   /* CFG_WS_SYNC */
@@ -31,16 +35,13 @@ struct cfg {
 /* Add data's TLVs to *c (a later value of the same tag replaces an earlier one; env
  * and share paths accumulate). Unknown tags are skipped (newer hosts may send more);
  * env entries that are not K=V are dropped. -EPROTO on a malformed value, more than
- * CFG_ENV_MAX env entries or more share paths than c->share holds; what was parsed
+ * CFG_ENV_MAX env entries, more share paths or local dirs than c holds, or a local
+ * dir that is not local_dir_valid(); what was parsed
  * so far stays in *c for cfg_done. */
 int cfg_parse(const uint8_t *data, size_t len, struct cfg *c);
 void cfg_done(struct cfg *c);
 
 /* A host name the guest accepts: 1-63 of [A-Za-z0-9._-], not starting with - or . */
 bool cfg_hostname_valid(const char *h);
-/* A workspace (or share) path the guest may mount over: absolute, normalised (no
- * "//", ".", ".." or trailing slash), under 4096 bytes, and not a system directory
- * ("/", /etc, /usr, ...) nor anything under /proc, /sys or /dev. */
-bool cfg_workspace_valid(const char *p);
 
 #endif

@@ -14,6 +14,7 @@
 #include "egress.h"
 #include "guest.h"
 #include "identity.h"
+#include "localdir.h"
 #include "mounts.h"
 #include "mux.h"
 #include "power.h"
@@ -189,6 +190,8 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			msg_add(msg, "hostname %s: %s", c.hostname, strerror(-r));
 		else if ((r = identity_apply(c.hostname)) < 0)
 			msg_add(msg, "machine-id: %s", strerror(-r));
+		if (g->fail_config)
+			msg_add(msg, "refused, as sbx.failconfig=1 on the kernel command line asks (a test switch)");
 	}
 	if (c.has_uid || c.has_gid) {
 		_cleanup_free_ char *err = NULL;
@@ -203,10 +206,10 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		bool listed = c.share_n == 0, paths_ok = true;
 
 		for (size_t i = 0; i < c.share_n; i++) {
-			paths_ok &= cfg_workspace_valid(c.share[i]);
+			paths_ok &= workspace_path_valid(c.share[i]);
 			listed |= !strcmp(c.share[i], c.workspace);
 		}
-		if (!cfg_workspace_valid(c.workspace) || !paths_ok || !listed) {
+		if (!workspace_path_valid(c.workspace) || !paths_ok || !listed) {
 			msg_add(msg, "invalid workspace path");
 		} else if (c.ws_sync && c.share_n) {
 			msg_add(msg, "workspace sync with a staged share is not supported");
@@ -222,6 +225,14 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		} else {
 			free(g->workspace);
 			g->workspace = TAKE_PTR(c.workspace);
+			for (size_t i = 0; i < c.local_n; i++) {
+				uid_t lu = c.has_uid ? c.uid : 0;
+				gid_t lg = c.has_gid ? c.gid : lu;
+
+				if ((r = localdir_mount(g->workspace, c.local[i], lu, lg)) < 0)
+					msg_add(msg, "--local %s: %s%s", c.local[i], strerror(-r),
+						r == -ELOOP ? " (a symbolic link in the workspace; sbx follows none)" : "");
+			}
 		}
 	}
 	/* Owned by the agent user when there is one, else root only. */

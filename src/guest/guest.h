@@ -63,6 +63,7 @@ struct guest {
 	struct watch ssh_agent;  /* sshagent.h: SSH_AUTH_SOCK listener, fd -1 when off */
 	pid_t dockerd_pid;       /* dockerd.c: 0 when not running */
 	char *pool_probe;        /* sbx.poolprobe=URL (tests): fetched while a warm pool VM */
+	bool fail_config;        /* sbx.failconfig=1 (tests): a named configuration is refused */
 
 	/* --workspace-mode sync (wsync.c): the engine and its socket; fd -1 when none */
 	struct watch wsync;

@@ -212,6 +212,7 @@ int main(int argc, char **argv)
 	}
 	egress_init(&g, !(cmdline && cmdline_has(cmdline, "sbx.noegress=1")));
 	g.pool_probe = cmdline ? pool_probe_url(cmdline) : NULL;
+	g.fail_config = cmdline && cmdline_has(cmdline, "sbx.failconfig=1");
 	log_debug("up after %llu ms", (unsigned long long)uptime_ms());
 	guest_loop(&g);
 	return 0;

@@ -248,6 +248,30 @@ int mounts_is_mountpoint(const char *path, const char *fstype)
 	return 0;
 }
 
+/* The agent must reach the workspace at its host path: a directory above it that the
+ * VM's image keeps private (its /root, 0700) becomes searchable (o+x, not readable).
+ * The agent is the VM's administrator anyway (sudo); this only opens the path. */
+static int path_searchable(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		struct stat st;
+
+		*p = '\0';
+		if (lstat(buf, &st) < 0)
+			return -errno;
+		if (S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH) && chmod(buf, (st.st_mode & 07777) | S_IXOTH) < 0)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
 int mounts_workspace(const char *path)
 {
 	int r;
@@ -256,6 +280,8 @@ int mounts_workspace(const char *path)
 	if (r > 0)
 		return 0; /* a reconnecting daemon sends the config again */
 	r = mkdir_p(path, 0755);
+	if (r == 0)
+		r = path_searchable(path);
 	if (r < 0)
 		return r;
 	if (mount(SBX_WS_TAG, path, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0)
@@ -284,6 +310,8 @@ int mounts_share_paths(char *const *paths, size_t n)
 		if (mounts_is_mountpoint(paths[i], "virtiofs") > 0)
 			continue;   /* a reconnecting daemon sends the config again */
 		r = mkdir_p(paths[i], 0755);
+		if (r == 0)
+			r = path_searchable(paths[i]);
 		if (r < 0)
 			return r;
 		if (mount(src, paths[i], NULL, MS_BIND, NULL) < 0)

@@ -174,7 +174,7 @@ int proc_terminate(pid_t pid, uint64_t start_time, int grace_ms)
 
 /* Messages on the report pipe; 8 bytes, so each write is atomic. MSG_PID_FINAL (the
  * pid 1 of a new pid namespace, PROC_SETUP_FORK) wins over MSG_PID whatever the order. */
-enum { MSG_PID = 1, MSG_ERR = 2, MSG_PID_FINAL = 3 };
+enum { MSG_PID = 1, MSG_ERR = 2, MSG_PID_FINAL = 3, MSG_STEP = 4 };
 struct spawn_msg {
 	int32_t kind;
 	int32_t val;
@@ -185,6 +185,14 @@ static void spawn_report(int fd, int kind, int val)
 	struct spawn_msg m = { .kind = kind, .val = val };
 
 	(void)!write(fd, &m, sizeof(m));
+}
+
+static int spawn_step_fd = -1;   /* in the child: the report pipe, while child_setup runs */
+
+void proc_setup_step(int step)
+{
+	if (spawn_step_fd >= 0)
+		spawn_report(spawn_step_fd, MSG_STEP, step);
 }
 
 static void close_all_except(const int *keep, size_t n)
@@ -255,7 +263,11 @@ static __attribute__((noreturn)) void spawn_exec(char *const argv[], int stdout_
 	}
 
 	if (child_setup) {
+		spawn_step_fd = rfd;
 		r = child_setup(arg);
+		if (r >= 0)
+			proc_setup_step(0);   /* what fails from here is not child_setup's */
+		spawn_step_fd = -1;
 		if (r < 0) {
 			errno = -r;
 			goto fail;
@@ -279,6 +291,14 @@ fail:
 int proc_spawn_detached(char *const argv[], int stdout_fd, const int *keep_fds, size_t nkeep,
 			int (*child_setup)(void *), void *arg, pid_t *ret_pid)
 {
+	int step;
+
+	return proc_spawn_detached_step(argv, stdout_fd, keep_fds, nkeep, child_setup, arg, ret_pid, &step);
+}
+
+int proc_spawn_detached_step(char *const argv[], int stdout_fd, const int *keep_fds, size_t nkeep,
+			     int (*child_setup)(void *), void *arg, pid_t *ret_pid, int *ret_step)
+{
 	_cleanup_close_ int rd = -1;
 	int pfd[2], status, err = 0;
 	pid_t mid, pid = 0;
@@ -286,6 +306,7 @@ int proc_spawn_detached(char *const argv[], int stdout_fd, const int *keep_fds, 
 	bool final = false;
 	ssize_t n;
 
+	*ret_step = 0;
 	if (!argv || !argv[0] || nkeep > PROC_KEEP_FDS_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < nkeep; i++) {
@@ -343,6 +364,8 @@ int proc_spawn_detached(char *const argv[], int stdout_fd, const int *keep_fds, 
 			pid = (pid_t)m.val;
 		else if (m.kind == MSG_ERR && !err)
 			err = m.val < 0 ? m.val : -EIO;
+		else if (m.kind == MSG_STEP && !err)
+			*ret_step = m.val;
 	}
 	if (err < 0)
 		return err;

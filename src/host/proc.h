@@ -39,6 +39,12 @@ int proc_parse_stat(const char *text, char *ret_state, uint64_t *ret_start);
  */
 int proc_spawn_detached(char *const argv[], int stdout_fd, const int *keep_fds, size_t nkeep,
 			int (*child_setup)(void *), void *arg, pid_t *ret_pid);
+/* The same; on failure *ret_step says where: the last step child_setup named with
+ * proc_setup_step() (> 0) when it failed there, 0 when fork or exec failed. */
+int proc_spawn_detached_step(char *const argv[], int stdout_fd, const int *keep_fds, size_t nkeep,
+			     int (*child_setup)(void *), void *arg, pid_t *ret_pid, int *ret_step);
+/* In child_setup: the work that follows is step (> 0), for the caller's error message. */
+void proc_setup_step(int step);
 /* child_setup's answer after it unshared CLONE_NEWPID: fork once more, so that the
  * program runs as pid 1 of the new namespace; its pid (in ours) is the one returned. */
 #define PROC_SETUP_FORK 1

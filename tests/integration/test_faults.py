@@ -83,6 +83,36 @@ def test_guest_that_dies_during_boot(fresh):
     _assert_nothing_running(fresh, "dies")
 
 
+def test_guest_config_error_during_start_leaves_sbxd_up(fresh):
+    """The guest refuses its configuration (OP_ERROR) while the sandbox starts: the
+    start fails with the guest's words, and sbxd, which gets that message in the middle
+    of reading the channel, stays up (it once tore the channel down under its own
+    reader and crashed)."""
+    ws = fresh.workspace()
+    env = {"SBX_GUEST_CMDLINE": "sbx.failconfig=1"}
+    r = fresh.sbx("run", "--name", "cfgerr", "shell", ws, "--", "true", env=env, timeout=180)
+    assert r.rc != 0, r
+    assert "sbx.failconfig" in r.err, r
+    pid = fresh.daemon_pid()
+    assert pid and pid_alive(pid), ("sbxd died", r, fresh.diag())
+    _assert_nothing_running(fresh, "cfgerr")
+    # and it still serves: a second failed start, then ls
+    r = fresh.sbx("exec", "cfgerr", "true", timeout=180)
+    assert r.rc != 0 and "sbx.failconfig" in r.err, r
+    assert fresh.daemon_pid() == pid
+    assert fresh.status("cfgerr") == "stopped"
+
+
+def test_system_directory_as_workspace_is_refused_up_front(fresh):
+    """The guest cannot share its own /home, /etc, /usr... at the same path: sbx says so
+    at create, before a VM boots, instead of failing the start."""
+    for d in ("/home", "/etc", "/usr", "/var"):
+        r = fresh.sbx("create", "--name", "sys", "shell", d, timeout=60)
+        assert r.rc == 2, r
+        assert d in r.err and "system directory" in r.err, r
+    assert "sys" not in fresh.sbx("ls", "-q").out.split()
+
+
 def test_qemu_that_fails_to_start(fresh):
     ws = fresh.workspace()
     r = fresh.sbx("run", "--name", "noqemu", "shell", ws, "--", "true",

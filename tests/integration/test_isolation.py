@@ -90,7 +90,22 @@ def test_virtiofsd_is_not_real_root(box):
         assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
     argv = _argv(vpid)
     assert any(re.fullmatch(r"--fd=\d+", a) for a in argv), argv
-    assert f"source={box.ws.resolve()}" in " ".join(argv), argv
+    if os.getuid() != 0:
+        assert f"source={box.ws.resolve()}" in " ".join(argv), argv
+        return
+    # as root the source is a stage on which sbx mounted the workspace's tree (so that
+    # virtiofsd need not search its parents): what virtiofsd serves, its root, is the
+    # workspace and nothing else
+    src = re.search(r"source=(\S+)", " ".join(argv)).group(1)
+    assert src != str(box.ws.resolve()) and not src.startswith(str(box.ws.resolve())), argv
+    marker = box.ws / "isolation-marker"
+    marker.write_text("m")
+    try:
+        served = [p for p in pids[1:] if os.path.isfile(f"/proc/{p}/root/isolation-marker")]
+        assert served, f"no virtiofsd of {pids} serves {box.ws}"
+        assert sorted(os.listdir(f"/proc/{served[0]}/root")) == sorted(os.listdir(box.ws))
+    finally:
+        marker.unlink()
 
 
 def _vfsd_pids(vpid):

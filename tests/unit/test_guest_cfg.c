@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* test_guest_cfg.c: the guest's OP_CONFIG parser and its host name / workspace path checks (src/guest/cfg.c). */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "cfg.h"
 #include "proto.h"
@@ -184,16 +186,60 @@ static void test_workspace_valid(void)
 	char long_path[4200];
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
-		CHECK(cfg_workspace_valid(good[i]));
+		CHECK(workspace_path_valid(good[i]));
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		if (cfg_workspace_valid(bad[i]))
+		if (workspace_path_valid(bad[i]))
 			fprintf(stderr, "accepted: %s\n", bad[i]);
-		CHECK(!cfg_workspace_valid(bad[i]));
+		CHECK(!workspace_path_valid(bad[i]));
 	}
 	long_path[0] = '/';
 	memset(long_path + 1, 'a', sizeof(long_path) - 2);
 	long_path[sizeof(long_path) - 1] = 0;
-	CHECK(!cfg_workspace_valid(long_path));
+	CHECK(!workspace_path_valid(long_path));
+}
+
+static void test_local_dirs(void)
+{
+	static const char *const good[] = { "node_modules", "target", "build/out", ".venv", "a/.gitx", "x..y",
+					    "packages/web/node_modules" };
+	static const char *const bad[] = { "", "/abs", "trailing/", ".", "..", "../up", "a/../b", "a/./b", "a//b",
+					   ".git", ".git/x", "tab\tname" };
+	struct tlv_writer w;
+	struct cfg c = { 0 };
+	char long_rel[300];
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		CHECK(local_dir_valid(good[i]));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (local_dir_valid(bad[i]))
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(!local_dir_valid(bad[i]));
+	}
+	memset(long_rel, 'a', sizeof(long_rel) - 1);
+	long_rel[sizeof(long_rel) - 1] = 0;
+	CHECK(!local_dir_valid(long_rel));
+	CHECK(!local_dir_valid(NULL));
+
+	/* accumulated; an invalid one or one too many is a malformed message */
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put_str(&w, CFG_LOCAL_DIR, "node_modules");
+	tlv_put_str(&w, CFG_LOCAL_DIR, "target");
+	CHECK_EQ(parse(&w, &c), 0);
+	CHECK_EQ(c.local_n, 2u);
+	CHECK_STR(c.local[1], "target");
+	cfg_done(&c);
+	memset(&c, 0, sizeof(c));
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put_str(&w, CFG_LOCAL_DIR, "../etc");
+	CHECK_EQ(parse(&w, &c), -EPROTO);
+	cfg_done(&c);
+	memset(&c, 0, sizeof(c));
+	tlv_writer_init(&w, buf, sizeof(buf));
+	for (int i = 0; i <= LOCAL_DIRS_MAX; i++)
+		tlv_put_str(&w, CFG_LOCAL_DIR, "d");
+	CHECK_EQ(parse(&w, &c), -EPROTO);
+	CHECK_EQ(c.local_n, (size_t)LOCAL_DIRS_MAX);
+	cfg_done(&c);
 }
 
 int main(void)
@@ -205,5 +251,6 @@ int main(void)
 	test_env_limit();
 	test_hostname_valid();
 	test_workspace_valid();
+	test_local_dirs();
 	TEST_DONE();
 }

@@ -327,12 +327,25 @@ static int setup_fail(void *arg)
 	return -*(int *)arg;
 }
 
+static int setup_fail_at_step(void *arg)
+{
+	proc_setup_step(1);
+	proc_setup_step(7);
+	return -*(int *)arg;
+}
+
+static int setup_steps_ok(void *arg)
+{
+	proc_setup_step(3);
+	return 0;
+}
+
 static void test_spawn(void)
 {
 	char *sleep_argv[] = { (char *)"sleep", (char *)"30", NULL };
 	char *missing_argv[] = { (char *)"/nonexistent/sbx-test-binary", NULL };
 	char *ls_argv[] = { (char *)"ls", (char *)"/proc/self/fd", NULL };
-	int p[2], keep[2], err = EACCES;
+	int p[2], keep[2], err = EACCES, step;
 	char out[512] = { 0 };
 	pid_t pid = 0;
 	uint64_t st;
@@ -341,6 +354,13 @@ static void test_spawn(void)
 
 	CHECK_EQ(proc_spawn_detached(missing_argv, -1, NULL, 0, NULL, NULL, &pid), -ENOENT);
 	CHECK_EQ(proc_spawn_detached(sleep_argv, -1, NULL, 0, setup_fail, &err, &pid), -EACCES);
+	/* where it failed: child_setup's last step, or 0 for exec */
+	step = -1;
+	CHECK_EQ(proc_spawn_detached_step(sleep_argv, -1, NULL, 0, setup_fail_at_step, &err, &pid, &step), -EACCES);
+	CHECK_EQ(step, 7);
+	step = -1;
+	CHECK_EQ(proc_spawn_detached_step(missing_argv, -1, NULL, 0, setup_steps_ok, NULL, &pid, &step), -ENOENT);
+	CHECK_EQ(step, 0);
 	keep[0] = 1;
 	CHECK_EQ(proc_spawn_detached(sleep_argv, -1, keep, 1, NULL, NULL, &pid), -EINVAL);
 

@@ -22,6 +22,10 @@ static const struct doc_opt run_opts[] = {
 	{ NULL, 'p', "publish", "[ADDR:]HOSTPORT:GUESTPORT", NULL,
 	  "make the sandbox's port GUESTPORT reachable on this host at ADDR:HOSTPORT (ADDR default 127.0.0.1; "
 	  "repeatable; see sbx ports)" },
+	{ NULL, 0, "local", "DIR", NULL,
+	  "keep the workspace's DIR (relative, e.g. node_modules or target) on the VM's own disk: VM-disk "
+	  "speed, kept across stop/start, removed with the sandbox, not shared (the host sees an empty "
+	  "directory there); set at create (repeatable, at most 16)" },
 	{ NULL, 0, "workspace-mode", "MODE", "=share =sync",
 	  "share (default): the workspace is the host directory itself, shared; sync: the sandbox works on a copy "
 	  "on its own disk, kept in step with the host both ways within about a second (much faster for many "

@@ -39,6 +39,31 @@ static char *ls_ports(struct json_object *s)
 	return out;
 }
 
+/* The WORKSPACE cell: the path, " [sync]" in --workspace-mode sync, and the
+ * directories kept on the VM's disk ("/src/app (local: node_modules)"): they are not
+ * the host's. */
+static char *ls_workspace(struct json_object *s)
+{
+	struct json_object *arr;
+	char *out = xasprintf("%s%s", cmd_json_str(s, "workspace"),
+			      !strcmp(cmd_json_str(s, "workspace_mode"), "sync") ? " [sync]" : "");
+
+	if (!json_object_object_get_ex(s, "local", &arr) || !json_object_is_type(arr, json_type_array))
+		return out;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		char *next = xasprintf("%s%s%s", out, i ? "," : " (local: ",
+				       json_object_get_string(json_object_array_get_idx(arr, i)));
+		free(out);
+		out = next;
+	}
+	if (json_object_array_length(arr)) {
+		char *next = xasprintf("%s)", out);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
 /* CPU time and memory (used/limit) of a running sandbox's VMMs, from its cgroup
  * (cgroup.h); "-" when it is not running or has no cgroup. */
 static void ls_use(struct json_object *s, char cpu[16], char mem[32])
@@ -63,26 +88,18 @@ static void ls_use(struct json_object *s, char cpu[16], char mem[32])
 /* SANDBOX AGENT STATUS CPU MEM WORKSPACE [PORTS], each column as wide as its longest
  * entry (a --branch sandbox's default name is long); PORTS only when some sandbox
  * publishes any. */
-/* The workspace column: its path, "PATH [sync]" in sync mode (docs/workspace-sync.md). */
-static char *ls_ws(struct json_object *s)
-{
-	const char *m = cmd_json_str(s, "workspace_mode");
-
-	return xasprintf("%s%s", cmd_json_str(s, "workspace"), !strcmp(m, "sync") ? " [sync]" : "");
-}
-
 static void ls_table(struct json_object *arr)
 {
-	static const char *const keys[] = { "name", "agent", "status", "workspace" };
+	static const char *const keys[] = { "name", "agent", "status" };
 	int w[4] = { (int)strlen("SANDBOX"), (int)strlen("AGENT"), (int)strlen("STATUS"), (int)strlen("WORKSPACE") };
 	size_t n = json_object_array_length(arr);
 	bool any_ports = false;
 
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *pt = ls_ports(json_object_array_get_idx(arr, i));
-		_cleanup_free_ char *ws = ls_ws(json_object_array_get_idx(arr, i));
+		_cleanup_free_ char *ws = ls_workspace(json_object_array_get_idx(arr, i));
 		any_ports |= *pt != 0;
-		for (size_t k = 0; k < ARRAY_SIZE(keys) - 1; k++)
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
 			w[k] = MAX(w[k], (int)strlen(cmd_json_str(json_object_array_get_idx(arr, i), keys[k])));
 		w[3] = MAX(w[3], (int)strlen(ws));
 	}
@@ -92,13 +109,14 @@ static void ls_table(struct json_object *arr)
 	       "MEM", w[3], "WORKSPACE", any_ports ? "  PORTS" : "");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(arr, i);
-		_cleanup_free_ char *pt = ls_ports(s), *ws = ls_ws(s);
+		_cleanup_free_ char *pt = ls_ports(s);
+		_cleanup_free_ char *ws = ls_workspace(s);
 		char cpu[16], mem[32];
 
 		ls_use(s, cpu, mem);
 		printf("%-*s  %-*s  %-*s  %-8s  %-11s  %-*s%s%s\n", w[0], cmd_json_str(s, "name"), w[1],
-		       cmd_json_str(s, "agent"), w[2], cmd_json_str(s, "status"), cpu, mem, *pt ? w[3] : 0,
-		       ws, *pt ? "  " : "", pt);
+		       cmd_json_str(s, "agent"), w[2], cmd_json_str(s, "status"), cpu, mem, *pt ? w[3] : 0, ws,
+		       *pt ? "  " : "", pt);
 	}
 }
 

@@ -76,6 +76,8 @@ struct run_opts {
 	unsigned cpus, mem;
 	char **env;        /* the -e values */
 	int nenv;
+	char *local[LOCAL_DIRS_MAX];   /* the --local values */
+	int nlocal;
 	struct portspec ports[PORTSPEC_MAX];   /* the -p values */
 	size_t nports;
 	const char *agent;
@@ -116,6 +118,14 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 		if (!env_assignment_valid(arg))
 			return cmd_usage_error(o->cmd, "--env wants KEY=VALUE"), 2;
 		o->env[o->nenv++] = arg;
+		break;
+	case 'L':
+		if (o->nlocal >= LOCAL_DIRS_MAX)
+			return cmd_usage_error(o->cmd, "at most 16 --local directories"), 2;
+		if (!local_dir_valid(arg))
+			return cmd_usage_error(o->cmd, "--local wants a directory of the workspace, relative to it "
+						       "(node_modules, build/out), not in .git, without . or .."), 2;
+		o->local[o->nlocal++] = arg;
 		break;
 	case 'b':
 		if (!branch_name_valid(arg))
@@ -161,6 +171,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "branch", required_argument, NULL, 'b' },
 		{ "publish", required_argument, NULL, 'p' },
+		{ "local", required_argument, NULL, 'L' },
 		{ "workspace-mode", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -202,7 +213,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* PATH must be a directory, and not the whole file system. */
+/* PATH must be a directory, and one the VM can mount at the same path. */
 static int run_workspace(const struct run_opts *o, struct run_sandbox *sb)
 {
 	if (!realpath(o->path, sb->ws) || stat(sb->ws, &sb->st) < 0 || !S_ISDIR(sb->st.st_mode)) {
@@ -211,6 +222,15 @@ static int run_workspace(const struct run_opts *o, struct run_sandbox *sb)
 	}
 	if (!strcmp(sb->ws, "/")) {
 		fprintf(stderr, "sbx %s: refusing to share the whole file system; pick a project directory\n", o->cmd);
+		return 2;
+	}
+	/* the VM mounts it at the same path, which it cannot do over its own /etc or /usr */
+	if (!workspace_path_valid(sb->ws)) {
+		fprintf(stderr,
+			"sbx %s: %s cannot be a workspace: it is a system directory of the VM too (/bin, /boot, /etc, "
+			"/home, /lib, /run, /usr, /var, or under /dev, /proc, /sys), and the workspace is mounted at "
+			"the same path there; pick a project directory\n",
+			o->cmd, sb->ws);
 		return 2;
 	}
 	return 0;
@@ -260,6 +280,11 @@ static int run_spec_make(const struct run_opts *o, struct run_sandbox *sb)
 	spec->env = xcalloc((size_t)o->nenv + 1, sizeof(char *));
 	for (int i = 0; i < o->nenv; i++)
 		spec->env[i] = xstrdup(o->env[i]);
+	if (o->nlocal) {
+		spec->local = xcalloc((size_t)o->nlocal + 1, sizeof(char *));
+		for (int i = 0; i < o->nlocal; i++)
+			spec->local[i] = xstrdup(o->local[i]);
+	}
 	memcpy(spec->ports, o->ports, o->nports * sizeof(o->ports[0]));
 	spec->n_ports = o->nports;
 	if (spec_validate(spec, &err) < 0) {

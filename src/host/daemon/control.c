@@ -101,6 +101,23 @@ static struct json_object *ports_json(struct sandbox *sb, bool full)
 	return arr;
 }
 
+/* The same --local directories, in any order. */
+static bool local_same(char **a, char **b)
+{
+	size_t na = 0, nb = 0;
+
+	for (char **x = a; x && *x; x++, na++) {
+		bool found = false;
+		for (char **y = b; y && *y && !found; y++)
+			found = !strcmp(*x, *y);
+		if (!found)
+			return false;
+	}
+	for (char **y = b; y && *y; y++)
+		nb++;
+	return na == nb;
+}
+
 static struct json_object *sandbox_json(struct sandbox *sb)
 {
 	struct json_object *o = json_object_new_object();
@@ -114,6 +131,8 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 		json_object_object_add(o, "branch", json_object_new_string(sb->spec.branch));
 		json_object_object_add(o, "repo", json_object_new_string(sb->spec.repo));
 	}
+	if (sb->spec.local && *sb->spec.local)
+		json_object_object_add(o, "local", spec_local_json(&sb->spec));
 	json_object_object_add(o, "template", json_object_new_string(sb->spec.template_name));
 	json_object_object_add(o, "cpus", json_object_new_int(sb->spec.cpus));
 	json_object_object_add(o, "memory_mib", json_object_new_int(sb->spec.memory_mib));
@@ -189,6 +208,13 @@ static void req_create(struct client *cl, struct json_object *req)
 					   spec.name, sb->spec.workspace, sb->spec.agent, spec.name);
 		} else {
 			_cleanup_free_ char *perr = NULL;
+			if (spec.local && *spec.local && !local_same(spec.local, sb->spec.local)) {
+				client_reply_error(cl, "sandbox '%s' exists with other --local directories; they are "
+						   "set when a sandbox is created (sbx rm %s, then run it again)",
+						   spec.name, spec.name);
+				spec_free(&spec);
+				return;
+			}
 			/* `sbx run -p` on a sandbox that exists: publish what it adds */
 			if (spec.n_ports && ports_update(sb, spec.ports, spec.n_ports, NULL, 0, &perr) < 0) {
 				client_reply_error(cl, "sandbox '%s': %s", spec.name, perr);

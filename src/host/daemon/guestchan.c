@@ -152,6 +152,8 @@ static void chan_send_config(struct sandbox *sb, bool full)
 		tlv_put_str(&w, CFG_HOSTNAME, sb->spec.name);
 		tlv_put_str(&w, CFG_WORKSPACE, sb->spec.workspace);
 	}
+	for (char **l = sb->spec.local; full && l && *l; l++)
+		tlv_put_str(&w, CFG_LOCAL_DIR, *l);
 	if (full && (sb->spec.git_dir || sb->staged)) {
 		/* --branch, or a claimed pool VM: the share is a stage that holds the
 		 * workspace (and the git directory) at their paths */
@@ -210,10 +212,32 @@ void guestchan_configure(struct sandbox *sb)
 
 void guestchan_drop(struct sandbox *sb)
 {
+	free(TAKE_PTR(sb->chan_failed));   /* that session's: no longer anyone's to hand on */
 	wsync_host_stop(sb);
 	if (sb->chan.mux)
 		mux_session_reset(sb->chan.mux, false);
 	conn_close(sb->d->epfd, &sb->chan);
+}
+
+/* A failed start tears the VM down, the channel and its mux with it, so it must not
+ * run inside a mux callback (the parser goes on reading the freed mux): the reader,
+ * guestchan_on_event(), hands it on once mux_rx_done() has returned. */
+static void chan_fail_later(struct sandbox *sb, char *why /* taken */)
+{
+	if (sb->chan_failed)
+		free(why);   /* the first reason stands */
+	else
+		sb->chan_failed = why;
+}
+
+static bool chan_fail_now(struct sandbox *sb)
+{
+	char *why = TAKE_PTR(sb->chan_failed);
+
+	if (!why)
+		return false;
+	sb->chan_events->failed(sb, why);
+	return true;
 }
 
 static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
@@ -234,7 +258,7 @@ static void ch_on_hello(void *ctx, const uint8_t *data, size_t len)
 	/* A new guest session: whatever streams we had are gone. */
 	chan_fail_relays(sb, "the guest restarted its channel");
 	if (ver != SBX_PROTO_VERSION) {
-		sb->chan_events->failed(sb, xasprintf("guest speaks protocol %u, sbx needs %u (rebuild the initramfs)", ver, SBX_PROTO_VERSION));
+		chan_fail_later(sb, xasprintf("guest speaks protocol %u, sbx needs %u (rebuild the initramfs)", ver, SBX_PROTO_VERSION));
 		return;
 	}
 	log_debug("%s: guest hello (uptime %u ms)", sb->spec.name, up);
@@ -300,7 +324,7 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 		}
 	} else if (op == OP_ERROR) {
 		if (sb->state == SB_STARTING)
-			sb->chan_events->failed(sb, xasprintf("guest: %s", msg ? msg : "unknown error"));
+			chan_fail_later(sb, xasprintf("guest: %s", msg ? msg : "unknown error"));
 		else
 			log_warn("%s: guest: %s", sb->spec.name, msg ? msg : "unknown error");
 	}
@@ -435,6 +459,7 @@ int guestchan_connect(struct sandbox *sb, const struct guestchan_events *events)
 void guestchan_on_event(struct sandbox *sb, uint32_t events)
 {
 	size_t got = 0;
+	int r;
 
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
@@ -464,7 +489,10 @@ void guestchan_on_event(struct sandbox *sb, uint32_t events)
 			return;
 		}
 		got += (size_t)n;
-		if (mux_rx_done(sb->chan.mux, (size_t)n) < 0) {
+		r = mux_rx_done(sb->chan.mux, (size_t)n);
+		if (chan_fail_now(sb))
+			return;
+		if (r < 0) {
 			log_warn("%s: guest broke the channel protocol; resetting the session", sb->spec.name);
 			mux_session_reset(sb->chan.mux, true);
 			chan_fail_relays(sb, "the guest broke the channel protocol");

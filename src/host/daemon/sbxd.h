@@ -48,6 +48,7 @@ struct sandbox {
 	struct evsrc qemu_ev;   /* pidfd of qemu; fd -1 when none */
 	struct conn chan;       /* ev.fd -1 when not connected (guestchan.c) */
 	const struct guestchan_events *chan_events;   /* the lifecycle's, for guestchan.c */
+	char *chan_failed;      /* a start failure the guest reported, handed on once its reader is out of the mux */
 	uint64_t deadline_ms;   /* boot or stop deadline; 0 = none */
 	uint64_t started_ms;
 	uint64_t last_console_check_s;

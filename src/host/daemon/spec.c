@@ -64,6 +64,9 @@ void spec_free(struct spec *s)
 		for (char **e = s->env; *e; e++)
 			free(*e);
 	free(s->env);
+	for (char **l = s->local; l && *l; l++)
+		free(*l);
+	free(s->local);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -102,7 +105,28 @@ int spec_validate(const struct spec *s, const char **ret_err)
 		for (char **e = s->env; *e; e++, n++)
 			if (!env_assignment_valid(*e) || n >= SPEC_MAX_ENV)
 				return *ret_err = "invalid environment assignment (want KEY=VALUE)", -EINVAL;
+	if (s->ws_sync && s->local && *s->local)
+		return *ret_err = "--local does not go with --workspace-mode sync (the sync engine would copy the "
+				  "local directories to the host)", -EINVAL;
+	n = 0;
+	for (char **l = s->local; l && *l; l++, n++) {
+		if (n >= LOCAL_DIRS_MAX || !local_dir_valid(*l))
+			return *ret_err = "invalid --local directory (a path relative to the workspace, not in .git, "
+					  "without . or .. components; at most 16)", -EINVAL;
+		for (char **k = s->local; k < l; k++)
+			if (!strcmp(*k, *l))
+				return *ret_err = "--local names the same directory twice", -EINVAL;
+	}
 	return portspec_list_check(s->ports, s->n_ports, ret_err);
+}
+
+struct json_object *spec_local_json(const struct spec *s)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (char **l = s->local; l && *l; l++)
+		json_object_array_add(a, json_object_new_string(*l));
+	return a;
 }
 
 int spec_ws_mode_parse(const char *s, bool *ret_sync)
@@ -141,6 +165,8 @@ struct json_object *spec_to_json(const struct spec *s)
 		for (char **e = s->env; *e; e++)
 			json_object_array_add(env, json_object_new_string(*e));
 	json_object_object_add(o, "env", env);
+	if (s->local && *s->local)
+		json_object_object_add(o, "local", spec_local_json(s));
 	if (s->n_ports) {
 		struct json_object *ports = json_object_new_array();
 		for (size_t i = 0; i < s->n_ports; i++) {
@@ -190,6 +216,26 @@ static int spec_ports_from_json(struct json_object *o, struct spec *s, const cha
 		if (portspec_parse(json_object_get_string(e), &s->ports[i], ret_err) < 0)
 			return -EINVAL;
 		s->n_ports = i + 1;
+	}
+	return 0;
+}
+
+/* "local": a list of at most LOCAL_DIRS_MAX strings (spec_validate checks each). */
+static int spec_local_from_json(struct json_object *o, struct spec *s, const char **ret_err)
+{
+	struct json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, "local", &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array) || (n = json_object_array_length(arr)) > LOCAL_DIRS_MAX)
+		return *ret_err = "spec local is not a list of at most 16 strings", -EINVAL;
+	s->local = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(e, json_type_string))
+			return *ret_err = "spec local entries must be strings", -EINVAL;
+		s->local[i] = xstrdup(json_object_get_string(e));
 	}
 	return 0;
 }
@@ -254,6 +300,8 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 		}
 	}
 	r = spec_ports_from_json(o, &s, ret_err);
+	if (r == 0)
+		r = spec_local_from_json(o, &s, ret_err);
 	if (r == 0)
 		r = spec_validate(&s, ret_err);
 	if (r < 0) {

@@ -37,6 +37,9 @@ struct spec {
 	/* the template image its disk was made over (sbx's record: the disk's own header,
 	 * which a broken-out VMM can rewrite, never chooses it); NULL in older specs */
 	char *base;
+	/* `sbx run --local DIR`: workspace directories kept on the VM's disk, not shared
+	 * (NULL-terminated, at most LOCAL_DIRS_MAX, each local_dir_valid; NULL: none) */
+	char **local;
 	/* published ports (`sbx run -p`), at most PORTSPEC_MAX, checked by portspec_list_check */
 	struct portspec ports[PORTSPEC_MAX];
 	size_t n_ports;
@@ -53,6 +56,8 @@ void spec_free(struct spec *s);
 /* Validate every field (name, agent, paths, ranges). 0 or -EINVAL with *ret_err set. */
 int spec_validate(const struct spec *s, const char **ret_err);
 struct json_object *spec_to_json(const struct spec *s);
+/* spec->local as a JSON array of strings. */
+struct json_object *spec_local_json(const struct spec *s);
 /* Parse and validate; -EINVAL on anything unexpected. */
 int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err);
 int spec_save(const struct spec *s, const char *path);

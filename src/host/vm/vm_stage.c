@@ -7,13 +7,16 @@
 #include <grp.h>
 #include <sched.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc.h"
 #include "util.h"
+#include "vm_int.h"
 #include "wsguard.h"
 
 /* mkdir -p rel (no leading '/') beneath dirfd; an O_PATH fd of the last directory. */
@@ -47,6 +50,40 @@ int vm_mkdir_beneath(int dirfd, const char *rel)
 	return cur < 0 ? -errno : cur;
 }
 
+int vm_share_open(const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int vm_share_clone(const char *path, int *tree)
+{
+	int src = vm_share_open(path);
+
+	if (src < 0)
+		return src;
+	*tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	close(src);
+	return *tree < 0 ? -errno : 0;
+}
+
+int vm_attach_beneath(int root, const char *path, int tree)
+{
+	int dst = vm_mkdir_beneath(root, path + 1), r = 0;
+
+	if (dst < 0)
+		return dst;
+	if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = -errno;
+	close(dst);
+	return r;
+}
+
 struct stage_attach {
 	int userns, mntns;              /* virtiofsd's, opened by the parent */
 	const char *paths[2];           /* workspace, git directory (may be NULL) */
@@ -61,8 +98,15 @@ struct stage_attach {
 static int stage_attach_child(const struct stage_attach *a)
 {
 	int tree[2] = { -1, -1 }, root, r = 0;
+	/* as root, cloned before we become virtiofsd's id, who may not search the
+	 * directories above the workspace (a 0700 /root or mktemp -d) */
+	bool early = geteuid() == 0;
 
 	umask(022);   /* the stage's directories: searchable, as stage_build's */
+	for (int i = 0; i < 2 && a->paths[i] && r == 0; i++)
+		r = early ? vm_share_clone(a->paths[i], &tree[i]) : 0;
+	if (r < 0)
+		return r;
 	if (setns(a->userns, CLONE_NEWUSER) < 0)
 		return -errno;
 	/* become the namespace's root (an unprivileged host id): its files are ours */
@@ -71,31 +115,17 @@ static int stage_attach_child(const struct stage_attach *a)
 		return -errno;
 	if (unshare(CLONE_NEWNS) < 0)
 		return -errno;
-	for (int i = 0; i < 2 && a->paths[i]; i++) {
-		int src = open(a->paths[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (src < 0)
-			return -errno;
-		tree[i] = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-		close(src);
-		if (tree[i] < 0)
-			return -errno;
-	}
+	for (int i = 0; i < 2 && a->paths[i] && r == 0; i++)
+		r = early ? 0 : vm_share_clone(a->paths[i], &tree[i]);
+	if (r < 0)
+		return r;
 	if (setns(a->mntns, CLONE_NEWNS) < 0)
 		return -errno;
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -errno;
 	for (int i = 0; i < 2 && a->paths[i] && r == 0; i++) {
-		int dst = vm_mkdir_beneath(root, a->paths[i] + 1);
-
-		if (dst < 0) {
-			r = dst;
-			break;
-		}
-		if (move_mount(tree[i], "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			r = -errno;
-		close(dst);
+		r = vm_attach_beneath(root, a->paths[i], tree[i]);
 		if (r == 0 && a->guards[i] && a->guards[i]->n)
 			r = wsguard_apply(a->paths[i], a->guards[i]);
 	}

@@ -8,7 +8,10 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -127,6 +130,34 @@ int vmm_jail_enter(const struct vmm_jail *j)
 		return -errno;
 	/* the old root, stacked under the new one, goes away */
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return -errno;
+	return 0;
+}
+
+/* What every VMM process gets before it execs and reads a byte of guest input: no
+ * core dumps (guest memory, the workspace's data), no_new_privs (no setuid binary or
+ * file capability can raise it again), no ambient capabilities, and a bounding set
+ * cut to `keep` (a bit mask of CAP_* numbers): what the exec'd program may still hold,
+ * in the user namespace it runs in. */
+int vmm_lockdown(uint64_t keep)
+{
+	const struct rlimit core = { 0, 0 };
+	_cleanup_free_ char *last = NULL;
+	unsigned long top = 63;
+
+	if (setrlimit(RLIMIT_CORE, &core) < 0)
+		return -errno;
+	if (file_read_all("/proc/sys/kernel/cap_last_cap", 16, &last, NULL) >= 0)
+		top = MIN(strtoul(last, NULL, 10), 63UL);
+	for (unsigned long cap = 0; cap <= top; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
 }

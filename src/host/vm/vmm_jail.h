@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define VMM_JAIL_FILES_MAX 8
 
@@ -29,5 +30,9 @@ struct vmm_jail {
 /* In the child, with CAP_SYS_ADMIN in its user namespace (or as root), before exec:
  * unshare, build the root and pivot_root into it. 0 or -errno. */
 int vmm_jail_enter(const struct vmm_jail *j);
+
+/* What every VMM process gets before it execs: no core dumps, no_new_privs, no ambient
+ * capabilities, a bounding set cut to `keep` (a mask of CAP_* numbers). */
+int vmm_lockdown(uint64_t keep);
 
 #endif

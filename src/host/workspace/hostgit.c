@@ -198,7 +198,12 @@ int hostgit_run(const struct hostgit *g, const char *const *args, char **ret_out
 		if (drop && drop_to(g->owner, g->group) < 0)
 			_exit(126);
 		if (chdir(g->cwd ? g->cwd : "/") < 0) {
-			dprintf(2, "cannot enter %s: %s", g->cwd, strerror(errno));
+			if (drop)   /* e.g. a 0700 directory of root's above the repository */
+				dprintf(2, "cannot enter %s as its owner, uid %u (sbx runs git on the host as the "
+					   "repository's owner, never as root): %s", g->cwd, (unsigned)g->owner,
+					strerror(errno));
+			else
+				dprintf(2, "cannot enter %s: %s", g->cwd, strerror(errno));
 			_exit(126);
 		}
 		execvpe("git", (char *const *)argv, env);
