@@ -35,16 +35,17 @@
 #define WSYNC_STATE WSYNC_DIR "/engine"  /* the engine's own files */
 #define WSYNC_STOP_MS 15000u             /* its last pass at power off */
 #define WSYNC_MSG_MAX (64u * 1024u)
-/* Host messages held while the engine is busy: paths beyond WSYNC_Q_PATHS are dropped
- * for one full comparison (WS_RESCAN); a request with WS_SEQ is always kept (the host
- * sends one per waiting client, up to WSYNC_Q_MAX). */
-#define WSYNC_Q_PATHS 64u
-#define WSYNC_Q_MAX 1024u
+/* Host messages held while the engine is busy (a burst of its own copies comes back as
+ * sbxd's events): paths beyond WSYNC_Q_BYTES are dropped for one full comparison
+ * (WS_RESCAN), which on the uncached share costs ~5 ms per path; a request with WS_SEQ
+ * is always kept (the host sends one per waiting client, up to WSYNC_Q_MAX). */
+#define WSYNC_Q_BYTES (8u << 20)
+#define WSYNC_Q_MAX 4096u
 
 struct wsync_q {
 	uint8_t *msg[WSYNC_Q_MAX];
 	size_t len[WSYNC_Q_MAX];
-	size_t head, n;
+	size_t head, n, bytes;
 	bool rescan;
 };
 
@@ -234,6 +235,7 @@ static void queue_flush(struct guest *g)
 				break;
 		}
 		free(q->msg[i]);
+		q->bytes -= q->len[i];
 		q->head = (i + 1) % WSYNC_Q_MAX;
 		q->n--;
 	}
@@ -263,11 +265,12 @@ void wsync_from_host(struct guest *g, const uint8_t *data, size_t len)
 	q = g->wsync_q;
 	if (!q->n && !q->rescan && send(g->wsync.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) == 0)
 		return;
-	if (q->n < WSYNC_Q_MAX && (has_seq(data, len) || q->n < WSYNC_Q_PATHS)) {
+	if (q->n < WSYNC_Q_MAX && (has_seq(data, len) || q->bytes + len <= WSYNC_Q_BYTES)) {
 		size_t i = (q->head + q->n) % WSYNC_Q_MAX;
 		q->msg[i] = xmalloc(len);
 		memcpy(q->msg[i], data, len);
 		q->len[i] = len;
+		q->bytes += len;
 		q->n++;
 	} else {
 		q->rescan = true;   /* its paths are dropped: the engine compares everything */
