@@ -53,7 +53,22 @@ enum ctrl_op {
 	 * caller's service variables (CTRL_ENV, repeated). Kept out of the JSON requests so
 	 * that every copy of a value can be zeroed; no answer. */
 	OP_CRED_ENV = 8,
+	/* --workspace-mode sync (docs/workspace-sync.md), stream 0.
+	 * host -> guest: WS_PATH (repeated: paths relative to the workspace that changed on
+	 * the host), WS_RESCAN (u32 1: compare everything), WS_SEQ (u32, non-zero: answer
+	 * with OP_WSYNC_STATE carrying it), WS_FLUSH (u32 1: answer only once every guest
+	 * change made before reached the host). */
+	OP_WSYNC = 9,
+	/* guest -> host: WS_SEQ (0: unasked), WS_PENDING, WS_CONFLICTS, WS_ERRORS (u32
+	 * counts), WS_LAST_SYNC (u32 unix seconds), WS_FLUSHED (u32 1: the queue was empty) */
+	OP_WSYNC_STATE = 10,
+	/* guest -> host: WS_KIND (WSEV_*), WS_PATH, CTRL_MSG (what happened) */
+	OP_WSYNC_EVENT = 11,
 };
+enum { WSEV_CONFLICT = 1, WSEV_NOT_SYNCED = 2 };
+#define WS_PATH_MAX 4096u     /* bytes of one relative path, either way */
+#define WS_PATHS_PER_MSG 256u /* WS_PATH entries in one OP_WSYNC */
+#define WSYNC_OWN_PREFIX ".sbx-wsync."  /* the engine's temporary names: never synced */
 enum {
 	CTRL_MSG = 2,       /* str */
 	CTRL_ROWS = 3,      /* u32 */
@@ -76,9 +91,22 @@ enum {
 	/* 32 bytes from the host's getrandom, credited to the guest's entropy pool before
 	 * anything else is applied (a warm pool VM booted long before its claim) */
 	CFG_SEED = 19,
+	/* u32 1: --workspace-mode sync: the share goes to a hidden place and the workspace
+	 * is a copy on the guest's disk kept in step with it (docs/workspace-sync.md) */
+	CFG_WS_SYNC = 20,
 	/* str, repeated (at most LOCAL_DIRS_MAX): a directory of the workspace, relative
 	 * (local_dir_valid), that lives on the guest's own disk instead (sbx run --local) */
 	CFG_LOCAL_DIR = 21,
+	WS_PATH = 30,       /* str */
+	WS_RESCAN = 31,     /* u32 */
+	WS_SEQ = 32,        /* u32 */
+	WS_FLUSH = 33,      /* u32 */
+	WS_PENDING = 34,    /* u32 */
+	WS_CONFLICTS = 35,  /* u32 */
+	WS_ERRORS = 36,     /* u32 */
+	WS_LAST_SYNC = 37,  /* u32 */
+	WS_FLUSHED = 38,    /* u32 */
+	WS_KIND = 39,       /* u32 */
 };
 
 /* Exit status for exec failures inside the guest, as shells use them. */

@@ -96,6 +96,14 @@ int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 			c->ssh_agent = v == 1;
 			break;
 		}
+		case CFG_WS_SYNC: {
+			uint32_t v;
+
+			if (tlv_u32(val, vlen, &v) < 0)
+				return -EPROTO;
+			c->ws_sync = v == 1;
+			break;
+		}
 		case CFG_SEED:
 			if (vlen != CFG_SEED_LEN)
 				return -EPROTO;

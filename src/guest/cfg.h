@@ -29,6 +29,7 @@ struct cfg {
 	size_t local_n;
 	uint8_t seed[CFG_SEED_LEN];
 	bool has_seed;
+	bool ws_sync;   /* CFG_WS_SYNC */
 };
 
 /* Add data's TLVs to *c (a later value of the same tag replaces an earlier one; env

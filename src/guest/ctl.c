@@ -24,6 +24,7 @@
 #include "trust.h"
 #include "users.h"
 #include "util.h"
+#include "wsync.h"
 
 #define CFG_MSG_MAX 2048u
 
@@ -210,6 +211,13 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		}
 		if (!workspace_path_valid(c.workspace) || !paths_ok || !listed) {
 			msg_add(msg, "invalid workspace path");
+		} else if (c.ws_sync && c.share_n) {
+			msg_add(msg, "workspace sync with a staged share is not supported");
+		} else if (c.ws_sync && (!c.has_uid || (r = wsync_setup(g, c.workspace, c.uid, c.has_gid ? c.gid : c.uid)) < 0)) {
+			msg_add(msg, "workspace sync for %s: %s", c.workspace, c.has_uid ? strerror(-r) : "no agent user");
+		} else if (c.ws_sync) {
+			free(g->workspace);
+			g->workspace = TAKE_PTR(c.workspace);
 		} else if (c.share_n && (r = mounts_share_paths(c.share, c.share_n)) < 0) {
 			msg_add(msg, "mount workspace %s: %s", c.workspace, strerror(-r));
 		} else if (!c.share_n && (r = mounts_workspace(c.workspace)) < 0) {
@@ -257,6 +265,8 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 		_cleanup_free_ char *full = xasprintf("sbx-guest: config: %s", msg);
 		log_err("config: %s", msg);
 		(void)ctl_send(g, 0, OP_ERROR, full);
+	} else if (wsync_waiting(g)) {
+		log_debug("config applied; READY once the workspace copy is compared");
 	} else {
 		log_debug("config applied");
 		(void)ctl_send(g, 0, OP_READY, NULL);
@@ -283,6 +293,9 @@ void ctl_on_ctrl(struct guest *g, const uint8_t *data, size_t len)
 	switch (op) {
 	case OP_CONFIG:
 		ctl_config(g, data, len);
+		break;
+	case OP_WSYNC:
+		wsync_from_host(g, data, len);
 		break;
 	case OP_POWEROFF:
 		chan_flush(g);

@@ -64,6 +64,12 @@ struct guest {
 	pid_t dockerd_pid;       /* dockerd.c: 0 when not running */
 	char *pool_probe;        /* sbx.poolprobe=URL (tests): fetched while a warm pool VM */
 	bool fail_config;        /* sbx.failconfig=1 (tests): a named configuration is refused */
+
+	/* --workspace-mode sync (wsync.c): the engine and its socket; fd -1 when none */
+	struct watch wsync;
+	pid_t wsync_pid;
+	bool wsync_ready_wait;   /* OP_READY waits for the engine's first comparison */
+	struct wsync_q *wsync_q; /* wsync.c: host messages the busy engine did not take yet */
 };
 
 #endif

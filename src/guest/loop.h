@@ -28,6 +28,7 @@ enum watch_kind {
 	WATCH_EGRESS_DNS_UDP,  /* the DNS stub's UDP socket */
 	WATCH_EGRESS_DNS_CONN, /* a DNS-over-TCP client connection */
 	WATCH_SSH_AGENT_LISTEN, /* SSH_AUTH_SOCK (sshagent.c) */
+	WATCH_WSYNC,           /* the workspace sync engine's socket (wsync.c) */
 };
 
 struct watch {

@@ -26,6 +26,7 @@
 #include "power.h"
 #include "sshagent.h"
 #include "util.h"
+#include "wsync.h"
 
 #define MAX_EVENTS 64
 
@@ -38,7 +39,7 @@ static void reap_children(struct guest *g)
 	while (read(g->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		if (!egress_child_exited(g, pid, st) && !dockerd_exited(g, pid, st))
+		if (!egress_child_exited(g, pid, st) && !dockerd_exited(g, pid, st) && !wsync_child_exited(g, pid, st))
 			exec_child_exited(g, pid, st);
 }
 
@@ -126,6 +127,9 @@ static void guest_loop(struct guest *g)
 			case WATCH_SSH_AGENT_LISTEN:
 				sshagent_on_event(g, w, evs[i].events);
 				break;
+			case WATCH_WSYNC:
+				wsync_on_event(g, evs[i].events);
+				break;
 			default:
 				exec_on_event(g, w, evs[i].events);
 				break;
@@ -159,7 +163,8 @@ static char *pool_probe_url(const char *cmdline)
 
 int main(int argc, char **argv)
 {
-	struct guest g = { .epfd = -1, .ssh_agent = { .fd = -1, .kind = WATCH_SSH_AGENT_LISTEN } };
+	struct guest g = { .epfd = -1, .ssh_agent = { .fd = -1, .kind = WATCH_SSH_AGENT_LISTEN },
+			   .wsync = { .fd = -1, .kind = WATCH_WSYNC } };
 	_cleanup_free_ char *cmdline = NULL, *err = NULL;
 	int r;
 

@@ -11,6 +11,7 @@
 #include "mounts.h"
 #include "power.h"
 #include "util.h"
+#include "wsync.h"
 
 #define POWEROFF_TERM_MS 2000u
 #define POWEROFF_KILL_MS 1000u
@@ -34,6 +35,8 @@ static void reap_until(uint64_t deadline)
 void guest_poweroff(struct guest *g, const char *why)
 {
 	log_info("power off: %s", why);
+	if (g)
+		wsync_stop(g);   /* its last pass reaches the host before anything stops */
 	(void)kill(-1, SIGTERM);
 	reap_until(now_ms() + POWEROFF_TERM_MS);
 	(void)kill(-1, SIGKILL);

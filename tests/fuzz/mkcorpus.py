@@ -42,6 +42,11 @@ def tlv(tag, val):
     return struct.pack("<HI", tag, len(val)) + val
 
 
+# workspace sync messages from the guest (wsync_msg.c)
+add("fuzz_wsync_msg", "state", tlv(1, 10) + tlv(32, 3) + tlv(34, 0) + tlv(35, 1) + tlv(36, 0) + tlv(37, 1700000000) + tlv(38, 1))
+add("fuzz_wsync_msg", "conflict", tlv(1, 11) + tlv(39, 1) + tlv(30, "src/a.c") + tlv(2, "kept as a.c.sbx-conflict-guest-x"))
+add("fuzz_wsync_msg", "not-synced", tlv(1, 11) + tlv(39, 2) + tlv(30, ".git/hooks/pre-commit") + tlv(2, "Read-only file system"))
+
 hello = frame(7, 0, b"SBXMUX01" + tlv(1, 1))
 add("fuzz_frame", "hello-open-data", b"\x01\x12\x34" + hello + frame(1, 2, tlv(1, "exec")) +
     frame(2, 2, b"hello") + frame(3, 2, struct.pack("<I", 4096)) + frame(4, 2) + frame(5, 2))

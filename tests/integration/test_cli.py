@@ -22,6 +22,7 @@ HELP_COMMANDS = [
     ["rm"],
     ["prune"],
     ["ports"],
+    ["sync"],
     ["daemon"],
     ["daemon", "start"],
     ["daemon", "stop"],
@@ -58,7 +59,7 @@ def test_help(fresh, cmd):
 def test_help_lists_commands(fresh):
     out = fresh.ok("--help", timeout=30).out
     for c in ("run", "create", "ls", "exec", "cp", "stop", "rm", "prune", "ports", "reset", "policy", "secret", "settings",
-              "review", "daemon", "template", "diagnose", "version"):
+              "review", "daemon", "template", "diagnose", "version", "sync"):
         assert re.search(rf"\b{c}\b", out), f"{c} missing from sbx --help:\n{out}"
 
 

@@ -24,6 +24,12 @@ int cmd_rm(struct sbx_paths *p, int argc, char **argv);
 /* `sbx prune [--older-than AGE] [-f] [-n]` (cmd_prune.c): 0 done or nothing to prune, 1 refused
  * at the prompt or a removal failed, 2 usage (also: no terminal and neither -f nor -n). */
 int cmd_prune(struct sbx_paths *p, int argc, char **argv);
+/* `sbx sync status|flush NAME [--json] [--timeout S]` (cmd_sync.c). */
+int cmd_sync(struct sbx_paths *p, int argc, char **argv);
+struct sbxd_conn;
+/* A sync-mode sandbox: wait until every guest change reached the host (a flush); 0
+ * at once for share mode or a stopped sandbox; -1 after printing why to stderr. */
+int cmd_sync_barrier(struct sbxd_conn *c, const char *cmd, const char *name);
 /* `sbx ports NAME [--publish SPEC]... [--unpublish SPEC]... [--json]` (cmd_ports.c). */
 int cmd_ports(struct sbx_paths *p, int argc, char **argv);
 /* `sbx reset [-f] [--secrets]`: 0 done or nothing to do, 1 refused at the prompt or a

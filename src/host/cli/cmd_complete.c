@@ -199,8 +199,9 @@ int cmd_complete(struct sbx_paths *p, int argc, char **argv)
 		}
 	}
 	if (want) {
-		if (want->kind)
-			say_kind(p, want->kind, strlen(want->kind), cur);
+		/* an option's value may be one of several kinds: "=share =sync" */
+		for (const char *k = want->kind; k && *k; k += strcspn(k, " "), k += *k == ' ')
+			say_kind(p, k, strcspn(k, " "), cur);
 		return 0;
 	}
 	if (dashdash && !is_exec) {

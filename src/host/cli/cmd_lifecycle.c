@@ -39,12 +39,14 @@ static char *ls_ports(struct json_object *s)
 	return out;
 }
 
-/* The WORKSPACE cell: the path, and the directories kept on the VM's disk
- * ("/src/app (local: node_modules)"): they are not the host's. */
+/* The WORKSPACE cell: the path, " [sync]" in --workspace-mode sync, and the
+ * directories kept on the VM's disk ("/src/app (local: node_modules)"): they are not
+ * the host's. */
 static char *ls_workspace(struct json_object *s)
 {
 	struct json_object *arr;
-	char *out = xstrdup(cmd_json_str(s, "workspace"));
+	char *out = xasprintf("%s%s", cmd_json_str(s, "workspace"),
+			      !strcmp(cmd_json_str(s, "workspace_mode"), "sync") ? " [sync]" : "");
 
 	if (!json_object_object_get_ex(s, "local", &arr) || !json_object_is_type(arr, json_type_array))
 		return out;
@@ -208,7 +210,8 @@ static int name_op(struct sbx_paths *p, struct sbxd_conn *c, const char *op, con
 	struct json_object *req = cmd_request(op, name);
 	struct spec spec = { 0 };
 	struct stat rst;
-	bool wt = !strcmp(op, "rm") && spec_load(specp, &spec) == 0 && spec.branch && stat(spec.repo, &rst) == 0;
+	bool loaded = spec_load(specp, &spec) == 0;
+	bool wt = !strcmp(op, "rm") && loaded && spec.branch && stat(spec.repo, &rst) == 0;
 	/* only what sbx recorded when it made the worktree (branch.h) */
 	const struct branch_ws bws = { .repo = spec.repo, .common_dir = spec.git_dir, .worktree = spec.workspace,
 				       .worktree_id = spec.git_worktree_id };
@@ -227,6 +230,10 @@ static int name_op(struct sbx_paths *p, struct sbxd_conn *c, const char *op, con
 			return 1;
 		}
 	}
+	/* a sync-mode workspace: every guest change reaches the host first; when it cannot,
+	 * say so, and stop or remove anyway (the guest makes a last pass at power off) */
+	if (loaded && spec.ws_sync && cmd_sync_barrier(c, op, name) < 0)
+		rc = 1;
 	json_object_object_add(req, "force", json_object_new_boolean(force));
 	if (sbxd_call(c, req, NULL) < 0)
 		rc = 1;

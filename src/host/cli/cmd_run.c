@@ -72,6 +72,7 @@ struct run_opts {
 	const char *cmd;   /* "run" or "create" */
 	bool create_only, detach, help;
 	const char *name, *tmpl, *branch;
+	bool ws_sync;      /* --workspace-mode sync */
 	unsigned cpus, mem;
 	char **env;        /* the -e values */
 	int nenv;
@@ -143,6 +144,12 @@ static int run_option(struct run_opts *o, int opt, char *arg)
 		o->nports++;
 		break;
 	}
+	case 'W':
+		if (spec_ws_mode_parse(arg, &o->ws_sync) < 0) {
+			fprintf(stderr, "sbx %s: --workspace-mode '%s': unknown mode (want share or sync)\n", o->cmd, arg);
+			return 2;
+		}
+		break;
 	case 'h': o->help = true; break;
 	case 'q': cmd_quiet_set(); break;
 	default:
@@ -165,6 +172,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "branch", required_argument, NULL, 'b' },
 		{ "publish", required_argument, NULL, 'p' },
 		{ "local", required_argument, NULL, 'L' },
+		{ "workspace-mode", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
@@ -267,6 +275,7 @@ static int run_spec_make(const struct run_opts *o, struct run_sandbox *sb)
 	spec->workspace = xstrdup(sb->ws);
 	spec->cpus = o->cpus;
 	spec->memory_mib = o->mem;
+	spec->ws_sync = o->ws_sync;
 	run_owner(sb);
 	spec->env = xcalloc((size_t)o->nenv + 1, sizeof(char *));
 	for (int i = 0; i < o->nenv; i++)
@@ -452,8 +461,11 @@ int cmd_run(struct sbx_paths *p, int argc, char **argv)
 		printf("%s\n", sb.spec.name);
 	else if (rc == 0 && o.detach)
 		rc = run_start(c, sb.spec.name);
-	else if (rc == 0)
+	else if (rc == 0) {
 		rc = run_attach(c, &o, sb.spec.name);
+		if (sb.spec.ws_sync && cmd_sync_barrier(c, o.cmd, sb.spec.name) < 0 && rc == 0)
+			rc = 125;
+	}
 	sbxd_conn_free(c);
 	spec_free(&sb.spec);
 	return rc;

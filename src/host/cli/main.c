@@ -36,6 +36,7 @@ static const struct command {
 	{ "rm", cmd_rm, 0 },
 	{ "prune", cmd_prune, 0 },
 	{ "ports", cmd_ports, 0 },
+	{ "sync", cmd_sync, 0 },
 	{ "reset", cmd_reset, 0 },
 	{ "policy", cmd_policy, 0 },
 	{ "secret", cmd_secret, 0 },

@@ -25,6 +25,7 @@
 #include "secrets.h"
 #include "tlv.h"
 #include "util.h"
+#include "wsync_host.h"
 #include "version.h"
 
 #define CLIENTS_MAX 256
@@ -125,6 +126,7 @@ static struct json_object *sandbox_json(struct sandbox *sb)
 	json_object_object_add(o, "agent", json_object_new_string(sb->spec.agent));
 	json_object_object_add(o, "status", json_object_new_string(sandbox_state_name(sb->state)));
 	json_object_object_add(o, "workspace", json_object_new_string(sb->spec.workspace));
+	json_object_object_add(o, "workspace_mode", json_object_new_string(spec_ws_mode_name(&sb->spec)));
 	if (sb->spec.branch) {
 		json_object_object_add(o, "branch", json_object_new_string(sb->spec.branch));
 		json_object_object_add(o, "repo", json_object_new_string(sb->spec.repo));
@@ -263,6 +265,21 @@ void control_notify(struct sbxd *d, struct sandbox *sb)
 					   sb->error ? sb->error : "the VM stopped");
 		} else if (cl->wait == WAIT_STOP && sb->state == SB_STOPPED) {
 			client_reply(cl, ok_obj());
+		} else if (cl->wait == WAIT_SYNC) {
+			int a = wsync_host_answered(sb, cl->wait_seq);
+
+			if (a > 0) {
+				struct json_object *resp = ok_obj();
+				json_object_object_add(resp, "mode", json_object_new_string("sync"));
+				json_object_object_add(resp, "running", json_object_new_boolean(1));
+				json_object_object_add(resp, "sync", wsync_host_json(sb));
+				client_reply(cl, resp);
+			} else if (a == -ETIMEDOUT) {
+				client_reply_error(cl, "sandbox '%s': the workspace sync did not finish in time (see 'sbx sync status %s')",
+						   sb->spec.name, sb->spec.name);
+			} else if (a < 0) {
+				client_reply_error(cl, "sandbox '%s' stopped before the workspace sync answered", sb->spec.name);
+			}
 		}
 	}
 }
@@ -303,6 +320,36 @@ static void req_stop(struct client *cl, struct json_object *req)
 	cl->wait = WAIT_STOP;
 	cl->wait_sb = sb;
 	control_notify(cl->d, sb);
+}
+
+/* {"op":"sync","name":N,"flush":bool,"timeout_ms":n}: the engine's state, once every
+ * guest change made before reached the host when flush (docs/workspace-sync.md). */
+static void req_sync(struct client *cl, struct json_object *req)
+{
+	struct sandbox *sb = named_sandbox(cl, req);
+	struct json_object *resp, *t;
+	int64_t timeout = 0;
+	int seq;
+
+	if (!sb)
+		return;
+	if (json_object_object_get_ex(req, "timeout_ms", &t))
+		timeout = json_object_get_int64(t);
+	if (!sb->spec.ws_sync || sb->state != SB_RUNNING || !sb->ws) {
+		resp = ok_obj();
+		json_object_object_add(resp, "mode", json_object_new_string(spec_ws_mode_name(&sb->spec)));
+		json_object_object_add(resp, "running", json_object_new_boolean(sb->state == SB_RUNNING));
+		client_reply(cl, resp);
+		return;
+	}
+	seq = wsync_host_request(sb, req_bool(req, "flush"), timeout > 0 && timeout < 24 * 3600 * 1000 ? (uint32_t)timeout : 0);
+	if (seq < 0) {
+		client_reply_error(cl, "sandbox '%s': cannot reach the workspace sync engine: %s", sb->spec.name, strerror(-seq));
+		return;
+	}
+	cl->wait = WAIT_SYNC;
+	cl->wait_sb = sb;
+	cl->wait_seq = (uint32_t)seq;
 }
 
 static void req_rm(struct client *cl, struct json_object *req)
@@ -483,6 +530,8 @@ static void client_on_request(struct client *cl, const uint8_t *data, size_t len
 		req_rm(cl, req);
 	else if (!strcmp(op, "ports"))
 		req_ports(cl, req);
+	else if (!strcmp(op, "sync"))
+		req_sync(cl, req);
 	else if (!strcmp(op, "shutdown")) {
 		client_reply(cl, ok_obj());
 		cl->d->quit = true;

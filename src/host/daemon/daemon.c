@@ -29,6 +29,7 @@
 #include "sock.h"
 #include "sshagent.h"
 #include "util.h"
+#include "wsync_host.h"
 #include "version.h"
 
 /* Caller-environment credentials of a sandbox, for the proxy engine. */
@@ -295,6 +296,9 @@ static void daemon_dispatch(struct sbxd *d, struct evsrc *ev, uint32_t events)
 	case EV_PORT_LISTEN:
 	case EV_PORT_CONN:
 		ports_on_event(ev, events);
+		break;
+	case EV_WSYNC:
+		wsync_host_on_event(ev, events);
 		break;
 	case EV_QEMU: {
 		struct sandbox *sb = ev->obj;

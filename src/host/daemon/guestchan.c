@@ -27,6 +27,7 @@
 #include "sock.h"
 #include "tlv.h"
 #include "util.h"
+#include "wsync_host.h"
 
 /* Guest-opened streams (even ids) are egress; host-opened (odd) are exec relays. */
 static bool is_egress(uint32_t id)
@@ -160,6 +161,8 @@ static void chan_send_config(struct sandbox *sb, bool full)
 		if (sb->spec.git_dir)
 			tlv_put_str(&w, CFG_SHARE_PATH, sb->spec.git_dir);
 	}
+	if (full && sb->spec.ws_sync)
+		tlv_put_u32(&w, CFG_WS_SYNC, 1);
 	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
 	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
 	tlv_put(&w, CFG_TIME_NS, t8, 8);
@@ -210,6 +213,7 @@ void guestchan_configure(struct sandbox *sb)
 void guestchan_drop(struct sandbox *sb)
 {
 	free(TAKE_PTR(sb->chan_failed));   /* that session's: no longer anyone's to hand on */
+	wsync_host_stop(sb);
 	if (sb->chan.mux)
 		mux_session_reset(sb->chan.mux, false);
 	conn_close(sb->d->epfd, &sb->chan);
@@ -307,7 +311,11 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 			sb->deadline_ms = 0;
 			sb->chan_events->pool_ready(sb);
 		}
+	} else if (op == OP_WSYNC_STATE || op == OP_WSYNC_EVENT) {
+		wsync_host_on_msg(sb, data, len);
 	} else if (op == OP_READY) {
+		if (sb->spec.ws_sync)
+			wsync_host_start(sb);
 		if (sb->state == SB_STARTING) {
 			sb->chan_events->ready(sb);
 			for (struct relay *r = sb->relays; r; r = r->next)

@@ -32,6 +32,7 @@
 #include "secrets.h"
 #include "settings.h"
 #include "util.h"
+#include "wsync_host.h"
 #include "vm_bootfiles.h"
 
 #define STOP_TIMEOUT_MS 20000
@@ -252,6 +253,7 @@ void sandbox_tick(struct sandbox *sb, uint64_t now)
 {
 	egress_tick(sb, now);
 	ports_tick(sb, now);
+	wsync_host_tick(sb, now);
 	if ((sb->state == SB_RUNNING || sb->state == SB_STARTING) && now / 1000 != sb->last_console_check_s) {
 		sb->last_console_check_s = now / 1000;
 		console_bound(sb);
@@ -448,7 +450,7 @@ int sandbox_create(struct sbxd *d, struct spec *spec, char **ret_err, struct san
 		struct sandbox *pv;
 
 		pool_note(d, spec, (int64_t)time(NULL));
-		pv = pool_take(d, spec, base);
+		pv = spec->ws_sync ? NULL : pool_take(d, spec, base);  /* a pool VM mounts the share */
 		if (pv && sandbox_claim(pv, spec, ret) == 0)
 			return 0;
 	}
@@ -626,6 +628,7 @@ int sandbox_launch(struct sandbox *sb, char **ret_err)
 	}
 	cfg = (struct vm_config){
 		.protect_git = protect_git,
+		.share_uncached = sb->spec.ws_sync,
 		.uid_range = jail.uid.fs,
 		.gid_range = jail.gid.fs,
 		.vmm_uid = jail.uid.vmm,

@@ -20,6 +20,7 @@
 #include "vm.h"
 
 struct guestchan_events;
+struct wsync_host;
 struct settings;
 struct json_object;
 struct mux;
@@ -78,6 +79,7 @@ struct sandbox {
 	bool pool_ready;        /* its guest said HELLO */
 	bool claim_config;      /* claimed: OP_CONFIG goes out once the create's caller is known */
 	bool staged;            /* this boot's virtiofsd serves a stage (a claimed pool VM) */
+	struct wsync_host *ws;  /* wsync_host.c: --workspace-mode sync while its guest runs */
 };
 
 /* One exec session: a client stream relayed to a guest stream. */
@@ -92,7 +94,7 @@ struct relay {
 	bool cli_closed, guest_closed;
 };
 
-enum wait_kind { WAIT_NONE, WAIT_START, WAIT_STOP };
+enum wait_kind { WAIT_NONE, WAIT_START, WAIT_STOP, WAIT_SYNC };
 
 struct client {
 	struct client *next;
@@ -100,6 +102,7 @@ struct client {
 	struct conn c;
 	enum wait_kind wait;
 	struct sandbox *wait_sb;
+	uint32_t wait_seq;        /* WAIT_SYNC: the answer of this request (wsync_host.h) */
 	char **cred_env;          /* OP_CRED_ENV for the next "create" (secrets_env_free) */
 	bool have_cred_env;
 	bool dead;

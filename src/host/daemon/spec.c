@@ -95,6 +95,8 @@ int spec_validate(const struct spec *s, const char **ret_err)
 		return *ret_err = "invalid git_worktree_id", -EINVAL;
 	if (s->base && !path_ok(s->base))
 		return *ret_err = "invalid base image path", -EINVAL;
+	if (s->ws_sync && s->branch)
+		return *ret_err = "--workspace-mode sync does not work with --branch yet", -EINVAL;
 	if (s->cpus < 1 || s->cpus > 64)
 		return *ret_err = "cpus must be between 1 and 64", -EINVAL;
 	if (s->memory_mib < 256 || s->memory_mib > 256 * 1024)
@@ -103,6 +105,9 @@ int spec_validate(const struct spec *s, const char **ret_err)
 		for (char **e = s->env; *e; e++, n++)
 			if (!env_assignment_valid(*e) || n >= SPEC_MAX_ENV)
 				return *ret_err = "invalid environment assignment (want KEY=VALUE)", -EINVAL;
+	if (s->ws_sync && s->local && *s->local)
+		return *ret_err = "--local does not go with --workspace-mode sync (the sync engine would copy the "
+				  "local directories to the host)", -EINVAL;
 	n = 0;
 	for (char **l = s->local; l && *l; l++, n++) {
 		if (n >= LOCAL_DIRS_MAX || !local_dir_valid(*l))
@@ -124,6 +129,19 @@ struct json_object *spec_local_json(const struct spec *s)
 	return a;
 }
 
+int spec_ws_mode_parse(const char *s, bool *ret_sync)
+{
+	if (!s || (strcmp(s, "share") && strcmp(s, "sync")))
+		return -EINVAL;
+	*ret_sync = !strcmp(s, "sync");
+	return 0;
+}
+
+const char *spec_ws_mode_name(const struct spec *s)
+{
+	return s->ws_sync ? "sync" : "share";
+}
+
 struct json_object *spec_to_json(const struct spec *s)
 {
 	struct json_object *o = json_object_new_object();
@@ -142,6 +160,7 @@ struct json_object *spec_to_json(const struct spec *s)
 		json_object_object_add(o, "stopped", json_object_new_int64(s->stopped));
 	if (s->base)
 		json_object_object_add(o, "base", json_object_new_string(s->base));
+	json_object_object_add(o, "workspace_mode", json_object_new_string(spec_ws_mode_name(s)));
 	if (s->env)
 		for (char **e = s->env; *e; e++)
 			json_object_array_add(env, json_object_new_string(*e));
@@ -259,6 +278,11 @@ int spec_from_json(struct json_object *o, struct spec *ret, const char **ret_err
 		s.git_worktree_id = xstrdup(json_get_str(o, "git_worktree_id"));
 	if (json_get_str(o, "base"))
 		s.base = xstrdup(json_get_str(o, "base"));
+	if (json_object_object_get_ex(o, "workspace_mode", NULL) &&
+	    spec_ws_mode_parse(json_get_str(o, "workspace_mode"), &s.ws_sync) < 0) {
+		spec_free(&s);
+		return *ret_err = "spec workspace_mode is not \"share\" or \"sync\"", -EINVAL;
+	}
 	if (json_object_object_get_ex(o, "env", &env)) {
 		size_t n;
 		if (!json_object_is_type(env, json_type_array) || (n = json_object_array_length(env)) > SPEC_MAX_ENV) {

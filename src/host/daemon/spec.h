@@ -43,7 +43,14 @@ struct spec {
 	/* published ports (`sbx run -p`), at most PORTSPEC_MAX, checked by portspec_list_check */
 	struct portspec ports[PORTSPEC_MAX];
 	size_t n_ports;
+	/* --workspace-mode sync: the guest works on a copy on its own disk, synchronised
+	 * both ways (docs/workspace-sync.md); false: the virtiofs share itself ("share") */
+	bool ws_sync;
 };
+
+/* "share" or "sync" -> *ret_sync; -EINVAL for anything else. */
+int spec_ws_mode_parse(const char *s, bool *ret_sync);
+const char *spec_ws_mode_name(const struct spec *s);
 
 void spec_free(struct spec *s);
 /* Validate every field (name, agent, paths, ranges). 0 or -EINVAL with *ret_err set. */

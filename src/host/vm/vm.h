@@ -73,6 +73,9 @@ struct vm_config {
 	/* a warm pool VM (docs/warm-pool.md): workspace NULL, virtiofsd serves an empty
 	 * stage that vm_stage_attach() fills at claim */
 	bool pool_stage;
+	/* --workspace-mode sync: the guest's engine is the share's only reader, and must
+	 * see a host change as soon as sbxd names it: no entry or attribute caching */
+	bool share_uncached;
 };
 
 struct vm_procs {

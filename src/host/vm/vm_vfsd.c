@@ -314,7 +314,7 @@ int vfsd_spawn(const struct vm_config *c, int listen_fd, int log_fd, pid_t *ret_
 	source = fuse_opt_escape("source=", s->stage ? s->stage : c->workspace);
 	argv[n++] = source;
 	argv[n++] = (char *)"-o";
-	argv[n++] = (char *)"cache=auto";
+	argv[n++] = (char *)(c->share_uncached ? "cache=none" : "cache=auto");
 	argv[n++] = (char *)"-o";
 	argv[n++] = (char *)"sandbox=namespace";
 	argv[n++] = (char *)"-o";
