@@ -86,3 +86,12 @@ def test_local_dir_in_a_claimed_pool_vm(sbx_bin, sbx):
         assert list((ws / "node_modules").iterdir()) == [] and (ws / "g").read_text() == "y\n"
     finally:
         h.close()
+
+
+def test_local_dirs_and_sync_mode_are_refused_together(fresh):
+    """The sync engine would copy a local directory's files to the host."""
+    ws = fresh.workspace()
+    r = fresh.sbx("create", "--name", "lsync", "--local", "node_modules", "--workspace-mode", "sync", "shell", ws,
+                  timeout=60)
+    assert r.rc != 0 and "--local does not go with --workspace-mode sync" in r.err, r
+    assert "lsync" not in fresh.sbx("ls", "-q").out.split()
