@@ -423,3 +423,36 @@ class Box:
         r = self.exec(*cmd, opts=opts, **kw)
         assert r.rc == 0, f"{r!r}\n{self.home.diag()}"
         return r
+
+
+# A python3 program the tests run in the guest (sbx exec ... python3 -c WATCH PATH KIND
+# WANT): prints "ready" once it has looked, then "seen" as soon as PATH's content, absence
+# ("gone") or "meta" (mtime and mode, or a symlink's target) is WANT, or "timeout" after 10 s.
+GUEST_WATCH = r"""
+import os, sys, time
+path, kind, want = sys.argv[1:4]
+def ok():
+    try:
+        if kind == "content":
+            with open(path) as f:
+                return f.read() == want
+        if kind == "gone":
+            return not os.path.lexists(path)
+        if kind == "meta":
+            st = os.lstat(path)
+            if os.path.islink(path):
+                return "link " + os.readlink(path) == want
+            return "%d %o" % (int(st.st_mtime), st.st_mode & 0o7777) == want
+    except OSError:
+        return False
+ok()
+print("ready", flush=True)
+t = time.monotonic()
+while time.monotonic() - t < 10:
+    if ok():
+        print("seen", flush=True)
+        sys.exit(0)
+    time.sleep(0.02)
+print("timeout", flush=True)
+sys.exit(1)
+"""

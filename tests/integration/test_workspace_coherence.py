@@ -10,43 +10,14 @@ import secrets
 import stat
 import time
 
-from conftest import chown_to_agent
+from conftest import chown_to_agent, GUEST_WATCH
 
 HOST_TO_GUEST_S = 1.5
-
-WATCH = r"""
-import os, sys, time
-path, kind, want = sys.argv[1:4]
-def ok():
-    try:
-        if kind == "content":
-            with open(path) as f:
-                return f.read() == want
-        if kind == "gone":
-            return not os.path.lexists(path)
-        if kind == "meta":
-            st = os.lstat(path)
-            if os.path.islink(path):
-                return "link " + os.readlink(path) == want
-            return "%d %o" % (int(st.st_mtime), st.st_mode & 0o7777) == want
-    except OSError:
-        return False
-ok()
-print("ready", flush=True)
-t = time.monotonic()
-while time.monotonic() - t < 10:
-    if ok():
-        print("seen", flush=True)
-        sys.exit(0)
-    time.sleep(0.02)
-print("timeout", flush=True)
-sys.exit(1)
-"""
 
 
 def host_change_seen(box, path, kind, want, change):
     """Seconds from the host's change to the guest seeing it."""
-    p = box.home.popen("exec", box.name, "python3", "-c", WATCH, str(path), kind, want)
+    p = box.home.popen("exec", box.name, "python3", "-c", GUEST_WATCH, str(path), kind, want)
     try:
         assert p.stdout.readline().strip() == b"ready", p.stderr.read()
         t0 = time.monotonic()

@@ -14,39 +14,11 @@ import time
 
 import pytest
 
-from conftest import chown_to_agent, wait_until
+from conftest import chown_to_agent, wait_until, GUEST_WATCH
 
 HOST_TO_GUEST_S = 1.5
 GUEST_TO_HOST_S = 2.0
 
-WATCH = r"""
-import os, sys, time
-path, kind, want = sys.argv[1:4]
-def ok():
-    try:
-        if kind == "content":
-            with open(path) as f:
-                return f.read() == want
-        if kind == "gone":
-            return not os.path.lexists(path)
-        if kind == "meta":
-            st = os.lstat(path)
-            if os.path.islink(path):
-                return "link " + os.readlink(path) == want
-            return "%d %o" % (int(st.st_mtime), st.st_mode & 0o7777) == want
-    except OSError:
-        return False
-ok()
-print("ready", flush=True)
-t = time.monotonic()
-while time.monotonic() - t < 10:
-    if ok():
-        print("seen", flush=True)
-        sys.exit(0)
-    time.sleep(0.02)
-print("timeout", flush=True)
-sys.exit(1)
-"""
 
 # The engine's pid, from the guest's /proc (as root)
 ENGINE_PID = "for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = sbx-wsync ] && echo ${p#/proc/}; done"
@@ -92,7 +64,7 @@ def subdir(box, label):
 
 
 def host_change_seen(box, path, kind, want, change):
-    p = box.home.popen("exec", box.name, "python3", "-c", WATCH, str(path), kind, want)
+    p = box.home.popen("exec", box.name, "python3", "-c", GUEST_WATCH, str(path), kind, want)
     try:
         assert p.stdout.readline().strip() == b"ready", p.stderr.read()
         t0 = time.monotonic()
