@@ -456,3 +456,21 @@ while time.monotonic() - t < 10:
 print("timeout", flush=True)
 sys.exit(1)
 """
+
+def host_change_seen(box, path, kind, want, change):
+    """Seconds from the host's change to the guest seeing it."""
+    p = box.home.popen("exec", box.name, "python3", "-c", GUEST_WATCH, str(path), kind, want)
+    try:
+        assert p.stdout.readline().strip() == b"ready", p.stderr.read()
+        t0 = time.monotonic()
+        change()
+        line = p.stdout.readline().strip()
+        dt = time.monotonic() - t0
+        assert line == b"seen", (line, p.stderr.read())
+        return dt
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        p.stdout.close()
+        p.stderr.close()

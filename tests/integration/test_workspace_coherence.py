@@ -10,28 +10,9 @@ import secrets
 import stat
 import time
 
-from conftest import chown_to_agent, GUEST_WATCH
+from conftest import chown_to_agent, host_change_seen
 
 HOST_TO_GUEST_S = 1.5
-
-
-def host_change_seen(box, path, kind, want, change):
-    """Seconds from the host's change to the guest seeing it."""
-    p = box.home.popen("exec", box.name, "python3", "-c", GUEST_WATCH, str(path), kind, want)
-    try:
-        assert p.stdout.readline().strip() == b"ready", p.stderr.read()
-        t0 = time.monotonic()
-        change()
-        line = p.stdout.readline().strip()
-        dt = time.monotonic() - t0
-        assert line == b"seen", (line, p.stderr.read())
-        return dt
-    finally:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-        p.stdout.close()
-        p.stderr.close()
 
 
 def subdir(box, label):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import chown_to_agent, wait_until, GUEST_WATCH
+from conftest import chown_to_agent, host_change_seen, wait_until
 
 HOST_TO_GUEST_S = 1.5
 GUEST_TO_HOST_S = 2.0
@@ -61,24 +61,6 @@ def subdir(box, label):
     d.mkdir()
     chown_to_agent(d)
     return d
-
-
-def host_change_seen(box, path, kind, want, change):
-    p = box.home.popen("exec", box.name, "python3", "-c", GUEST_WATCH, str(path), kind, want)
-    try:
-        assert p.stdout.readline().strip() == b"ready", p.stderr.read()
-        t0 = time.monotonic()
-        change()
-        line = p.stdout.readline().strip()
-        dt = time.monotonic() - t0
-        assert line == b"seen", (line, p.stderr.read())
-        return dt
-    finally:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-        p.stdout.close()
-        p.stderr.close()
 
 
 def test_mode_shown_and_the_workspace_is_a_local_copy(sbox):
