@@ -292,6 +292,8 @@ static int net_plumb(void)
 	int failed = 0, r;
 	pid_t ip_pid = -1;
 
+	modules_later_wait(); /* the initramfs's copies of these modules, loading since boot */
+	log_debug("egress: the initramfs's later modules are in after %llu ms", (unsigned long long)(now_ms() - t0));
 	moddep_open(&m);
 	if (net_modules_load(&m, link_modules, ARRAY_SIZE(link_modules)) < 0)
 		failed++;

@@ -14,6 +14,7 @@
 #define MODULES_LIST_MAX (64u * 1024u)
 #define MODULES_DEP_MAX (8u * 1024u * 1024u)
 #define MODULE_DEPS_MAX 64
+#define MODULES_LATER_MAX 64
 
 /*
  * finit_module from here instead of modprobe processes: under TCG every process
@@ -54,6 +55,74 @@ char *modules_list_next(char **cur)
 	return NULL;
 }
 
+/* Read end of a pipe whose write end only the later-set loader holds: EOF once it is
+ * done (or was never started). */
+static int later_fd = -1;
+
+static void modules_load_fds(const int *fds, const char *const *paths, unsigned n)
+{
+	uint64_t t0 = now_ms();
+	unsigned failed = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (syscall(SYS_finit_module, fds[i], modules_params(paths[i]), 0) < 0 && errno != EEXIST) {
+			failed++;
+			log_err("module %s: %m", paths[i]);
+		}
+	log_debug("loaded %u later modules (%u failed) in %llu ms", n - failed, failed,
+		  (unsigned long long)(now_ms() - t0));
+}
+
+/* Open the rest of the list (the later set) now, while the initramfs is still the
+ * root, and load it in a child while PID 1 goes on to mount the root disk and meet
+ * the host. Whoever needs those modules calls modules_later_wait() first. */
+static void modules_load_later(char *cur)
+{
+	int fds[MODULES_LATER_MAX], pfd[2] = { -1, -1 };
+	const char *paths[MODULES_LATER_MAX];
+	unsigned n = 0;
+	char *line;
+	pid_t pid = -1;
+
+	while ((line = modules_list_next(&cur)) && n < MODULES_LATER_MAX) {
+		fds[n] = open(line, O_RDONLY | O_CLOEXEC);
+		if (fds[n] < 0)
+			log_err("module %s: %m", line);
+		else
+			paths[n++] = line;
+	}
+	if (line)
+		log_err("module list: more than %u later modules; the rest is not loaded", MODULES_LATER_MAX);
+	if (pipe2(pfd, O_CLOEXEC) == 0)
+		pid = fork();
+	if (pid == 0) {
+		modules_load_fds(fds, paths, n);
+		_exit(0); /* pfd[1] closes: modules_later_wait() returns */
+	}
+	if (pid < 0) {
+		log_err("module loader: %m; loading the later modules now");
+		modules_load_fds(fds, paths, n);
+		if (pfd[0] >= 0)
+			close(pfd[0]);
+	} else {
+		later_fd = pfd[0];
+	}
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+void modules_later_wait(void)
+{
+	char c;
+
+	if (later_fd < 0)
+		return;
+	while (read(later_fd, &c, 1) < 0 && errno == EINTR)
+		;
+}
+
 void modules_load_list(const char *list_path)
 {
 	_cleanup_free_ char *list = NULL;
@@ -70,6 +139,10 @@ void modules_load_list(const char *list_path)
 		return;
 	}
 	for (cur = list; (line = modules_list_next(&cur));) {
+		if (!strcmp(line, MODULES_LATER_MARK)) {
+			modules_load_later(cur);
+			break;
+		}
 		r = modules_load_file(line);
 		n++;
 		if (r < 0) {

@@ -8,10 +8,18 @@
 /* The initramfs's list of module files to load at boot, in order. */
 #define MODULES_LIST "/etc/sbx/modules"
 
+/* The line of the list after which come the modules loaded in the background
+ * (INITRAMFS_MODULE_LATER_MARK in src/host/vm/image.h). */
+#define MODULES_LATER_MARK "@later"
+
 /* Load every module of the list at list_path (one path a line; blank lines and
  * '#' comments skipped), in order. A missing list is fine (drivers built in);
- * failures are logged and the rest is still loaded. */
+ * failures are logged and the rest is still loaded. The modules after a
+ * MODULES_LATER_MARK line are opened now and loaded by a child process, in order. */
 void modules_load_list(const char *list_path);
+/* Return once the later modules are loaded (at once when there were none). Safe in
+ * any process forked from PID 1 after modules_load_list. */
+void modules_later_wait(void);
 /* The next path of a module list in *cur (modified in place: lines are cut, blanks
  * trimmed), or NULL at its end. */
 char *modules_list_next(char **cur);

@@ -12,7 +12,7 @@
 struct entry {
 	char name[256];
 	unsigned int mode, nlink, size, rmajor, rminor, ino;
-	char data[256];
+	char data[2048];
 };
 
 static unsigned int hex8(const char *p)
@@ -309,9 +309,14 @@ static void test_initramfs_build(void)
 			const char *want = "/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio.ko\n"
 					   "/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio_ring.ko\n"
 					   "/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio_mmio.ko\n";
+			/* the boot set, then the later set, after its mark */
+			const char *later = "/virtiofs.ko\n@later\n/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio_balloon.ko\n";
+			_cleanup_free_ char *text = strndup(e[i].data, MIN(e[i].size, sizeof(e[i].data)));
 			saw_list = true;
 			CHECK(e[i].size > strlen(want));
 			CHECK(!strncmp(e[i].data, want, strlen(want)));
+			CHECK(text && strstr(text, later));
+			CHECK(text && !strstr(text, "virtio_pci")); /* microvm has no PCI bus */
 		}
 		/* Every entry's parent directory precedes it. */
 		if (strchr(e[i].name, '/') && strcmp(e[i].name, "TRAILER!!!")) {

@@ -39,12 +39,19 @@ struct kernel_info {
 int kernel_ensure(const struct sbx_paths *p, int level, struct kernel_info *ret);
 void kernel_info_free(struct kernel_info *k);
 
-/* Modules put in the initramfs (with their dependencies), and where the list goes. */
-/* The virtio set, and the egress set (dummy route device, nftables NAT redirect and
- * reject) so the guest need not read them from its root disk at every boot. */
-#define INITRAMFS_MODULES "virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "virtiofs", \
-	"virtio_balloon", "dummy", "nf_tables", "nft_chain_nat", "nft_redir", "nft_reject_inet", "nft_fib_inet"
+/* Modules put in the initramfs (with their dependencies), and where the list goes.
+ * The boot set (virtio-mmio, the root disk, the channel, the workspace) is loaded
+ * before the root disk is mounted; the later set (balloon, and egress's: dummy route
+ * device, nftables NAT redirect and reject) by a child of sbx-guest while it mounts
+ * the root disk and meets the host (modules_load_list). Both are in the initramfs so
+ * the guest need not read them from its root disk at every boot. microvm has no PCI
+ * bus: every device is virtio-mmio. */
+#define INITRAMFS_MODULES_BOOT "virtio_mmio", "virtio_blk", "virtio_console", "virtiofs"
+#define INITRAMFS_MODULES_LATER "virtio_balloon", "dummy", "nf_tables", "nft_chain_nat", "nft_redir", \
+	"nft_reject_inet", "nft_fib_inet"
+#define INITRAMFS_MODULES INITRAMFS_MODULES_BOOT, INITRAMFS_MODULES_LATER
 #define INITRAMFS_MODULE_LIST "/etc/sbx/modules" /* absolute paths, load order, one a line */
+#define INITRAMFS_MODULE_LATER_MARK "@later" /* the line between the two sets */
 
 /*
  * cpio "newc" writer. Entries get uid/gid 0 and mtime 0. Names are relative

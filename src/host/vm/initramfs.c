@@ -439,6 +439,25 @@ static uint64_t initramfs_input_bytes(const char *guest_bin, const char *modules
 	return sum;
 }
 
+/* How many of paths (the resolved INITRAMFS_MODULES) the boot set is: its own
+ * resolution, which must be their prefix (dependencies first, each once, in the order
+ * of the names); 0, one list loaded in order, when it is not. */
+static size_t modules_boot_count(const char *modules_dir, char **paths)
+{
+	static const char *const boot[] = { INITRAMFS_MODULES_BOOT, NULL };
+	char **bp = NULL;
+	size_t n = 0;
+
+	if (modules_resolve(modules_dir, boot, &bp) < 0)
+		return 0;
+	while (bp[n] && paths[n] && !strcmp(bp[n], paths[n]))
+		n++;
+	if (bp[n] || !paths[n])
+		n = 0;
+	image_strv_free(bp);
+	return n;
+}
+
 static int initramfs_write(int fd, const char *guest_bin, const char *modules_dir, const char *release,
 			   struct progress *pg)
 {
@@ -448,7 +467,7 @@ static int initramfs_write(int fd, const char *guest_bin, const char *modules_di
 	struct dirset d = { 0 };
 	char **paths = NULL;
 	char *list = NULL;
-	size_t list_len = 0;
+	size_t list_len = 0, nboot;
 	uint64_t done = 0;
 	FILE *lf;
 	int r;
@@ -456,6 +475,7 @@ static int initramfs_write(int fd, const char *guest_bin, const char *modules_di
 	r = modules_resolve(modules_dir, mods, &paths);
 	if (r < 0)
 		return r;
+	nboot = modules_boot_count(modules_dir, paths);
 	if (pg)
 		progress_total(pg, initramfs_input_bytes(guest_bin, modules_dir, paths));
 	r = cpio_open(fd, &w);
@@ -486,6 +506,8 @@ static int initramfs_write(int fd, const char *guest_bin, const char *modules_di
 		r = cpio_add_parents(w, &d, name, false);
 		if (r == 0)
 			r = cpio_add_module(w, name, src);
+		if (nboot && (size_t)(m - paths) == nboot)
+			fputs(INITRAMFS_MODULE_LATER_MARK "\n", lf);
 		fprintf(lf, "/%s\n", name);
 		if (pg) {
 			struct stat st;
