@@ -9,6 +9,7 @@
 
 #include "cfg.h"
 #include "chan.h"
+#include "console.h"
 #include "ctl.h"
 #include "dockerd.h"
 #include "egress.h"
@@ -164,6 +165,7 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 {
 	struct cfg c = { 0 };
 	char msg[CFG_MSG_MAX] = "";
+	uint64_t t0 = uptime_ms(), t1, t2;
 	bool hostname;
 	int r;
 
@@ -258,8 +260,12 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			free(pems[i]);
 	}
 	/* The first exec must see the in-VM egress plumbing (started at boot). */
+	t1 = uptime_ms();
 	egress_configure(g);
+	t2 = uptime_ms();
 	dockerd_start(g);
+	log_debug("config at uptime %llu ms: %llu ms of its own, %llu waiting for the egress plumbing",
+		  (unsigned long long)t0, (unsigned long long)(t1 - t0 + uptime_ms() - t2), (unsigned long long)(t2 - t1));
 
 	if (msg[0]) {
 		_cleanup_free_ char *full = xasprintf("sbx-guest: config: %s", msg);
