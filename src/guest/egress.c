@@ -614,7 +614,7 @@ static void net_done(struct egress *e, int wstatus)
 		log_warn("egress: plumbing killed by signal %d", WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
 }
 
-void egress_init(struct guest *g, bool net)
+void egress_init(struct guest *g, enum egress_net net)
 {
 	struct egress *e = xcalloc(1, sizeof(*e));
 	pid_t pid;
@@ -623,7 +623,7 @@ void egress_init(struct guest *g, bool net)
 	e->net = net;
 	e->buf = xmalloc(EGRESS_READ_MAX);
 	g->egress = e;
-	if (!net)
+	if (net == EGRESS_NET_NONE)
 		log_info("egress: sbx.noegress=1: no sbx0 interface, no nftables capture");
 
 	/* Fork before the listeners exist, so the child holds none of them. */

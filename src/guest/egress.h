@@ -45,6 +45,13 @@
  * timeout, no host) is answered SERVFAIL so that resolvers fail fast.
  */
 
+/* The dummy device that carries only the default routes (egress_net.c, egress_nl.c).
+ * 192.0.0.8 is the IPv4 dummy address of RFC 7600; the IPv6 address is a ULA, so
+ * that sockets have a source address. */
+#define EGRESS_NET_IF "sbx0"
+#define EGRESS_NET_ADDR4 "192.0.0.8"
+#define EGRESS_NET_ADDR6 "fd73:6278::8"
+
 #define EGRESS_PROXY_PORT 3128
 #define EGRESS_TPROXY_PORT 3129
 #define EGRESS_DNS_PORT 53
@@ -60,9 +67,16 @@
 
 /* ---- interface for main.c, chan.c, ctl.c ---- */
 
-/* Allocate, fork the plumbing child (net = false: files only, no sbx0/nftables; for
- * sbx.noegress=1) and open the listeners. Failures are logged, never fatal. */
-void egress_init(struct guest *g, bool net);
+/* How the plumbing child makes sbx0 and the capture rules. */
+enum egress_net {
+	EGRESS_NET_NONE,    /* files only, no sbx0/nftables: sbx.noegress=1 */
+	EGRESS_NET_NETLINK, /* over netlink from sbx-guest (egress_nl.c); ip and nft if that fails */
+	EGRESS_NET_TOOLS,   /* with ip and nft only: sbx.egresstools=1, a test switch */
+};
+
+/* Allocate, fork the plumbing child and open the listeners. Failures are logged,
+ * never fatal. */
+void egress_init(struct guest *g, enum egress_net net);
 /* On OP_CONFIG: wait (bounded) until the plumbing child has finished. Idempotent. */
 void egress_configure(struct guest *g);
 /* "K=V" defaults for every exec, applied before the host's CFG_ENV (which wins). */
@@ -116,7 +130,7 @@ struct estream {
 
 struct egress {
 	struct guest *g;
-	bool net;                /* set up sbx0 and nftables */
+	enum egress_net net;     /* how to set up sbx0 and nftables */
 	pid_t net_pid;           /* plumbing child while it runs, else 0 */
 	uint64_t net_start_ms;
 	bool net_waited;         /* egress_configure waited for it once */
@@ -223,6 +237,9 @@ uint64_t dns_deadline(struct egress *e);
 void dns_collect(struct egress *e);
 
 /* egress_net.c: runs in the plumbing child; returns the number of failed steps. */
-int egress_net_setup(bool net);
+int egress_net_setup(enum egress_net net);
+/* sbx0, its addresses and default routes, and the capture rules, made over netlink
+ * by this process (egress_nl.c): 0, or -errno (the caller falls back to ip and nft). */
+int egress_nl_plumb(void);
 
 #endif

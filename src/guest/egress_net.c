@@ -14,7 +14,7 @@
 #include "modules.h"
 #include "util.h"
 
-#define NET_IF "sbx0"
+#define NET_IF EGRESS_NET_IF
 #define CMD_TIMEOUT_MS 10000u
 #define ETC_FILE_MAX (1024u * 1024u)
 
@@ -26,12 +26,12 @@ static const char *const nft_modules[] = {
 	"nf_tables", "nft_chain_nat", "nft_redir", "nft_reject_inet", "nft_fib_inet",
 };
 
-/* sbx0 only carries the default routes. 192.0.0.8 is the IPv4 dummy address of
- * RFC 7600; the IPv6 address is a ULA, so that sockets have a source address. */
+/* What egress_nl.c makes over netlink, as the commands that make it when that fails
+ * (sbx0 only carries the default routes). */
 static const char ip_batch[] =
 	"link add " NET_IF " type dummy\n"
-	"addr add 192.0.0.8/32 dev " NET_IF "\n"
-	"addr add fd73:6278::8/128 dev " NET_IF " nodad\n"
+	"addr add " EGRESS_NET_ADDR4 "/32 dev " NET_IF "\n"
+	"addr add " EGRESS_NET_ADDR6 "/128 dev " NET_IF " nodad\n"
 	"link set " NET_IF " up\n"
 	"route replace default dev " NET_IF "\n"
 	"route replace ::/0 dev " NET_IF "\n";
@@ -59,7 +59,8 @@ static const char nft_ruleset[] =
 	"\t}\n"
 	"\tchain nat_prerouting {\n"
 	"\t\ttype nat hook prerouting priority -100; policy accept;\n"
-	"\t\tmeta nfproto ipv4 meta l4proto { tcp, udp } th dport 53 redirect to :53\n"
+	"\t\tmeta nfproto ipv4 meta l4proto tcp th dport 53 redirect to :53\n"
+	"\t\tmeta nfproto ipv4 meta l4proto udp th dport 53 redirect to :53\n"
 	"\t\tfib daddr oifname \"" NET_IF "\" meta l4proto tcp redirect to :" TPORT "\n"
 	"\t}\n"
 	"\tchain filter_output {\n"
@@ -162,13 +163,21 @@ static int cmd_wait(pid_t pid, const char *name)
 
 static int net_cmd_run(const char *const *argv, const char *input)
 {
-	pid_t pid;
+	pid_t pid = -1;
 	int r = cmd_start(argv, input, &pid);
 
 	return r < 0 ? r : cmd_wait(pid, argv[0]);
 }
 
 /* ---- kernel modules ---- */
+
+static bool modules_present(const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!module_present(names[i]))
+			return false;
+	return true;
+}
 
 /* Through modules.dep first (modules.c), the rest with one modprobe. */
 static int net_modules_load(const struct moddep *m, const char *const *names, size_t n)
@@ -281,41 +290,58 @@ static int profile_update(void)
 	return file_update("/etc/profile.d/sbx-proxy.sh", out, 0644);
 }
 
-/* The dummy device and `ip` first; the netfilter modules load while `ip` runs
- * (the ruleset matches sbx0 by name, so it does not need the device). */
-static int net_plumb(void)
+/* sbx0 and the capture rules with the `ip` and `nft` tools from the root disk. */
+static int net_plumb_tools(void)
 {
 	static const char *const ip_argv[] = { "ip", "-force", "-batch", "-", NULL };
 	static const char *const nft_argv[] = { "nft", "-f", "-", NULL };
-	struct moddep m = { 0 };
-	uint64_t t0 = now_ms();
 	int failed = 0, r;
-	pid_t ip_pid = -1;
 
-	modules_later_wait(); /* the initramfs's copies of these modules, loading since boot */
-	log_debug("egress: the initramfs's later modules are in after %llu ms", (unsigned long long)(now_ms() - t0));
-	moddep_open(&m);
-	if (net_modules_load(&m, link_modules, ARRAY_SIZE(link_modules)) < 0)
-		failed++;
-	r = cmd_start(ip_argv, ip_batch, &ip_pid);
-	if (r < 0) {
-		log_err("egress: ip: %s", strerror(-r));
+	r = net_cmd_run(ip_argv, ip_batch);
+	if (r != 0) {
+		log_err("egress: ip: setting up %s failed (%s)", NET_IF, r < 0 ? strerror(-r) : "exit status");
 		failed++;
 	}
-	if (net_modules_load(&m, nft_modules, ARRAY_SIZE(nft_modules)) < 0)
-		failed++;
-	log_debug("egress: modules loaded after %llu ms", (unsigned long long)(now_ms() - t0));
 	r = net_cmd_run(nft_argv, nft_ruleset);
 	if (r != 0) {
 		log_err("egress: nft: loading the capture rules failed (%s)", r < 0 ? strerror(-r) : "exit status");
 		failed++;
 	}
-	if (ip_pid > 0 && (r = cmd_wait(ip_pid, "ip")) != 0) {
-		log_err("egress: ip: setting up %s failed (%s)", NET_IF, r < 0 ? strerror(-r) : "exit status");
-		failed++;
-	}
-	moddep_close(&m);
 	return failed;
+}
+
+/* The modules (the initramfs's, loading since boot; else from the root disk), then
+ * sbx0 and the rules over netlink, else with the tools. */
+static int net_plumb(enum egress_net how)
+{
+	struct moddep m = { 0 };
+	uint64_t t0 = now_ms();
+	int failed = 0, r;
+
+	modules_later_wait();
+	log_debug("egress: the initramfs's later modules are in after %llu ms", (unsigned long long)(now_ms() - t0));
+	/* the root disk's modules.dep is read only when one is missing (not in the initramfs) */
+	if (!modules_present(link_modules, ARRAY_SIZE(link_modules)) ||
+	    !modules_present(nft_modules, ARRAY_SIZE(nft_modules))) {
+		moddep_open(&m);
+		if (net_modules_load(&m, link_modules, ARRAY_SIZE(link_modules)) < 0)
+			failed++;
+		if (net_modules_load(&m, nft_modules, ARRAY_SIZE(nft_modules)) < 0)
+			failed++;
+		moddep_close(&m);
+	}
+	log_debug("egress: modules loaded after %llu ms", (unsigned long long)(now_ms() - t0));
+	if (how == EGRESS_NET_NETLINK) {
+		r = egress_nl_plumb();
+		if (r == 0) {
+			log_debug("egress: %s and the capture rules made over netlink after %llu ms", NET_IF,
+				  (unsigned long long)(now_ms() - t0));
+			return failed;
+		}
+		log_warn("egress: making %s and the capture rules over netlink failed (%s); using ip and nft",
+			 NET_IF, strerror(-r));
+	}
+	return failed + net_plumb_tools();
 }
 
 static int files_write(void)
@@ -337,7 +363,7 @@ static int files_write(void)
 	return failed;
 }
 
-int egress_net_setup(bool net)
+int egress_net_setup(enum egress_net net)
 {
 	uint64_t t0 = now_ms();
 	int failed = 0, st;
@@ -349,8 +375,8 @@ int egress_net_setup(bool net)
 		_exit(files_write());
 	if (files < 0)
 		failed += files_write();
-	if (net)
-		failed += net_plumb();
+	if (net != EGRESS_NET_NONE)
+		failed += net_plumb(net);
 	if (files > 0) {
 		if (waitpid(files, &st, 0) == files && WIFEXITED(st))
 			failed += WEXITSTATUS(st);

@@ -210,7 +210,9 @@ int main(int argc, char **argv)
 		console_line("SBX-GUEST-ERROR setup: %s", strerror(-r));
 		guest_poweroff(&g, "setup failed");
 	}
-	egress_init(&g, !(cmdline && cmdline_has(cmdline, "sbx.noegress=1")));
+	egress_init(&g, cmdline && cmdline_has(cmdline, "sbx.noegress=1")	  ? EGRESS_NET_NONE
+			: cmdline && cmdline_has(cmdline, "sbx.egresstools=1") ? EGRESS_NET_TOOLS
+									       : EGRESS_NET_NETLINK);
 	g.pool_probe = cmdline ? pool_probe_url(cmdline) : NULL;
 	g.fail_config = cmdline && cmdline_has(cmdline, "sbx.failconfig=1");
 	log_debug("up after %llu ms", (unsigned long long)uptime_ms());

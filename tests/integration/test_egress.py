@@ -218,3 +218,25 @@ def test_real_world_mirrors_through_the_proxy(net):
     r = box.ok("curl", "-sS", "-m", "60", "-o", "/dev/null", "-w", "%{http_code}",
                "https://registry.npmjs.org/is-number", timeout=120)
     assert r.out.strip() == "200", r
+
+
+# What the in-VM plumbing consists of: the capture rules, sbx0's state and addresses,
+# the default routes (without what differs per boot: the MAC, link-local addresses).
+PLUMBING = ("nft list ruleset; ip -o -4 addr show sbx0; ip -o -6 addr show sbx0 scope global; "
+            "ip -o link show sbx0 | grep -o 'state [A-Z]*'; ip -4 route; ip -6 route show default")
+
+
+def test_plumbing_over_netlink_is_what_ip_and_nft_make(net, fresh):
+    """sbx-guest makes sbx0 and the capture rules itself over netlink (egress_nl.c); the
+    `ip` and `nft` tools it falls back to (forced by the sbx.egresstools=1 test switch)
+    make exactly the same, and the default boot did not need them."""
+    box, _ = net
+    ours = box.exec("sh", "-c", PLUMBING, opts=["-u", "root"])
+    assert ours.rc == 0 and "redirect to :3129" in ours.out and "192.0.0.8/32" in ours.out, ours
+    ws = fresh.workspace("toolsws")
+    fresh.ok("run", "-d", "--name", "tools", "shell", ws, env={"SBX_GUEST_CMDLINE": "sbx.egresstools=1"},
+             timeout=300)
+    theirs = fresh.ok("exec", "-u", "root", "tools", "sh", "-c", PLUMBING)
+    assert ours.out == theirs.out, (ours.out, theirs.out)
+    console = (box.home.state_dir / "sandboxes" / box.name / "console.log").read_text(errors="replace")
+    assert "using ip and nft" not in console, console[-2000:]
