@@ -35,7 +35,7 @@ uid_neutral=(
 	tests/proxy/test_body_framing.py tests/proxy/test_bounds.py tests/proxy/test_dns_transparent.py
 	tests/proxy/test_every_request.py tests/proxy/test_forward.py tests/proxy/test_framing.py
 	tests/proxy/test_intercept.py tests/proxy/test_policy_scope.py
-	tests/integration/test_agents.py tests/integration/test_cli.py tests/integration/test_docker.py
+	tests/integration/test_agents.py tests/integration/test_docker.py
 	tests/integration/test_egress.py tests/integration/test_exec.py tests/integration/test_idle.py
 	tests/integration/test_policy_file.py tests/integration/test_ports.py
 	tests/integration/test_progress.py tests/integration/test_prune.py
