@@ -30,6 +30,7 @@
 #include "sshagent.h"
 #include "util.h"
 #include "wsync_host.h"
+#include "wsync_writer.h"
 #include "version.h"
 
 /* Caller-environment credentials of a sandbox, for the proxy engine. */
@@ -299,6 +300,9 @@ static void daemon_dispatch(struct sbxd *d, struct evsrc *ev, uint32_t events)
 		break;
 	case EV_WSYNC:
 		wsync_host_on_event(ev, events);
+		break;
+	case EV_WSYNC_WRITER:
+		wsync_writer_on_event(ev, events);
 		break;
 	case EV_QEMU: {
 		struct sandbox *sb = ev->obj;

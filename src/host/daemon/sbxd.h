@@ -80,6 +80,7 @@ struct sandbox {
 	bool claim_config;      /* claimed: OP_CONFIG goes out once the create's caller is known */
 	bool staged;            /* this boot's virtiofsd serves a stage (a claimed pool VM) */
 	struct wsync_host *ws;  /* wsync_host.c: --workspace-mode sync while its guest runs */
+	bool protect_git;       /* this boot's virtiofsd guards the git metadata (wsguard.h) */
 };
 
 /* One exec session: a client stream relayed to a guest stream. */

@@ -32,6 +32,8 @@ int wsync_host_answered(struct sandbox *sb, uint32_t seq);
 void wsync_host_tick(struct sandbox *sb, uint64_t now);
 /* OP_WSYNC_STATE / OP_WSYNC_EVENT from the guest (hostile bytes). */
 void wsync_host_on_msg(struct sandbox *sb, const uint8_t *data, size_t len);
+/* OP_WSYNC_PUT from the guest: to the writer (hostile bytes, relayed). */
+void wsync_host_on_put(struct sandbox *sb, const uint8_t *data, size_t len);
 /* {"pending", "conflicts", "errors", "last_sync", "flushed", "recent": [...]} */
 struct json_object *wsync_host_json(struct sandbox *sb);
 
