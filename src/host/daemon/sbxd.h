@@ -21,6 +21,7 @@
 
 struct guestchan_events;
 struct wsync_host;
+struct wsync_writer;
 struct settings;
 struct json_object;
 struct mux;
@@ -146,6 +147,9 @@ struct sbxd {
 	unsigned pool_nshapes;
 	struct broken_sandbox *broken; /* found at start-up; see struct broken_sandbox */
 	struct client *clients;
+	/* stopped sync-mode writers: an event of this loop turn may still name one; freed
+	 * at its end (wsync_writer_reap) */
+	struct wsync_writer *wsync_writers_dead;
 	enum accel accel;
 	char *accel_reason;
 	unsigned boot_timeout_ms;

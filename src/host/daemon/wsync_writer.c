@@ -39,7 +39,10 @@ struct wsync_writer {
 	struct echo *echo[ECHO_BUCKETS];
 	unsigned necho;
 	uint8_t *buf;
+	struct wsync_writer *next_dead;   /* on sbxd.wsync_writers_dead once stopped */
 };
+
+static void writer_free(struct wsync_writer *w);
 
 static unsigned echo_hash(const char *s)
 {
@@ -129,12 +132,28 @@ void wsync_writer_stop(struct wsync_writer *w)
 	if (!w)
 		return;
 	if (w->ev.fd >= 0) {
-		if (w->ev.events)
-			ev_del(w->sb->d->epfd, &w->ev);
+		ev_del(w->sb->d->epfd, &w->ev);
 		close(w->ev.fd);   /* the writer ends at end of file */
+		w->ev.fd = -1;
 	}
 	if (w->pid > 0 && proc_alive(w->pid, w->start_time))
 		(void)kill(w->pid, SIGKILL);   /* sbxd reaps it (subreaper) */
+	w->next_dead = w->sb->d->wsync_writers_dead;
+	w->sb->d->wsync_writers_dead = w;
+}
+
+void wsync_writer_reap(struct sbxd *d)
+{
+	while (d->wsync_writers_dead) {
+		struct wsync_writer *w = d->wsync_writers_dead;
+
+		d->wsync_writers_dead = w->next_dead;
+		writer_free(w);
+	}
+}
+
+static void writer_free(struct wsync_writer *w)
+{
 	for (unsigned i = 0; i < ECHO_BUCKETS; i++)
 		for (struct echo *e = w->echo[i], *next; e; e = next) {
 			next = e->next;
@@ -180,6 +199,8 @@ void wsync_writer_on_event(struct evsrc *ev, uint32_t events)
 	struct wsync_writer *w = ev->obj;
 	struct sandbox *sb = w->sb;
 
+	if (w->ev.fd < 0)
+		return;   /* stopped earlier in this loop turn */
 	for (int i = 0; i < 64; i++) {
 		ssize_t n = recv(w->ev.fd, w->buf, FRAME_MAX_CTRL, MSG_DONTWAIT);
 

@@ -21,7 +21,12 @@ struct wsync_writer;
 /* The writer for sb's workspace, or NULL when it cannot start (logged once; the
  * guest's batches are then answered "not done" and take the share). */
 struct wsync_writer *wsync_writer_start(struct sandbox *sb);
+/* Stops it; the memory stays until wsync_writer_reap (an event of this loop turn may
+ * still name it). */
 void wsync_writer_stop(struct wsync_writer *w);
+/* At the end of sbxd's loop turn (and at exit): frees the stopped writers. */
+struct sbxd;
+void wsync_writer_reap(struct sbxd *d);
 /* OP_WSYNC_PUT from the guest (hostile bytes, relayed as they are; w may be NULL). */
 void wsync_writer_on_put(struct sandbox *sb, struct wsync_writer *w, const uint8_t *data, size_t len);
 /* EV_WSYNC_WRITER: answers to relay. */
