@@ -206,23 +206,13 @@ void wsync_on_event(struct guest *g, uint32_t events)
 	}
 }
 
-/* A request the host waits for (WS_SEQ), or the writer's answer the engine waits for:
- * never dropped. */
+/* A request the host waits for, or the writer's answer the engine waits for: never
+ * dropped. */
 static bool must_keep(const uint8_t *data, size_t len)
 {
-	struct tlv_reader rd;
-	const uint8_t *v;
-	uint32_t vlen, x = 0;
-	uint16_t tag;
+	uint32_t op = 0;
 
-	tlv_reader_init(&rd, data, len);
-	while (tlv_next(&rd, &tag, &v, &vlen) > 0) {
-		if (tag == WS_SEQ && tlv_u32(v, vlen, &x) == 0 && x)
-			return true;
-		if (tag == CTRL_OP && tlv_u32(v, vlen, &x) == 0 && x == OP_WSYNC_PUT_DONE)
-			return true;
-	}
-	return false;
+	return (tlv_find_u32(data, len, CTRL_OP, &op) == 0 && op == OP_WSYNC_PUT_DONE) || wsync_msg_awaited(data, len);
 }
 
 /* Hand the held messages to the engine while it takes them; then a rescan if paths

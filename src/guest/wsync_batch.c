@@ -91,10 +91,7 @@ static void on_done(struct wsync *w, const uint8_t *data, size_t len)
 	struct wbatch **pb, *b;
 	size_t i = 0;
 
-	tlv_reader_init(&rd, data, len);
-	while (tlv_next(&rd, &tag, &v, &vlen) > 0)
-		if (tag == WS_BATCH && tlv_u32(v, vlen, &id) == 0)
-			break;
+	(void)tlv_find_u32(data, len, WS_BATCH, &id);
 	for (pb = &w->out; *pb && (*pb)->id != id; pb = &(*pb)->next)
 		;
 	if (!*pb)
@@ -123,10 +120,17 @@ static void on_done(struct wsync *w, const uint8_t *data, size_t len)
 	batch_free(b);
 }
 
+bool wsync_msg_awaited(const uint8_t *data, size_t len)
+{
+	uint32_t seq = 0;
+
+	return tlv_find_u32(data, len, WS_SEQ, &seq) == 0 && seq;
+}
+
 static void defer(struct wsync *w, const uint8_t *data, size_t len)
 {
-	if (w->ndefer >= DEFER_MAX) {
-		w->rescan = true;   /* its paths are dropped (a request with WS_SEQ times out) */
+	if (w->ndefer >= DEFER_MAX && !wsync_msg_awaited(data, len)) {
+		w->rescan = true;   /* its paths are dropped: a full comparison instead */
 		return;
 	}
 	if (w->ndefer % 64 == 0) {
@@ -158,10 +162,7 @@ static void wait_answers(struct wsync *w, unsigned max)
 	while (w->nout > max) {
 		struct pollfd p = { .fd = w->sock, .events = POLLIN };
 		uint64_t now = now_ms();
-		struct tlv_reader rd;
-		const uint8_t *v;
-		uint32_t vlen, op = 0;
-		uint16_t tag;
+		uint32_t op = 0;
 		ssize_t n;
 
 		if (now >= deadline) {
@@ -179,9 +180,7 @@ static void wait_answers(struct wsync *w, unsigned max)
 		}
 		if (n < 0)
 			continue;
-		tlv_reader_init(&rd, buf, (size_t)n);
-		if (tlv_next(&rd, &tag, &v, &vlen) > 0 && tag == CTRL_OP)
-			(void)tlv_u32(v, vlen, &op);
+		(void)tlv_find_u32(buf, (size_t)n, CTRL_OP, &op);
 		if (op == OP_WSYNC_PUT_DONE) {
 			on_done(w, buf, (size_t)n);
 			deadline = now_ms() + ANSWER_TIMEOUT_MS;

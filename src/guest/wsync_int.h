@@ -117,6 +117,9 @@ void wsync_batch_finish(struct wsync *w);
 /* A host message that came while answers were awaited (malloc'd, the caller frees);
  * false when there is none. */
 bool wsync_batch_deferred(struct wsync *w, uint8_t **ret_msg, size_t *ret_len);
+/* A host request someone waits for (WS_SEQ, non-zero): never dropped on the way to the
+ * engine nor by it (the host sends one per waiting client). */
+bool wsync_msg_awaited(const uint8_t *data, size_t len);
 
 /* wsync_map.c: the saved state (statedir/state) */
 int wsync_state_load(struct wsync *w);

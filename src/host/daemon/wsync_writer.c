@@ -167,17 +167,11 @@ static void writer_free(struct wsync_writer *w)
  * takes each item through the share. */
 static void answer_none(struct sandbox *sb, const uint8_t *data, size_t len)
 {
-	struct tlv_reader rd;
 	struct tlv_writer tw;
-	const uint8_t *v;
-	uint32_t vlen, id = 0;
-	uint16_t tag;
+	uint32_t id = 0;
 	uint8_t out[64];
 
-	tlv_reader_init(&rd, data, len);
-	while (tlv_next(&rd, &tag, &v, &vlen) > 0)
-		if (tag == WS_BATCH && tlv_u32(v, vlen, &id) == 0)
-			break;
+	(void)tlv_find_u32(data, len, WS_BATCH, &id);
 	tlv_writer_init(&tw, out, sizeof(out));
 	tlv_put_u32(&tw, CTRL_OP, OP_WSYNC_PUT_DONE);
 	tlv_put_u32(&tw, WS_BATCH, id);
