@@ -369,10 +369,10 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 		egress_reap(&d);
 		ports_reap(&d);
 		reap_dead(&d);
-		wsync_writer_reap(&d);
+		wsync_host_reap(&d);
 	}
 	pool_shutdown(&d);
 	daemon_shutdown(&d, pidfile);
-	wsync_writer_reap(&d);
+	wsync_host_reap(&d);
 	return 0;
 }

@@ -150,6 +150,7 @@ struct sbxd {
 	/* stopped sync-mode writers: an event of this loop turn may still name one; freed
 	 * at its end (wsync_writer_reap) */
 	struct wsync_writer *wsync_writers_dead;
+	struct wsync_host *wsync_hosts_dead;   /* the same for the workspace watchers (wsync_host_reap) */
 	enum accel accel;
 	char *accel_reason;
 	unsigned boot_timeout_ms;

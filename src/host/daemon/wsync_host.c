@@ -64,6 +64,7 @@ struct wsync_host {
 	unsigned npaths;
 	char *last_path;       /* the batch's last path: a file's burst of events is sent once */
 	struct wsync_writer *writer;   /* applies the guest's batches; NULL: they take the share */
+	struct wsync_host *next_dead;  /* on sbxd.wsync_hosts_dead once stopped */
 };
 
 static struct wd_ent **wd_find(struct wsync_host *h, int wd)
@@ -254,6 +255,7 @@ void wsync_host_stop(struct sandbox *sb)
 	if (h->ev.fd >= 0) {
 		ev_del(sb->d->epfd, &h->ev);
 		close(h->ev.fd);
+		h->ev.fd = -1;
 	}
 	if (h->root >= 0)
 		close(h->root);
@@ -263,8 +265,21 @@ void wsync_host_stop(struct sandbox *sb)
 		free(h->recent[i]);
 	free(h->buf);
 	free(h->last_path);
-	free(h);
+	/* an inotify event of this loop turn may still name it: freed at the turn's end */
+	h->next_dead = sb->d->wsync_hosts_dead;
+	sb->d->wsync_hosts_dead = h;
 	sb->ws = NULL;
+}
+
+void wsync_host_reap(struct sbxd *d)
+{
+	while (d->wsync_hosts_dead) {
+		struct wsync_host *h = d->wsync_hosts_dead;
+
+		d->wsync_hosts_dead = h->next_dead;
+		free(h);
+	}
+	wsync_writer_reap(d);
 }
 
 static void on_inotify_event(struct wsync_host *h, const struct inotify_event *ev)
@@ -306,6 +321,8 @@ void wsync_host_on_event(struct evsrc *ev, uint32_t events)
 	struct wsync_host *h = ev->obj;
 	_Alignas(struct inotify_event) char buf[64 * 1024];
 
+	if (h->ev.fd < 0)
+		return;   /* stopped earlier in this loop turn */
 	for (int i = 0; i < READ_BUDGET; i++) {
 		ssize_t n = read(h->ev.fd, buf, sizeof(buf));
 

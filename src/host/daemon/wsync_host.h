@@ -19,8 +19,12 @@ struct evsrc;
 
 /* The guest said READY: watch the workspace (bounded), from now on. */
 void wsync_host_start(struct sandbox *sb);
-/* The channel is gone: stop watching; waiting requests fail. */
+/* The channel is gone: stop watching; waiting requests fail. The memory stays until
+ * wsync_host_reap (an event of this loop turn may still name it). */
 void wsync_host_stop(struct sandbox *sb);
+/* At the end of sbxd's loop turn (and at exit): frees what was stopped, writers too. */
+struct sbxd;
+void wsync_host_reap(struct sbxd *d);
 /* EV_WSYNC: the inotify fd is readable. */
 void wsync_host_on_event(struct evsrc *ev, uint32_t events);
 /* A status (flush false) or flush request to the engine; the sequence number whose
