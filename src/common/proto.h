@@ -64,8 +64,25 @@ enum ctrl_op {
 	OP_WSYNC_STATE = 10,
 	/* guest -> host: WS_KIND (WSEV_*), WS_PATH, CTRL_MSG (what happened) */
 	OP_WSYNC_EVENT = 11,
+	/* guest -> host, with CFG_WS_WRITER: a batch of guest changes for the host's writer
+	 * (docs/workspace-sync.md): WS_BATCH (u32 id), then items, each starting with
+	 * WS_ITEM (u32 WSI_*) and followed by WS_PATH, WS_EXPECT (the host state the engine
+	 * compared against: the agreed state, or type 0 "absent"), and for WSI_FILE /
+	 * WSI_SYMLINK / WSI_MKDIR: WS_MODE (u32), WS_MTIME (8 bytes LE, ns); WSI_FILE and
+	 * WSI_SYMLINK: WS_DATA (contents, at most WS_INLINE_MAX; symlink target < WS_PATH_MAX).
+	 * At most WS_ITEMS_PER_MSG items; the whole within one CTRL frame. */
+	OP_WSYNC_PUT = 12,
+	/* host -> guest: WS_BATCH, then one WS_RESULT (u32: 0 done, WSR_MISMATCH, or an
+	 * errno) per item, in order; also WS_PATH + WS_EXPECT pairs naming what was written
+	 * (for sbxd's echo filter; the engine ignores them) */
+	OP_WSYNC_PUT_DONE = 13,
 };
 enum { WSEV_CONFLICT = 1, WSEV_NOT_SYNCED = 2 };
+enum { WSI_FILE = 1, WSI_SYMLINK = 2, WSI_MKDIR = 3, WSI_REMOVE = 4 };
+#define WSR_MISMATCH 0x10000u   /* the host path is not in the state the engine expected */
+#define WS_INLINE_MAX (32u * 1024u)  /* larger files go through the share */
+#define WS_ITEMS_PER_MSG 256u
+#define WS_STATE_LEN 21u        /* WS_EXPECT: type u8, mode u32, size u64, mtime_ns i64 (LE) */
 #define WS_PATH_MAX 4096u     /* bytes of one relative path, either way */
 #define WS_PATHS_PER_MSG 256u /* WS_PATH entries in one OP_WSYNC */
 #define WSYNC_OWN_PREFIX ".sbx-wsync."  /* the engine's temporary names: never synced */
@@ -107,6 +124,15 @@ enum {
 	WS_LAST_SYNC = 37,  /* u32 */
 	WS_FLUSHED = 38,    /* u32 */
 	WS_KIND = 39,       /* u32 */
+	/* u32 1: sbxd runs a writer for OP_WSYNC_PUT (with CFG_WS_SYNC) */
+	CFG_WS_WRITER = 22,
+	WS_BATCH = 40,      /* u32 */
+	WS_ITEM = 41,       /* u32 WSI_* */
+	WS_EXPECT = 42,     /* WS_STATE_LEN bytes */
+	WS_MODE = 43,       /* u32 */
+	WS_MTIME = 44,      /* 8 bytes LE */
+	WS_DATA = 45,       /* bytes */
+	WS_RESULT = 46,     /* u32 */
 };
 
 /* Exit status for exec failures inside the guest, as shells use them. */

@@ -101,6 +101,20 @@ int tlv_u32(const uint8_t *val, uint32_t vlen, uint32_t *ret)
 	return 0;
 }
 
+int tlv_find_u32(const void *buf, size_t len, uint16_t tag, uint32_t *ret)
+{
+	struct tlv_reader r;
+	const uint8_t *v;
+	uint32_t vlen;
+	uint16_t t;
+
+	tlv_reader_init(&r, buf, len);
+	while (tlv_next(&r, &t, &v, &vlen) > 0)
+		if (t == tag && tlv_u32(v, vlen, ret) == 0)
+			return 0;
+	return -ENOENT;
+}
+
 int tlv_i32(const uint8_t *val, uint32_t vlen, int32_t *ret)
 {
 	if (vlen != 4 || !val)

@@ -37,6 +37,8 @@ int tlv_next(struct tlv_reader *r, uint16_t *tag, const uint8_t **val, uint32_t 
  * tlv_str copies into a fresh NUL-terminated malloc'd string. */
 int tlv_u32(const uint8_t *val, uint32_t vlen, uint32_t *ret);
 int tlv_i32(const uint8_t *val, uint32_t vlen, int32_t *ret);
+/* The first well-formed u32 of tag in buf: 0, or -ENOENT. */
+int tlv_find_u32(const void *buf, size_t len, uint16_t tag, uint32_t *ret);
 int tlv_str(const uint8_t *val, uint32_t vlen, char **ret);
 
 #endif

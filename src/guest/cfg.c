@@ -22,6 +22,17 @@ void cfg_done(struct cfg *c)
 	free(c->env);
 }
 
+/* A u32 flag: 1 is on, anything else off. */
+static int flag_of(const uint8_t *val, uint32_t vlen, bool *ret)
+{
+	uint32_t v;
+
+	if (tlv_u32(val, vlen, &v) < 0)
+		return -EPROTO;
+	*ret = v == 1;
+	return 0;
+}
+
 int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 {
 	struct tlv_reader rd;
@@ -88,22 +99,18 @@ int cfg_parse(const uint8_t *data, size_t len, struct cfg *c)
 			}
 			c->local[c->local_n++] = s;
 			break;
-		case CFG_SSH_AGENT: {
-			uint32_t v;
-
-			if (tlv_u32(val, vlen, &v) < 0)
+		case CFG_SSH_AGENT:
+			if (flag_of(val, vlen, &c->ssh_agent) < 0)
 				return -EPROTO;
-			c->ssh_agent = v == 1;
 			break;
-		}
-		case CFG_WS_SYNC: {
-			uint32_t v;
-
-			if (tlv_u32(val, vlen, &v) < 0)
+		case CFG_WS_SYNC:
+			if (flag_of(val, vlen, &c->ws_sync) < 0)
 				return -EPROTO;
-			c->ws_sync = v == 1;
 			break;
-		}
+		case CFG_WS_WRITER:
+			if (flag_of(val, vlen, &c->ws_writer) < 0)
+				return -EPROTO;
+			break;
 		case CFG_SEED:
 			if (vlen != CFG_SEED_LEN)
 				return -EPROTO;

@@ -30,6 +30,7 @@ struct cfg {
 	uint8_t seed[CFG_SEED_LEN];
 	bool has_seed;
 	bool ws_sync;   /* CFG_WS_SYNC */
+	bool ws_writer; /* CFG_WS_WRITER: guest changes go to the host's writer in batches */
 };
 
 /* Add data's TLVs to *c (a later value of the same tag replaces an earlier one; env

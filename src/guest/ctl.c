@@ -215,7 +215,7 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 			msg_add(msg, "invalid workspace path");
 		} else if (c.ws_sync && c.share_n) {
 			msg_add(msg, "workspace sync with a staged share is not supported");
-		} else if (c.ws_sync && (!c.has_uid || (r = wsync_setup(g, c.workspace, c.uid, c.has_gid ? c.gid : c.uid)) < 0)) {
+		} else if (c.ws_sync && (!c.has_uid || (r = wsync_setup(g, c.workspace, c.uid, c.has_gid ? c.gid : c.uid, c.ws_writer)) < 0)) {
 			msg_add(msg, "workspace sync for %s: %s", c.workspace, c.has_uid ? strerror(-r) : "no agent user");
 		} else if (c.ws_sync) {
 			free(g->workspace);
@@ -301,6 +301,7 @@ void ctl_on_ctrl(struct guest *g, const uint8_t *data, size_t len)
 		ctl_config(g, data, len);
 		break;
 	case OP_WSYNC:
+	case OP_WSYNC_PUT_DONE:
 		wsync_from_host(g, data, len);
 		break;
 	case OP_POWEROFF:

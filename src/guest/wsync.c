@@ -73,7 +73,8 @@ static int dir_for(const char *path, mode_t mode, uid_t uid, gid_t gid)
 	return 0;
 }
 
-static void __attribute__((noreturn)) engine_child(int lroot, int sroot, int statedir, int sock, uid_t uid, gid_t gid)
+static void __attribute__((noreturn)) engine_child(int lroot, int sroot, int statedir, int sock, uid_t uid, gid_t gid,
+						   bool writer)
 {
 	sigset_t none;
 
@@ -91,10 +92,10 @@ static void __attribute__((noreturn)) engine_child(int lroot, int sroot, int sta
 	/* the agent (same uid) may not ptrace it nor reach the share through /proc/PID/fd */
 	(void)prctl(PR_SET_DUMPABLE, 0);
 	umask(0);   /* files are created with the mode they are copied with: one round trip less */
-	_exit(wsync_engine_run(3, 4, 5, 6));
+	_exit(wsync_engine_run(3, 4, 5, 6, writer));
 }
 
-int wsync_setup(struct guest *g, const char *workspace, uint32_t uid, uint32_t gid)
+int wsync_setup(struct guest *g, const char *workspace, uint32_t uid, uint32_t gid, bool writer)
 {
 	_cleanup_close_ int lroot = -1, sroot = -1, statedir = -1;
 	int sv[2], r;
@@ -140,7 +141,7 @@ int wsync_setup(struct guest *g, const char *workspace, uint32_t uid, uint32_t g
 		return r;
 	}
 	if (pid == 0)
-		engine_child(lroot, sroot, statedir, sv[1], uid, gid);
+		engine_child(lroot, sroot, statedir, sv[1], uid, gid, writer);
 	close(sv[1]);
 	(void)fd_set_nonblock(sv[0], true);
 	g->wsync_pid = pid;
@@ -194,7 +195,7 @@ void wsync_on_event(struct guest *g, uint32_t events)
 		tlv_reader_init(&rd, buf, (size_t)n);
 		if (tlv_next(&rd, &tag, &v, &vlen) > 0 && tag == CTRL_OP)
 			(void)tlv_u32(v, vlen, &op);
-		if (op != OP_WSYNC_STATE && op != OP_WSYNC_EVENT)
+		if (op != OP_WSYNC_STATE && op != OP_WSYNC_EVENT && op != OP_WSYNC_PUT)
 			continue;
 		if (op == OP_WSYNC_STATE && g->wsync_ready_wait) {
 			g->wsync_ready_wait = false;
@@ -205,18 +206,13 @@ void wsync_on_event(struct guest *g, uint32_t events)
 	}
 }
 
-static bool has_seq(const uint8_t *data, size_t len)
+/* A request the host waits for, or the writer's answer the engine waits for: never
+ * dropped. */
+static bool must_keep(const uint8_t *data, size_t len)
 {
-	struct tlv_reader rd;
-	const uint8_t *v;
-	uint32_t vlen, seq = 0;
-	uint16_t tag;
+	uint32_t op = 0;
 
-	tlv_reader_init(&rd, data, len);
-	while (tlv_next(&rd, &tag, &v, &vlen) > 0)
-		if (tag == WS_SEQ && tlv_u32(v, vlen, &seq) == 0 && seq)
-			return true;
-	return false;
+	return (tlv_find_u32(data, len, CTRL_OP, &op) == 0 && op == OP_WSYNC_PUT_DONE) || wsync_msg_awaited(data, len);
 }
 
 /* Hand the held messages to the engine while it takes them; then a rescan if paths
@@ -265,7 +261,7 @@ void wsync_from_host(struct guest *g, const uint8_t *data, size_t len)
 	q = g->wsync_q;
 	if (!q->n && !q->rescan && send(g->wsync.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) == 0)
 		return;
-	if (q->n < WSYNC_Q_MAX && (has_seq(data, len) || q->bytes + len <= WSYNC_Q_BYTES)) {
+	if (q->n < WSYNC_Q_MAX && (must_keep(data, len) || q->bytes + len <= WSYNC_Q_BYTES)) {
 		size_t i = (q->head + q->n) % WSYNC_Q_MAX;
 		q->msg[i] = xmalloc(len);
 		memcpy(q->msg[i], data, len);

@@ -13,7 +13,7 @@ struct guest;
 
 /* Mount the share at /run/sbx/share (root only), bind the local copy at workspace and
  * start the engine as uid/gid. READY waits for its first comparison (wsync_waiting). */
-int wsync_setup(struct guest *g, const char *workspace, uint32_t uid, uint32_t gid);
+int wsync_setup(struct guest *g, const char *workspace, uint32_t uid, uint32_t gid, bool writer);
 /* The engine's first comparison is not done: it, not ctl.c, says READY. */
 bool wsync_waiting(struct guest *g);
 /* WATCH_WSYNC: the engine's messages, relayed to the host. */

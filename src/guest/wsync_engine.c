@@ -197,6 +197,7 @@ static void process_dirty(struct wsync *w)
 		free(own[i]);
 	}
 	free(own);
+	wsync_batch_finish(w);
 	log_debug("wsync: pass of %zu paths in %llu ms", n, (unsigned long long)(now_ms() - t0));
 	w->last_sync = time(NULL);
 }
@@ -216,6 +217,8 @@ static void on_request(struct wsync *w, const uint8_t *data, size_t len)
 			(void)tlv_u32(v, vlen, &seq);
 		else if (tag == WS_FLUSH && tlv_u32(v, vlen, &x) == 0)
 			flush = x;
+		else if (op != OP_WSYNC)
+			continue;   /* a late answer of the writer: given up on */
 		else if (tag == WS_RESCAN && tlv_u32(v, vlen, &x) == 0 && x)
 			w->rescan = true;
 		else if (tag == WS_PATH) {
@@ -236,6 +239,18 @@ static void on_request(struct wsync *w, const uint8_t *data, size_t len)
 	send_state(w, seq, flush && !w->rescan);
 }
 
+/* Host messages that came while the engine waited for its writer's answers. */
+static void drain_deferred(struct wsync *w)
+{
+	uint8_t *m;
+	size_t len;
+
+	while (wsync_batch_deferred(w, &m, &len)) {
+		on_request(w, m, len);
+		free(m);
+	}
+}
+
 static void read_sock(struct wsync *w, bool *gone)
 {
 	static uint8_t buf[MSG_MAX];
@@ -253,7 +268,7 @@ static void read_sock(struct wsync *w, bool *gone)
 	}
 }
 
-int wsync_engine_run(int lroot, int sroot, int statedir, int sock)
+int wsync_engine_run(int lroot, int sroot, int statedir, int sock, bool writer)
 {
 	struct wsync w = { .lroot = lroot, .sroot = sroot, .statedir = statedir, .sock = sock };
 	sigset_t mask;
@@ -273,6 +288,8 @@ int wsync_engine_run(int lroot, int sroot, int statedir, int sock)
 	wmap_init(&w.dirty);
 	wmap_init(&w.wds);
 	wmap_init(&w.failed);
+	wmap_init(&w.inflight);
+	wmap_init(&w.slow);
 	r = wsync_state_load(&w);
 	if (r < 0) {
 		log_warn("wsync: state unreadable (%s): comparing from scratch", strerror(-r));
@@ -288,6 +305,7 @@ int wsync_engine_run(int lroot, int sroot, int statedir, int sock)
 	w.next_scan_ms = now_ms() + (w.watch_full ? SCAN_FULL_MS : SCAN_EVERY_MS);
 	log_info("wsync: first comparison done (%zu paths%s)", w.base.n, r < 0 ? ", some left for later" : "");
 	send_state(&w, 0, true);   /* sbx-guest says READY on this */
+	w.fast = writer;           /* sbxd starts its writer on READY */
 
 	while (!gone) {
 		struct pollfd pfd[3] = { { .fd = w.sock, .events = POLLIN }, { .fd = w.ino, .events = POLLIN },
@@ -310,6 +328,7 @@ int wsync_engine_run(int lroot, int sroot, int statedir, int sock)
 			read_inotify(&w);
 		if (pfd[0].revents)
 			read_sock(&w, &gone);
+		drain_deferred(&w);
 		now = now_ms();
 		if (now >= w.next_scan_ms)
 			w.rescan = true;
@@ -322,6 +341,7 @@ int wsync_engine_run(int lroot, int sroot, int statedir, int sock)
 	}
 	read_inotify(&w);
 	process_dirty(&w);
+	drain_deferred(&w);
 	(void)wsync_state_save(&w);
 	if (!gone)
 		send_state(&w, 0, true);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "proto.h"
+#include "wsstate.h"
 
 /* Names the engine makes for itself (temporary copies; proto.h's WSYNC_OWN_PREFIX)
  * are never synchronised. */
@@ -39,20 +40,10 @@ void *wmap_del(struct wmap *m, const char *k);
 const char **wmap_keys_sorted(const struct wmap *m, size_t *ret_n);
 void wmap_clear(struct wmap *m, void (*free_val)(void *));
 
-/* What one side has at a path. type: 0 nothing, 'f' file, 'd' directory, 'l' symlink,
- * 'o' anything else (not synchronised). Directories compare by mode only, symlinks by
- * their target (a hash of it in size), files by size, mtime (ns) and mode. */
-struct wstate {
-	uint8_t type;
-	uint32_t mode;
-	uint64_t size;
-	int64_t mtime_ns;
-};
-bool wstate_same(const struct wstate *a, const struct wstate *b);
 
 /* The last state both sides agreed on. */
 struct wbase {
-	struct wstate st;
+	struct ws_state st;
 	uint32_t gen;
 };
 
@@ -65,7 +56,7 @@ struct wsync {
 	struct wmap base;      /* rel -> struct wbase */
 	struct wmap dirty;     /* rel -> NULL: to compare soon */
 	struct wmap wds;       /* "wd" -> rel (char *) */
-	struct wmap failed;    /* rel -> struct wstate: reported as not synced */
+	struct wmap failed;    /* rel -> struct ws_state: reported as not synced */
 	unsigned nwatch;
 	bool watch_full;
 	uint32_t gen;
@@ -79,10 +70,27 @@ struct wsync {
 	 * at every pass and whenever the engine changes a directory */
 	char *pc_rel;
 	int pc_l, pc_s;
+	/* guest -> host in batches to the host's writer (wsync_batch.c) */
+	bool fast;             /* the host has a writer and READY was said */
+	int no_fast;           /* > 0: inside a comparison that acts on what it copies */
+	struct wbatch *cur;    /* being filled */
+	struct wbatch *out;    /* sent, oldest first, waiting for the answer */
+	unsigned nout;
+	uint32_t next_id;
+	struct wmap inflight;  /* rel -> NULL: in a batch of this pass */
+	struct wmap slow;      /* rel -> (void *)1 deep, (void *)2 not: compare the usual way after the answers */
+	struct wdefer *defer;  /* host messages that came while answers were awaited */
+	size_t ndefer;
 };
 void wsync_parents_drop(struct wsync *w);
 
 /* wsync_tree.c */
+/* Compare rel (depth: of the recursion) as below. */
+int wsync_sync_one(struct wsync *w, const char *rel, int depth, bool deep);
+/* The agreed state of rel is st / gone. */
+void wsync_base_set(struct wsync *w, const char *rel, const struct ws_state *st);
+void wsync_base_del(struct wsync *w, const char *rel);
+char *wsync_child_rel(const char *rel, const char *name);
 /* Bring rel ("" = the root) to one state on both sides; deep: also every entry below
  * a directory that is not new. 0 or -errno (the path stays for a later pass). */
 int wsync_path(struct wsync *w, const char *rel, bool deep);
@@ -97,11 +105,27 @@ int wsync_open_dir(int root, const char *rel);
 /* wsync_engine.c: tell sbx-guest (and the host) about a conflict or a path not synced */
 void wsync_event(struct wsync *w, uint32_t kind, const char *rel, const char *msg);
 
+/* wsync_batch.c. A guest change of rel (the local copy differs from the agreed state)
+ * goes into a batch for the host's writer, with the agreed state as the host state to
+ * expect: 1. What cannot (large files, type changes from or to a directory, special
+ * mode bits, or a comparison that must wait for the batches of this pass): 0, or 1 when
+ * it was put on the list compared after them. -errno: nothing decided. */
+int wsync_batch_try(struct wsync *w, const char *rel, int depth, bool deep);
+/* Send what is batched, wait for every answer (the agreed states of what was written),
+ * then compare the usual way what the writer refused or could not do, and what waited. */
+void wsync_batch_finish(struct wsync *w);
+/* A host message that came while answers were awaited (malloc'd, the caller frees);
+ * false when there is none. */
+bool wsync_batch_deferred(struct wsync *w, uint8_t **ret_msg, size_t *ret_len);
+/* A host request someone waits for (WS_SEQ, non-zero): never dropped on the way to the
+ * engine nor by it (the host sends one per waiting client). */
+bool wsync_msg_awaited(const uint8_t *data, size_t len);
+
 /* wsync_map.c: the saved state (statedir/state) */
 int wsync_state_load(struct wsync *w);
 int wsync_state_save(struct wsync *w);
 
 /* Runs the engine until SIGTERM (then flushes) or until sbx-guest goes away. */
-int wsync_engine_run(int lroot, int sroot, int statedir, int sock);
+int wsync_engine_run(int lroot, int sroot, int statedir, int sock, bool writer);
 
 #endif

@@ -134,22 +134,6 @@ void wmap_clear(struct wmap *m, void (*free_val)(void *))
 	m->n = 0;
 }
 
-bool wstate_same(const struct wstate *a, const struct wstate *b)
-{
-	if (a->type != b->type)
-		return false;
-	switch (a->type) {
-	case 'd':
-		return a->mode == b->mode;
-	case 'l':
-		return a->size == b->size;
-	case 'f':
-		return a->size == b->size && a->mtime_ns == b->mtime_ns && a->mode == b->mode;
-	default:
-		return true;
-	}
-}
-
 /* The state file: "SBXWS1\n", then per path: type (1), mode (4), size (8), mtime (8),
  * path length (2), path; little-endian. Written whole and renamed into place. */
 #define STATE_MAGIC "SBXWS1\n"

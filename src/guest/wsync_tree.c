@@ -22,7 +22,7 @@ enum { SIDE_L, SIDE_S };
 
 struct side {
 	int pfd;             /* the parent directory, -1 when it is missing */
-	struct wstate st;
+	struct ws_state st;
 };
 
 bool wsync_rel_valid(const char *rel)
@@ -58,50 +58,7 @@ int wsync_open_dir(int root, const char *rel)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-/* A symlink compares by its target (a 64-bit hash in size), not its mtime, which
- * not every share lets the engine set. */
-static uint64_t target_hash(const char *t, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)t[i]) * 1099511628211ull;
-	return h;
-}
-
-static int state_at(int pfd, const char *name, struct wstate *ret)
-{
-	struct stat st;
-
-	memset(ret, 0, sizeof(*ret));
-	if (pfd < 0)
-		return 0;
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	if (S_ISREG(st.st_mode)) {
-		ret->type = 'f';
-		ret->size = (uint64_t)st.st_size;
-		ret->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-		ret->mode = st.st_mode & 07777;
-	} else if (S_ISDIR(st.st_mode)) {
-		ret->type = 'd';
-		ret->mode = st.st_mode & 07777;
-	} else if (S_ISLNK(st.st_mode)) {
-		char t[4096];
-		ssize_t n = readlinkat(pfd, name, t, sizeof(t));
-
-		if (n < 0)
-			return errno == ENOENT ? 0 : -errno;
-		ret->type = 'l';
-		ret->size = target_hash(t, (size_t)n);
-		ret->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	} else {
-		ret->type = 'o';
-	}
-	return 0;
-}
-
-static void base_set(struct wsync *w, const char *rel, const struct wstate *st)
+void wsync_base_set(struct wsync *w, const char *rel, const struct ws_state *st)
 {
 	struct wbase *b = wmap_get(&w->base, rel);
 
@@ -115,7 +72,7 @@ static void base_set(struct wsync *w, const char *rel, const struct wstate *st)
 	free(wmap_del(&w->failed, rel));
 }
 
-static void base_del(struct wsync *w, const char *rel)
+void wsync_base_del(struct wsync *w, const char *rel)
 {
 	free(wmap_del(&w->base, rel));
 	free(wmap_del(&w->failed, rel));
@@ -123,11 +80,11 @@ static void base_del(struct wsync *w, const char *rel)
 }
 
 /* Not synchronised (the share refused, an odd file type): said once per state. */
-static void not_synced(struct wsync *w, const char *rel, const struct wstate *st, const char *why)
+static void not_synced(struct wsync *w, const char *rel, const struct ws_state *st, const char *why)
 {
-	struct wstate *f = wmap_get(&w->failed, rel);
+	struct ws_state *f = wmap_get(&w->failed, rel);
 
-	if (f && wstate_same(f, st))
+	if (f && ws_state_same(f, st))
 		return;
 	if (!f) {
 		f = xmalloc(sizeof(*f));
@@ -137,7 +94,7 @@ static void not_synced(struct wsync *w, const char *rel, const struct wstate *st
 	wsync_event(w, WSEV_NOT_SYNCED, rel, why);
 }
 
-static char *child_rel(const char *rel, const char *name)
+char *wsync_child_rel(const char *rel, const char *name)
 {
 	return *rel ? xasprintf("%s/%s", rel, name) : xstrdup(name);
 }
@@ -150,7 +107,7 @@ static void tmp_name(char out[64])
 }
 
 /* times[1] is the mtime; atime is left alone */
-static void mtime_spec(const struct wstate *st, struct timespec ts[2])
+static void mtime_spec(const struct ws_state *st, struct timespec ts[2])
 {
 	ts[0] = (struct timespec){ .tv_nsec = UTIME_OMIT };
 	ts[1] = (struct timespec){ .tv_sec = (time_t)(st->mtime_ns / 1000000000), .tv_nsec = (long)(st->mtime_ns % 1000000000) };
@@ -166,7 +123,7 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 {
 	char tmp[64];
 	struct timespec ts[2];
-	struct wstate now;
+	struct ws_state now;
 	int r = 0;
 
 	tmp_name(tmp);
@@ -178,7 +135,7 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 		if (n < 0)
 			return -errno;
 		target[n] = 0;
-		if (target_hash(target, (size_t)n) != src->st.size)
+		if (ws_target_hash(target, (size_t)n) != src->st.size)
 			return -EAGAIN;
 		if (symlinkat(target, dst->pfd, tmp) < 0)
 			return -errno;
@@ -216,7 +173,7 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 		if (r == 0 && (fstat(in, &st) < 0 || (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != src->st.mtime_ns))
 			r = -EAGAIN;   /* written to while copied: the next pass takes it */
 	}
-	if (r == 0 && (r = state_at(dst->pfd, name, &now)) == 0 && !wstate_same(&now, &dst->st))
+	if (r == 0 && (r = ws_state_at(dst->pfd, name, &now)) == 0 && !ws_state_same(&now, &dst->st))
 		r = -EAGAIN;
 	if (r == 0 && renameat(dst->pfd, tmp, dst->pfd, name) < 0)
 		r = -errno;
@@ -225,7 +182,6 @@ static int copy_entry(struct side *src, struct side *dst, const char *name)
 	return r;
 }
 
-static int sync_one(struct wsync *w, const char *rel, int depth, bool deep);
 
 void wsync_parents_drop(struct wsync *w)
 {
@@ -308,8 +264,8 @@ static int sync_children(struct wsync *w, const char *rel, int depth, bool deep)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && !strcmp(names[i], names[i - 1]))
 			continue;
-		_cleanup_free_ char *c = child_rel(rel, names[i]);
-		int q = sync_one(w, c, depth + 1, deep);
+		_cleanup_free_ char *c = wsync_child_rel(rel, names[i]);
+		int q = wsync_sync_one(w, c, depth + 1, deep);
 		if (q < 0 && r == 0)
 			r = q;
 	}
@@ -364,12 +320,12 @@ static int propagate(struct wsync *w, const char *rel, struct side sd[2], int fr
 			/* something below was kept: the directory stays on both sides */
 			r = src->pfd >= 0 ? make_dir(src, name, dst->st.mode) : -ENOENT;
 			if (r == 0) {
-				base_set(w, rel, &dst->st);
+				wsync_base_set(w, rel, &dst->st);
 				return sync_children(w, rel, depth, true);
 			}
 		}
 		if (r == 0)
-			base_del(w, rel);
+			wsync_base_del(w, rel);
 		return r;
 	}
 	if (dst->st.type && dst->st.type != src->st.type && (dst->st.type == 'd' || src->st.type == 'd')) {
@@ -385,12 +341,12 @@ static int propagate(struct wsync *w, const char *rel, struct side sd[2], int fr
 		r = make_dir(dst, name, src->st.mode);
 		if (r < 0)
 			return r;
-		base_set(w, rel, &src->st);
+		wsync_base_set(w, rel, &src->st);
 		return sync_children(w, rel, depth, true);
 	}
 	r = copy_entry(src, dst, name);
 	if (r == 0)
-		base_set(w, rel, &src->st);
+		wsync_base_set(w, rel, &src->st);
 	return r;
 }
 
@@ -426,20 +382,20 @@ static int conflict(struct wsync *w, const char *rel, struct side sd[2], const c
 	{
 		const char *slash = strrchr(rel, '/');
 		_cleanup_free_ char *crel = slash ? xasprintf("%.*s/%s", (int)(slash - rel), rel, cname) : xstrdup(cname);
-		int q = sync_one(w, crel, depth, true);
+		int q = wsync_sync_one(w, crel, depth, true);
 		if (r == 0)
 			r = q;
 	}
 	return r;
 }
 
-static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
+int wsync_sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 {
 	_cleanup_free_ char *parent = NULL;
 	struct side sd[2] = { { .pfd = -1 }, { .pfd = -1 } };
 	const char *name, *slash;
 	struct wbase *b;
-	struct wstate base = { 0 };
+	struct ws_state base = { 0 };
 	bool ld, sdf;
 	int r;
 
@@ -449,6 +405,8 @@ static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 		return sync_children(w, rel, depth, deep);
 	if (wsync_is_own(rel))
 		return 0;
+	if (w->fast && !w->no_fast && (r = wsync_batch_try(w, rel, depth, deep)) != 0)
+		return r < 0 ? r : 0;
 	slash = strrchr(rel, '/');
 	parent = slash ? strndup(rel, (size_t)(slash - rel)) : xstrdup("");
 	name = slash ? slash + 1 : rel;
@@ -461,8 +419,8 @@ static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 			log_warn("wsync: %s: open %s: %s", rel, i == SIDE_L ? "local" : "share", strerror(-r));
 			goto out;
 		}
-	if ((r = state_at(sd[SIDE_L].pfd, name, &sd[SIDE_L].st)) < 0 ||
-	    (r = state_at(sd[SIDE_S].pfd, name, &sd[SIDE_S].st)) < 0)
+	if ((r = ws_state_at(sd[SIDE_L].pfd, name, &sd[SIDE_L].st)) < 0 ||
+	    (r = ws_state_at(sd[SIDE_S].pfd, name, &sd[SIDE_S].st)) < 0)
 		goto out;
 	b = wmap_get(&w->base, rel);
 	if (b) {
@@ -474,19 +432,20 @@ static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 			   "not a regular file, directory or symlink");
 		goto out;
 	}
-	if (wstate_same(&sd[SIDE_L].st, &sd[SIDE_S].st)) {
+	if (ws_state_same(&sd[SIDE_L].st, &sd[SIDE_S].st)) {
 		if (sd[SIDE_L].st.type == 0) {
 			if (b)
-				base_del(w, rel);
-		} else if (!b || !wstate_same(&base, &sd[SIDE_L].st)) {
-			base_set(w, rel, &sd[SIDE_L].st);
+				wsync_base_del(w, rel);
+		} else if (!b || !ws_state_same(&base, &sd[SIDE_L].st)) {
+			wsync_base_set(w, rel, &sd[SIDE_L].st);
 		}
 		if (sd[SIDE_L].st.type == 'd' && deep)
 			r = sync_children(w, rel, depth, deep);
 		goto out;
 	}
-	ld = !wstate_same(&sd[SIDE_L].st, &base);
-	sdf = !wstate_same(&sd[SIDE_S].st, &base);
+	ld = !ws_state_same(&sd[SIDE_L].st, &base);
+	sdf = !ws_state_same(&sd[SIDE_S].st, &base);
+	w->no_fast++;   /* what follows acts on what it copies below: one copy at a time */
 	if (ld && sdf) {
 		if (sd[SIDE_L].st.type == 'd' && sd[SIDE_S].st.type == 'd') {
 			/* only their modes differ: the host's wins */
@@ -501,6 +460,7 @@ static int sync_one(struct wsync *w, const char *rel, int depth, bool deep)
 	} else {
 		r = propagate(w, rel, sd, ld ? SIDE_L : SIDE_S, name, depth);
 	}
+	w->no_fast--;
 	if (r == -EROFS || r == -EACCES || r == -EPERM || r == -EBUSY) {   /* EBUSY: a read-only bind (wsguard) renamed over */
 		_cleanup_free_ char *why = xasprintf("%s refused the change: %s", ld ? "the share" : "the local copy",
 						     strerror(-r));
@@ -516,7 +476,7 @@ out:
 
 int wsync_path(struct wsync *w, const char *rel, bool deep)
 {
-	return sync_one(w, rel, 0, deep);
+	return wsync_sync_one(w, rel, 0, deep);
 }
 
 int wsync_full_scan(struct wsync *w)
@@ -525,7 +485,8 @@ int wsync_full_scan(struct wsync *w)
 
 	w->gen++;
 	wsync_parents_drop(w);
-	r = sync_one(w, "", 0, true);
+	r = wsync_sync_one(w, "", 0, true);
+	wsync_batch_finish(w);
 	if (r == 0) {
 		/* what neither side has any more */
 		size_t n;
@@ -535,7 +496,7 @@ int wsync_full_scan(struct wsync *w)
 			struct wbase *b = wmap_get(&w->base, keys[i]);
 			if (b->gen != w->gen) {
 				_cleanup_free_ char *k = xstrdup(keys[i]);
-				base_del(w, k);
+				wsync_base_del(w, k);
 			}
 		}
 		free(keys);

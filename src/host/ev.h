@@ -18,6 +18,7 @@ enum ev_kind {
 	EV_PORT_LISTEN, /* obj: owned by ports.c (a published port); to ports_on_event() */
 	EV_PORT_CONN,   /* obj: owned by ports.c (one of its connections); to ports_on_event() */
 	EV_WSYNC,       /* obj: owned by wsync_host.c (a sync-mode workspace's inotify); to wsync_host_on_event() */
+	EV_WSYNC_WRITER, /* obj: owned by wsync_writer.c (the writer's socket); to wsync_writer_on_event() */
 };
 
 struct evsrc {

@@ -46,6 +46,18 @@ def tlv(tag, val):
 add("fuzz_wsync_msg", "state", tlv(1, 10) + tlv(32, 3) + tlv(34, 0) + tlv(35, 1) + tlv(36, 0) + tlv(37, 1700000000) + tlv(38, 1))
 add("fuzz_wsync_msg", "conflict", tlv(1, 11) + tlv(39, 1) + tlv(30, "src/a.c") + tlv(2, "kept as a.c.sbx-conflict-guest-x"))
 add("fuzz_wsync_msg", "not-synced", tlv(1, 11) + tlv(39, 2) + tlv(30, ".git/hooks/pre-commit") + tlv(2, "Read-only file system"))
+# batches for the sync-mode writer and its answers (wswriter_msg.c)
+def wstate(t=b"\0", mode=0, size=0, mtime=0):
+    return t + struct.pack("<IQq", mode, size, mtime)
+
+
+add("fuzz_wswriter_msg", "batch", tlv(1, 12) + tlv(40, 1)
+    + tlv(41, 1) + tlv(30, "src/a.c") + tlv(42, wstate()) + tlv(43, 0o644) + tlv(44, struct.pack("<q", 1500000000123456789)) + tlv(45, "int a;\n")
+    + tlv(41, 2) + tlv(30, "link") + tlv(42, wstate(b"f", 0o644, 3, 5)) + tlv(44, struct.pack("<q", 7)) + tlv(45, "../t")
+    + tlv(41, 3) + tlv(30, "d/e") + tlv(42, wstate()) + tlv(43, 0o755)
+    + tlv(41, 4) + tlv(30, "old") + tlv(42, wstate(b"d", 0o755)))
+add("fuzz_wswriter_msg", "answer", tlv(1, 13) + tlv(40, 1) + tlv(46, 0) + tlv(46, 0x10000) + tlv(46, 40)
+    + tlv(30, "src/a.c") + tlv(42, wstate(b"f", 0o644, 7, 1500000000123456789)))
 
 hello = frame(7, 0, b"SBXMUX01" + tlv(1, 1))
 add("fuzz_frame", "hello-open-data", b"\x01\x12\x34" + hello + frame(1, 2, tlv(1, "exec")) +

@@ -8,6 +8,7 @@ the engine's 0.15 s debounce)."""
 import json
 import os
 import secrets
+import signal
 import stat
 import subprocess
 import time
@@ -168,12 +169,18 @@ def test_mtime_mode_symlink_survive_both_ways(sbox):
     assert out[0] == "1500000000 751" and out[1] == "1400000000 604", out
 
 
-def test_same_file_changed_on_both_sides_keeps_both(sbox):
-    d = subdir(sbox, "conf")
-    f = d / "both.txt"
+def agreed_file(box, label, name):
+    """A new file on the host, "base\n", once the guest has it too."""
+    d = subdir(box, label)
+    f = d / name
     f.write_text("base\n")
     chown_to_agent(f)
-    assert wait_until(lambda: sbox.home.sbx("exec", sbox.name, "cat", f).out == "base\n", 10)
+    assert wait_until(lambda: box.home.sbx("exec", box.name, "cat", f).out == "base\n", 10)
+    return d, f
+
+
+def test_same_file_changed_on_both_sides_keeps_both(sbox):
+    d, f = agreed_file(sbox, "conf", "both.txt")
     # hold the engine so that both changes happen before it looks
     p = sbox.home.popen("exec", "-i", "-u", "root", sbox.name, "sh", "-c",
                         f"pid=$({ENGINE_PID}); [ -n \"$pid\" ] || exit 3; kill -STOP $pid; "
@@ -278,3 +285,110 @@ def test_protected_git_paths_are_not_written_back(fresh):
     # the engine still runs: a later change reaches the host
     fresh.ok("exec", name, "sh", "-c", f"echo again > {ws}/later.txt")
     assert (ws / "later.txt").read_text() == "again\n"
+
+
+# --- the host's writer (guest changes in batches over the channel) --------------------
+
+def writer_pid(box):
+    """The pid of the sync-mode writer serving box's workspace (its fds name it)."""
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            argv = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+            if len(argv) < 2 or argv[1] != b"__wsync-writer":
+                continue
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                if os.readlink(f"/proc/{p}/fd/{fd}") == str(box.ws):
+                    return int(p)
+        except OSError:
+            continue
+    return None
+
+
+def test_many_guest_files_are_on_host_when_exec_returns(sbox):
+    d = subdir(sbox, "many")
+    time.sleep(1.0)
+    sbox.ok("sh", "-c", f"cd {d} && for i in $(seq 0 9); do mkdir -p s$i; for j in $(seq 0 49); do "
+                        f"printf 'f %s %s' $i $j > s$i/f$j; done; done && ln -s s0/f0 top && chmod 0600 s1/f1")
+    for i in range(10):
+        for j in range(50):
+            assert (d / f"s{i}/f{j}").read_text() == f"f {i} {j}"
+    assert os.readlink(d / "top") == "s0/f0"
+    assert stat.S_IMODE(os.stat(d / "s1/f1").st_mode) == 0o600
+    sbox.ok("rm", "-rf", f"{d}/s3")
+    assert not (d / "s3").exists()
+
+
+def test_writer_is_jailed(sbox):
+    """The writer runs as the workspace's owner (as share-mode files get), without
+    capabilities or new privileges, in a mount namespace of its own (wsguard's binds)."""
+    pid = writer_pid(sbox)
+    assert pid, sbox.home.diag()
+    status = dict(line.split(":\t", 1) for line in open(f"/proc/{pid}/status").read().splitlines()
+                  if ":\t" in line)
+    owner = os.stat(sbox.ws).st_uid if os.getuid() == 0 else os.getuid()
+    assert status["Uid"].split()[0] == str(owner), status["Uid"]
+    assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0, status
+    assert status["NoNewPrivs"].strip() == "1", status
+    assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    # the file a guest write makes belongs to the owner, as in share mode
+    d = subdir(sbox, "owner")
+    time.sleep(1.0)
+    sbox.ok("sh", "-c", f"printf x > {d}/o")
+    assert os.stat(d / "o").st_uid == os.stat(sbox.ws).st_uid
+
+
+def guest_write_held(box, script, meanwhile):
+    """Run script in the guest while the host writer is stopped (SIGSTOP): the engine
+    sends its batch, which waits; meanwhile() runs; then the writer goes on, and this
+    returns once the exec did and a flush is done."""
+    pid = writer_pid(box)
+    assert pid, box.home.diag()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        p = box.home.popen("exec", box.name, "sh", "-c", script)
+        time.sleep(2.5)   # the engine compared against the agreed state and sent its batch
+        meanwhile()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    finally:
+        p.stdout.close()
+        p.stderr.close()
+    box.home.ok("sync", "flush", box.name)
+
+
+def test_host_change_while_guest_write_is_in_flight_is_a_conflict(sbox):
+    d, f = agreed_file(sbox, "race", "r.txt")
+
+    def host_write():
+        f.write_text("host\n")
+        time.sleep(0.5)
+    guest_write_held(sbox, f"printf guest > {f}", host_write)
+    assert f.read_text() == "host\n"
+    kept = [x for x in os.listdir(d) if x.startswith("r.txt.sbx-conflict-guest-")]
+    assert len(kept) == 1 and (d / kept[0]).read_text() == "guest", os.listdir(d)
+    assert sbox.ok("cat", f).out == "host\n"
+
+
+def test_writer_never_follows_a_symlink_planted_in_a_parent(sbox):
+    """Guest root replaces a directory of the share by a symlink out of the workspace
+    while the writer holds a batch for files in it: nothing lands outside."""
+    d = subdir(sbox, "plant")
+    (d / "dir").mkdir()
+    chown_to_agent(d)
+    outside = sbox.home.base / f"outside-{secrets.token_hex(3)}"
+    outside.mkdir()
+    os.chmod(outside, 0o777)
+    assert wait_until(lambda: sbox.home.sbx("exec", sbox.name, "test", "-d", d / "dir").rc == 0, 10)
+    rel = d.relative_to(sbox.ws)
+
+    def plant():
+        r = sbox.home.sbx("exec", "-u", "root", sbox.name, "sh", "-c",
+                          f"cd /run/sbx/share/{rel} && mv dir dir.old && ln -s {outside} dir")
+        assert r.rc == 0, r
+        assert os.path.islink(d / "dir")
+    guest_write_held(sbox, f"for i in $(seq 1 20); do printf x > {d}/dir/f$i; done", plant)
+    assert os.listdir(outside) == [], os.listdir(outside)

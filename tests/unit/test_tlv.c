@@ -194,8 +194,24 @@ static void test_values(void)
 	free(s);
 }
 
+static void test_find_u32(void)
+{
+	uint8_t buf[64];
+	struct tlv_writer w;
+	uint32_t v = 0;
+
+	tlv_writer_init(&w, buf, sizeof(buf));
+	tlv_put(&w, 7, "ab", 2);      /* tag 7, but not a u32: skipped */
+	tlv_put_u32(&w, 7, 42);
+	tlv_put_u32(&w, 7, 43);
+	CHECK(tlv_find_u32(buf, w.len, 7, &v) == 0 && v == 42);
+	CHECK(tlv_find_u32(buf, w.len, 8, &v) == -ENOENT);
+	CHECK(tlv_find_u32(buf, 8, 7, &v) == -ENOENT);   /* truncated before it */
+}
+
 int main(void)
 {
+	test_find_u32();
 	test_roundtrip();
 	test_overflow();
 	test_truncation();

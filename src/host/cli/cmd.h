@@ -66,6 +66,8 @@ void cmd_template_versions(struct sbx_paths *p, FILE *f);
  * reachable from guests: loopback addresses only), with interception enabled (sbx's CA
  * from SBX_HOME). Hidden from `sbx help`. */
 int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
+/* `sbx __wsync-writer SOCK ROOT`: sbxd's sync-mode writer process (wswriter.h). Hidden. */
+int cmd_wsync_writer(struct sbx_paths *p, int argc, char **argv);
 
 /* Shared by the commands (cmd_common.c, but cmd_daemon_status: cmd_daemon.c). */
 /* "sbx CMD: MSG" and where to find the usage, on stderr. */

@@ -57,6 +57,7 @@ static const struct command {
 	{ "proxy-bench", cmd_proxy_bench, 0 },
 	{ "__man", cmd_man, CMD_NO_PATHS },
 	{ "__complete", cmd_complete, 0 },
+	{ "__wsync-writer", cmd_wsync_writer, CMD_NO_PATHS },
 };
 
 static bool help_asked(int argc, char **argv)

@@ -30,6 +30,7 @@
 #include "sshagent.h"
 #include "util.h"
 #include "wsync_host.h"
+#include "wsync_writer.h"
 #include "version.h"
 
 /* Caller-environment credentials of a sandbox, for the proxy engine. */
@@ -300,6 +301,9 @@ static void daemon_dispatch(struct sbxd *d, struct evsrc *ev, uint32_t events)
 	case EV_WSYNC:
 		wsync_host_on_event(ev, events);
 		break;
+	case EV_WSYNC_WRITER:
+		wsync_writer_on_event(ev, events);
+		break;
 	case EV_QEMU: {
 		struct sandbox *sb = ev->obj;
 		if (!sb->dead)
@@ -365,8 +369,10 @@ int daemon_main(struct sbx_paths *p, bool foreground)
 		egress_reap(&d);
 		ports_reap(&d);
 		reap_dead(&d);
+		wsync_host_reap(&d);
 	}
 	pool_shutdown(&d);
 	daemon_shutdown(&d, pidfile);
+	wsync_host_reap(&d);
 	return 0;
 }

@@ -163,6 +163,8 @@ static void chan_send_config(struct sandbox *sb, bool full)
 	}
 	if (full && sb->spec.ws_sync)
 		tlv_put_u32(&w, CFG_WS_SYNC, 1);
+	if (full && sb->spec.ws_sync && !getenv("SBX_WSYNC_NO_WRITER"))
+		tlv_put_u32(&w, CFG_WS_WRITER, 1);   /* wsync_writer.c, started at READY */
 	tlv_put_u32(&w, CFG_UID, sb->spec.uid);
 	tlv_put_u32(&w, CFG_GID, sb->spec.gid);
 	tlv_put(&w, CFG_TIME_NS, t8, 8);
@@ -313,6 +315,8 @@ static void ch_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 		}
 	} else if (op == OP_WSYNC_STATE || op == OP_WSYNC_EVENT) {
 		wsync_host_on_msg(sb, data, len);
+	} else if (op == OP_WSYNC_PUT) {
+		wsync_host_on_put(sb, data, len);
 	} else if (op == OP_READY) {
 		if (sb->spec.ws_sync)
 			wsync_host_start(sb);

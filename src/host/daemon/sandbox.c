@@ -605,6 +605,7 @@ int sandbox_launch(struct sandbox *sb, char **ret_err)
 			return r;
 		}
 		protect_git = settings_protect_git(set);
+		sb->protect_git = protect_git;
 		settings_free(set);
 	}
 	r = kernel_ensure(sb->d->p, TEMPLATE_QUIET, &k);

@@ -21,6 +21,7 @@
 
 struct guestchan_events;
 struct wsync_host;
+struct wsync_writer;
 struct settings;
 struct json_object;
 struct mux;
@@ -80,6 +81,7 @@ struct sandbox {
 	bool claim_config;      /* claimed: OP_CONFIG goes out once the create's caller is known */
 	bool staged;            /* this boot's virtiofsd serves a stage (a claimed pool VM) */
 	struct wsync_host *ws;  /* wsync_host.c: --workspace-mode sync while its guest runs */
+	bool protect_git;       /* this boot's virtiofsd guards the git metadata (wsguard.h) */
 };
 
 /* One exec session: a client stream relayed to a guest stream. */
@@ -145,6 +147,10 @@ struct sbxd {
 	unsigned pool_nshapes;
 	struct broken_sandbox *broken; /* found at start-up; see struct broken_sandbox */
 	struct client *clients;
+	/* stopped sync-mode writers: an event of this loop turn may still name one; freed
+	 * at its end (wsync_writer_reap) */
+	struct wsync_writer *wsync_writers_dead;
+	struct wsync_host *wsync_hosts_dead;   /* the same for the workspace watchers (wsync_host_reap) */
 	enum accel accel;
 	char *accel_reason;
 	unsigned boot_timeout_ms;

@@ -26,6 +26,7 @@
 #include "tlv.h"
 #include "util.h"
 #include "wsync_msg.h"
+#include "wsync_writer.h"
 
 #define WD_BUCKETS 4096u
 #define DEPTH_MAX 128
@@ -62,6 +63,8 @@ struct wsync_host {
 	struct tlv_writer w;
 	unsigned npaths;
 	char *last_path;       /* the batch's last path: a file's burst of events is sent once */
+	struct wsync_writer *writer;   /* applies the guest's batches; NULL: they take the share */
+	struct wsync_host *next_dead;  /* on sbxd.wsync_hosts_dead once stopped */
 };
 
 static struct wd_ent **wd_find(struct wsync_host *h, int wd)
@@ -183,6 +186,25 @@ static int open_parent(struct wsync_host *h, const char *rel, const char **ret_n
 	return fd;
 }
 
+/* The event is the writer's own write: the path is in the state the writer left it
+ * (which the engine already counts as agreed), so the guest need not compare it. */
+static bool is_echo(struct wsync_host *h, const char *rel)
+{
+	const struct ws_state *wrote = wsync_writer_wrote(h->writer, rel);
+	struct ws_state now;
+	const char *name;
+	int pfd;
+	bool same;
+
+	if (!wrote)
+		return false;
+	pfd = open_parent(h, rel, &name);
+	same = ws_state_at(pfd, name, &now) == 0 && ws_state_same(&now, wrote);
+	if (pfd >= 0)
+		close(pfd);
+	return same;
+}
+
 static void free_wds(struct wsync_host *h)
 {
 	for (unsigned i = 0; i < WD_BUCKETS; i++)
@@ -215,6 +237,7 @@ void wsync_host_start(struct sandbox *sb)
 		return;
 	}
 	watch_tree(h, h->root, ".", "", 0);
+	h->writer = wsync_writer_start(sb);
 	if (h->watch_full)
 		log_warn("%s: workspace sync: more than %u directories (or the inotify limit): host changes "
 			 "reach the guest by periodic comparison", sb->spec.name, h->nwatch);
@@ -232,16 +255,31 @@ void wsync_host_stop(struct sandbox *sb)
 	if (h->ev.fd >= 0) {
 		ev_del(sb->d->epfd, &h->ev);
 		close(h->ev.fd);
+		h->ev.fd = -1;
 	}
 	if (h->root >= 0)
 		close(h->root);
 	free_wds(h);
+	wsync_writer_stop(h->writer);
 	for (unsigned i = 0; i < WSYNC_HOST_RECENT; i++)
 		free(h->recent[i]);
 	free(h->buf);
 	free(h->last_path);
-	free(h);
+	/* an inotify event of this loop turn may still name it: freed at the turn's end */
+	h->next_dead = sb->d->wsync_hosts_dead;
+	sb->d->wsync_hosts_dead = h;
 	sb->ws = NULL;
+}
+
+void wsync_host_reap(struct sbxd *d)
+{
+	while (d->wsync_hosts_dead) {
+		struct wsync_host *h = d->wsync_hosts_dead;
+
+		d->wsync_hosts_dead = h->next_dead;
+		free(h);
+	}
+	wsync_writer_reap(d);
 }
 
 static void on_inotify_event(struct wsync_host *h, const struct inotify_event *ev)
@@ -268,7 +306,8 @@ static void on_inotify_event(struct wsync_host *h, const struct inotify_event *e
 	_cleanup_free_ char *rel = *(*e)->rel ? xasprintf("%s/%s", (*e)->rel, ev->name) : xstrdup(ev->name);
 	if (strlen(rel) >= WS_PATH_MAX)
 		return;
-	batch_add(h, rel);
+	if (!is_echo(h, rel))
+		batch_add(h, rel);
 	if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) {
 		const char *name;
 		_cleanup_close_ int pfd = open_parent(h, rel, &name);
@@ -282,6 +321,8 @@ void wsync_host_on_event(struct evsrc *ev, uint32_t events)
 	struct wsync_host *h = ev->obj;
 	_Alignas(struct inotify_event) char buf[64 * 1024];
 
+	if (h->ev.fd < 0)
+		return;   /* stopped earlier in this loop turn */
 	for (int i = 0; i < READ_BUDGET; i++) {
 		ssize_t n = read(h->ev.fd, buf, sizeof(buf));
 
@@ -352,6 +393,11 @@ static void recent_add(struct wsync_host *h, char *text)
 
 	free(h->recent[i]);
 	h->recent[i] = text;
+}
+
+void wsync_host_on_put(struct sandbox *sb, const uint8_t *data, size_t len)
+{
+	wsync_writer_on_put(sb, sb->ws ? sb->ws->writer : NULL, data, len);
 }
 
 void wsync_host_on_msg(struct sandbox *sb, const uint8_t *data, size_t len)

@@ -19,8 +19,12 @@ struct evsrc;
 
 /* The guest said READY: watch the workspace (bounded), from now on. */
 void wsync_host_start(struct sandbox *sb);
-/* The channel is gone: stop watching; waiting requests fail. */
+/* The channel is gone: stop watching; waiting requests fail. The memory stays until
+ * wsync_host_reap (an event of this loop turn may still name it). */
 void wsync_host_stop(struct sandbox *sb);
+/* At the end of sbxd's loop turn (and at exit): frees what was stopped, writers too. */
+struct sbxd;
+void wsync_host_reap(struct sbxd *d);
 /* EV_WSYNC: the inotify fd is readable. */
 void wsync_host_on_event(struct evsrc *ev, uint32_t events);
 /* A status (flush false) or flush request to the engine; the sequence number whose
@@ -32,6 +36,8 @@ int wsync_host_answered(struct sandbox *sb, uint32_t seq);
 void wsync_host_tick(struct sandbox *sb, uint64_t now);
 /* OP_WSYNC_STATE / OP_WSYNC_EVENT from the guest (hostile bytes). */
 void wsync_host_on_msg(struct sandbox *sb, const uint8_t *data, size_t len);
+/* OP_WSYNC_PUT from the guest: to the writer (hostile bytes, relayed). */
+void wsync_host_on_put(struct sandbox *sb, const uint8_t *data, size_t len);
 /* {"pending", "conflicts", "errors", "last_sync", "flushed", "recent": [...]} */
 struct json_object *wsync_host_json(struct sandbox *sb);
 
