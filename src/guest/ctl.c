@@ -259,7 +259,7 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 	}
 	/* The first exec must see the in-VM egress plumbing (started at boot). */
 	egress_configure(g);
-	dockerd_start(g);
+	dockerd_arm(g);
 
 	if (msg[0]) {
 		_cleanup_free_ char *full = xasprintf("sbx-guest: config: %s", msg);
