@@ -263,7 +263,7 @@ static void ctl_config(struct guest *g, const uint8_t *data, size_t len)
 	t1 = uptime_ms();
 	egress_configure(g);
 	t2 = uptime_ms();
-	dockerd_start(g);
+	dockerd_arm(g);
 	log_debug("config at uptime %llu ms: %llu ms of its own, %llu waiting for the egress plumbing",
 		  (unsigned long long)t0, (unsigned long long)(t1 - t0 + uptime_ms() - t2), (unsigned long long)(t2 - t1));
 

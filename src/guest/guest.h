@@ -61,7 +61,12 @@ struct guest {
 
 	struct egress *egress;   /* egress.h: listeners, relays, DNS stub */
 	struct watch ssh_agent;  /* sshagent.h: SSH_AUTH_SOCK listener, fd -1 when off */
-	pid_t dockerd_pid;       /* dockerd.c: 0 when not running */
+	/* dockerd.c: the socket dockerd is started on; fd -1 when not armed (no dockerd
+	 * on the disk, before the first configuration, or given up) */
+	struct watch docker_sock;
+	pid_t dockerd_pid;       /* 0 when not running */
+	uint64_t dockerd_start_ms;
+	unsigned dockerd_quick;  /* exits in a row soon after the start */
 	char *pool_probe;        /* sbx.poolprobe=URL (tests): fetched while a warm pool VM */
 	bool fail_config;        /* sbx.failconfig=1 (tests): a named configuration is refused */
 

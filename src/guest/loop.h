@@ -29,6 +29,7 @@ enum watch_kind {
 	WATCH_EGRESS_DNS_CONN, /* a DNS-over-TCP client connection */
 	WATCH_SSH_AGENT_LISTEN, /* SSH_AUTH_SOCK (sshagent.c) */
 	WATCH_WSYNC,           /* the workspace sync engine's socket (wsync.c) */
+	WATCH_DOCKER_LISTEN,   /* /var/run/docker.sock until dockerd runs (dockerd.c) */
 };
 
 struct watch {

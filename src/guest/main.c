@@ -130,6 +130,9 @@ static void guest_loop(struct guest *g)
 			case WATCH_WSYNC:
 				wsync_on_event(g, evs[i].events);
 				break;
+			case WATCH_DOCKER_LISTEN:
+				dockerd_on_event(g, w, evs[i].events);
+				break;
 			default:
 				exec_on_event(g, w, evs[i].events);
 				break;
@@ -164,7 +167,8 @@ static char *pool_probe_url(const char *cmdline)
 int main(int argc, char **argv)
 {
 	struct guest g = { .epfd = -1, .ssh_agent = { .fd = -1, .kind = WATCH_SSH_AGENT_LISTEN },
-			   .wsync = { .fd = -1, .kind = WATCH_WSYNC } };
+			   .wsync = { .fd = -1, .kind = WATCH_WSYNC },
+			   .docker_sock = { .fd = -1, .kind = WATCH_DOCKER_LISTEN } };
 	_cleanup_free_ char *cmdline = NULL, *err = NULL;
 	int r;
 

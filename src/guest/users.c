@@ -203,6 +203,30 @@ static bool list_has(const char *list, const char *name)
 	return false;
 }
 
+int group_lookup(const char *root, const char *name, gid_t *ret_gid)
+{
+	_cleanup_free_ char *db = NULL;
+	char *cur, *line;
+	int r;
+
+	r = read_db(root, "group", &db);
+	if (r < 0)
+		return r;
+	cur = db;
+	while ((line = next_line(&cur))) {
+		char *f[4];
+		uint32_t g;
+
+		if (split_fields(line, f, 4) != 4 || strcmp(f[0], name) != 0)
+			continue;
+		if (parse_id(f[2], &g) < 0)
+			return -EINVAL;
+		*ret_gid = g;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int user_groups(const char *root, const char *name, gid_t gid, gid_t **ret, size_t *ret_n)
 {
 	_cleanup_free_ char *db = NULL;

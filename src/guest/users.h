@@ -25,6 +25,9 @@ void user_info_done(struct user_info *u);
  * -ENOENT when a name is unknown, -EINVAL when spec is malformed. */
 int user_lookup(const char *root, const char *spec, struct user_info *ret);
 
+/* The gid of group name in /etc/group (under root). -ENOENT when there is none. */
+int group_lookup(const char *root, const char *name, gid_t *ret_gid);
+
 /* Supplementary groups: gid first, then every /etc/group entry that lists name.
  * *ret is malloc'd, at most USERS_MAX_GROUPS entries. */
 int user_groups(const char *root, const char *name, gid_t gid, gid_t **ret, size_t *ret_n);

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # test_docker.py: each sandbox of the agents template runs its own dockerd inside the
-# VM; the agent uses it without sudo; containers run (from an image made offline in the
-# guest), and their network traffic leaves only through sbx's proxy and policy.
+# VM, started on the first connection to its socket; the agent uses it without sudo;
+# containers run (from an image made offline in the guest), and their network traffic
+# leaves only through sbx's proxy and policy.
 import pytest
 
 from conftest import Box, new_home
@@ -24,6 +25,7 @@ def dk():
     ws = h.workspace("dkws")
     h.ok("run", "-d", "--name", "dk", "claude", ws, timeout=600)
     box = Box(h, "dk", ws)
+    # the first client starts dockerd (src/guest/dockerd.c) and waits for it
     r = box.exec("sh", "-c", "for i in $(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; "
                  "exit 1", timeout=120)
     assert r.rc == 0, f"dockerd did not come up\n{h.diag()}"
@@ -82,3 +84,91 @@ def test_container_dns_goes_to_the_sandbox_stub(dk):
     r = box.exec("docker", "run", "--rm", "mini", "/bin/bash", "-c", REQUEST % ("denied.test", "denied.test"),
                  timeout=120)
     assert r.rc != 0 and "hello" not in r.out, r
+
+
+# --- dockerd on demand (src/guest/dockerd.c) ---------------------------------------
+
+SOCK = "root:docker 660 socket"
+# dockerd and containerd processes, then the socket's owner, mode and type
+STATE = ("ps -eo comm= | grep -cxE 'dockerd|containerd'; "
+         "stat -c '%U:%G %a %F' /var/run/docker.sock 2>/dev/null || echo none")
+
+
+def docker_state(box):
+    """(number of dockerd and containerd processes, the socket's "owner:group mode type")."""
+    count, sock = box.ok("sh", "-c", STATE, opts=["-u", "root"]).out.strip().split("\n")
+    return int(count), sock
+
+
+def dockerd_log(box):
+    return box.ok("cat", "/var/log/sbx-dockerd.log", opts=["-u", "root"]).out
+
+
+@pytest.fixture(scope="module")
+def lazy():
+    """Two sandboxes of the agents template in which nothing has used Docker yet."""
+    h = new_home("lz", policy="deny-all")
+    boxes = []
+    for name in ("lz1", "lz2"):
+        ws = h.workspace(f"{name}ws")
+        h.ok("run", "-d", "--name", name, "claude", ws, timeout=600)
+        boxes.append(Box(h, name, ws))
+    yield boxes
+    h.close()
+
+
+def test_idle_sandbox_runs_no_dockerd_until_a_client_connects(lazy):
+    a, b = lazy
+    for box in lazy:
+        assert docker_state(box) == (0, SOCK), box.name
+    # the agent's first docker command starts it and is served once it is up
+    r = a.ok("docker", "version", "--format", "{{.Server.Version}}", timeout=300)
+    assert r.out.strip() and "sudo" not in r.err, r
+    assert docker_state(a) == (2, SOCK)
+    assert docker_state(b) == (0, SOCK)   # the other sandbox does not notice
+    assert "started dockerd -H fd://" in dockerd_log(a)
+    # socket activation, and the proxy variables image pulls need, as before
+    env = a.ok("sh", "-c", "tr '\\0' '\\n' < /proc/$(cat /var/run/docker.pid)/environ",
+               opts=["-u", "root"]).out.split("\n")
+    assert "LISTEN_FDS=1" in env and any(v.startswith("HTTPS_PROXY=http://127.0.0.1:") for v in env), env
+
+
+def test_killed_dockerd_starts_again_on_the_next_connection(lazy):
+    a = lazy[0]
+    a.ok("docker", "info", "--format", "{{.ServerVersion}}", timeout=300)
+    a.ok("sh", "-c", "kill $(cat /var/run/docker.pid); for i in $(seq 60); do "
+         "pgrep -x dockerd >/dev/null || exit 0; sleep 1; done; exit 1", opts=["-u", "root"], timeout=120)
+    assert docker_state(a)[1] == SOCK
+    assert "is watched again" in dockerd_log(a)
+    r = a.ok("docker", "info", "--format", "{{.Name}}", timeout=300)
+    assert r.out.strip() == a.name, r
+
+
+def test_stop_and_start_arm_the_socket_again(lazy):
+    a = lazy[0]
+    a.home.ok("stop", a.name, timeout=120)
+    a.ok("true", timeout=300)   # exec starts a stopped sandbox
+    assert docker_state(a) == (0, SOCK)
+    r = a.ok("docker", "version", "--format", "{{.Server.Version}}", timeout=300)
+    assert r.out.strip(), r
+
+
+def test_dockerd_that_keeps_failing_is_given_up(lazy):
+    """A dockerd that cannot start is started again for the waiting client only a few
+    times; then the socket goes away and the client gets an error, not a hang."""
+    b = lazy[1]
+    b.ok("sh", "-c", "mkdir -p /etc/docker && echo '{broken' > /etc/docker/daemon.json", opts=["-u", "root"])
+    try:
+        r = b.exec("docker", "version", "--format", "{{.Server.Version}}", timeout=300)
+        assert r.rc != 0, r
+        assert docker_state(b) == (0, "none")
+        log = dockerd_log(b)
+        assert log.count("started dockerd -H fd://") == 3 and "giving up" in log, log
+        r = b.exec("docker", "version", timeout=60)   # at once, no dockerd started
+        assert r.rc != 0 and "Cannot connect to the Docker daemon" in r.err, r
+        assert dockerd_log(b).count("started dockerd -H fd://") == 3
+    finally:
+        b.ok("rm", "-f", "/etc/docker/daemon.json", opts=["-u", "root"])
+    b.home.ok("stop", b.name, timeout=120)
+    b.ok("true", timeout=300)
+    assert docker_state(b) == (0, SOCK)

@@ -131,7 +131,18 @@ static void test_groups(void)
 	CHECK(n == 1 && g[0] == 65534);
 	free(g);
 
+	{
+		gid_t gid = 1;
+
+		CHECK_EQ(group_lookup(root, "docker", &gid), 0);
+		CHECK_EQ(gid, 999);
+		CHECK_EQ(group_lookup(root, "bad", &gid), -EINVAL);
+		CHECK_EQ(group_lookup(root, "short", &gid), -ENOENT);
+		CHECK_EQ(group_lookup(root, "docke", &gid), -ENOENT);
+		CHECK_EQ(gid, 999);
+	}
 	drop("group");
+	CHECK_EQ(group_lookup(root, "docker", &(gid_t){ 0 }), -ENOENT);
 	CHECK_EQ(user_groups(root, "alice", 5, &g, &n), 0);   /* no group file: the gid alone */
 	CHECK(n == 1 && g[0] == 5);
 	free(g);
