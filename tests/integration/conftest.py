@@ -26,6 +26,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SBX_BIN = Path(os.environ.get("SBX_BIN", REPO / "build" / "sbx")).resolve()
+# The full program SBX_BIN (the front, src/host/cli/front.c) hands most commands and
+# the daemon to, where the front looks for it: beside it (build/), or PREFIX/lib/sbx/.
+FULL_BIN = next((p for p in (SBX_BIN.parent / "sbx-full", SBX_BIN.parent.parent / "lib" / "sbx" / "sbx-full")
+                 if p.exists()), SBX_BIN.parent / "sbx-full")
 # Keep temp paths short: QEMU and virtiofsd take unix socket paths (108 bytes).
 TMP_BASE = os.environ.get("SBX_TEST_TMP", "/tmp")
 DEFAULT_TIMEOUT = 240

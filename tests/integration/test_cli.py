@@ -251,16 +251,17 @@ def test_run_without_policy_names_policy_init(sbx_bin):
 def test_daemon_from_an_older_build_is_noticed(fresh, tmp_path):
     """After sbx is rebuilt, a daemon still running the old binary is pointed out."""
     import shutil
-    from conftest import SBX_BIN
+    from conftest import FULL_BIN, SBX_BIN
     exe = tmp_path / "sbx"
     shutil.copy2(SBX_BIN, exe)
+    shutil.copy2(FULL_BIN, tmp_path / "sbx-full")   # the front runs the daemon from it
     env = {**fresh.env}
     run = lambda *a: subprocess.run([str(exe), *a], env=env, capture_output=True, text=True, timeout=60)
     assert run("daemon", "start").returncode == 0
     try:
         assert "older" not in run("ls").stderr
-        shutil.copy2(SBX_BIN, tmp_path / "sbx.new")
-        os.rename(tmp_path / "sbx.new", exe)        # a rebuild replaces the file
+        shutil.copy2(FULL_BIN, tmp_path / "sbx.new")
+        os.rename(tmp_path / "sbx.new", tmp_path / "sbx-full")  # a rebuild replaces the file
         r = run("ls")
         assert r.returncode == 0 and "older sbx build" in r.stderr, r
         assert "older sbx build" in run("daemon", "status").stdout
