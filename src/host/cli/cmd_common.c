@@ -27,15 +27,8 @@ struct sbxd_conn *cmd_connect(struct sbx_paths *p)
 		fprintf(stderr, "sbx: cannot reach the sbx daemon (%s); see %s/sbxd.log\n", strerror(-r), p->state);
 		return NULL;
 	}
-	{
-		struct json_object *req = json_object_new_object(), *resp = NULL, *v;
-		json_object_object_add(req, "op", json_object_new_string("status"));
-		if (sbxd_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
-		    json_object_get_boolean(v))
-			cmd_note("sbx: note: the running daemon is from an older sbx build; "
-				"'sbx daemon stop' restarts it (sandboxes keep running)\n");
-		json_object_put(resp);
-	}
+	/* answered while the command's own request is under way: no round trip of its own */
+	(void)sbxd_ask_stale(c);
 	return c;
 }
 
