@@ -56,13 +56,16 @@ GUEST_OBJ := $(GUEST_SRC:src/%.c=$(BUILD)/gobj/%.o)
 GUEST_COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/gobj/%.o)
 KEYRING_OBJ := $(KEYRING_SRC:src/%.c=$(BUILD)/pobj/%.o)
 # The front, build/sbx (src/host/cli/front.c says why): the client commands it runs
-# (exec, ls) from the same objects as sbx-full, and json-c linked in statically, so
-# that it loads libc alone; every other command it hands to sbx-full, found beside it
+# (exec, ls) from the same objects as sbx-full, linked statically (static-pie, with
+# json-c's archive) so that it loads nothing: ~0.15 ms sooner than with libc.so
+# (docs/exec-profile.md); the sanitizers need their dynamic runtime, so a SAN build
+# links libc dynamically. Every other command it hands to sbx-full, found beside it
 # (or in PREFIX/lib/sbx when installed).
 FRONT_OBJ := $(FRONT_MAIN_SRC:src/%.c=$(BUILD)/obj/%.o) \
 	$(addprefix $(BUILD)/obj/host/,cli/cmd_exec.o cli/cmd_ls.o cli/cmd_common.o cli/cmd_sync.o \
 		cli/sbxd_conn.o paths.o progress.o names.o textesc.o sock.o portspec.o)
 JSONC_STATIC := $(shell $(PKG_CONFIG) --variable=libdir json-c)/libjson-c.a
+LDFLAGS_FRONT := $(if $(SAN),-pie,-static-pie) -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 # Host objects that unit tests link against (everything except main.c).
 HOST_LIB_OBJ := $(filter-out $(BUILD)/obj/host/cli/main.o,$(HOST_OBJ))
 
@@ -82,7 +85,7 @@ $(BUILD)/gobj/%.o: src/%.c
 	$(CC) $(CFLAGS_GUEST) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/sbx: $(FRONT_OBJ) $(COMMON_OBJ)
-	$(CC) -o $@ $(FRONT_OBJ) $(COMMON_OBJ) $(LDFLAGS_HOST) $(JSONC_STATIC)
+	$(CC) -o $@ $(FRONT_OBJ) $(COMMON_OBJ) $(LDFLAGS_FRONT) $(JSONC_STATIC)
 
 $(BUILD)/sbx-full: $(HOST_OBJ) $(COMMON_OBJ) $(KEYRING_DYNLIST)
 	$(CC) -o $@ $(HOST_OBJ) $(COMMON_OBJ) $(LDFLAGS_HOST) $(LDFLAGS_SBX) $(filter-out -larchive,$(HOST_LIBS))

@@ -50,15 +50,15 @@ strip --remove-section=.comment --remove-section=.note "$root/usr/bin/sbx" "$roo
 	"$root/usr/lib/sbx/sbx-guest"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/lib/sbx/libsbx-keyring.so"
 
-# Depends, first the shared libraries sbx (the front: libc), sbx-full and
-# libsbx-keyring.so link (the keyring library's undefined sbx_* symbols come from
-# sbx-full, which loads it). dpkg-shlibdeps wants a
+# Depends, first the shared libraries sbx-full and libsbx-keyring.so link (the keyring
+# library's undefined sbx_* symbols come from sbx-full, which loads it; the front,
+# usr/bin/sbx, is static-pie and links none). dpkg-shlibdeps wants a
 # debhelper-like tree: a debian/control beside ROOT=debian/sbx, and ROOT/DEBIAN to
 # tell it where the package's own files end.
 install -d -m 0755 "$root/DEBIAN"
 tree=$(dirname "$(dirname "$root")")
 printf 'Source: sbx\n\nPackage: sbx\nArchitecture: any\n' >"$tree/debian/control"
-shlibs=$(cd "$tree" && dpkg-shlibdeps -O -edebian/sbx/usr/bin/sbx -edebian/sbx/usr/lib/sbx/sbx-full \
+shlibs=$(cd "$tree" && dpkg-shlibdeps -O -edebian/sbx/usr/lib/sbx/sbx-full \
 	-edebian/sbx/usr/lib/sbx/libsbx-keyring.so |
 	sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "mkdeb: dpkg-shlibdeps found no libraries" >&2; exit 1; }

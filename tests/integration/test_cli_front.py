@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # test_cli_front.py: the front binary (sbx) and the full program it hands commands to (sbx-full).
 """``sbx`` is a small front (src/host/cli/front.c): it runs ``exec`` and ``ls`` itself,
-loading libc alone, and hands every other command to ``sbx-full``, which it finds
+loading no library (static-pie; libc alone in an ASan build), and hands every other command to ``sbx-full``, which it finds
 from its own path only (beside it, or PREFIX/lib/sbx/), never through PATH, the
 working directory or the environment. No VM needed."""
 
@@ -16,7 +16,7 @@ def run(exe, *args, **kw):
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60, **kw)
 
 
-def test_front_loads_libc_only():
+def test_front_loads_no_library_but_libc():
     out = subprocess.run(["readelf", "-d", str(SBX_BIN)], capture_output=True, text=True, check=True).stdout
     needed = sorted(line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line)
     # libc and the dynamic loader (always mapped for a dynamic program), or nothing (static)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* front.c: `sbx` itself, the front: runs the hot client commands (exec, ls) with libc
- * alone and hands every other command, and the daemon, to the full program. */
+/* front.c: `sbx` itself, the front: runs the hot client commands (exec, ls) as a static
+ * program and hands every other command, and the daemon, to the full program. */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -17,10 +17,11 @@
 
 /*
  * Why a front: a process that maps OpenSSL, c-ares, ldns, libidn2 and the rest and
- * binds them at start costs ~10 ms here before main() (docs/exec-profile.md), and
- * `sbx exec` needs none of them. This binary links the client's code (cmd_exec.c,
- * cmd_ls.c, sbxd_conn.c, the frame code: the same files as the full program) and
- * json-c statically, so it loads libc alone.
+ * binds them at start costs 1.5 to 10 ms before main(), depending on the host
+ * (docs/exec-profile.md), and `sbx exec` needs none of them. This binary links the
+ * client's code (cmd_exec.c, cmd_ls.c, sbxd_conn.c, the frame code: the same files as
+ * the full program) and json-c, statically (static-pie), so it loads nothing. It must
+ * not use what static glibc cannot do (NSS lookups such as getpwnam, dlopen, iconv).
  *
  * The full program (every command, help, the man pages, the daemon) is SBX_FULL_NAME,
  * found from this binary's own path only: beside it (the build tree: build/sbx and
