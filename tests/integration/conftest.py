@@ -136,6 +136,56 @@ def http_reply(handler, body, status=200):
     handler.wfile.write(body)
 
 
+def sbxd_frame(ftype, stream, payload=b""):
+    """One frame of sbxd's socket (src/common/frame.h): u32 length, u16 type, u16
+    flags, u32 stream, then the payload."""
+    import struct
+    return struct.pack("<IHHI", len(payload), ftype, 0, stream) + payload
+
+
+def fake_sbxd(home, on_frame):
+    """A stand-in for sbxd on HOME/run/sbxd.sock, for client tests without a daemon:
+    every frame a client sends is handed to on_frame(conn, ftype, stream, payload, n),
+    n counting the connections from 0, on that connection's thread. Returns the
+    listening socket: close it to stop accepting."""
+    import socket
+    import struct
+    import threading
+    run_dir = home / "run"
+    run_dir.mkdir(parents=True, mode=0o700)
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(str(run_dir / "sbxd.sock"))
+    lsock.listen(4)
+
+    def serve(c, n):
+        buf = b""
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                buf += d
+                while len(buf) >= 12:
+                    size, ftype, _, stream = struct.unpack("<IHHI", buf[:12])
+                    if len(buf) < 12 + size:
+                        break
+                    payload, buf = buf[12:12 + size], buf[12 + size:]
+                    on_frame(c, ftype, stream, payload, n)
+
+    def accept():
+        n = 0
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c, n), daemon=True).start()
+            n += 1
+
+    threading.Thread(target=accept, daemon=True).start()
+    return lsock
+
+
 def proc_environ(pid):
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:

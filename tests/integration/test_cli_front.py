@@ -66,3 +66,47 @@ def test_front_refuses_a_helper_not_beside_it(tmp_path):
     r = run(front, "version", env=env, cwd=decoy)
     assert r.returncode == 0 and r.stdout.startswith("sbx "), r
     assert not marker.exists()
+
+
+def _fake_exec_sbxd(home, share):
+    """A daemon that answers stream 0's JSON requests with {"ok": true} (status: not
+    stale) and runs every exec stream as sbxd does for a command that exits 7 at once:
+    READY (with CTRL_WS_SHARE when share), EXIT, CLOSE. Returns (socket, the requests'
+    "op"s in the order they came, one list for every connection)."""
+    import json
+    import struct
+    from conftest import fake_sbxd, sbxd_frame as frame
+    seen = []
+
+    def tlv_u32(tag, v):
+        return struct.pack("<HII", tag, 4, v)
+
+    def on_frame(c, t, st, payload, n):
+        while len(seen) <= n:
+            seen.append([])
+        if t == 8 and st == 0 and payload.startswith(b"{"):    # CTRL: a JSON request
+            seen[n].append(json.loads(payload)["op"])
+            c.sendall(frame(8, 0, json.dumps({"ok": True, "stale": False}).encode()))
+        elif t == 1:                                            # OPEN: an exec stream
+            seen[n].append("exec")
+            ready = tlv_u32(1, 3) + (tlv_u32(8, 1) if share else b"")
+            c.sendall(frame(8, st, ready) + frame(8, st, tlv_u32(1, 7) + tlv_u32(6, 7)) + frame(4, st))
+
+    return fake_sbxd(home, on_frame), seen
+
+
+def test_exec_round_trips(tmp_path):
+    """sbx exec asks whether sbxd is stale (status) before its exec, and sends no sync
+    flush request when sbxd's READY says the workspace is the share itself; it does when
+    READY does not say so (sync mode, or an older sbxd). That the status answer is not
+    waited for is not seen here (the order is the same)."""
+    for share, want in ((True, ["status", "exec"]), (False, ["status", "exec", "sync"])):
+        home = tmp_path / f"home-{share}"
+        lsock, seen = _fake_exec_sbxd(home, share)
+        try:
+            r = run(SBX_BIN, "exec", "sb", "true", env={**os.environ, "SBX_HOME": str(home)},
+                    stdin=subprocess.DEVNULL)
+        finally:
+            lsock.close()
+        assert r.returncode == 7, r
+        assert seen == [want], (share, seen, r)
