@@ -22,7 +22,7 @@ esac
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pkg=$repo/packaging/deb
 
-for f in usr/bin/sbx usr/lib/sbx/sbx-guest usr/lib/sbx/libsbx-keyring.so usr/share/sbx/recipes/minimal; do
+for f in usr/bin/sbx usr/lib/sbx/sbx-full usr/lib/sbx/sbx-guest usr/lib/sbx/libsbx-keyring.so usr/share/sbx/recipes/minimal; do
 	[ -e "$root/$f" ] || { echo "mkdeb: $root/$f missing (make install DESTDIR=$root PREFIX=/usr)" >&2; exit 1; }
 done
 [[ "$version" =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || { echo "mkdeb: bad version '$version'" >&2; exit 1; }
@@ -46,17 +46,20 @@ gzip -9n -c "$repo/README.md" >"$doc/README.md.gz"
 install -m 0644 "$pkg/lintian-overrides" "$root/usr/share/lintian/overrides/sbx"
 
 # As dh_strip: no debug info, comments or notes in what we ship (the build keeps its -g)
-strip --remove-section=.comment --remove-section=.note "$root/usr/bin/sbx" "$root/usr/lib/sbx/sbx-guest"
+strip --remove-section=.comment --remove-section=.note "$root/usr/bin/sbx" "$root/usr/lib/sbx/sbx-full" \
+	"$root/usr/lib/sbx/sbx-guest"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/lib/sbx/libsbx-keyring.so"
 
-# Depends, first the shared libraries sbx and libsbx-keyring.so link (the keyring
-# library's undefined sbx_* symbols come from sbx itself). dpkg-shlibdeps wants a
+# Depends, first the shared libraries sbx-full and libsbx-keyring.so link (the keyring
+# library's undefined sbx_* symbols come from sbx-full, which loads it; the front,
+# usr/bin/sbx, is static-pie and links none). dpkg-shlibdeps wants a
 # debhelper-like tree: a debian/control beside ROOT=debian/sbx, and ROOT/DEBIAN to
 # tell it where the package's own files end.
 install -d -m 0755 "$root/DEBIAN"
 tree=$(dirname "$(dirname "$root")")
 printf 'Source: sbx\n\nPackage: sbx\nArchitecture: any\n' >"$tree/debian/control"
-shlibs=$(cd "$tree" && dpkg-shlibdeps -O -edebian/sbx/usr/bin/sbx -edebian/sbx/usr/lib/sbx/libsbx-keyring.so |
+shlibs=$(cd "$tree" && dpkg-shlibdeps -O -edebian/sbx/usr/lib/sbx/sbx-full \
+	-edebian/sbx/usr/lib/sbx/libsbx-keyring.so |
 	sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "mkdeb: dpkg-shlibdeps found no libraries" >&2; exit 1; }
 # Then the programs sbx runs: qemu-system-x86_64; virtiofsd (/usr/lib/qemu/virtiofsd,

@@ -13,8 +13,8 @@ if ! "$PY" -c 'import pytest' 2>/dev/null; then
 	echo "test-integration: $PY has no pytest; install python3-pytest (scripts/setup.sh does)" >&2
 	exit 2
 fi
-if [ ! -x build/sbx ] || [ ! -x build/sbx-guest ]; then
-	echo "test-integration: build/sbx or build/sbx-guest missing; run make first" >&2
+if [ ! -x build/sbx ] || [ ! -x build/sbx-full ] || [ ! -x build/sbx-guest ]; then
+	echo "test-integration: build/sbx, build/sbx-full or build/sbx-guest missing; run make first" >&2
 	exit 2
 fi
 

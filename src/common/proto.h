@@ -93,6 +93,9 @@ enum {
 	CTRL_SIGNO = 5,     /* u32 */
 	CTRL_STATUS = 6,    /* i32 */
 	CTRL_ENV = 7,       /* str "K=V" */
+	/* u32 1, in sbxd's OP_READY of an exec stream to the CLI: the workspace is the share
+	 * itself (no --workspace-mode sync), so nothing needs flushing after the command */
+	CTRL_WS_SHARE = 8,
 	CFG_HOSTNAME = 10,  /* str */
 	CFG_WORKSPACE = 11, /* str absolute path: mount SBX_WS_TAG there */
 	CFG_UID = 12,       /* u32: uid of user "agent" */

@@ -246,20 +246,3 @@ const char *addr_class_name(enum addr_class c)
 		return names[c];
 	return "unknown";
 }
-
-int port_parse(const char *s, uint16_t *ret)
-{
-	unsigned long v = 0;
-
-	if (!*s || strlen(s) > 5)
-		return -EINVAL;
-	for (const char *c = s; *c; c++) {
-		if (!isdigit((unsigned char)*c))
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*c - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
-}

@@ -13,9 +13,6 @@
  * bracketed IPv6, and v4-mapped IPv6 come back as canonical text with *ret_is_ip. */
 int host_normalize(const char *in, char **ret, bool *ret_is_ip);
 
-/* A decimal TCP/UDP port, 1..65535, digits only (no sign, no spaces). */
-int port_parse(const char *s, uint16_t *ret);
-
 enum addr_class {
 	ADDR_PUBLIC = 0,
 	ADDR_LOOPBACK, ADDR_PRIVATE, ADDR_LINKLOCAL, ADDR_CGNAT, ADDR_UNSPECIFIED,

@@ -71,6 +71,9 @@ void paths_init(struct sbx_paths *p)
 		char *dir = dirname(d);
 		_cleanup_free_ char *side = xasprintf("%s/sbx-guest", dir);
 		_cleanup_free_ char *src_recipes = xasprintf("%s/../recipes", dir);
+		/* PREFIX/bin/sbx, or the full program in PREFIX/lib/sbx/ (front.c) */
+		size_t dl = strlen(dir);
+		bool in_lib = dl >= 8 && !strcmp(dir + dl - 8, "/lib/sbx");
 		struct stat st;
 
 		if (stat(side, &st) == 0) {
@@ -83,7 +86,7 @@ void paths_init(struct sbx_paths *p)
 		if (stat(src_recipes, &st) == 0 && S_ISDIR(st.st_mode))
 			p->recipes = realpath(src_recipes, NULL);
 		if (!p->recipes)
-			p->recipes = xasprintf("%s/../share/sbx/recipes", dir);
+			p->recipes = xasprintf("%s/%s/share/sbx/recipes", dir, in_lib ? "../.." : "..");
 	}
 }
 

@@ -3,12 +3,11 @@
 #include "portspec.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "netaddr.h"
 
 int portspec_parse_host_port(const char *text, uint16_t *ret)
 {
@@ -160,5 +159,22 @@ int portspec_list_check(const struct portspec *list, size_t n, const char **ret_
 			     (list[i].family == list[j].family &&
 			      (portspec_is_wildcard(&list[i]) || portspec_is_wildcard(&list[j])))))
 				return *ret_err = "a host port is published twice", -EINVAL;
+	return 0;
+}
+
+int port_parse(const char *s, uint16_t *ret)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 5)
+		return -EINVAL;
+	for (const char *c = s; *c; c++) {
+		if (!isdigit((unsigned char)*c))
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*c - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	*ret = (uint16_t)v;
 	return 0;
 }

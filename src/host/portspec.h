@@ -15,6 +15,9 @@
 #define PORTSPEC_TEXT_MAX 80
 #define PORTSPEC_ADDR_DEFAULT "127.0.0.1"
 
+/* A decimal TCP/UDP port, 1..65535, digits only (no sign, no spaces). */
+int port_parse(const char *s, uint16_t *ret);
+
 struct portspec {
 	int family;            /* AF_INET or AF_INET6 */
 	uint8_t addr[16];      /* network order; 4 bytes used for AF_INET */

@@ -16,6 +16,7 @@
 
 #include "duration.h"
 #include "netaddr.h"
+#include "portspec.h"
 #include "util.h"
 
 #define SETTINGS_FILE_MAX (256u << 10)

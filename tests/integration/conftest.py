@@ -26,6 +26,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SBX_BIN = Path(os.environ.get("SBX_BIN", REPO / "build" / "sbx")).resolve()
+# The full program SBX_BIN (the front, src/host/cli/front.c) hands most commands and
+# the daemon to, where the front looks for it: beside it (build/), or PREFIX/lib/sbx/.
+FULL_BIN = next((p for p in (SBX_BIN.parent / "sbx-full", SBX_BIN.parent.parent / "lib" / "sbx" / "sbx-full")
+                 if p.exists()), SBX_BIN.parent / "sbx-full")
 # Keep temp paths short: QEMU and virtiofsd take unix socket paths (108 bytes).
 TMP_BASE = os.environ.get("SBX_TEST_TMP", "/tmp")
 DEFAULT_TIMEOUT = 240
@@ -130,6 +134,56 @@ def http_reply(handler, body, status=200):
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     handler.wfile.write(body)
+
+
+def sbxd_frame(ftype, stream, payload=b""):
+    """One frame of sbxd's socket (src/common/frame.h): u32 length, u16 type, u16
+    flags, u32 stream, then the payload."""
+    import struct
+    return struct.pack("<IHHI", len(payload), ftype, 0, stream) + payload
+
+
+def fake_sbxd(home, on_frame):
+    """A stand-in for sbxd on HOME/run/sbxd.sock, for client tests without a daemon:
+    every frame a client sends is handed to on_frame(conn, ftype, stream, payload, n),
+    n counting the connections from 0, on that connection's thread. Returns the
+    listening socket: close it to stop accepting."""
+    import socket
+    import struct
+    import threading
+    run_dir = home / "run"
+    run_dir.mkdir(parents=True, mode=0o700)
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(str(run_dir / "sbxd.sock"))
+    lsock.listen(4)
+
+    def serve(c, n):
+        buf = b""
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                buf += d
+                while len(buf) >= 12:
+                    size, ftype, _, stream = struct.unpack("<IHHI", buf[:12])
+                    if len(buf) < 12 + size:
+                        break
+                    payload, buf = buf[12:12 + size], buf[12 + size:]
+                    on_frame(c, ftype, stream, payload, n)
+
+    def accept():
+        n = 0
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c, n), daemon=True).start()
+            n += 1
+
+    threading.Thread(target=accept, daemon=True).start()
+    return lsock
 
 
 def proc_environ(pid):

@@ -251,16 +251,17 @@ def test_run_without_policy_names_policy_init(sbx_bin):
 def test_daemon_from_an_older_build_is_noticed(fresh, tmp_path):
     """After sbx is rebuilt, a daemon still running the old binary is pointed out."""
     import shutil
-    from conftest import SBX_BIN
+    from conftest import FULL_BIN, SBX_BIN
     exe = tmp_path / "sbx"
     shutil.copy2(SBX_BIN, exe)
+    shutil.copy2(FULL_BIN, tmp_path / "sbx-full")   # the front runs the daemon from it
     env = {**fresh.env}
     run = lambda *a: subprocess.run([str(exe), *a], env=env, capture_output=True, text=True, timeout=60)
     assert run("daemon", "start").returncode == 0
     try:
         assert "older" not in run("ls").stderr
-        shutil.copy2(SBX_BIN, tmp_path / "sbx.new")
-        os.rename(tmp_path / "sbx.new", exe)        # a rebuild replaces the file
+        shutil.copy2(FULL_BIN, tmp_path / "sbx.new")
+        os.rename(tmp_path / "sbx.new", tmp_path / "sbx-full")  # a rebuild replaces the file
         r = run("ls")
         assert r.returncode == 0 and "older sbx build" in r.stderr, r
         assert "older sbx build" in run("daemon", "status").stdout
@@ -280,49 +281,19 @@ EVIL = ("\x1b]0;owned\x07 \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \u009b2J \u00
 def _fake_sbxd(home):
     """Answers every JSON request with {"ok": false, "error": EVIL} and every stream
     (an exec) with an OP_ERROR of EVIL, like a daemon relaying a guest's error."""
-    import socket
     import struct
-    import threading
-    run = home / "run"
-    run.mkdir(parents=True, mode=0o700)
-    lsock = socket.socket(socket.AF_UNIX)
-    lsock.bind(str(run / "sbxd.sock"))
-    lsock.listen(4)
+    from conftest import fake_sbxd, sbxd_frame as frame
     # JSON carries text; the TLV path carries bytes, so there the CSI is a raw 8-bit one
     evil = EVIL.encode().replace("\u009b2J".encode(), b"\x9b2J")
 
-    def frame(t, stream, payload=b""):
-        return struct.pack("<IHHI", len(payload), t, 0, stream) + payload
+    def on_frame(c, t, st, payload, n):
+        if t == 8 and st == 0:          # CTRL: a JSON request
+            c.sendall(frame(8, 0, json.dumps({"ok": False, "error": EVIL}).encode()))
+        elif t == 1:                      # OPEN: an exec stream
+            tlv = struct.pack("<HII", 1, 4, 4) + struct.pack("<HI", 2, len(evil)) + evil
+            c.sendall(frame(8, st, tlv) + frame(5, st))
 
-    def serve(c):
-        buf = b""
-        with c:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    return
-                buf += d
-                while len(buf) >= 12:
-                    n, t, _, st = struct.unpack("<IHHI", buf[:12])
-                    if len(buf) < 12 + n:
-                        break
-                    buf = buf[12 + n:]
-                    if t == 8 and st == 0:          # CTRL: a JSON request
-                        c.sendall(frame(8, 0, json.dumps({"ok": False, "error": EVIL}).encode()))
-                    elif t == 1:                      # OPEN: an exec stream
-                        tlv = struct.pack("<HII", 1, 4, 4) + struct.pack("<HI", 2, len(evil)) + evil
-                        c.sendall(frame(8, st, tlv) + frame(5, st))
-
-    def accept():
-        while True:
-            try:
-                c, _ = lsock.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(c,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return lsock
+    return fake_sbxd(home, on_frame)
 
 
 def test_error_text_from_sbxd_is_escaped(tmp_path):

@@ -38,6 +38,7 @@ MMDEBSTRAP_TIMEOUT = 900
 # what the package must hold (dpkg -c), beside the man pages
 EXPECTED = [
     "usr/bin/sbx",
+    "usr/lib/sbx/sbx-full",
     "usr/lib/sbx/sbx-guest",
     "usr/lib/sbx/libsbx-keyring.so",
     "usr/share/sbx/recipes/minimal",
@@ -92,6 +93,7 @@ def test_deb_lists_debian_layout(deb):
     missing = [p for p in EXPECTED if p not in files]
     assert not missing, f"not in {deb.name}: {missing}"
     assert files["usr/bin/sbx"][0] == "-rwxr-xr-x"
+    assert files["usr/lib/sbx/sbx-full"][0] == "-rwxr-xr-x"
     assert files["usr/lib/sbx/sbx-guest"][0] == "-rwxr-xr-x"
     assert files["usr/lib/sbx/libsbx-keyring.so"][0] == "-rw-r--r--"
     assert all(owner == "root/root" for _, owner in files.values()), "built without --root-owner-group?"

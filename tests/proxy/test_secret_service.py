@@ -378,7 +378,8 @@ def test_missing_backend_library_fails_closed(keyring, tmp_path):
     Service backend is refused with the reason, nothing falls back to the file."""
     inst = tmp_path / "inst"
     inst.mkdir()
-    for f in ("sbx", "sbx-guest"):
+    # the front, the full program it hands `secret` to, and the guest it looks beside
+    for f in ("sbx", "sbx-full", "sbx-guest"):
         shutil.copy2(_installed(f), inst / f)
     home = tmp_path / "home"
     home.joinpath("config").mkdir(parents=True, mode=0o700)

@@ -16,7 +16,7 @@ struct sbxd_conn;
  * A command parses its options before it reaches sbxd, so that --help and usage errors
  * start nothing. */
 int cmd_run(struct sbx_paths *p, int argc, char **argv);     /* also "create" */
-int cmd_ls(struct sbx_paths *p, int argc, char **argv);      /* also "list" */
+int cmd_ls(struct sbx_paths *p, int argc, char **argv);      /* also "list" (cmd_ls.c) */
 int cmd_exec(struct sbx_paths *p, int argc, char **argv);
 int cmd_cp(struct sbx_paths *p, int argc, char **argv);
 int cmd_stop(struct sbx_paths *p, int argc, char **argv);
@@ -69,7 +69,9 @@ int cmd_proxy_bench(struct sbx_paths *p, int argc, char **argv);
 /* `sbx __wsync-writer SOCK ROOT`: sbxd's sync-mode writer process (wswriter.h). Hidden. */
 int cmd_wsync_writer(struct sbx_paths *p, int argc, char **argv);
 
-/* Shared by the commands (cmd_common.c, but cmd_daemon_status: cmd_daemon.c). */
+/* Shared by the commands (cmd_common.c, which the front binary links too, front.c;
+ * but cmd_daemon_status: cmd_daemon.c, cmd_port_warn: cmd_ports.c, cmd_policy_load:
+ * cmd_policy.c). */
 /* "sbx CMD: MSG" and where to find the usage, on stderr. */
 void cmd_usage_error(const char *cmd, const char *msg);
 /* Connect to sbxd, starting it if needed; says why on stderr and returns NULL when it
@@ -94,6 +96,8 @@ int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **
  * that is not an option (nor the value of one in with_value, NULL-terminated) to
  * argv[1], keeping the order of the rest; stops at "--". */
 void cmd_sub_first(int argc, char **argv, const char *const *with_value);
+/* The options before the command (-q/--quiet), applied; how many words they take. */
+int cmd_global_options(int argc, char **argv);
 /* --quiet (before the command, or a command's own): only errors on stderr from here on
  * (progress.h, and the log below errors unless SBX_DEBUG is set). */
 void cmd_quiet_set(void);

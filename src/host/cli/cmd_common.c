@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 #include "sbxd_conn.h"
-#include "policy.h"
-#include "portspec.h"
 #include "progress.h"
 #include "util.h"
 
@@ -29,15 +27,8 @@ struct sbxd_conn *cmd_connect(struct sbx_paths *p)
 		fprintf(stderr, "sbx: cannot reach the sbx daemon (%s); see %s/sbxd.log\n", strerror(-r), p->state);
 		return NULL;
 	}
-	{
-		struct json_object *req = json_object_new_object(), *resp = NULL, *v;
-		json_object_object_add(req, "op", json_object_new_string("status"));
-		if (sbxd_request(c, req, &resp) == 0 && json_object_object_get_ex(resp, "stale", &v) &&
-		    json_object_get_boolean(v))
-			cmd_note("sbx: note: the running daemon is from an older sbx build; "
-				"'sbx daemon stop' restarts it (sandboxes keep running)\n");
-		json_object_put(resp);
-	}
+	/* answered while the command's own request is under way: no round trip of its own */
+	(void)sbxd_ask_stale(c);
 	return c;
 }
 
@@ -87,35 +78,10 @@ struct json_object *cmd_request(const char *op, const char *name)
 	return req;
 }
 
-void cmd_port_warn(const char *cmd, const struct portspec *p)
-{
-	char h[PORTSPEC_TEXT_MAX];
-
-	if (!portspec_is_wildcard(p))
-		return;
-	portspec_format_host(p, h, sizeof(h));
-	/* not a cmd_note: --quiet does not hide that a port is open to the network */
-	fprintf(stderr, "sbx %s: warning: %s listens on every address of this host: the port is exposed to "
-		"the network, not only to this machine\n", cmd, h);
-}
-
 const char *cmd_json_str(struct json_object *o, const char *k)
 {
 	struct json_object *v;
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret)
-{
-	const char *err = NULL;
-	int r = policy_load_ex(p, ret, &err);
-
-	if (r == -ENOENT)
-		fprintf(stderr, "sbx: " POLICY_MISSING_MSG "\n");
-	else if (r < 0)
-		fprintf(stderr, "sbx policy %s: %s/policy.json: %s; fix it, or start over with 'sbx policy reset -f'\n", sub,
-			p->config, err ? err : strerror(-r));
-	return r;
 }
 
 void cmd_sub_first(int argc, char **argv, const char *const *with_value)
@@ -138,6 +104,19 @@ void cmd_sub_first(int argc, char **argv, const char *const *with_value)
 		if (takes)
 			i++;
 	}
+}
+
+int cmd_global_options(int argc, char **argv)
+{
+	int i = 1;
+
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			cmd_quiet_set();
+		else
+			break;
+	}
+	return i - 1;
 }
 
 void cmd_quiet_set(void)

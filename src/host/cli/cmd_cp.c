@@ -123,7 +123,7 @@ static int run_exec(struct sbx_paths *p, const struct cp_args *a, char **argv, i
 	if (!c)
 		return 125;
 	rc = sbxd_exec_fds(c, cmd_exec_request(a->name, argv, argc, NULL, 0, NULL, "root", false), in_fd, out_fd);
-	if (cmd_sync_barrier(c, "cp", a->name) < 0 && rc == 0)
+	if (!sbxd_exec_ws_share(c) && cmd_sync_barrier(c, "cp", a->name) < 0 && rc == 0)
 		rc = 125;
 	sbxd_conn_free(c);
 	return rc;

@@ -93,7 +93,7 @@ int cmd_exec(struct sbx_paths *p, int argc, char **argv)
 	rc = sbxd_exec(c, cmd_exec_request(argv[name_i], argv + cmd_i, argc - cmd_i, env, nenv, cwd, user, tty),
 			 interactive, tty);
 	/* sync mode: return once the command's workspace changes are on the host */
-	if (cmd_sync_barrier(c, "exec", argv[name_i]) < 0 && rc == 0)
+	if (!sbxd_exec_ws_share(c) && cmd_sync_barrier(c, "exec", argv[name_i]) < 0 && rc == 0)
 		rc = 125;
 	sbxd_conn_free(c);
 	return rc;

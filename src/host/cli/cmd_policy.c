@@ -14,6 +14,19 @@
 #include "policy.h"
 #include "util.h"
 
+int cmd_policy_load(const struct sbx_paths *p, const char *sub, struct policy **ret)
+{
+	const char *err = NULL;
+	int r = policy_load_ex(p, ret, &err);
+
+	if (r == -ENOENT)
+		fprintf(stderr, "sbx: " POLICY_MISSING_MSG "\n");
+	else if (r < 0)
+		fprintf(stderr, "sbx policy %s: %s/policy.json: %s; fix it, or start over with 'sbx policy reset -f'\n", sub,
+			p->config, err ? err : strerror(-r));
+	return r;
+}
+
 static void policy_usage(FILE *f)
 {
 	cmd_help_print(f, "policy");

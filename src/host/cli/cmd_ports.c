@@ -27,6 +27,18 @@ static void ports_print(struct json_object *arr)
 	}
 }
 
+void cmd_port_warn(const char *cmd, const struct portspec *p)
+{
+	char h[PORTSPEC_TEXT_MAX];
+
+	if (!portspec_is_wildcard(p))
+		return;
+	portspec_format_host(p, h, sizeof(h));
+	/* not a cmd_note: --quiet does not hide that a port is open to the network */
+	fprintf(stderr, "sbx %s: warning: %s listens on every address of this host: the port is exposed to "
+		"the network, not only to this machine\n", cmd, h);
+}
+
 int cmd_ports(struct sbx_paths *p, int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -138,20 +138,6 @@ static const struct command *command_find(const char *name)
 	return NULL;
 }
 
-/* Options before the command (cmd_doc.c's top page): -q/--quiet. How many words they take. */
-static int global_options(int argc, char **argv)
-{
-	int i = 1;
-
-	for (; i < argc; i++) {
-		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-			cmd_quiet_set();
-		else
-			break;
-	}
-	return i - 1;
-}
-
 int main(int argc, char **argv)
 {
 	const struct command *c;
@@ -160,7 +146,7 @@ int main(int argc, char **argv)
 
 	log_setup("sbx", getenv("SBX_DEBUG") ? LOG_DEBUG : LOG_INFO, false);
 	progress_init(false);
-	g = global_options(argc, argv);
+	g = cmd_global_options(argc, argv);
 	argc -= g;
 	argv += g;
 	if (argc < 2) {

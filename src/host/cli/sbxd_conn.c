@@ -33,10 +33,14 @@ struct sbxd_conn {
 	int fd;
 	struct mux *mux;
 	struct json_object *resp;   /* answer to the pending request */
+	/* the "status" of sbxd_ask_stale() is unanswered: the next answer on stream 0 is
+	 * its (sbxd answers in order) */
+	bool status_pending;
 	/* exec session */
 	uint32_t id;
 	bool ready, remote_closed, reset, local_closed;
 	bool have_status, had_error;
+	bool ws_share;      /* the session's READY said: no sync-mode workspace */
 	int status;
 	/* where the session's stdio goes: the terminal's, or sbxd_exec_fds()'s */
 	int in_fd, out_fd;
@@ -54,6 +58,21 @@ static void print_error(const char *msg, size_t len)
 	fprintf(stderr, "sbx: %s\n", e);
 }
 
+/* The answer to sbxd_ask_stale()'s "status": a note when sbxd runs an older build. */
+static void status_answer(const uint8_t *data, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *resp = json_tokener_parse_ex(tok, (const char *)data, (int)len), *v;
+
+	if (json_object_object_get_ex(resp, "stale", &v) && json_object_get_boolean(v) && !progress_quiet()) {
+		progress_clear();
+		fprintf(stderr, "sbx: note: the running daemon is from an older sbx build; "
+			"'sbx daemon stop' restarts it (sandboxes keep running)\n");
+	}
+	json_object_put(resp);
+	json_tokener_free(tok);
+}
+
 static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 {
 	struct sbxd_conn *c = ctx;
@@ -63,6 +82,11 @@ static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 	uint32_t vlen, op = 0;
 	int32_t st;
 
+	if (id == 0 && c->status_pending) {
+		c->status_pending = false;
+		status_answer(data, len);
+		return;
+	}
 	if (id == 0) {
 		struct json_tokener *tok = json_tokener_new();
 		json_object_put(c->resp);
@@ -85,6 +109,8 @@ static void c_on_ctrl(void *ctx, uint32_t id, const uint8_t *data, size_t len)
 		} else if (tag == CTRL_MSG && op == OP_ERROR) {
 			print_error((const char *)v, vlen);
 			c->had_error = true;
+		} else if (tag == CTRL_WS_SHARE && op == OP_READY) {
+			c->ws_share = true;
 		} else if (tag == CTRL_STATUS && op == OP_EXIT && tlv_i32(v, vlen, &st) == 0) {
 			c->status = st < 0 || st > 255 ? 255 : st;
 			c->have_status = true;
@@ -262,6 +288,21 @@ int sbxd_send_cred_env(struct sbxd_conn *c, char *const *env)
 	explicit_bzero(buf, cap);
 	free(buf);
 	return r;
+}
+
+int sbxd_ask_stale(struct sbxd_conn *c)
+{
+	static const char req[] = "{\"op\":\"status\"}";
+	int r = mux_send_ctrl(c->mux, 0, req, sizeof(req) - 1);
+
+	if (r == 0)
+		c->status_pending = true;
+	return r;
+}
+
+bool sbxd_exec_ws_share(const struct sbxd_conn *c)
+{
+	return c->ws_share;
 }
 
 int sbxd_request(struct sbxd_conn *c, struct json_object *req, struct json_object **ret_resp)

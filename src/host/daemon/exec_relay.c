@@ -92,7 +92,7 @@ void relay_open_guest(struct relay *r)
 	struct sandbox *sb = r->sb;
 	uint8_t *buf = xmalloc(FRAME_MAX_CTRL);
 	_cleanup_free_ char *err = NULL;
-	uint8_t ready[16];
+	uint8_t ready[32];
 	struct tlv_writer w;
 	size_t len;
 	int q;
@@ -113,6 +113,8 @@ void relay_open_guest(struct relay *r)
 		(void)mux_close(sb->chan.mux, r->gid);
 	tlv_writer_init(&w, ready, sizeof(ready));
 	tlv_put_u32(&w, CTRL_OP, OP_READY);
+	if (!sb->spec.ws_sync)
+		tlv_put_u32(&w, CTRL_WS_SHARE, 1);
 	if (r->cl && r->cl->c.mux)
 		(void)mux_send_ctrl(r->cl->c.mux, r->cid, ready, w.len);
 }

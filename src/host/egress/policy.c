@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "names.h"
+#include "portspec.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------ rules */
